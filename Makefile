@@ -1,0 +1,58 @@
+# datapipe - the two commands are `make run` and `make test`.
+# Both install what is missing first (scripts/setup is idempotent).
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+PY         := .venv/bin/python
+JOBS       ?= 2
+DURATION   ?= 0
+RATE       ?= 1000
+
+.PHONY: all setup build build-asan run test unit integration down stack-up docs-check fuzz clean
+
+all: build
+
+setup:
+	@scripts/setup all
+
+$(BUILD)/Makefile: CMakeLists.txt
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j$(JOBS)
+
+$(BUILD_ASAN)/Makefile: CMakeLists.txt
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DDP_SANITIZE=ON >/dev/null
+
+build-asan: $(BUILD_ASAN)/Makefile
+	@cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+# make run: stack up, capture + archive + the seed's workload with a live
+# progress line; Ctrl-C (or DURATION=seconds) drains, verifies, summarises.
+run: setup build
+	@scripts/stack up
+	@$(PY) scripts/run.py --build $(BUILD) --duration $(DURATION) --rate $(RATE)
+
+# make test: unit tests under ASan+UBSan, then integration tests against
+# the real stack with the sanitized binary.
+test: setup build build-asan docs-check
+	@$(MAKE) --no-print-directory unit
+	@scripts/stack up
+	@$(MAKE) --no-print-directory integration
+
+unit: build-asan
+	@cd $(BUILD_ASAN) && ctest --output-on-failure -j$(JOBS)
+
+integration:
+	@DP_BUILD_DIR=$(BUILD_ASAN) $(PY) -m pytest -q tests/integration
+
+docs-check: build
+	@$(BUILD)/datapipe config-docs > $(BUILD)/CONFIGURATION.md
+	@diff -u docs/CONFIGURATION.md $(BUILD)/CONFIGURATION.md || \
+	  { echo "docs/CONFIGURATION.md is stale: run '$(BUILD)/datapipe config-docs > docs/CONFIGURATION.md'"; exit 1; }
+
+down:
+	@scripts/stack down
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,576 @@
+/* archive.c - the archive loop: consume, convert each Debezium event into
+ * a row of the seed's s3_cdc_events table, write Parquet into a streamed
+ * S3 upload per (topic, partition, time path), and commit a partition's
+ * offset only after the object holding its records is in S3.
+ *
+ * One file is open per topic-partition at a time; a record for another
+ * time path closes it first. Files close at flush.size records, after
+ * rotate.interval.ms of wall-clock time, at rotate.schedule.interval.ms
+ * boundaries, and on shutdown. A failed upload drops the file and seeks
+ * the partition back to the file's first offset, so Kafka stays the
+ * buffer and nothing is committed that is not in S3. */
+#include "archive/archive.h"
+
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "kafka/kafka.h"
+#include "parquet/writer.h"
+#include "s3/client.h"
+#include "s3/credentials.h"
+
+#define MOD "archive"
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+static const pqt_column_def_t columns[ARC_NCOLS] = {
+    {"event_timestamp", PQT_TIMESTAMP_MILLIS, 1}, {"operation_type", PQT_STRING, 0},
+    {"table_name", PQT_STRING, 1},                {"connector_version", PQT_STRING, 1},
+    {"database_name", PQT_STRING, 1},             {"schema_name", PQT_STRING, 1},
+    {"transaction_id", PQT_INT64, 1},             {"lsn", PQT_INT64, 1},
+    {"before_data", PQT_STRING, 1},               {"after_data", PQT_STRING, 1},
+    {"kafka_topic", PQT_STRING, 0},               {"kafka_partition", PQT_INT32, 0},
+    {"kafka_offset", PQT_INT64, 0},
+};
+
+typedef struct open_file {
+    char path[512];
+    char key[1536];
+    int64_t start_offset, end_offset;
+    int64_t opened_us;
+    uint64_t rows;
+    pqt_writer_t *w;
+    s3_upload_t *up;
+} open_file_t;
+
+typedef struct part {
+    char *topic;
+    int32_t partition;
+    int64_t last_seen;    /* last offset consumed, -1 none */
+    int64_t committed;    /* next offset committed, -1 unknown */
+    open_file_t *f;
+} part_t;
+
+typedef struct archive {
+    archive_settings_t s;
+    rd_kafka_t *rk, *dlq;
+    s3_client_t *s3;
+    part_t *parts;
+    size_t nparts;
+    dp_json_t json;
+    arc_row_t row;
+    const char *ext;
+    int fail_backoff;      /* seconds, doubled per failed upload */
+    int64_t pause_until_us;
+    uint64_t records, rows, files, bytes, tombstones, dlq_count;
+} archive_t;
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int create) {
+    for (size_t i = 0; i < a->nparts; i++)
+        if (a->parts[i].partition == partition && strcmp(a->parts[i].topic, topic) == 0)
+            return &a->parts[i];
+    if (!create) return NULL;
+    a->parts = dp_xrealloc(a->parts, sizeof *a->parts * (a->nparts + 1));
+    part_t *p = &a->parts[a->nparts++];
+    memset(p, 0, sizeof *p);
+    p->topic = dp_xstrdup(topic);
+    p->partition = partition;
+    p->last_seen = -1;
+    p->committed = -1;
+    return p;
+}
+
+static void file_drop(open_file_t *f) {
+    if (!f) return;
+    pqt_writer_destroy(f->w);
+    if (f->up) s3_upload_abort(f->up);
+    free(f);
+}
+
+static dp_err_t sink(void *ctx, const void *data, size_t len, char *errstr, size_t n) {
+    open_file_t *f = ctx;
+    return s3_upload_write(f->up, data, len, errstr, n);
+}
+
+static dp_err_t file_open(archive_t *a, part_t *p, const char *path, int64_t offset, char *errstr,
+                          size_t n) {
+    open_file_t *f = dp_xcalloc(1, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    snprintf(f->key, sizeof f->key, "%s/%s/%s+%d+%0*lld%s", a->s.topics_dir, path, p->topic,
+             p->partition, (int)a->s.filename_offset_zero_pad_width, (long long)offset, a->ext);
+    f->start_offset = f->end_offset = offset;
+    f->opened_us = now_us();
+    f->up = s3_upload_begin(a->s3, f->key, "application/octet-stream");
+    pqt_options_t opt = {(pqt_codec_t)a->s.parquet_codec, (size_t)a->s.row_group_bytes,
+                         (size_t)a->s.row_group_bytes * 2};
+    f->w = pqt_writer_new(columns, ARC_NCOLS, &opt, sink, f);
+    if (!f->up || !f->w) {
+        file_drop(f);
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "cannot open file \"%s\"", f->key);
+    }
+    p->f = f;
+    return DP_OK;
+}
+
+/* commit_part: commit offset next for p (synchronous). */
+static void commit_part(archive_t *a, part_t *p, int64_t next) {
+    if (next <= p->committed) return;
+    if (a->dlq) rd_kafka_flush(a->dlq, 30000); /* DLQ records before their offsets */
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = next;
+    rd_kafka_resp_err_t e = rd_kafka_commit(a->rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        dp_warn(MOD, "commit of \"%s\" [%d] at %lld failed: %s (the objects are in S3; a "
+                "replay rewrites the same keys)", p->topic, p->partition, (long long)next,
+                rd_kafka_err2str(e));
+    else
+        p->committed = next;
+}
+
+static void seek_back(archive_t *a, part_t *p, int64_t offset) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(a->rk, l, 10000);
+    if (e) {
+        dp_error(MOD, "seek of \"%s\" [%d] to %lld failed: %s", p->topic, p->partition,
+                 (long long)offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        stop_requested = 1; /* cannot go on safely; a restart resumes from the commit */
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    p->last_seen = offset - 1;
+}
+
+/* file_close: finish and upload p's file, then commit. On failure the
+ * file is dropped and the partition re-read from the file's start. */
+static dp_err_t file_close(archive_t *a, part_t *p) {
+    open_file_t *f = p->f;
+    if (!f) return DP_OK;
+    p->f = NULL;
+    char errstr[1024], kv_start[24], kv_end[24], kv_part[16];
+    snprintf(kv_start, sizeof kv_start, "%lld", (long long)f->start_offset);
+    snprintf(kv_end, sizeof kv_end, "%lld", (long long)f->end_offset);
+    snprintf(kv_part, sizeof kv_part, "%d", p->partition);
+    const char *keys[] = {"datapipe.kafka.topic", "datapipe.kafka.partition",
+                          "datapipe.kafka.start.offset", "datapipe.kafka.end.offset"};
+    const char *vals[] = {p->topic, kv_part, kv_start, kv_end};
+    int64_t t0 = now_us();
+    dp_err_t err = pqt_writer_finish(f->w, keys, vals, 4, errstr, sizeof errstr);
+    uint64_t bytes = pqt_writer_bytes_written(f->w);
+    if (!err) err = s3_upload_commit(f->up, errstr, sizeof errstr);
+    f->up = NULL; /* commit frees the upload, whatever its outcome */
+    if (err) {
+        dp_error(MOD, "upload of \"%s\" failed: %s; re-reading \"%s\" [%d] from offset %lld", f->key,
+                 errstr, p->topic, p->partition, (long long)f->start_offset);
+        seek_back(a, p, f->start_offset);
+        file_drop(f);
+        a->fail_backoff = a->fail_backoff ? a->fail_backoff * 2 : 1;
+        if (a->fail_backoff > 30) a->fail_backoff = 30;
+        a->pause_until_us = now_us() + (int64_t)a->fail_backoff * 1000000;
+        return err;
+    }
+    a->fail_backoff = 0;
+    a->files++;
+    a->bytes += bytes;
+    dp_debug(MOD, "uploaded \"%s\": %llu rows, %llu bytes in %lld ms", f->key,
+             (unsigned long long)f->rows, (unsigned long long)bytes,
+             (long long)((now_us() - t0) / 1000));
+    file_drop(f);
+    commit_part(a, p, p->last_seen + 1);
+    return DP_OK;
+}
+
+static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cls,
+                       const char *msg) {
+    char part[16], off[24];
+    snprintf(part, sizeof part, "%d", m->partition);
+    snprintf(off, sizeof off, "%lld", (long long)m->offset);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    rd_kafka_header_add(h, "__connect.errors.topic", -1, topic, -1);
+    rd_kafka_header_add(h, "__connect.errors.partition", -1, part, -1);
+    rd_kafka_header_add(h, "__connect.errors.offset", -1, off, -1);
+    rd_kafka_header_add(h, "__connect.errors.exception.class.name", -1, cls, -1);
+    rd_kafka_header_add(h, "__connect.errors.exception.message", -1, msg, -1);
+    rd_kafka_resp_err_t e;
+    do {
+        e = rd_kafka_producev(a->dlq, RD_KAFKA_V_TOPIC(a->s.dlq_topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(a->dlq, 100);
+    } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !stop_requested);
+    if (e) {
+        rd_kafka_headers_destroy(h);
+        dp_error(MOD, "dead-letter produce to \"%s\" failed: %s", a->s.dlq_topic, rd_kafka_err2str(e));
+        return DP_ERR_KAFKA;
+    }
+    a->dlq_count++;
+    return DP_OK;
+}
+
+static void put_span(pqt_writer_t *w, size_t col, const arc_span_t *s, char *errstr, size_t n) {
+    if (s->null) pqt_write_null(w, col, errstr, n);
+    else pqt_write_bytes(w, col, s->p, s->len, errstr, n);
+}
+
+/* on_message: one consumed record. Returns non-zero to stop. */
+static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    part_t *p = get_part(a, topic, m->partition, 1);
+    if (m->offset <= p->last_seen) return DP_OK; /* after a seek-back race */
+    a->records++;
+    char errstr[1024];
+    if (!m->payload) {
+        a->tombstones++;
+        if (a->s.behavior_on_null_values == 1) {
+            dp_error(MOD, "null value (tombstone) at \"%s\" [%d] offset %lld and "
+                     "behavior.on.null.values=fail", topic, m->partition, (long long)m->offset);
+            return DP_ERR_INVALID;
+        }
+        p->last_seen = m->offset;
+        if (p->f) p->f->end_offset = m->offset;
+        return DP_OK;
+    }
+    dp_err_t err;
+    if (m->len > (size_t)a->s.max_record_bytes) {
+        snprintf(errstr, sizeof errstr, "record of %zu bytes is larger than datapipe.max.record.bytes",
+                 m->len);
+        err = DP_ERR_INVALID;
+    } else {
+        err = arc_row_parse(&a->row, &a->json, m->payload, m->len, errstr, sizeof errstr);
+    }
+    if (err) {
+        if (!a->dlq) {
+            dp_error(MOD, "cannot convert record at \"%s\" [%d] offset %lld: %s (errors.tolerance="
+                     "none: stopping; nothing past it is committed)", topic, m->partition,
+                     (long long)m->offset, errstr);
+            return err;
+        }
+        dp_warn(MOD, "record at \"%s\" [%d] offset %lld to dead-letter topic \"%s\": %s", topic,
+                m->partition, (long long)m->offset, a->s.dlq_topic, errstr);
+        if (to_dlq(a, m, "io.datapipe.ConversionError", errstr)) return DP_ERR_KAFKA;
+        p->last_seen = m->offset;
+        if (p->f) p->f->end_offset = m->offset;
+        return DP_OK;
+    }
+    int64_t ts_ms;
+    rd_kafka_timestamp_type_t tt;
+    ts_ms = rd_kafka_message_timestamp(m, &tt);
+    if (strcmp(a->s.timestamp_extractor, "Wallclock") == 0 || ts_ms < 0) ts_ms = now_us() / 1000;
+    char path[512];
+    if (arc_format_path(a->s.path_format, ts_ms, a->s.partition_duration_ms, a->s.timezone, path,
+                        sizeof path)) {
+        dp_error(MOD, "invalid \"path.format\" \"%s\"", a->s.path_format);
+        return DP_ERR_CONFIG;
+    }
+    if (p->f && strcmp(p->f->path, path) != 0 && file_close(a, p)) return DP_OK;
+    if (!p->f && file_open(a, p, path, m->offset, errstr, sizeof errstr)) {
+        dp_error(MOD, "%s", errstr);
+        return DP_ERR_INVALID;
+    }
+    pqt_writer_t *w = p->f->w;
+    arc_row_t *r = &a->row;
+    if (r->ts_null) pqt_write_null(w, ARC_COL_EVENT_TIMESTAMP, errstr, sizeof errstr);
+    else pqt_write_int64(w, ARC_COL_EVENT_TIMESTAMP, r->event_ts_ms, errstr, sizeof errstr);
+    put_span(w, ARC_COL_OPERATION_TYPE, &r->op, errstr, sizeof errstr);
+    put_span(w, ARC_COL_TABLE_NAME, &r->table, errstr, sizeof errstr);
+    put_span(w, ARC_COL_CONNECTOR_VERSION, &r->version, errstr, sizeof errstr);
+    put_span(w, ARC_COL_DATABASE_NAME, &r->db, errstr, sizeof errstr);
+    put_span(w, ARC_COL_SCHEMA_NAME, &r->schema, errstr, sizeof errstr);
+    if (r->txid_null) pqt_write_null(w, ARC_COL_TRANSACTION_ID, errstr, sizeof errstr);
+    else pqt_write_int64(w, ARC_COL_TRANSACTION_ID, r->txid, errstr, sizeof errstr);
+    if (r->lsn_null) pqt_write_null(w, ARC_COL_LSN, errstr, sizeof errstr);
+    else pqt_write_int64(w, ARC_COL_LSN, r->lsn, errstr, sizeof errstr);
+    put_span(w, ARC_COL_BEFORE_DATA, &r->before, errstr, sizeof errstr);
+    put_span(w, ARC_COL_AFTER_DATA, &r->after, errstr, sizeof errstr);
+    pqt_write_bytes(w, ARC_COL_KAFKA_TOPIC, topic, strlen(topic), errstr, sizeof errstr);
+    pqt_write_int32(w, ARC_COL_KAFKA_PARTITION, m->partition, errstr, sizeof errstr);
+    pqt_write_int64(w, ARC_COL_KAFKA_OFFSET, m->offset, errstr, sizeof errstr);
+    err = pqt_end_row(w, errstr, sizeof errstr);
+    if (err) {
+        /* the row group flush streams into the upload: treat as upload error */
+        dp_error(MOD, "writing \"%s\": %s", p->f->key, errstr);
+        int64_t start = p->f->start_offset;
+        file_drop(p->f);
+        p->f = NULL;
+        seek_back(a, p, start);
+        return DP_OK;
+    }
+    p->f->rows++;
+    p->f->end_offset = m->offset;
+    p->last_seen = m->offset;
+    a->rows++;
+    if ((long long)p->f->rows >= a->s.flush_size) file_close(a, p);
+    return DP_OK;
+}
+
+/* on_timer: wall-clock rotation and commits of tombstone-only progress */
+static void on_timer(archive_t *a, int64_t now) {
+    for (size_t i = 0; i < a->nparts; i++) {
+        part_t *p = &a->parts[i];
+        if (p->f) {
+            int64_t age_ms = (now - p->f->opened_us) / 1000;
+            long long sched = a->s.rotate_schedule_interval_ms;
+            if ((a->s.rotate_interval_ms > 0 && age_ms >= a->s.rotate_interval_ms) ||
+                (sched > 0 && p->f->opened_us / 1000 / sched != now / 1000 / sched))
+                file_close(a, p);
+        } else if (p->last_seen >= 0 && p->last_seen + 1 > p->committed) {
+            commit_part(a, p, p->last_seen + 1);
+        }
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    archive_t *a = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            dp_info(MOD, "assigned \"%s\" [%d]", parts->elems[i].topic, parts->elems[i].partition);
+        rd_kafka_assign(rk, parts);
+        return;
+    }
+    /* revoked: drop open files; the next owner re-reads from the commit */
+    for (int i = 0; i < parts->cnt; i++) {
+        part_t *p = get_part(a, parts->elems[i].topic, parts->elems[i].partition, 0);
+        if (!p) continue;
+        file_drop(p->f);
+        p->f = NULL;
+        p->last_seen = -1;
+        p->committed = -1;
+    }
+    rd_kafka_assign(rk, NULL);
+}
+
+static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
+    archive_settings_t *s = &a->s;
+    if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
+    if (strcmp(s->value_converter, "org.apache.kafka.connect.json.JsonConverter") != 0)
+        return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
+                         "\"value.converter\" is \"%s\": only org.apache.kafka.connect.json."
+                         "JsonConverter is implemented so far (Avro is planned)", s->value_converter);
+    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "missing required configuration key \"kafka.bootstrap.servers\" for archive");
+    if (!s->topics_regex == !s->topics)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG, "set exactly one of \"topics.regex\" and \"topics\"");
+    if (strcmp(s->errors_tolerance, "all") == 0 && !*s->dlq_topic)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "\"errors.tolerance\" all needs \"errors.deadletterqueue.topic.name\"");
+    if (s->tasks_max > 1)
+        dp_warn(MOD, "\"tasks.max\" is %lld: this process runs one consumer; start more "
+                "processes with the same name to share the partitions", s->tasks_max);
+    static const char *const exts[] = {".parquet", ".snappy.parquet", ".gz.parquet", ".zstd.parquet"};
+    a->ext = exts[s->parquet_codec];
+    char probe[512];
+    if (arc_format_path(s->path_format, 0, s->partition_duration_ms, s->timezone, probe, sizeof probe))
+        return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid \"path.format\" \"%s\"", s->path_format);
+
+    s3_config_t sc;
+    memset(&sc, 0, sizeof sc);
+    sc.endpoint = s->store_url;
+    sc.region = s->s3_region;
+    sc.bucket = s->s3_bucket;
+    sc.access_key = s->aws_access_key_id;
+    sc.secret_key = s->aws_secret_access_key;
+    sc.path_style = s->path_style;
+    sc.part_size = (size_t)s->s3_part_size;
+    sc.sse = *s->ssea_name ? s->ssea_name : NULL;
+    sc.kms_key_id = s->sse_kms_key_id;
+    sc.max_retries = (int)s->s3_retries;
+    sc.retry_backoff_ms = s->s3_retry_backoff_ms;
+    s3_credentials_t creds;
+    dp_err_t err = s3_credentials_resolve(&sc, &creds, errstr, n);
+    if (!err) {
+        a->s3 = s3_client_new(&sc, errstr, n);
+        if (!a->s3) err = DP_ERR_CONFIG;
+    }
+    s3_credentials_fini(&creds);
+    if (err) return err;
+
+    char group[600];
+    snprintf(group, sizeof group, "connect-%s", s->name);
+    const char *defaults[] = {"group.id", group, "client.id", s->name, "auto.offset.reset",
+                              "earliest", "isolation.level", "read_committed", NULL};
+    const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
+    if (!conf) return DP_ERR_CONFIG;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, a);
+    char kerr[512];
+    a->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
+    if (!a->rk) {
+        rd_kafka_conf_destroy(conf);
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka consumer: %s", kerr);
+    }
+    rd_kafka_poll_set_consumer(a->rk);
+    if (*s->dlq_topic) {
+        const char *pdef[] = {"client.id", s->name, NULL};
+        const char *pforced[] = {"enable.idempotence", "true", "acks", "all", NULL};
+        rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->kafka, errstr, n);
+        if (!pc) return DP_ERR_CONFIG;
+        a->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pc, kerr, sizeof kerr);
+        if (!a->dlq) {
+            rd_kafka_conf_destroy(pc);
+            return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka dead-letter producer: %s", kerr);
+        }
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(4);
+    if (s->topics_regex) {
+        char re[1200];
+        snprintf(re, sizeof re, "^(%s)$", s->topics_regex);
+        rd_kafka_topic_partition_list_add(sub, re, RD_KAFKA_PARTITION_UA);
+    } else {
+        char *copy = dp_xstrdup(s->topics), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (*t == ' ') t++;
+            if (*t) rd_kafka_topic_partition_list_add(sub, t, RD_KAFKA_PARTITION_UA);
+        }
+        free(copy);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(a->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) return dp_seterr(errstr, n, DP_ERR_KAFKA, "subscribe: %s", rd_kafka_err2str(e));
+    dp_buf_init(&a->row.scratch, (size_t)s->max_record_bytes);
+    return DP_OK;
+}
+
+static int run(archive_t *a) {
+    int64_t next_timer = 0, next_log = now_us() + 10000000;
+    int rc = 0;
+    while (!stop_requested) {
+        if (now_us() < a->pause_until_us) {
+            /* S3 failing: consume nothing for a while; Kafka keeps the data */
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 200);
+        if (m) {
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    dp_warn(MOD, "consumer: %s", rd_kafka_message_errstr(m));
+                if (m->err == RD_KAFKA_RESP_ERR__FATAL) rc = 1, stop_requested = 1;
+            } else if (on_message(a, m)) {
+                rc = 1;
+                stop_requested = 1;
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (a->dlq) rd_kafka_poll(a->dlq, 0);
+        int64_t now = now_us();
+        if (now >= next_timer) {
+            on_timer(a, now);
+            next_timer = now + 200000;
+        }
+        if (now >= next_log) {
+            dp_info(MOD, "records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
+                    (unsigned long long)a->records, (unsigned long long)a->rows,
+                    (unsigned long long)a->files, (unsigned long long)a->bytes,
+                    (unsigned long long)a->tombstones, (unsigned long long)a->dlq_count);
+            next_log = now + 10000000;
+        }
+    }
+    if (!rc) {
+        /* clean stop: everything consumed goes to S3 before we leave */
+        for (size_t i = 0; i < a->nparts; i++) {
+            if (a->parts[i].f) file_close(a, &a->parts[i]);
+            else if (a->parts[i].last_seen >= 0) commit_part(a, &a->parts[i], a->parts[i].last_seen + 1);
+        }
+    }
+    return rc;
+}
+
+static void archive_free(archive_t *a) {
+    if (a->rk) {
+        rd_kafka_consumer_close(a->rk);
+        rd_kafka_destroy(a->rk);
+    }
+    if (a->dlq) {
+        rd_kafka_flush(a->dlq, 10000);
+        rd_kafka_destroy(a->dlq);
+    }
+    for (size_t i = 0; i < a->nparts; i++) {
+        file_drop(a->parts[i].f);
+        free(a->parts[i].topic);
+    }
+    free(a->parts);
+    s3_client_destroy(a->s3);
+    dp_json_fini(&a->json);
+    dp_buf_fini(&a->row.scratch);
+    cfg_free(&archive_config_table, &a->s);
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: datapipe archive --config FILE [--set KEY=VALUE]...\n"
+                 "       datapipe archive --help\n\n");
+    cfg_print_help(&archive_config_table, out);
+}
+
+int archive_main(int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    char **sets = dp_xcalloc((size_t)argc + 1, sizeof *sets);
+    int nsets = 0, o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        if (o == 'c') config = optarg;
+        else if (o == 's') sets[nsets++] = optarg;
+        else if (o == 'h') { usage(stdout); free(sets); return 0; }
+        else { usage(stderr); free(sets); return 2; }
+    }
+    if (!config) { usage(stderr); free(sets); return 2; }
+    archive_t *a = dp_xcalloc(1, sizeof *a);
+    char errstr[1024] = "";
+    dp_err_t err = cfg_load(&archive_config_table, &a->s, config, errstr, sizeof errstr);
+    for (int i = 0; !err && i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) { err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG, "--set \"%s\": expected KEY=VALUE", sets[i]); break; }
+        *eq = 0;
+        err = cfg_set(&archive_config_table, &a->s, sets[i], eq + 1, errstr, sizeof errstr);
+    }
+    free(sets);
+    if (!err) err = cfg_check_required(&archive_config_table, &a->s, errstr, sizeof errstr);
+    int rc;
+    if (err) {
+        dp_error(MOD, "%s", errstr);
+        rc = 2;
+    } else {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+        err = archive_setup(a, errstr, sizeof errstr);
+        if (err) {
+            dp_error(MOD, "%s", errstr);
+            rc = err == DP_ERR_CONFIG || err == DP_ERR_UNSUPPORTED ? 2 : 1;
+        } else {
+            dp_info(MOD, "archiving %s to s3://%s/%s/", a->s.topics_regex ? a->s.topics_regex : a->s.topics,
+                    a->s.s3_bucket, a->s.topics_dir);
+            rc = run(a);
+            dp_info(MOD, "stopped: records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
+                    (unsigned long long)a->records, (unsigned long long)a->rows,
+                    (unsigned long long)a->files, (unsigned long long)a->bytes,
+                    (unsigned long long)a->tombstones, (unsigned long long)a->dlq_count);
+        }
+    }
+    archive_free(a);
+    free(a);
+    return rc;
+}

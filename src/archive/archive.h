@@ -1,0 +1,76 @@
+/* archive.h - `datapipe archive`: Kafka topics -> Parquet files in S3, as
+ * the Confluent S3 sink does, configured with its keys. */
+#ifndef DP_ARCHIVE_ARCHIVE_H
+#define DP_ARCHIVE_ARCHIVE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/json.h"
+
+typedef struct archive_settings {
+    char *name, *connector_class;
+    long long tasks_max;
+    char *topics_regex, *topics, *topics_dir;
+    char *s3_region, *s3_bucket, *store_url;
+    int path_style;
+    long long s3_part_size, s3_retries, s3_retry_backoff_ms;
+    long long flush_size, rotate_interval_ms, rotate_schedule_interval_ms;
+    char *timezone, *locale;
+    long long partition_duration_ms;
+    char *path_format, *partitioner_class, *timestamp_extractor, *timestamp_field;
+    char *format_class;
+    int parquet_codec;          /* none|snappy|gzip|zstd */
+    long long filename_offset_zero_pad_width;
+    char *key_converter, *value_converter;
+    int key_schemas_enable, value_schemas_enable;
+    char *key_registry_url, *value_registry_url;
+    char *aws_access_key_id, *aws_secret_access_key;
+    char *ssea_name, *sse_kms_key_id;
+    int behavior_on_null_values; /* ignore|fail */
+    char *errors_tolerance;
+    char *dlq_topic;
+    long long max_record_bytes, row_group_bytes;
+    char *log_level;
+    cfg_kv_t kafka;
+} archive_settings_t;
+
+extern const cfg_table_t archive_config_table;
+
+int archive_main(int argc, char **argv);
+
+/* ---- the row of the seed's s3_cdc_events table ---- */
+
+enum {
+    ARC_COL_EVENT_TIMESTAMP, ARC_COL_OPERATION_TYPE, ARC_COL_TABLE_NAME,
+    ARC_COL_CONNECTOR_VERSION, ARC_COL_DATABASE_NAME, ARC_COL_SCHEMA_NAME,
+    ARC_COL_TRANSACTION_ID, ARC_COL_LSN, ARC_COL_BEFORE_DATA, ARC_COL_AFTER_DATA,
+    ARC_COL_KAFKA_TOPIC, ARC_COL_KAFKA_PARTITION, ARC_COL_KAFKA_OFFSET, ARC_NCOLS
+};
+
+typedef struct arc_span { const char *p; size_t len; int null; } arc_span_t;
+
+typedef struct arc_row {
+    int64_t event_ts_ms;
+    arc_span_t op, table, version, db, schema, before, after;
+    int64_t txid, lsn;
+    int txid_null, lsn_null, ts_null;
+    dp_buf_t scratch; /* decoded strings live here */
+} arc_row_t;
+
+/* arc_row_parse: a Debezium JSON value (with or without the JsonConverter
+ * schema wrapper) into row; spans point into value or row->scratch. Fails
+ * with DP_ERR_INVALID and a reason for anything that is not a Debezium
+ * envelope. */
+dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len,
+                       char *errstr, size_t errstr_size);
+
+/* arc_format_path: the encoded partition of timestamp ts_ms (bucketed to
+ * duration_ms) in path.format syntax (Joda: 'literal', YYYY, MM, dd, HH,
+ * mm, ss) in time zone tz ("UTC" or an IANA name). */
+dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms,
+                         const char *tz, char *out, size_t outsize);
+
+#endif

@@ -1,0 +1,155 @@
+/* row.c - Debezium envelope -> one s3_cdc_events row, and the time
+ * partition path. Parses outside bytes: every field is checked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/archive.h"
+
+/* span_of: the raw text of node (objects keep their braces); strings are
+ * decoded into scratch when they contain escapes. */
+static dp_err_t span_str(arc_row_t *row, const dp_json_t *j, uint32_t node, arc_span_t *out,
+                         const char *what, char *errstr, size_t n) {
+    out->null = 1;
+    out->p = NULL;
+    out->len = 0;
+    if (!node || j->nodes[node].type == DP_JSON_NULL) return DP_OK;
+    if (j->nodes[node].type != DP_JSON_STRING)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "field \"%s\" is not a string", what);
+    const char *raw = dp_json_raw(j, node);
+    size_t len = j->nodes[node].len;
+    out->null = 0;
+    if (!memchr(raw, '\\', len)) {
+        out->p = raw;
+        out->len = len;
+        return DP_OK;
+    }
+    /* decode into the scratch buffer; remember the offset, not the pointer,
+     * since the buffer may move while later fields are decoded */
+    dp_buf_t tmp;
+    dp_buf_init(&tmp, len + 1);
+    dp_err_t err = dp_json_str(j, node, &tmp);
+    size_t off = row->scratch.len;
+    if (!err) err = dp_buf_append(&row->scratch, tmp.data, tmp.len);
+    out->p = (const char *)(uintptr_t)off;
+    out->len = tmp.len;
+    out->null = 2; /* offset into scratch, fixed up at the end */
+    dp_buf_fini(&tmp);
+    if (err) return dp_seterr(errstr, n, DP_ERR_INVALID, "field \"%s\" too large", what);
+    return DP_OK;
+}
+
+static dp_err_t get_int(const dp_json_t *j, uint32_t node, int64_t *v, int *isnull,
+                        const char *what, char *errstr, size_t n) {
+    *isnull = 1;
+    *v = 0;
+    if (!node || j->nodes[node].type == DP_JSON_NULL) return DP_OK;
+    if (dp_json_int64(j, node, v))
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "field \"%s\" is not an integer", what);
+    *isnull = 0;
+    return DP_OK;
+}
+
+static void span_json(const dp_json_t *j, uint32_t node, arc_span_t *out) {
+    out->null = !node || j->nodes[node].type == DP_JSON_NULL;
+    out->p = out->null ? NULL : dp_json_raw(j, node);
+    out->len = out->null ? 0 : j->nodes[node].len;
+}
+
+dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len,
+                       char *errstr, size_t n) {
+    char jerr[200];
+    dp_buf_reset(&row->scratch);
+    if (dp_json_parse(j, value, len, 1u << 22, jerr, sizeof jerr))
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "not JSON: %s", jerr);
+    uint32_t payload = 0;
+    if (j->nodes[0].type == DP_JSON_OBJECT) {
+        uint32_t p = dp_json_get(j, 0, "payload");
+        payload = p && dp_json_get(j, 0, "schema") ? p : 0;
+        if (!payload) payload = 0; /* the value is the payload itself */
+    }
+    if (j->nodes[payload].type != DP_JSON_OBJECT)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: payload is not an object");
+    uint32_t op = dp_json_get(j, payload, "op"), source = dp_json_get(j, payload, "source");
+    if (!op || !source || j->nodes[source].type != DP_JSON_OBJECT)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: no \"op\" or \"source\"");
+    uint32_t before = dp_json_get(j, payload, "before"), after = dp_json_get(j, payload, "after");
+    if ((before && j->nodes[before].type != DP_JSON_OBJECT && j->nodes[before].type != DP_JSON_NULL) ||
+        (after && j->nodes[after].type != DP_JSON_OBJECT && j->nodes[after].type != DP_JSON_NULL))
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: \"before\"/\"after\" not objects");
+    dp_err_t err;
+    if ((err = span_str(row, j, op, &row->op, "op", errstr, n)) ||
+        (err = span_str(row, j, dp_json_get(j, source, "table"), &row->table, "source.table", errstr, n)) ||
+        (err = span_str(row, j, dp_json_get(j, source, "version"), &row->version, "source.version", errstr, n)) ||
+        (err = span_str(row, j, dp_json_get(j, source, "db"), &row->db, "source.db", errstr, n)) ||
+        (err = span_str(row, j, dp_json_get(j, source, "schema"), &row->schema, "source.schema", errstr, n)) ||
+        (err = get_int(j, dp_json_get(j, source, "txId"), &row->txid, &row->txid_null, "source.txId", errstr, n)) ||
+        (err = get_int(j, dp_json_get(j, source, "lsn"), &row->lsn, &row->lsn_null, "source.lsn", errstr, n)) ||
+        (err = get_int(j, dp_json_get(j, source, "ts_ms"), &row->event_ts_ms, &row->ts_null, "source.ts_ms", errstr, n)))
+        return err;
+    if (row->op.null || row->op.len != 1 || !strchr("curdtm", row->op.p ? row->op.p[0] : 0))
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: unknown op");
+    span_json(j, before, &row->before);
+    span_json(j, after, &row->after);
+    /* fix up spans that were decoded into scratch */
+    arc_span_t *spans[] = {&row->op, &row->table, &row->version, &row->db, &row->schema};
+    for (size_t i = 0; i < sizeof spans / sizeof spans[0]; i++) {
+        if (spans[i]->null != 2) continue;
+        spans[i]->p = (const char *)row->scratch.data + (uintptr_t)spans[i]->p;
+        spans[i]->null = 0;
+    }
+    return DP_OK;
+}
+
+/* ---- path.format ---- */
+
+dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms,
+                         const char *tz, char *out, size_t outsize) {
+    int64_t b = ts_ms - ((ts_ms % duration_ms) + duration_ms) % duration_ms;
+    time_t secs = (time_t)(b / 1000);
+    struct tm tm;
+    if (!tz || strcmp(tz, "UTC") == 0) {
+        gmtime_r(&secs, &tm);
+    } else {
+        /* single-threaded use: switch TZ for the conversion */
+        char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+        setenv("TZ", tz, 1);
+        tzset();
+        localtime_r(&secs, &tm);
+        if (old) { setenv("TZ", old, 1); free(old); } else unsetenv("TZ");
+        tzset();
+    }
+    size_t o = 0;
+    const char *p = format;
+#define PUT(...)                                                     \
+    do {                                                             \
+        int w_ = snprintf(out + o, outsize - o, __VA_ARGS__);        \
+        if (w_ < 0 || (size_t)w_ >= outsize - o) return DP_ERR_INVALID; \
+        o += (size_t)w_;                                             \
+    } while (0)
+    while (*p) {
+        if (*p == '\'') {
+            const char *e = strchr(p + 1, '\'');
+            if (!e) return DP_ERR_INVALID;
+            PUT("%.*s", (int)(e - p - 1), p + 1);
+            p = e + 1;
+            continue;
+        }
+        size_t run = 1;
+        while (p[run] == p[0]) run++;
+        switch (p[0]) {
+        case 'Y': case 'y': PUT("%0*d", (int)run, tm.tm_year + 1900); break;
+        case 'M': PUT("%0*d", (int)run, tm.tm_mon + 1); break;
+        case 'd': PUT("%0*d", (int)run, tm.tm_mday); break;
+        case 'H': PUT("%0*d", (int)run, tm.tm_hour); break;
+        case 'm': PUT("%0*d", (int)run, tm.tm_min); break;
+        case 's': PUT("%0*d", (int)run, tm.tm_sec); break;
+        default:
+            if ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')) return DP_ERR_INVALID;
+            PUT("%.*s", (int)run, p);
+        }
+        p += run;
+    }
+#undef PUT
+    return DP_OK;
+}

@@ -1,0 +1,725 @@
+/* capture.c - the capture loop: read the pgoutput slot, encode Debezium
+ * events, produce them to Kafka, and confirm to PostgreSQL only the
+ * position of transactions Kafka fully acknowledged.
+ *
+ * Flow control: events handed to librdkafka but not yet acknowledged are
+ * counted (and their bytes); at max.queue.size or max.queue.size.in.bytes
+ * the loop stops reading the slot and only serves delivery reports, so a
+ * slow or absent Kafka bounds memory instead of growing it. Transactions
+ * are tracked in a ring in commit order: the flushed LSN moves to a
+ * transaction's end only when it and every earlier one are acknowledged. */
+#include "capture/capture.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "event/debezium.h"
+#include "kafka/kafka.h"
+#include "pg/pgoutput.h"
+#include "pg/repl.h"
+
+#define MOD "capture"
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+typedef struct regex_list {
+    regex_t *re;
+    size_t n;
+} regex_list_t;
+
+typedef struct router {
+    regex_t re;
+    char *replacement;
+} router_t;
+
+typedef struct table_entry {
+    uint32_t relid;
+    int included;
+    dbz_table_t t;
+    char *topic;
+    rd_kafka_topic_t *rkt;
+} table_entry_t;
+
+typedef struct txn {
+    uint64_t end_lsn;
+    uint32_t pending;
+    int committed;
+} txn_t;
+
+typedef struct capture {
+    capture_settings_t s;
+    dbz_options_t opt;
+    regex_list_t include, exclude;
+    router_t *routers;
+    size_t nrouters;
+    int skip_c, skip_u, skip_d, skip_t;
+
+    PGconn *sql, *repl;
+    rd_kafka_t *rk;
+    pgo_decoder_t *dec;
+
+    table_entry_t *tables;
+    size_t ntables;
+
+    txn_t *ring;
+    uint64_t ring_cap, head, tail; /* seq numbers; entry = ring[seq % cap] */
+    int in_txn;
+    uint32_t xid;
+    int64_t commit_ts_us;
+    uint64_t last_commit_lsn;
+
+    uint64_t received_lsn, flushed_lsn, reported_lsn;
+    int64_t inflight, inflight_bytes;
+    int delivery_failed;
+    char delivery_err[512];
+
+    uint64_t events, tombstones, txns;
+    dp_buf_t key, value;
+} capture_t;
+
+/* ---- configuration-derived helpers ---- */
+
+static dp_err_t compile_list(const char *list, regex_list_t *out, const char *key, char *errstr,
+                             size_t n) {
+    memset(out, 0, sizeof *out);
+    if (!list || !*list) return DP_OK;
+    char *copy = dp_xstrdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t l = strlen(tok);
+        while (l && tok[l - 1] == ' ') tok[--l] = 0;
+        if (!l) continue;
+        char pat[1024];
+        snprintf(pat, sizeof pat, "^(%s)$", tok);
+        out->re = dp_xrealloc(out->re, sizeof(regex_t) * (out->n + 1));
+        if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+            free(copy);
+            return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression \"%s\" in \"%s\"",
+                             tok, key);
+        }
+        out->n++;
+    }
+    free(copy);
+    return DP_OK;
+}
+
+static int list_match(const regex_list_t *l, const char *s) {
+    for (size_t i = 0; i < l->n; i++)
+        if (regexec(&l->re[i], s, 0, NULL, 0) == 0) return 1;
+    return 0;
+}
+
+static void free_list(regex_list_t *l) {
+    for (size_t i = 0; i < l->n; i++) regfree(&l->re[i]);
+    free(l->re);
+}
+
+static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
+    if (!c->s.transforms || !*c->s.transforms) {
+        if (c->s.transforms_kv.n)
+            return dp_seterr(errstr, n, DP_ERR_CONFIG, "\"transforms.%s\" set but \"transforms\" is empty",
+                             c->s.transforms_kv.keys[0]);
+        return DP_OK;
+    }
+    char *copy = dp_xstrdup(c->s.transforms), *save = NULL;
+    dp_err_t err = DP_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        char key[256];
+        snprintf(key, sizeof key, "%s.type", tok);
+        const char *type = cfg_kv_get(&c->s.transforms_kv, key);
+        if (!type) {
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "missing \"transforms.%s.type\"", tok);
+            break;
+        }
+        if (strcmp(type, "org.apache.kafka.connect.transforms.RegexRouter") != 0) {
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                            "\"transforms.%s.type\" is \"%s\": datapipe implements only "
+                            "org.apache.kafka.connect.transforms.RegexRouter (events keep the full "
+                            "Debezium envelope that the archive schema needs)", tok, type);
+            break;
+        }
+        snprintf(key, sizeof key, "%s.regex", tok);
+        const char *re = cfg_kv_get(&c->s.transforms_kv, key);
+        snprintf(key, sizeof key, "%s.replacement", tok);
+        const char *rep = cfg_kv_get(&c->s.transforms_kv, key);
+        if (!re || !rep) {
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "transform \"%s\" needs \"transforms.%s.regex\" "
+                            "and \"transforms.%s.replacement\"", tok, tok, tok);
+            break;
+        }
+        char pat[1024];
+        snprintf(pat, sizeof pat, "^(%s)$", re);
+        c->routers = dp_xrealloc(c->routers, sizeof(router_t) * (c->nrouters + 1));
+        if (regcomp(&c->routers[c->nrouters].re, pat, REG_EXTENDED)) {
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression in \"transforms.%s.regex\"", tok);
+            break;
+        }
+        c->routers[c->nrouters].replacement = dp_xstrdup(rep);
+        c->nrouters++;
+    }
+    free(copy);
+    /* every transforms.<name>.<key> must belong to a listed transform */
+    for (size_t i = 0; !err && i < c->s.transforms_kv.n; i++) {
+        const char *k = c->s.transforms_kv.keys[i], *dot = strrchr(k, '.');
+        const char *prop = dot ? dot + 1 : "";
+        if (strcmp(prop, "type") && strcmp(prop, "regex") && strcmp(prop, "replacement"))
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "unknown configuration key \"transforms.%s\"", k);
+    }
+    return err;
+}
+
+/* route: apply RegexRouters in order to topic (Connect semantics: the
+ * whole name must match; $N in the replacement names group N). */
+static char *route(const capture_t *c, const char *topic) {
+    char *cur = dp_xstrdup(topic);
+    for (size_t r = 0; r < c->nrouters; r++) {
+        regmatch_t m[10];
+        if (regexec(&c->routers[r].re, cur, 10, m, 0) != 0) continue;
+        dp_buf_t out;
+        dp_buf_init(&out, 4096);
+        for (const char *p = c->routers[r].replacement; *p; p++) {
+            if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+                int g = p[1] - '0' + 1; /* group 1 is our outer wrapper */
+                if (g < 10 && m[g].rm_so >= 0)
+                    dp_buf_append(&out, cur + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                p++;
+            } else {
+                dp_buf_putc(&out, *p);
+            }
+        }
+        free(cur);
+        cur = dp_xstrdup(dp_buf_cstr(&out));
+        dp_buf_fini(&out);
+    }
+    return cur;
+}
+
+/* ---- Kafka ---- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    capture_t *c = opaque;
+    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+    txn_t *t = &c->ring[seq % c->ring_cap];
+    t->pending--;
+    c->inflight--;
+    c->inflight_bytes -= (int64_t)(m->len + m->key_len);
+    if (m->err && !c->delivery_failed) {
+        c->delivery_failed = 1;
+        snprintf(c->delivery_err, sizeof c->delivery_err, "delivery to \"%s\" [%d] failed: %s",
+                 rd_kafka_topic_name(m->rkt), m->partition, rd_kafka_err2str(m->err));
+    }
+}
+
+/* advance: move flushed_lsn over every leading fully acknowledged txn */
+static void advance(capture_t *c) {
+    while (c->head < c->tail) {
+        txn_t *t = &c->ring[c->head % c->ring_cap];
+        if (!t->committed || t->pending) break;
+        if (t->end_lsn > c->flushed_lsn) c->flushed_lsn = t->end_lsn;
+        c->head++;
+    }
+    /* nothing open and nothing unacknowledged: everything received is done */
+    if (c->head == c->tail && !c->in_txn && c->received_lsn > c->flushed_lsn)
+        c->flushed_lsn = c->received_lsn;
+}
+
+static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t klen,
+                        const void *val, size_t vlen, char *errstr, size_t n) {
+    uint64_t seq = c->tail - 1; /* the open transaction */
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
+            RD_KAFKA_V_END);
+        if (!e) break;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce to \"%s\": %s", te->topic,
+                             rd_kafka_err2str(e));
+        rd_kafka_poll(c->rk, 50);
+        if (stop_requested) return DP_ERR_STOPPED;
+    }
+    c->ring[seq % c->ring_cap].pending++;
+    c->inflight++;
+    c->inflight_bytes += (int64_t)(klen + vlen);
+    return DP_OK;
+}
+
+/* ---- relations ---- */
+
+static table_entry_t *find_table(capture_t *c, uint32_t relid) {
+    for (size_t i = 0; i < c->ntables; i++)
+        if (c->tables[i].relid == relid) return &c->tables[i];
+    return NULL;
+}
+
+static dp_err_t on_relation(capture_t *c, const pgo_msg_t *m, char *errstr, size_t n) {
+    table_entry_t *te = find_table(c, m->u.relation.relid);
+    if (!te) {
+        c->tables = dp_xrealloc(c->tables, sizeof *c->tables * (c->ntables + 1));
+        te = &c->tables[c->ntables++];
+        memset(te, 0, sizeof *te);
+        te->relid = m->u.relation.relid;
+    } else {
+        dbz_table_fini(&te->t);
+    }
+    /* catalog facts pgoutput does not carry: NOT NULL and the primary key */
+    char oid[16];
+    snprintf(oid, sizeof oid, "%u", m->u.relation.relid);
+    const char *params[1] = {oid};
+    PGresult *r = PQexecParams(
+        c->sql,
+        "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false) "
+        "FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        dp_err_t e = dp_seterr(errstr, n, DP_ERR_PG, "catalog lookup of relation %s: %s", oid,
+                               PQresultErrorMessage(r));
+        PQclear(r);
+        return e;
+    }
+    int nc = PQntuples(r);
+    dbz_catalog_col_t *cat = dp_xcalloc((size_t)nc + 1, sizeof *cat);
+    for (int i = 0; i < nc; i++) {
+        cat[i].name = PQgetvalue(r, i, 0);
+        cat[i].not_null = PQgetvalue(r, i, 1)[0] == 't';
+        cat[i].in_pk = PQgetvalue(r, i, 2)[0] == 't';
+    }
+    dp_err_t err = dbz_table_init(&te->t, m, cat, (size_t)nc, &c->opt, errstr, n);
+    free(cat);
+    PQclear(r);
+    if (err) return err;
+
+    char full[1024];
+    snprintf(full, sizeof full, "%s.%s", te->t.schema, te->t.table);
+    te->included = (c->include.n == 0 || list_match(&c->include, full)) &&
+                   !list_match(&c->exclude, full);
+    if (!te->included) return DP_OK;
+    char base[1200];
+    snprintf(base, sizeof base, "%s.%s.%s", c->s.topic_prefix, te->t.schema, te->t.table);
+    char *topic = route(c, base);
+    if (!te->topic || strcmp(te->topic, topic) != 0) {
+        free(te->topic);
+        te->topic = topic;
+        if (te->rkt) rd_kafka_topic_destroy(te->rkt);
+        int ex = kfk_topic_exists(c->rk, te->topic, 10000, errstr, n);
+        if (ex < 0) return DP_ERR_KAFKA;
+        if (!ex)
+            return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                             "topic \"%s\" for table \"%s\" does not exist; create it first",
+                             te->topic, full);
+        te->rkt = rd_kafka_topic_new(c->rk, te->topic, NULL);
+    } else {
+        free(topic);
+    }
+    dp_info(MOD, "table \"%s\" -> topic \"%s\" (%u columns, %d key columns)", full, te->topic,
+            te->t.ncols, te->t.nkeys);
+    return DP_OK;
+}
+
+/* ---- changes ---- */
+
+static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tuple_t *b) {
+    for (uint16_t i = 0; i < t->ncols && i < a->ncols && i < b->ncols; i++) {
+        if (!t->cols[i].in_key) continue;
+        const pgo_value_t *x = &a->cols[i], *y = &b->cols[i];
+        if (x->kind != y->kind || x->len != y->len || (x->len && memcmp(x->data, y->data, x->len)))
+            return 1;
+    }
+    return 0;
+}
+
+static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
+                     const pgo_tuple_t *after, uint64_t lsn, int64_t now_us, char *errstr,
+                     size_t n) {
+    const pgo_tuple_t *keyrow = after ? after : before;
+    int has_key = 0;
+    dp_err_t err = DP_OK;
+    if (keyrow) err = dbz_encode_key(&te->t, &c->opt, keyrow, &c->key, &has_key);
+    dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false"};
+    if (!err) err = dbz_encode_value(&te->t, &c->opt, op, before, after, &src, now_us, &c->value);
+    if (err)
+        return dp_seterr(errstr, n, DP_ERR_NOMEM,
+                         "event of table \"%s.%s\" at LSN %X/%X is larger than "
+                         "datapipe.max.event.bytes", te->t.schema, te->t.table,
+                         (unsigned)(lsn >> 32), (unsigned)lsn);
+    err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, c->value.data,
+                  c->value.len, errstr, n);
+    if (err) return err;
+    c->events++;
+    if (op == 'd' && c->s.tombstones_on_delete && has_key) {
+        err = produce(c, te, c->key.data, c->key.len, NULL, 0, errstr, n);
+        c->tombstones++;
+    }
+    return err;
+}
+
+static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr,
+                          size_t n) {
+    table_entry_t *te = find_table(c, m->u.change.relid);
+    if (!te)
+        return dp_seterr(errstr, n, DP_ERR_PROTO, "change for relation %u before its Relation message",
+                         m->u.change.relid);
+    if (!te->included) return DP_OK;
+    int64_t now = repl_now_us();
+    const pgo_tuple_t *old = m->u.change.old_kind ? &m->u.change.old_tuple : NULL;
+    switch (m->kind) {
+    case PGO_INSERT:
+        if (c->skip_c) return DP_OK;
+        return emit(c, te, 'c', NULL, &m->u.change.new_tuple, lsn, now, errstr, n);
+    case PGO_UPDATE:
+        if (old && te->t.nkeys && key_changed(&te->t, old, &m->u.change.new_tuple)) {
+            /* a primary key change is a delete of the old key and a create
+             * of the new one, as Debezium emits it */
+            dp_err_t err = c->skip_d ? DP_OK : emit(c, te, 'd', old, NULL, lsn, now, errstr, n);
+            if (err || c->skip_c) return err;
+            return emit(c, te, 'c', NULL, &m->u.change.new_tuple, lsn, now, errstr, n);
+        }
+        if (c->skip_u) return DP_OK;
+        return emit(c, te, 'u', old, &m->u.change.new_tuple, lsn, now, errstr, n);
+    case PGO_DELETE:
+        if (c->skip_d) return DP_OK;
+        return emit(c, te, 'd', old, NULL, lsn, now, errstr, n);
+    default:
+        return DP_OK;
+    }
+}
+
+static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
+    if (c->skip_t) return DP_OK;
+    for (uint32_t i = 0; i < m->u.truncate.nrels; i++) {
+        table_entry_t *te = find_table(c, pgo_truncate_relid(m, i));
+        if (!te || !te->included) continue;
+        dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false"};
+        dp_err_t err = dbz_encode_value(&te->t, &c->opt, 't', NULL, NULL, &src, repl_now_us(), &c->value);
+        if (!err) err = produce(c, te, NULL, 0, c->value.data, c->value.len, errstr, n);
+        if (err) return err;
+        c->events++;
+    }
+    return DP_OK;
+}
+
+/* on_xlogdata: one pgoutput message at WAL position lsn */
+static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, uint64_t lsn,
+                            char *errstr, size_t n) {
+    pgo_msg_t m;
+    dp_err_t err = pgo_decode(c->dec, p, len, &m, errstr, n);
+    if (err) return err;
+    switch (m.kind) {
+    case PGO_BEGIN: {
+        /* make room for the transaction in the ring */
+        while (c->tail - c->head >= c->ring_cap && !stop_requested) {
+            rd_kafka_poll(c->rk, 50);
+            advance(c);
+        }
+        if (stop_requested) return DP_ERR_STOPPED;
+        txn_t *t = &c->ring[c->tail % c->ring_cap];
+        t->end_lsn = 0;
+        t->pending = 0;
+        t->committed = 0;
+        c->tail++;
+        c->in_txn = 1;
+        c->xid = m.u.begin.xid;
+        c->commit_ts_us = m.u.begin.commit_ts + REPL_PG_EPOCH_US;
+        return DP_OK;
+    }
+    case PGO_COMMIT: {
+        if (!c->in_txn) return dp_seterr(errstr, n, DP_ERR_PROTO, "commit without begin");
+        txn_t *t = &c->ring[(c->tail - 1) % c->ring_cap];
+        t->end_lsn = m.u.commit.end_lsn;
+        t->committed = 1;
+        c->in_txn = 0;
+        c->last_commit_lsn = m.u.commit.commit_lsn;
+        c->txns++;
+        if (m.u.commit.end_lsn > c->received_lsn) c->received_lsn = m.u.commit.end_lsn;
+        return DP_OK;
+    }
+    case PGO_RELATION: return on_relation(c, &m, errstr, n);
+    case PGO_INSERT: case PGO_UPDATE: case PGO_DELETE:
+        if (!c->in_txn) return dp_seterr(errstr, n, DP_ERR_PROTO, "change outside a transaction");
+        return on_change(c, &m, lsn, errstr, n);
+    case PGO_TRUNCATE: return on_truncate(c, &m, lsn, errstr, n);
+    case PGO_TYPE: case PGO_ORIGIN: case PGO_MESSAGE: return DP_OK;
+    }
+    return DP_OK;
+}
+
+/* ---- the loop ---- */
+
+static dp_err_t feedback(capture_t *c, int64_t now, char *errstr, size_t n) {
+    uint64_t written = c->received_lsn > c->flushed_lsn ? c->received_lsn : c->flushed_lsn;
+    dp_err_t err = repl_send_feedback(c->repl, written, c->flushed_lsn, now, errstr, n);
+    if (!err) {
+        if (c->flushed_lsn != c->reported_lsn)
+            dp_debug(MOD, "confirmed %X/%X", (unsigned)(c->flushed_lsn >> 32), (unsigned)c->flushed_lsn);
+        c->reported_lsn = c->flushed_lsn;
+    }
+    return err;
+}
+
+static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
+    int64_t interval_us = c->s.status_update_interval_ms * 1000;
+    int64_t next_feedback = 0, last_feedback = 0, next_log = repl_now_us() + 10000000;
+    dp_err_t err = DP_OK;
+    while (!err) {
+        rd_kafka_poll(c->rk, 0);
+        if (c->delivery_failed)
+            return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
+        advance(c);
+        int64_t now = repl_now_us();
+        if (now >= next_feedback ||
+            (c->flushed_lsn != c->reported_lsn && now - last_feedback >= 1000000)) {
+            if ((err = feedback(c, now, errstr, n))) break;
+            last_feedback = now;
+            next_feedback = now + interval_us;
+        }
+        if (now >= next_log) {
+            dp_info(MOD, "events=%llu txns=%llu inflight=%lld confirmed=%X/%X",
+                    (unsigned long long)c->events, (unsigned long long)c->txns,
+                    (long long)c->inflight, (unsigned)(c->flushed_lsn >> 32),
+                    (unsigned)c->flushed_lsn);
+            next_log = now + 10000000;
+        }
+        if (stop_requested) break;
+        if (c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes) {
+            rd_kafka_poll(c->rk, 20); /* backpressure: serve acks, do not read */
+            continue;
+        }
+        char *buf = NULL;
+        int r = PQgetCopyData(c->repl, &buf, 1);
+        if (r == 0) {
+            struct pollfd pfd = {PQsocket(c->repl), POLLIN, 0};
+            int wait_ms = (int)((next_feedback - now) / 1000);
+            if (wait_ms > 100) wait_ms = 100;
+            if (wait_ms < 0) wait_ms = 0;
+            if (c->inflight) wait_ms = wait_ms > 5 ? 5 : wait_ms;
+            if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+                return dp_seterr(errstr, n, DP_ERR_NET, "poll: %s", strerror(errno));
+            if (!PQconsumeInput(c->repl))
+                return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
+                                 PQerrorMessage(c->repl));
+            continue;
+        }
+        if (r == -1)
+            return dp_seterr(errstr, n, DP_ERR_PG, "replication stream ended by the server");
+        if (r < 0)
+            return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
+                             PQerrorMessage(c->repl));
+        const unsigned char *p = (const unsigned char *)buf;
+        if (p[0] == 'k' && r >= 18) {
+            uint64_t wal_end = pgo_be64(p + 1);
+            if (!c->in_txn && c->head == c->tail && wal_end > c->received_lsn)
+                c->received_lsn = wal_end;
+            if (p[17]) {
+                advance(c);
+                err = feedback(c, repl_now_us(), errstr, n);
+                last_feedback = repl_now_us();
+            }
+        } else if (p[0] == 'w' && r >= 25) {
+            uint64_t start = pgo_be64(p + 1);
+            err = on_xlogdata(c, p + 25, (size_t)r - 25, start, errstr, n);
+        } else {
+            err = dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected copy message 0x%02x", p[0]);
+        }
+        PQfreemem(buf);
+    }
+    return err;
+}
+
+static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
+    capture_settings_t *s = &c->s;
+    dp_err_t err;
+    if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
+    if (strcmp(s->key_converter, "org.apache.kafka.connect.json.JsonConverter") ||
+        strcmp(s->value_converter, "org.apache.kafka.connect.json.JsonConverter"))
+        return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
+                         "\"%s\" is \"%s\": only org.apache.kafka.connect.json.JsonConverter is "
+                         "implemented so far (Avro is planned)",
+                         strcmp(s->key_converter, "org.apache.kafka.connect.json.JsonConverter")
+                             ? "key.converter" : "value.converter",
+                         strcmp(s->key_converter, "org.apache.kafka.connect.json.JsonConverter")
+                             ? s->key_converter : s->value_converter);
+    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "missing required configuration key \"kafka.bootstrap.servers\" for capture");
+    if ((err = compile_list(s->table_include_list, &c->include, "table.include.list", errstr, n)) ||
+        (err = compile_list(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr, n)) ||
+        (err = setup_transforms(c, errstr, n)))
+        return err;
+    if (strcmp(s->skipped_operations, "none") != 0) {
+        for (const char *p = s->skipped_operations; *p; p++) {
+            switch (*p) {
+            case 'c': c->skip_c = 1; break;
+            case 'u': c->skip_u = 1; break;
+            case 'd': c->skip_d = 1; break;
+            case 't': c->skip_t = 1; break;
+            case ',': case ' ': break;
+            default:
+                return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                                 "invalid value \"%s\" for \"skipped.operations\": expected c, u, "
+                                 "d, t or none", s->skipped_operations);
+            }
+        }
+    }
+    c->opt.topic_prefix = s->topic_prefix;
+    c->opt.dbname = s->dbname;
+    c->opt.schemas_enable = s->value_schemas_enable;
+    c->opt.key_schemas_enable = s->key_schemas_enable;
+
+    char qsize[32], qbytes[32];
+    snprintf(qsize, sizeof qsize, "%lld", s->max_queue_size * 2 + 1000);
+    snprintf(qbytes, sizeof qbytes, "%lld", s->max_queue_size_bytes / 1024 * 2 + 1024);
+    const char *defaults[] = {"client.id", s->name, "compression.type", "lz4", "linger.ms", "10",
+                              "batch.size", "1000000", "message.timeout.ms", "0",
+                              "queue.buffering.max.messages", qsize,
+                              "queue.buffering.max.kbytes", qbytes, NULL};
+    const char *forced[] = {"enable.idempotence", "true", "acks", "all", "partitioner",
+                            "murmur2_random", NULL};
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
+    if (!conf) return DP_ERR_CONFIG;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, c);
+    char kerr[512];
+    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof kerr);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka producer: %s", kerr);
+    }
+
+    repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
+    if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
+    if (!(c->repl = repl_connect(&ci, 1, errstr, n))) return DP_ERR_NET;
+    if ((err = repl_check_server(c->sql, s->user, errstr, n))) return err;
+    if ((err = repl_ensure_publication(c->sql, s->publication_name, s->publication_autocreate_mode,
+                                       s->table_include_list, errstr, n)))
+        return err;
+    int created;
+    if ((err = repl_ensure_slot(c->sql, c->repl, s->slot_name, &created, errstr, n))) return err;
+    if ((err = repl_start(c->repl, s->slot_name, s->publication_name, errstr, n))) return err;
+
+    c->ring_cap = (uint64_t)s->max_queue_size + 1024;
+    c->ring = dp_xcalloc(c->ring_cap, sizeof *c->ring);
+    c->dec = dp_xmalloc(sizeof *c->dec);
+    dp_buf_init(&c->key, (size_t)s->max_event_bytes);
+    dp_buf_init(&c->value, (size_t)s->max_event_bytes);
+    return DP_OK;
+}
+
+/* capture_drain: wait (bounded) for outstanding acknowledgements, then
+ * tell PostgreSQL the final confirmed position. */
+static void capture_drain(capture_t *c) {
+    if (!c->rk) return;
+    char errstr[512];
+    for (int i = 0; i < 300 && rd_kafka_outq_len(c->rk) > 0; i++) rd_kafka_poll(c->rk, 100);
+    rd_kafka_poll(c->rk, 0);
+    if (!c->delivery_failed) advance(c);
+    if (c->repl && PQstatus(c->repl) == CONNECTION_OK &&
+        feedback(c, repl_now_us(), errstr, sizeof errstr))
+        dp_warn(MOD, "final feedback: %s", errstr);
+}
+
+static void capture_free(capture_t *c) {
+    for (size_t i = 0; i < c->ntables; i++) {
+        dbz_table_fini(&c->tables[i].t);
+        free(c->tables[i].topic);
+        if (c->tables[i].rkt) rd_kafka_topic_destroy(c->tables[i].rkt);
+    }
+    free(c->tables);
+    if (c->rk) rd_kafka_destroy(c->rk);
+    if (c->repl) PQfinish(c->repl);
+    if (c->sql) PQfinish(c->sql);
+    free_list(&c->include);
+    free_list(&c->exclude);
+    for (size_t i = 0; i < c->nrouters; i++) {
+        regfree(&c->routers[i].re);
+        free(c->routers[i].replacement);
+    }
+    free(c->routers);
+    free(c->ring);
+    free(c->dec);
+    dp_buf_fini(&c->key);
+    dp_buf_fini(&c->value);
+    cfg_free(&capture_config_table, &c->s);
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: datapipe capture --config FILE [--set KEY=VALUE]...\n"
+                 "       datapipe capture --help\n\n");
+    cfg_print_help(&capture_config_table, out);
+}
+
+int capture_main(int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    char **sets = dp_xcalloc((size_t)argc + 1, sizeof *sets);
+    int nsets = 0, o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        if (o == 'c') config = optarg;
+        else if (o == 's') sets[nsets++] = optarg;
+        else if (o == 'h') { usage(stdout); free(sets); return 0; }
+        else { usage(stderr); free(sets); return 2; }
+    }
+    if (!config) { usage(stderr); free(sets); return 2; }
+    capture_t *c = dp_xcalloc(1, sizeof *c);
+    char errstr[1024] = "";
+    dp_err_t err = cfg_load(&capture_config_table, &c->s, config, errstr, sizeof errstr);
+    for (int i = 0; !err && i < nsets; i++) {
+        char *eq = strchr(sets[i], '=');
+        if (!eq) { err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG, "--set \"%s\": expected KEY=VALUE", sets[i]); break; }
+        *eq = 0;
+        err = cfg_set(&capture_config_table, &c->s, sets[i], eq + 1, errstr, sizeof errstr);
+    }
+    free(sets);
+    if (!err) err = cfg_check_required(&capture_config_table, &c->s, errstr, sizeof errstr);
+    int rc = 0;
+    if (err) {
+        dp_error(MOD, "%s", errstr);
+        rc = 2;
+        goto out;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    if ((err = capture_setup(c, errstr, sizeof errstr))) {
+        dp_error(MOD, "%s", errstr);
+        rc = err == DP_ERR_CONFIG || err == DP_ERR_UNSUPPORTED ? 2 : 1;
+        goto out;
+    }
+    dp_info(MOD, "streaming from slot \"%s\" (publication \"%s\")", c->s.slot_name,
+            c->s.publication_name);
+    err = stream(c, errstr, sizeof errstr);
+    if (err && err != DP_ERR_STOPPED) {
+        dp_error(MOD, "%s", errstr);
+        rc = 1;
+    }
+    capture_drain(c);
+    if (!rc && c->s.slot_drop_on_stop && c->sql) {
+        if (c->repl) { PQfinish(c->repl); c->repl = NULL; }
+        if (repl_drop_slot(c->sql, c->s.slot_name, errstr, sizeof errstr))
+            dp_warn(MOD, "%s", errstr);
+    }
+    dp_info(MOD, "stopped: events=%llu tombstones=%llu txns=%llu confirmed=%X/%X",
+            (unsigned long long)c->events, (unsigned long long)c->tombstones,
+            (unsigned long long)c->txns, (unsigned)(c->flushed_lsn >> 32),
+            (unsigned)c->flushed_lsn);
+out:
+    capture_free(c);
+    free(c);
+    return rc;
+}

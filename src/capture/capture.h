@@ -1,0 +1,39 @@
+/* capture.h - `datapipe capture`: PostgreSQL pgoutput slot -> Kafka, as
+ * Debezium's PostgreSQL connector does, configured with its keys. */
+#ifndef DP_CAPTURE_CAPTURE_H
+#define DP_CAPTURE_CAPTURE_H
+
+#include "common/config.h"
+
+typedef struct capture_settings {
+    char *name, *connector_class;
+    char *hostname, *user, *password, *dbname;
+    long long port;
+    char *topic_prefix;
+    char *table_include_list, *table_exclude_list;
+    char *plugin_name, *slot_name, *publication_name;
+    int publication_autocreate_mode; /* all_tables|disabled|filtered|no_tables */
+    int snapshot_mode;               /* no_data|never */
+    int slot_drop_on_stop;
+    int tombstones_on_delete;
+    char *skipped_operations;
+    char *key_converter, *value_converter;
+    int key_schemas_enable, value_schemas_enable;
+    char *key_registry_url, *value_registry_url;
+    char *transforms;
+    cfg_kv_t transforms_kv;          /* transforms.<name>.<key> */
+    long long max_queue_size;        /* events in flight to Kafka */
+    long long max_queue_size_bytes;
+    long long status_update_interval_ms;
+    long long max_event_bytes;
+    char *log_level;
+    cfg_kv_t kafka;                  /* kafka.* pass-through to librdkafka */
+} capture_settings_t;
+
+extern const cfg_table_t capture_config_table;
+
+/* capture_run: run until SIGINT/SIGTERM or a fatal error; returns the
+ * process exit code. */
+int capture_main(int argc, char **argv);
+
+#endif

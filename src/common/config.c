@@ -1,0 +1,495 @@
+/* config.c - parsing and validation driven by a service's cfg_def_t table. */
+#include "common/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/json.h"
+#include "common/log.h"
+
+#define CFG_MAX_FILE (4u << 20)
+/* a key whose value is still the default sentinel */
+#define CFG_UNSET_INT (-0x7fffffffffffffffLL)
+
+static const cfg_def_t *find_def(const cfg_table_t *t, const char *key, size_t *plen) {
+    for (size_t i = 0; i < t->ndefs; i++) {
+        const cfg_def_t *d = &t->defs[i];
+        if (d->type == CFG_PREFIX) {
+            size_t l = strlen(d->name);
+            if (strncmp(key, d->name, l) == 0 && key[l]) {
+                if (plen) *plen = l;
+                return d;
+            }
+        } else if (strcmp(d->name, key) == 0) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* enum_index: position of value in "a|b|c", or -1. */
+static int enum_index(const char *enums, const char *value) {
+    int i = 0;
+    size_t vl = strlen(value);
+    for (const char *p = enums; *p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t l = bar ? (size_t)(bar - p) : strlen(p);
+        if (l == vl && strncasecmp(p, value, l) == 0) return i;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+const char *cfg_enum_name(const cfg_table_t *t, const char *name, int v) {
+    static __thread char out[64];
+    const cfg_def_t *d = find_def(t, name, NULL);
+    if (!d || !d->enums) return "";
+    const char *p = d->enums;
+    for (int i = 0; i < v && p; i++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (!p) return "";
+    const char *bar = strchr(p, '|');
+    size_t l = bar ? (size_t)(bar - p) : strlen(p);
+    if (l >= sizeof out) l = sizeof out - 1;
+    memcpy(out, p, l);
+    out[l] = 0;
+    return out;
+}
+
+static void kv_add(cfg_kv_t *kv, const char *key, const char *value) {
+    for (size_t i = 0; i < kv->n; i++) {
+        if (strcmp(kv->keys[i], key) == 0) {
+            free(kv->values[i]);
+            kv->values[i] = dp_xstrdup(value);
+            return;
+        }
+    }
+    kv->keys = dp_xrealloc(kv->keys, sizeof(char *) * (kv->n + 1));
+    kv->values = dp_xrealloc(kv->values, sizeof(char *) * (kv->n + 1));
+    kv->keys[kv->n] = dp_xstrdup(key);
+    kv->values[kv->n] = dp_xstrdup(value);
+    kv->n++;
+}
+
+const char *cfg_kv_get(const cfg_kv_t *kv, const char *key) {
+    for (size_t i = 0; i < kv->n; i++)
+        if (strcmp(kv->keys[i], key) == 0) return kv->values[i];
+    return NULL;
+}
+
+static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, const char *value,
+                        size_t prefix_len, char *errstr, size_t errstr_size) {
+    char *base = settings;
+    switch (d->type) {
+    case CFG_STRING: {
+        if (d->enums && enum_index(d->enums, value) < 0)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "invalid value \"%s\" for \"%s\": expected one of %s", value, key,
+                             d->enums);
+        char **slot = (char **)(base + d->offset);
+        free(*slot);
+        *slot = dp_xstrdup(value);
+        return DP_OK;
+    }
+    case CFG_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        while (*end && isspace((unsigned char)*end)) end++;
+        if (errno || end == value || *end)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "invalid value \"%s\" for \"%s\": expected an integer", value, key);
+        if (v < d->min || v > d->max)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "value %lld for \"%s\" out of range [%lld, %lld]", v, key, d->min,
+                             d->max);
+        *(long long *)(base + d->offset) = v;
+        return DP_OK;
+    }
+    case CFG_BOOL: {
+        int v;
+        if (strcasecmp(value, "true") == 0) v = 1;
+        else if (strcasecmp(value, "false") == 0) v = 0;
+        else
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "invalid value \"%s\" for \"%s\": expected true or false", value,
+                             key);
+        *(int *)(base + d->offset) = v;
+        return DP_OK;
+    }
+    case CFG_ENUM: {
+        int v = enum_index(d->enums, value);
+        if (v < 0)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "invalid value \"%s\" for \"%s\": expected one of %s", value, key,
+                             d->enums);
+        *(int *)(base + d->offset) = v;
+        return DP_OK;
+    }
+    case CFG_PREFIX:
+        kv_add((cfg_kv_t *)(base + d->offset), key + prefix_len, value);
+        return DP_OK;
+    }
+    return DP_ERR_CONFIG;
+}
+
+dp_err_t cfg_set(const cfg_table_t *t, void *settings, const char *key, const char *value,
+                 char *errstr, size_t errstr_size) {
+    size_t plen = 0;
+    const cfg_def_t *d = find_def(t, key, &plen);
+    if (!d)
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "unknown configuration key \"%s\" for %s",
+                         key, t->service);
+    if (d->flags & CFG_F_DEPRECATED) {
+        dp_warn("config", "\"%s\" is deprecated, use \"%s\"", key, d->alias_of);
+        const cfg_def_t *a = find_def(t, d->alias_of, NULL);
+        if (!a) return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "bad alias for \"%s\"", key);
+        return set_def(a, settings, key, value, 0, errstr, errstr_size);
+    }
+    return set_def(d, settings, key, value, plen, errstr, errstr_size);
+}
+
+dp_err_t cfg_defaults(const cfg_table_t *t, void *settings, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < t->ndefs; i++) {
+        const cfg_def_t *d = &t->defs[i];
+        if (d->type == CFG_PREFIX || (d->flags & CFG_F_DEPRECATED)) continue;
+        if (d->type == CFG_INT) *(long long *)((char *)settings + d->offset) = CFG_UNSET_INT;
+        if (!d->def) continue;
+        dp_err_t err = set_def(d, settings, d->name, d->def, 0, errstr, errstr_size);
+        if (err) return err;
+    }
+    return DP_OK;
+}
+
+dp_err_t cfg_check_required(const cfg_table_t *t, const void *settings, char *errstr,
+                            size_t errstr_size) {
+    for (size_t i = 0; i < t->ndefs; i++) {
+        const cfg_def_t *d = &t->defs[i];
+        if (!(d->flags & CFG_F_REQUIRED)) continue;
+        const char *base = settings;
+        int missing = 0;
+        if (d->type == CFG_STRING) missing = *(char *const *)(base + d->offset) == NULL;
+        if (d->type == CFG_INT) missing = *(const long long *)(base + d->offset) == CFG_UNSET_INT;
+        if (missing)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "missing required configuration key \"%s\" for %s", d->name,
+                             t->service);
+    }
+    return DP_OK;
+}
+
+void cfg_free(const cfg_table_t *t, void *settings) {
+    for (size_t i = 0; i < t->ndefs; i++) {
+        const cfg_def_t *d = &t->defs[i];
+        char *base = settings;
+        if (d->type == CFG_STRING) {
+            char **slot = (char **)(base + d->offset);
+            free(*slot);
+            *slot = NULL;
+        } else if (d->type == CFG_PREFIX) {
+            cfg_kv_t *kv = (cfg_kv_t *)(base + d->offset);
+            for (size_t k = 0; k < kv->n; k++) {
+                free(kv->keys[k]);
+                free(kv->values[k]);
+            }
+            free(kv->keys);
+            free(kv->values);
+            memset(kv, 0, sizeof *kv);
+        }
+    }
+}
+
+/* read_file: whole file into a new NUL-terminated buffer, bounded. */
+static dp_err_t read_file(const char *path, char **out, size_t *len, char *errstr,
+                          size_t errstr_size) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return dp_seterr(errstr, errstr_size, DP_ERR_IO, "cannot open \"%s\": %s", path,
+                         strerror(errno));
+    dp_buf_t b;
+    dp_buf_init(&b, CFG_MAX_FILE);
+    char tmp[8192];
+    size_t n;
+    dp_err_t err = DP_OK;
+    while (!err && (n = fread(tmp, 1, sizeof tmp, f)) > 0) err = dp_buf_append(&b, tmp, n);
+    int rerr = ferror(f);
+    fclose(f);
+    if (err || rerr) {
+        dp_buf_fini(&b);
+        return dp_seterr(errstr, errstr_size, DP_ERR_IO, "cannot read \"%s\"%s", path,
+                         err ? ": larger than 4 MiB" : "");
+    }
+    dp_buf_cstr(&b);
+    *out = (char *)b.data;
+    *len = b.len;
+    if (!b.data) *out = dp_xstrdup("");
+    return DP_OK;
+}
+
+static void trim(char **s, char **e) {
+    while (*s < *e && isspace((unsigned char)**s)) (*s)++;
+    while (*e > *s && isspace((unsigned char)(*e)[-1])) (*e)--;
+}
+
+/* props_lookup: value of key in a .properties text (first match), new
+ * string or NULL. Handles '#'/'!' comments and '=' or ':' separators. */
+static char *props_lookup(const char *text, const char *key) {
+    const char *p = text;
+    size_t kl = strlen(key);
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        if (!eol) eol = p + strlen(p);
+        char *s = (char *)p, *e = (char *)eol;
+        trim(&s, &e);
+        if (s < e && *s != '#' && *s != '!') {
+            const char *sep = s;
+            while (sep < e && *sep != '=' && *sep != ':') sep++;
+            char *ks = s, *ke = (char *)sep;
+            trim(&ks, &ke);
+            if ((size_t)(ke - ks) == kl && memcmp(ks, key, kl) == 0 && sep < e) {
+                char *vs = (char *)sep + 1, *ve = e;
+                trim(&vs, &ve);
+                char *v = dp_xmalloc((size_t)(ve - vs) + 1);
+                memcpy(v, vs, (size_t)(ve - vs));
+                v[ve - vs] = 0;
+                return v;
+            }
+        }
+        p = *eol ? eol + 1 : eol;
+    }
+    return NULL;
+}
+
+dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t errstr_size) {
+    dp_buf_t b;
+    dp_buf_init(&b, CFG_MAX_FILE);
+    const char *p = value;
+    dp_err_t err = DP_OK;
+    while (!err && *p) {
+        const char *ref = strstr(p, "${");
+        if (!ref) { err = dp_buf_puts(&b, p); break; }
+        const char *close = strchr(ref, '}');
+        if ((strncmp(ref + 2, "file:", 5) != 0 && strncmp(ref + 2, "env:", 4) != 0) || !close) {
+            /* not a provider reference: keep literally */
+            err = dp_buf_append(&b, p, (size_t)(ref - p) + 2);
+            p = ref + 2;
+            continue;
+        }
+        if ((err = dp_buf_append(&b, p, (size_t)(ref - p)))) break;
+        char inner[4096];
+        size_t il = (size_t)(close - ref - 2);
+        if (il >= sizeof inner) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "reference too long"); break; }
+        memcpy(inner, ref + 2, il);
+        inner[il] = 0;
+        if (strncmp(inner, "env:", 4) == 0) {
+            const char *v = getenv(inner + 4);
+            if (!v) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "environment variable \"%s\" referenced by ${%s} is not set", inner + 4, inner); break; }
+            err = dp_buf_puts(&b, v);
+        } else {
+            /* file:/path:key - the key is after the last ':' */
+            char *path = inner + 5, *colon = strrchr(path, ':');
+            if (!colon || colon == path) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "bad reference ${%s}: expected ${file:/path:key}", inner); break; }
+            *colon = 0;
+            char *text; size_t tl;
+            if ((err = read_file(path, &text, &tl, errstr, errstr_size))) break;
+            char *v = props_lookup(text, colon + 1);
+            free(text);
+            if (!v) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "key \"%s\" not found in \"%s\"", colon + 1, path); break; }
+            err = dp_buf_puts(&b, v);
+            free(v);
+        }
+        p = close + 1;
+    }
+    if (err) { dp_buf_fini(&b); return err; }
+    *out = dp_xstrdup(b.data ? dp_buf_cstr(&b) : "");
+    dp_buf_fini(&b);
+    return DP_OK;
+}
+
+static dp_err_t set_resolved(const cfg_table_t *t, void *settings, const char *key,
+                             const char *raw, const char *origin, char *errstr,
+                             size_t errstr_size) {
+    char *v;
+    dp_err_t err = cfg_resolve_refs(raw, &v, errstr, errstr_size);
+    if (!err) err = cfg_set(t, settings, key, v, errstr, errstr_size);
+    free(v);
+    if (err && errstr && errstr_size) {
+        char tmp[1024];
+        snprintf(tmp, sizeof tmp, "%s", errstr);
+        snprintf(errstr, errstr_size, "%s: %s", origin, tmp);
+    }
+    return err;
+}
+
+static dp_err_t load_json(const cfg_table_t *t, void *settings, const char *text, size_t len,
+                          const char *origin, char *errstr, size_t errstr_size) {
+    dp_json_t j = {0};
+    dp_buf_t key, val;
+    dp_buf_init(&key, 4096);
+    dp_buf_init(&val, CFG_MAX_FILE);
+    char jerr[256];
+    dp_err_t err = dp_json_parse(&j, text, len, 1 << 16, jerr, sizeof jerr);
+    if (err) {
+        err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: %s", origin, jerr);
+        goto done;
+    }
+    uint32_t obj = 0;
+    if (j.nodes[0].type != DP_JSON_OBJECT) {
+        err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: expected a JSON object", origin);
+        goto done;
+    }
+    uint32_t inner = dp_json_get(&j, 0, "config");
+    if (inner) {
+        /* Kafka Connect REST form: {"name": ..., "config": {...}} */
+        if (j.nodes[inner].type != DP_JSON_OBJECT) {
+            err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: \"config\" must be an object", origin);
+            goto done;
+        }
+        for (uint32_t k = j.nodes[0].child; k; k = j.nodes[j.nodes[k].next].next) {
+            if (dp_json_key_eq(&j, k, "config")) continue;
+            if (!dp_json_key_eq(&j, k, "name")) {
+                dp_json_str(&j, k, &key);
+                err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                                "%s: unknown top-level key \"%s\" (expected \"name\" and \"config\")",
+                                origin, dp_buf_cstr(&key));
+                goto done;
+            }
+            uint32_t v = j.nodes[k].next;
+            if (j.nodes[v].type == DP_JSON_STRING && find_def(t, "name", NULL)) {
+                dp_json_str(&j, v, &val);
+                if ((err = set_resolved(t, settings, "name", dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
+            }
+        }
+        obj = inner;
+    }
+    for (uint32_t k = j.nodes[obj].child; k; k = j.nodes[j.nodes[k].next].next) {
+        uint32_t v = j.nodes[k].next;
+        dp_json_str(&j, k, &key);
+        const char *kname = dp_buf_cstr(&key);
+        switch (j.nodes[v].type) {
+        case DP_JSON_STRING: dp_json_str(&j, v, &val); break;
+        case DP_JSON_NUMBER: case DP_JSON_TRUE: case DP_JSON_FALSE:
+            dp_buf_reset(&val);
+            dp_buf_append(&val, dp_json_raw(&j, v), j.nodes[v].len);
+            break;
+        default:
+            err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                            "%s: value of \"%s\" must be a string, number or boolean", origin, kname);
+            goto done;
+        }
+        if ((err = set_resolved(t, settings, kname, dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
+    }
+done:
+    dp_json_fini(&j);
+    dp_buf_fini(&key);
+    dp_buf_fini(&val);
+    return err;
+}
+
+static dp_err_t load_properties(const cfg_table_t *t, void *settings, const char *text,
+                                const char *origin, char *errstr, size_t errstr_size) {
+    const char *p = text;
+    int lineno = 0;
+    while (*p) {
+        lineno++;
+        const char *eol = strchr(p, '\n');
+        if (!eol) eol = p + strlen(p);
+        char *s = (char *)p, *e = (char *)eol;
+        trim(&s, &e);
+        if (s < e && *s != '#' && *s != '!') {
+            const char *sep = s;
+            while (sep < e && *sep != '=' && *sep != ':') sep++;
+            if (sep == e)
+                return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                                 "%s:%d: expected key=value", origin, lineno);
+            char *ks = s, *ke = (char *)sep, *vs = (char *)sep + 1, *ve = e;
+            trim(&ks, &ke);
+            trim(&vs, &ve);
+            char key[512], *val = dp_xmalloc((size_t)(ve - vs) + 1);
+            size_t kl = (size_t)(ke - ks) < sizeof key - 1 ? (size_t)(ke - ks) : sizeof key - 1;
+            memcpy(key, ks, kl);
+            key[kl] = 0;
+            memcpy(val, vs, (size_t)(ve - vs));
+            val[ve - vs] = 0;
+            char where[600];
+            snprintf(where, sizeof where, "%s:%d", origin, lineno);
+            dp_err_t err = set_resolved(t, settings, key, val, where, errstr, errstr_size);
+            free(val);
+            if (err) return err;
+        }
+        p = *eol ? eol + 1 : eol;
+    }
+    return DP_OK;
+}
+
+dp_err_t cfg_load_text(const cfg_table_t *t, void *settings, const char *text, size_t len,
+                       const char *origin, char *errstr, size_t errstr_size) {
+    dp_err_t err = cfg_defaults(t, settings, errstr, errstr_size);
+    if (err) return err;
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)text[i])) i++;
+    if (memchr(text, 0, len))
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: contains a NUL byte", origin);
+    if (i < len && text[i] == '{') return load_json(t, settings, text, len, origin, errstr, errstr_size);
+    /* properties loader wants a NUL-terminated text */
+    char *copy = dp_xmalloc(len + 1);
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    err = load_properties(t, settings, copy, origin, errstr, errstr_size);
+    free(copy);
+    return err;
+}
+
+dp_err_t cfg_load(const cfg_table_t *t, void *settings, const char *path, char *errstr,
+                  size_t errstr_size) {
+    char *text;
+    size_t len;
+    dp_err_t err = read_file(path, &text, &len, errstr, errstr_size);
+    if (err) return DP_ERR_CONFIG;
+    err = cfg_load_text(t, settings, text, len, path, errstr, errstr_size);
+    free(text);
+    return err;
+}
+
+static const char *type_name(const cfg_def_t *d) {
+    switch (d->type) {
+    case CFG_STRING: return "string";
+    case CFG_INT: return "integer";
+    case CFG_BOOL: return "boolean";
+    case CFG_ENUM: return "enum";
+    case CFG_PREFIX: return "prefix";
+    }
+    return "?";
+}
+
+void cfg_print_help(const cfg_table_t *t, FILE *out) {
+    fprintf(out, "%s configuration keys:\n", t->service);
+    for (size_t i = 0; i < t->ndefs; i++) {
+        const cfg_def_t *d = &t->defs[i];
+        fprintf(out, "  %-42s %-8s %s%s%s%s\n", d->type == CFG_PREFIX ? "" : d->name, type_name(d),
+                d->doc, d->def ? " (default: " : "", d->def ? d->def : "", d->def ? ")" : "");
+        if (d->type == CFG_PREFIX) fprintf(out, "  %s*\n", d->name);
+    }
+}
+
+void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
+    fprintf(out, "## %s\n\n| key | type | default | description |\n|---|---|---|---|\n", t->service);
+    for (size_t i = 0; i < t->ndefs; i++) {
+        const cfg_def_t *d = &t->defs[i];
+        char range[96] = "";
+        if (d->type == CFG_INT) snprintf(range, sizeof range, " [%lld..%lld]", d->min, d->max);
+        fprintf(out, "| `%s%s` | %s%s | %s%s%s | %s%s%s%s%s |\n", d->name,
+                d->type == CFG_PREFIX ? "*" : "", type_name(d), range, d->def ? "`" : "",
+                d->def ? d->def : (d->flags & CFG_F_REQUIRED ? "required" : ""),
+                d->def ? "`" : "", d->doc, d->enums ? " One of: `" : "",
+                d->enums ? d->enums : "", d->enums ? "`." : "",
+                d->alias_of ? " Deprecated alias." : "");
+    }
+    fputc('\n', out);
+}

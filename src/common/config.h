@@ -1,0 +1,91 @@
+/* config.h - table-driven configuration, as librdkafka declares its own.
+ *
+ * A service declares its keys once as an array of cfg_def_t (name, type,
+ * offset into its settings struct, bounds, default, documentation). From
+ * that one table come parsing, validation, defaults, `--help` output and
+ * docs/CONFIGURATION.md.
+ *
+ * Sources: a Kafka Connect connector JSON document (either the REST form
+ * {"name":..., "config":{...}} or a flat object), or a .properties file.
+ * Values may reference secrets as Kafka's config providers do:
+ * ${file:/path/to/file.properties:key} and ${env:VARIABLE}. */
+#ifndef DP_COMMON_CONFIG_H
+#define DP_COMMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/err.h"
+
+typedef enum {
+    CFG_STRING,  /* char * (owned by the settings struct) */
+    CFG_INT,     /* long long, within [min, max] */
+    CFG_BOOL,    /* int, "true"/"false" */
+    CFG_ENUM,    /* int index into the '|'-separated enums list */
+    CFG_PREFIX   /* any key starting with name is kept in cfg_kv_t list */
+} cfg_type_t;
+
+enum {
+    CFG_F_REQUIRED = 1,   /* no default; must be given */
+    CFG_F_SECRET = 2,     /* never printed */
+    CFG_F_DEPRECATED = 4  /* accepted with a warning, mapped to alias_of */
+};
+
+typedef struct cfg_def {
+    const char *name;
+    cfg_type_t type;
+    size_t offset;        /* into the settings struct; for CFG_PREFIX the cfg_kv_t list */
+    long long min, max;   /* CFG_INT bounds */
+    const char *def;      /* default as text, NULL = none */
+    const char *enums;    /* CFG_ENUM: "a|b|c"; CFG_STRING: optional allowed set */
+    int flags;
+    const char *alias_of; /* CFG_F_DEPRECATED: the key it maps to */
+    const char *doc;
+} cfg_def_t;
+
+/* a list of (key, value) pairs kept for a CFG_PREFIX entry, key without
+ * the prefix */
+typedef struct cfg_kv {
+    char **keys, **values;
+    size_t n;
+} cfg_kv_t;
+
+typedef struct cfg_table {
+    const char *service;   /* "capture", "archive" */
+    const cfg_def_t *defs;
+    size_t ndefs;
+} cfg_table_t;
+
+/* cfg_load: read path (JSON or .properties, told apart by the first
+ * non-blank byte), resolve ${...} references, and fill settings according
+ * to table: defaults first, then the file. Unknown keys, bad values and
+ * missing required keys fail naming the key. */
+dp_err_t cfg_load(const cfg_table_t *table, void *settings, const char *path, char *errstr,
+                  size_t errstr_size);
+/* cfg_load_text: as cfg_load, from a buffer; origin names it in errors. */
+dp_err_t cfg_load_text(const cfg_table_t *table, void *settings, const char *text, size_t len,
+                       const char *origin, char *errstr, size_t errstr_size);
+/* cfg_set: set one key (used by loaders and by --set KEY=VALUE). */
+dp_err_t cfg_set(const cfg_table_t *table, void *settings, const char *key, const char *value,
+                 char *errstr, size_t errstr_size);
+/* cfg_defaults: apply every default; called by cfg_load first. */
+dp_err_t cfg_defaults(const cfg_table_t *table, void *settings, char *errstr, size_t errstr_size);
+/* cfg_check_required: fail naming the first required key never set. */
+dp_err_t cfg_check_required(const cfg_table_t *table, const void *settings, char *errstr,
+                            size_t errstr_size);
+/* cfg_free: release every string and list the table owns in settings. */
+void cfg_free(const cfg_table_t *table, void *settings);
+/* cfg_enum_name: the text of enum value v of key name. */
+const char *cfg_enum_name(const cfg_table_t *table, const char *name, int v);
+/* cfg_print_help: the table as aligned text (for --help). */
+void cfg_print_help(const cfg_table_t *table, FILE *out);
+/* cfg_print_markdown: the table as a Markdown section (docs). */
+void cfg_print_markdown(const cfg_table_t *table, FILE *out);
+/* cfg_kv_get: value of key in list, or NULL. */
+const char *cfg_kv_get(const cfg_kv_t *kv, const char *key);
+
+/* cfg_resolve_refs: expand ${file:path:key} and ${env:NAME} in value into
+ * a newly malloc'd string in *out. */
+dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t errstr_size);
+
+#endif

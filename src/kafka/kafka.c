@@ -1,0 +1,78 @@
+/* kafka.c - librdkafka configuration and metadata helpers. */
+#include "kafka/kafka.h"
+
+#include <string.h>
+
+rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *forced,
+                              const cfg_kv_t *user, char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char rerr[512];
+    for (size_t i = 0; defaults && defaults[i]; i += 2) {
+        if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], rerr, sizeof rerr) !=
+            RD_KAFKA_CONF_OK) {
+            dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "kafka default \"%s\": %s",
+                      defaults[i], rerr);
+            goto fail;
+        }
+    }
+    for (size_t i = 0; user && i < user->n; i++) {
+        const char *k = user->keys[i], *v = user->values[i];
+        for (size_t f = 0; forced && forced[f]; f += 2) {
+            if (strcmp(forced[f], k) == 0 && strcmp(forced[f + 1], v) != 0) {
+                dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                          "\"kafka.%s\" must be \"%s\": datapipe does not trade durability "
+                          "for speed", k, forced[f + 1]);
+                goto fail;
+            }
+        }
+        if (rd_kafka_conf_set(conf, k, v, rerr, sizeof rerr) != RD_KAFKA_CONF_OK) {
+            dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "invalid \"kafka.%s\": %s", k, rerr);
+            goto fail;
+        }
+    }
+    for (size_t f = 0; forced && forced[f]; f += 2) {
+        if (rd_kafka_conf_set(conf, forced[f], forced[f + 1], rerr, sizeof rerr) !=
+            RD_KAFKA_CONF_OK) {
+            dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "kafka \"%s\": %s", forced[f], rerr);
+            goto fail;
+        }
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                     size_t errstr_size) {
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    rd_kafka_topic_destroy(rkt);
+    if (err) {
+        dp_seterr(errstr, errstr_size, DP_ERR_KAFKA, "cannot read metadata of topic \"%s\": %s",
+                  topic, rd_kafka_err2str(err));
+        return -1;
+    }
+    int exists = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 md->topics[0].partition_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    return exists;
+}
+
+dp_err_t kfk_err(rd_kafka_resp_err_t err) {
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR: return DP_OK;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL: return DP_ERR_FULL;
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+        return DP_ERR_NET;
+    default: return DP_ERR_KAFKA;
+    }
+}

@@ -1,0 +1,26 @@
+/* kafka.h - librdkafka set-up shared by capture and archive. */
+#ifndef DP_KAFKA_KAFKA_H
+#define DP_KAFKA_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+/* kfk_conf_new: a librdkafka configuration with datapipe's defaults
+ * (defaults[] as "key", "value" pairs, NULL-terminated) overridden by the
+ * user's kafka.* pass-through keys. An invalid key or value fails naming
+ * it as "kafka.<key>". forced[] pairs (NULL-terminated, may be NULL) must
+ * keep their value: a user override to anything else is an error. */
+rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *forced,
+                              const cfg_kv_t *user, char *errstr, size_t errstr_size);
+
+/* kfk_topic_exists: 1 if topic exists, 0 if the cluster says it does not,
+ * -1 on error (errstr set). */
+int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                     size_t errstr_size);
+
+/* kfk_err: map a librdkafka error to ours (retriable or fatal). */
+dp_err_t kfk_err(rd_kafka_resp_err_t err);
+
+#endif

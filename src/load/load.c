@@ -1,0 +1,279 @@
+/* load.c - rate-controlled workload generator.
+ *
+ * Connection parameters come from libpq's environment (PGHOST, PGPORT,
+ * PGUSER, PGPASSWORD, PGDATABASE) or --dsn. Each transaction is one round
+ * trip of several single-row statements; each statement must affect
+ * exactly one row or the run fails, so the ledger (changes by table and
+ * operation) is exact. The ledger is rewritten atomically to --report
+ * every second and at the end. */
+#include "load/load.h"
+
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+
+#define MOD "load"
+#define MAX_IDS 2000000
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+
+enum { T_USERS, T_PRODUCTS };
+enum { OP_C, OP_U, OP_D };
+
+typedef struct id_set {
+    char (*ids)[37];
+    size_t n, cap;
+} id_set_t;
+
+typedef struct load {
+    PGconn *conn;
+    uint64_t rng;
+    id_set_t ids[2];
+    uint64_t counts[2][3];
+    dp_buf_t sql;
+    int ops[64][2];  /* table, op of each statement in the batch */
+    int nops;
+} load_t;
+
+static uint64_t rnd(load_t *l) {
+    /* xorshift64* */
+    l->rng ^= l->rng >> 12;
+    l->rng ^= l->rng << 25;
+    l->rng ^= l->rng >> 27;
+    return l->rng * 2685821657736338717ULL;
+}
+
+static void new_uuid(load_t *l, char out[37]) {
+    uint8_t b[16];
+    uint64_t a = rnd(l), c = rnd(l);
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char *const first_names[] = {"Ada", "Grace", "Linus", "Émilie", "Zoë", "Søren",
+                                          "O'Brien", "Nuño", "李", "Amélie"};
+static const char *const last_names[] = {"Lovelace", "Hopper", "Torvalds", "du Châtelet", "Ng",
+                                         "Kierkegaard", "Müller", "Peña", "王", "Poulain"};
+static const char *const tiers[] = {"bronze", "silver", "gold", "platinum"};
+static const char *const categories[] = {"books", "games", "garden", "tools", "toys", "music"};
+
+/* add_stmt: append one statement of the workload to the batch */
+static void add_stmt(load_t *l) {
+    int t = (int)(rnd(l) % 2);
+    id_set_t *ids = &l->ids[t];
+    int op;
+    uint64_t r = rnd(l) % 100;
+    if (ids->n < 20 || r < 50) op = OP_C;
+    else if (r < 85) op = OP_U;
+    else op = OP_D;
+    if (op == OP_C && ids->n >= MAX_IDS) op = OP_U;
+    char id[37];
+    dp_buf_t *s = &l->sql;
+    if (op == OP_C) {
+        new_uuid(l, id);
+        if (ids->n == ids->cap) {
+            ids->cap = ids->cap ? ids->cap * 2 : 1024;
+            ids->ids = dp_xrealloc(ids->ids, sizeof *ids->ids * ids->cap);
+        }
+        memcpy(ids->ids[ids->n++], id, 37);
+        if (t == T_USERS) {
+            dp_buf_printf(s, "INSERT INTO users (user_id, email, first_name, last_name, tier) VALUES "
+                             "('%s', 'user-%s@example.com', '%s', '%s', '%s');",
+                          id, id, first_names[rnd(l) % 10], last_names[rnd(l) % 10],
+                          tiers[rnd(l) % 4]);
+        } else {
+            dp_buf_printf(s, "INSERT INTO products (product_id, name, category, price, is_active) "
+                             "VALUES ('%s', 'Product %s', '%s', %llu.%02llu, %s);",
+                          id, id, categories[rnd(l) % 6], (unsigned long long)(rnd(l) % 10000),
+                          (unsigned long long)(rnd(l) % 100), rnd(l) % 5 ? "true" : "false");
+        }
+    } else {
+        size_t k = (size_t)(rnd(l) % ids->n);
+        memcpy(id, ids->ids[k], 37);
+        if (op == OP_D) {
+            memcpy(ids->ids[k], ids->ids[--ids->n], 37);
+            dp_buf_printf(s, "DELETE FROM %s WHERE %s = '%s';", t == T_USERS ? "users" : "products",
+                          t == T_USERS ? "user_id" : "product_id", id);
+        } else if (t == T_USERS) {
+            dp_buf_printf(s, "UPDATE users SET tier = '%s', last_name = '%s' WHERE user_id = '%s';",
+                          tiers[rnd(l) % 4], last_names[rnd(l) % 10], id);
+        } else {
+            dp_buf_printf(s, "UPDATE products SET price = %llu.%02llu, is_active = %s WHERE "
+                             "product_id = '%s';",
+                          (unsigned long long)(rnd(l) % 10000), (unsigned long long)(rnd(l) % 100),
+                          rnd(l) % 5 ? "true" : "false", id);
+        }
+    }
+    l->ops[l->nops][0] = t;
+    l->ops[l->nops][1] = op;
+    l->nops++;
+}
+
+/* run_batch: send BEGIN; stmts; COMMIT as one round trip and check that
+ * each statement changed exactly one row. */
+static int run_batch(load_t *l) {
+    dp_buf_puts(&l->sql, "COMMIT;");
+    if (!PQsendQuery(l->conn, dp_buf_cstr(&l->sql))) {
+        dp_error(MOD, "send: %s", PQerrorMessage(l->conn));
+        return -1;
+    }
+    PGresult *r;
+    int idx = -1, ok = 1; /* -1: the BEGIN */
+    while ((r = PQgetResult(l->conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            if (ok) dp_error(MOD, "statement failed: %s", PQresultErrorMessage(r));
+            ok = 0;
+        } else if (idx >= 0 && idx < l->nops && strcmp(PQcmdTuples(r), "1") != 0) {
+            dp_error(MOD, "statement %d changed %s rows, expected 1", idx, PQcmdTuples(r));
+            ok = 0;
+        }
+        idx++;
+        PQclear(r);
+    }
+    if (ok)
+        for (int i = 0; i < l->nops; i++) l->counts[l->ops[i][0]][l->ops[i][1]]++;
+    l->nops = 0;
+    dp_buf_reset(&l->sql);
+    return ok ? 0 : -1;
+}
+
+static void write_report(load_t *l, const char *path, double secs, int final) {
+    if (!path) return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    uint64_t total = 0;
+    for (int t = 0; t < 2; t++)
+        for (int o = 0; o < 3; o++) total += l->counts[t][o];
+    fprintf(f,
+            "{\"users\":{\"c\":%llu,\"u\":%llu,\"d\":%llu},"
+            "\"products\":{\"c\":%llu,\"u\":%llu,\"d\":%llu},"
+            "\"total\":%llu,\"seconds\":%.3f,\"final\":%s}\n",
+            (unsigned long long)l->counts[0][0], (unsigned long long)l->counts[0][1],
+            (unsigned long long)l->counts[0][2], (unsigned long long)l->counts[1][0],
+            (unsigned long long)l->counts[1][1], (unsigned long long)l->counts[1][2],
+            (unsigned long long)total, secs, final ? "true" : "false");
+    fclose(f);
+    rename(tmp, path);
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: datapipe load [--rate N] [--duration S] [--changes N] [--seed N]\n"
+            "                     [--report FILE] [--dsn CONNINFO]\n"
+            "  --rate N       changes per second (default 1000)\n"
+            "  --duration S   stop after S seconds (default 10; 0 = until Ctrl-C)\n"
+            "  --changes N    stop after N changes (default: no limit)\n"
+            "  --report FILE  ledger of changes made, as JSON, rewritten every second\n"
+            "  --dsn STR      libpq connection string (default: PG* environment)\n");
+}
+
+int load_main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"rate", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'd'},
+        {"changes", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
+        {"report", required_argument, NULL, 'o'},  {"dsn", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    double rate = 1000, duration = 10;
+    long long max_changes = -1;
+    unsigned long long seed = (unsigned long long)time(NULL);
+    const char *report = NULL, *dsn = "";
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "r:d:n:s:o:D:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (o) {
+        case 'r': rate = strtod(optarg, &end); break;
+        case 'd': duration = strtod(optarg, &end); break;
+        case 'n': max_changes = strtoll(optarg, &end, 10); break;
+        case 's': seed = strtoull(optarg, &end, 10); break;
+        case 'o': report = optarg; break;
+        case 'D': dsn = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (end && *end) {
+            fprintf(stderr, "datapipe load: invalid number \"%s\"\n", optarg);
+            return 2;
+        }
+    }
+    if (rate <= 0 || rate > 1e7 || duration < 0) {
+        fprintf(stderr, "datapipe load: --rate must be in (0, 1e7], --duration >= 0\n");
+        return 2;
+    }
+    load_t l;
+    memset(&l, 0, sizeof l);
+    l.rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+    dp_buf_init(&l.sql, 1 << 20);
+    l.conn = PQconnectdb(dsn);
+    if (PQstatus(l.conn) != CONNECTION_OK) {
+        dp_error(MOD, "cannot connect to postgresql: %s", PQerrorMessage(l.conn));
+        PQfinish(l.conn);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    /* statements per transaction: about one transaction per millisecond */
+    int per_txn = (int)(rate / 1000);
+    if (per_txn < 1) per_txn = 1;
+    if (per_txn > 64) per_txn = 64;
+    int64_t start = now_us(), next_report = start + 1000000;
+    uint64_t done = 0;
+    int rc = 0;
+    while (!stop_requested) {
+        int64_t now = now_us();
+        double elapsed = (double)(now - start) / 1e6;
+        if (duration > 0 && elapsed >= duration) break;
+        if (max_changes >= 0 && done >= (uint64_t)max_changes) break;
+        uint64_t due = (uint64_t)(elapsed * rate);
+        if (done >= due) {
+            struct timespec ts = {0, 500000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        dp_buf_puts(&l.sql, "BEGIN;");
+        int n = per_txn;
+        if (max_changes >= 0 && (uint64_t)n > (uint64_t)max_changes - done)
+            n = (int)((uint64_t)max_changes - done);
+        for (int i = 0; i < n; i++) add_stmt(&l);
+        if (run_batch(&l)) { rc = 1; break; }
+        done += (uint64_t)n;
+        if (now >= next_report) {
+            write_report(&l, report, elapsed, 0);
+            next_report = now + 1000000;
+        }
+    }
+    double secs = (double)(now_us() - start) / 1e6;
+    write_report(&l, report, secs, 1);
+    printf("load: %llu changes in %.1f s (%.0f/s): users c=%llu u=%llu d=%llu, products c=%llu "
+           "u=%llu d=%llu\n",
+           (unsigned long long)done, secs, secs > 0 ? (double)done / secs : 0.0,
+           (unsigned long long)l.counts[0][0], (unsigned long long)l.counts[0][1],
+           (unsigned long long)l.counts[0][2], (unsigned long long)l.counts[1][0],
+           (unsigned long long)l.counts[1][1], (unsigned long long)l.counts[1][2]);
+    PQfinish(l.conn);
+    for (int t = 0; t < 2; t++) free(l.ids[t].ids);
+    dp_buf_fini(&l.sql);
+    return rc;
+}

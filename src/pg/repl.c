@@ -1,0 +1,207 @@
+/* repl.c - replication connection set-up and protocol framing. */
+#include "pg/repl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "pg/pgoutput.h"
+
+int64_t repl_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void repl_quote_ident(const char *name, char *out, size_t outsize) {
+    size_t o = 0;
+    if (outsize < 3) { if (outsize) out[0] = 0; return; }
+    out[o++] = '"';
+    for (const char *p = name; *p && o + 3 < outsize; p++) {
+        if (*p == '"') out[o++] = '"';
+        out[o++] = *p;
+    }
+    out[o++] = '"';
+    out[o] = 0;
+}
+
+PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
+                     size_t errstr_size) {
+    char port[24];
+    snprintf(port, sizeof port, "%lld", ci->port);
+    const char *keys[12], *vals[12];
+    int n = 0;
+#define KV(k, v) (keys[n] = (k), vals[n] = (v), n++)
+    KV("host", ci->host);
+    KV("port", port);
+    KV("user", ci->user);
+    KV("password", ci->password);
+    KV("dbname", ci->dbname);
+    KV("application_name", ci->application_name);
+    KV("options", "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3");
+    KV("connect_timeout", "10");
+    if (replication) KV("replication", "database");
+#undef KV
+    keys[n] = vals[n] = NULL;
+    PGconn *c = PQconnectdbParams(keys, vals, 0);
+    if (PQstatus(c) != CONNECTION_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+        msg[strcspn(msg, "\n")] = 0;
+        dp_seterr(errstr, errstr_size, DP_ERR_NET, "cannot connect to postgresql %s:%s as \"%s\": %s",
+                  ci->host, port, ci->user, msg);
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static dp_err_t pgerr(PGconn *c, PGresult *r, const char *what, char *errstr, size_t n) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    msg[strcspn(msg, "\n")] = 0;
+    if (r) PQclear(r);
+    return dp_seterr(errstr, n, PQstatus(c) == CONNECTION_OK ? DP_ERR_PG : DP_ERR_NET, "%s: %s",
+                     what, msg);
+}
+
+dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t errstr_size) {
+    PGresult *r = PQexec(sql, "SHOW wal_level");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "show wal_level", errstr, errstr_size);
+    if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
+        dp_err_t e = dp_seterr(errstr, errstr_size, DP_ERR_PG,
+                               "wal_level is \"%s\" on the server; logical decoding needs "
+                               "wal_level=logical (restart required)", PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return e;
+    }
+    PQclear(r);
+    const char *params[1] = {user};
+    r = PQexecParams(sql, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = $1", 1,
+                     NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "check role", errstr, errstr_size);
+    int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!ok)
+        return dp_seterr(errstr, errstr_size, DP_ERR_PG,
+                         "user \"%s\" lacks the REPLICATION attribute (ALTER ROLE %s REPLICATION)",
+                         user, user);
+    return DP_OK;
+}
+
+dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, const char *tables,
+                                 char *errstr, size_t errstr_size) {
+    const char *params[1] = {pubname};
+    PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
+                               params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "look up publication", errstr, errstr_size);
+    int exists = PQntuples(r) == 1;
+    PQclear(r);
+    if (exists) return DP_OK;
+    if (mode == 1)
+        return dp_seterr(errstr, errstr_size, DP_ERR_PG,
+                         "publication \"%s\" does not exist and publication.autocreate.mode is "
+                         "disabled", pubname);
+    char q[8192], qname[512];
+    repl_quote_ident(pubname, qname, sizeof qname);
+    if (mode == 0) {
+        snprintf(q, sizeof q, "CREATE PUBLICATION %s FOR ALL TABLES", qname);
+    } else if (mode == 3) {
+        snprintf(q, sizeof q, "CREATE PUBLICATION %s", qname);
+    } else {
+        if (!tables || !*tables)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "publication.autocreate.mode filtered needs table.include.list");
+        snprintf(q, sizeof q, "CREATE PUBLICATION %s FOR TABLE %s", qname, tables);
+    }
+    dp_info("pg", "creating publication: %s", q);
+    r = PQexec(sql, q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pgerr(sql, r, "create publication", errstr, errstr_size);
+    PQclear(r);
+    return DP_OK;
+}
+
+dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int *created,
+                          char *errstr, size_t errstr_size) {
+    const char *params[1] = {slot};
+    *created = 0;
+    PGresult *r = PQexecParams(sql,
+                               "SELECT plugin, active_pid, confirmed_flush_lsn FROM "
+                               "pg_replication_slots WHERE slot_name = $1 AND database = "
+                               "current_database()",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "look up slot", errstr, errstr_size);
+    if (PQntuples(r) == 1) {
+        dp_err_t e = DP_OK;
+        if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0)
+            e = dp_seterr(errstr, errstr_size, DP_ERR_PG,
+                          "replication slot \"%s\" uses plugin \"%s\", not pgoutput", slot,
+                          PQgetvalue(r, 0, 0));
+        else if (!PQgetisnull(r, 0, 1))
+            e = dp_seterr(errstr, errstr_size, DP_ERR_PG,
+                          "replication slot \"%s\" is active for pid %s", slot,
+                          PQgetvalue(r, 0, 1));
+        else
+            dp_info("pg", "resuming replication slot \"%s\" at %s", slot, PQgetvalue(r, 0, 2));
+        PQclear(r);
+        return e;
+    }
+    PQclear(r);
+    char q[600], qslot[512];
+    repl_quote_ident(slot, qslot, sizeof qslot);
+    snprintf(q, sizeof q, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", qslot);
+    r = PQexec(repl, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(repl, r, "create replication slot", errstr, errstr_size);
+    dp_info("pg", "created replication slot \"%s\" at %s", slot, PQgetvalue(r, 0, 1));
+    PQclear(r);
+    *created = 1;
+    return DP_OK;
+}
+
+dp_err_t repl_start(PGconn *repl, const char *slot, const char *pubname, char *errstr,
+                    size_t errstr_size) {
+    char q[1400], qslot[512], qpub[512], lit[600];
+    repl_quote_ident(slot, qslot, sizeof qslot);
+    repl_quote_ident(pubname, qpub, sizeof qpub);
+    /* publication_names is a string literal holding a quoted identifier list */
+    size_t o = 0;
+    lit[o++] = '\'';
+    for (const char *p = qpub; *p && o + 3 < sizeof lit; p++) {
+        if (*p == '\'') lit[o++] = '\'';
+        lit[o++] = *p;
+    }
+    lit[o++] = '\'';
+    lit[o] = 0;
+    snprintf(q, sizeof q,
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names %s)",
+             qslot, lit);
+    PGresult *r = PQexec(repl, q);
+    if (PQresultStatus(r) != PGRES_COPY_BOTH) return pgerr(repl, r, "start replication", errstr, errstr_size);
+    PQclear(r);
+    return DP_OK;
+}
+
+dp_err_t repl_send_feedback(PGconn *repl, uint64_t written, uint64_t flushed, int64_t now_us,
+                            char *errstr, size_t errstr_size) {
+    unsigned char msg[34];
+    msg[0] = 'r';
+    pgo_put_be64(msg + 1, written);
+    pgo_put_be64(msg + 9, flushed);
+    pgo_put_be64(msg + 17, flushed);
+    pgo_put_be64(msg + 25, (uint64_t)(now_us - REPL_PG_EPOCH_US));
+    msg[33] = 0;
+    if (PQputCopyData(repl, (const char *)msg, sizeof msg) <= 0 || PQflush(repl))
+        return pgerr(repl, NULL, "send feedback", errstr, errstr_size);
+    return DP_OK;
+}
+
+dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errstr_size) {
+    const char *params[1] = {slot};
+    PGresult *r = PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, params, NULL,
+                               NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "drop slot", errstr, errstr_size);
+    PQclear(r);
+    return DP_OK;
+}

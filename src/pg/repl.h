@@ -1,0 +1,56 @@
+/* repl.h - PostgreSQL logical replication plumbing: connections, slot and
+ * publication management, the streaming protocol's framing and feedback. */
+#ifndef DP_PG_REPL_H
+#define DP_PG_REPL_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* PostgreSQL epoch (2000-01-01) minus Unix epoch, in µs */
+#define REPL_PG_EPOCH_US 946684800000000LL
+
+typedef struct repl_conninfo {
+    const char *host, *user, *password, *dbname;
+    long long port;
+    const char *application_name;
+} repl_conninfo_t;
+
+/* repl_connect: a regular (replication=0) or replication=database
+ * connection, with TimeZone UTC so timestamptz text is in UTC. */
+PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
+                     size_t errstr_size);
+
+/* repl_check_server: wal_level must be logical and the user must have
+ * REPLICATION (or be superuser). */
+dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t errstr_size);
+
+/* repl_ensure_publication: create pubname if missing: mode 0 all_tables
+ * (FOR ALL TABLES), 1 disabled (must exist), 2 filtered (FOR TABLE tables,
+ * a comma-separated list of schema.table), 3 no_tables. */
+dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, const char *tables,
+                                 char *errstr, size_t errstr_size);
+
+/* repl_ensure_slot: create the pgoutput slot if missing; fail if another
+ * process holds it. *created says whether it was made now. */
+dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int *created,
+                          char *errstr, size_t errstr_size);
+
+/* repl_start: START_REPLICATION from the slot's confirmed position. */
+dp_err_t repl_start(PGconn *repl, const char *slot, const char *pubname, char *errstr,
+                    size_t errstr_size);
+
+/* repl_send_feedback: Standby Status Update with write/flush/apply. */
+dp_err_t repl_send_feedback(PGconn *repl, uint64_t written, uint64_t flushed, int64_t now_us,
+                            char *errstr, size_t errstr_size);
+
+/* repl_drop_slot: drop slot (slot.drop.on.stop). */
+dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
+
+/* repl_quote_ident: "name" with embedded quotes doubled, into out. */
+void repl_quote_ident(const char *name, char *out, size_t outsize);
+
+int64_t repl_now_us(void);
+
+#endif

@@ -1,0 +1,192 @@
+/* status.c - one report of the pipeline's position, from the capture and
+ * archive configurations: the slot's confirmed position and lag in
+ * PostgreSQL, end offsets of the archived topics against the archive
+ * group's committed offsets, and the objects under topics.dir in S3. */
+#include "status/status.h"
+
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive/archive.h"
+#include "capture/capture.h"
+#include "common/log.h"
+#include "kafka/kafka.h"
+#include "pg/repl.h"
+#include "s3/client.h"
+#include "s3/credentials.h"
+
+typedef struct report {
+    int pg_ok, slot_active;
+    char confirmed[32];
+    long long slot_lag_bytes;
+    int kafka_ok;
+    long long kafka_end, archived;
+    int s3_ok;
+    long long objects, bytes;
+} report_t;
+
+static void pg_part(const capture_settings_t *cs, report_t *r) {
+    char errstr[512];
+    repl_conninfo_t ci = {cs->hostname, cs->user, cs->password, cs->dbname, cs->port, "datapipe-status"};
+    PGconn *c = repl_connect(&ci, 0, errstr, sizeof errstr);
+    if (!c) { dp_warn("status", "%s", errstr); return; }
+    const char *params[1] = {cs->slot_name};
+    PGresult *res = PQexecParams(c,
+                                 "SELECT active, confirmed_flush_lsn, "
+                                 "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+                                 "FROM pg_replication_slots WHERE slot_name = $1",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        r->pg_ok = 1;
+        r->slot_active = PQgetvalue(res, 0, 0)[0] == 't';
+        snprintf(r->confirmed, sizeof r->confirmed, "%s", PQgetvalue(res, 0, 1));
+        r->slot_lag_bytes = atoll(PQgetvalue(res, 0, 2));
+    }
+    PQclear(res);
+    PQfinish(c);
+}
+
+static void kafka_part(const archive_settings_t *as, report_t *r) {
+    char errstr[512], group[600];
+    snprintf(group, sizeof group, "connect-%s", as->name);
+    const char *defaults[] = {"group.id", group, NULL};
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->kafka, errstr, sizeof errstr);
+    if (!conf) return;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!rk) { rd_kafka_conf_destroy(conf); return; }
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_destroy(rk);
+        return;
+    }
+    regex_t re;
+    char pat[1200];
+    snprintf(pat, sizeof pat, "^(%s)$", as->topics_regex ? as->topics_regex : "");
+    int have_re = as->topics_regex && regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(64);
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const char *name = md->topics[t].topic;
+        int match = have_re ? regexec(&re, name, 0, NULL, 0) == 0
+                            : (as->topics && strstr(as->topics, name) != NULL);
+        if (!match) continue;
+        for (int p = 0; p < md->topics[t].partition_cnt; p++) {
+            int64_t lo, hi;
+            if (rd_kafka_query_watermark_offsets(rk, name, md->topics[t].partitions[p].id, &lo, &hi,
+                                                 5000) == 0)
+                r->kafka_end += hi;
+            rd_kafka_topic_partition_list_add(l, name, md->topics[t].partitions[p].id);
+        }
+    }
+    if (have_re) regfree(&re);
+    rd_kafka_metadata_destroy(md);
+    if (rd_kafka_committed(rk, l, 10000) == 0) {
+        r->kafka_ok = 1;
+        for (int i = 0; i < l->cnt; i++)
+            if (l->elems[i].offset > 0) r->archived += l->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+}
+
+static dp_err_t count_obj(void *ctx, const char *key, uint64_t size) {
+    report_t *r = ctx;
+    (void)key;
+    r->objects++;
+    r->bytes += (long long)size;
+    return DP_OK;
+}
+
+static void s3_part(const archive_settings_t *as, report_t *r) {
+    char errstr[512];
+    s3_config_t sc;
+    memset(&sc, 0, sizeof sc);
+    sc.endpoint = as->store_url;
+    sc.region = as->s3_region;
+    sc.bucket = as->s3_bucket;
+    sc.access_key = as->aws_access_key_id;
+    sc.secret_key = as->aws_secret_access_key;
+    sc.path_style = as->path_style;
+    sc.max_retries = 1;
+    s3_credentials_t creds;
+    s3_client_t *c = NULL;
+    if (s3_credentials_resolve(&sc, &creds, errstr, sizeof errstr) == DP_OK)
+        c = s3_client_new(&sc, errstr, sizeof errstr);
+    s3_credentials_fini(&creds);
+    if (!c) { dp_warn("status", "%s", errstr); return; }
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "%s/", as->topics_dir);
+    if (s3_list_objects(c, prefix, count_obj, r, errstr, sizeof errstr) == DP_OK) r->s3_ok = 1;
+    else dp_warn("status", "%s", errstr);
+    s3_client_destroy(c);
+}
+
+int status_main(int argc, char **argv) {
+    static const struct option opts[] = {{"capture", required_argument, NULL, 'c'},
+                                         {"archive", required_argument, NULL, 'a'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *cpath = NULL, *apath = NULL;
+    int json = 0, o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "c:a:jh", opts, NULL)) != -1) {
+        if (o == 'c') cpath = optarg;
+        else if (o == 'a') apath = optarg;
+        else if (o == 'j') json = 1;
+        else {
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: datapipe status --capture FILE --archive FILE [--json]\n");
+            return o == 'h' ? 0 : 2;
+        }
+    }
+    if (!cpath || !apath) {
+        fprintf(stderr, "usage: datapipe status --capture FILE --archive FILE [--json]\n");
+        return 2;
+    }
+    dp_log_level = DP_LOG_ERROR;
+    capture_settings_t cs;
+    archive_settings_t as;
+    memset(&cs, 0, sizeof cs);
+    memset(&as, 0, sizeof as);
+    char errstr[1024];
+    int rc = 0;
+    if (cfg_load(&capture_config_table, &cs, cpath, errstr, sizeof errstr) ||
+        cfg_load(&archive_config_table, &as, apath, errstr, sizeof errstr)) {
+        fprintf(stderr, "datapipe status: %s\n", errstr);
+        rc = 2;
+        goto out;
+    }
+    report_t r;
+    memset(&r, 0, sizeof r);
+    pg_part(&cs, &r);
+    kafka_part(&as, &r);
+    s3_part(&as, &r);
+    if (json) {
+        printf("{\"postgres\":{\"ok\":%s,\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\","
+               "\"lag_bytes\":%lld},\"kafka\":{\"ok\":%s,\"end_offsets\":%lld,"
+               "\"archived_offsets\":%lld,\"lag\":%lld},\"s3\":{\"ok\":%s,\"objects\":%lld,"
+               "\"bytes\":%lld}}\n",
+               r.pg_ok ? "true" : "false", cs.slot_name, r.slot_active ? "true" : "false",
+               r.confirmed, r.slot_lag_bytes, r.kafka_ok ? "true" : "false", r.kafka_end,
+               r.archived, r.kafka_end - r.archived, r.s3_ok ? "true" : "false", r.objects,
+               r.bytes);
+    } else {
+        printf("postgres  slot \"%s\" %s, confirmed %s, %lld bytes behind\n", cs.slot_name,
+               r.pg_ok ? (r.slot_active ? "active" : "inactive") : "unknown",
+               r.pg_ok ? r.confirmed : "-", r.slot_lag_bytes);
+        printf("kafka     %lld records in topics, %lld archived (group connect-%s), lag %lld\n",
+               r.kafka_end, r.archived, as.name, r.kafka_end - r.archived);
+        printf("s3        %lld objects, %lld bytes under s3://%s/%s/\n", r.objects, r.bytes,
+               as.s3_bucket, as.topics_dir);
+    }
+    rc = r.pg_ok && r.kafka_ok && r.s3_ok ? 0 : 1;
+out:
+    cfg_free(&capture_config_table, &cs);
+    cfg_free(&archive_config_table, &as);
+    return rc;
+}
