@@ -105,20 +105,25 @@ dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t l
 
 dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms,
                          const char *tz, char *out, size_t outsize) {
-    int64_t b = ts_ms - ((ts_ms % duration_ms) + duration_ms) % duration_ms;
-    time_t secs = (time_t)(b / 1000);
-    struct tm tm;
-    if (!tz || strcmp(tz, "UTC") == 0) {
-        gmtime_r(&secs, &tm);
-    } else {
+    /* bucket in local time, as Confluent's TimeBasedPartitioner does */
+    int64_t offset_ms = 0;
+    if (tz && strcmp(tz, "UTC") != 0) {
         /* single-threaded use: switch TZ for the conversion */
+        time_t t = (time_t)(ts_ms / 1000);
+        struct tm lt;
         char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
         setenv("TZ", tz, 1);
         tzset();
-        localtime_r(&secs, &tm);
+        localtime_r(&t, &lt);
+        offset_ms = (int64_t)lt.tm_gmtoff * 1000;
         if (old) { setenv("TZ", old, 1); free(old); } else unsetenv("TZ");
         tzset();
     }
+    int64_t local = ts_ms + offset_ms;
+    int64_t b = local - ((local % duration_ms) + duration_ms) % duration_ms;
+    time_t secs = (time_t)((b - ((b % 1000) + 1000) % 1000) / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
     size_t o = 0;
     const char *p = format;
 #define PUT(...)                                                     \

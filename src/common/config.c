@@ -188,6 +188,7 @@ void cfg_free(const cfg_table_t *t, void *settings) {
     for (size_t i = 0; i < t->ndefs; i++) {
         const cfg_def_t *d = &t->defs[i];
         char *base = settings;
+        if (d->flags & CFG_F_DEPRECATED) continue; /* an alias owns nothing */
         if (d->type == CFG_STRING) {
             char **slot = (char **)(base + d->offset);
             free(*slot);
@@ -267,6 +268,7 @@ static char *props_lookup(const char *text, const char *key) {
 }
 
 dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t errstr_size) {
+    *out = NULL;
     dp_buf_t b;
     dp_buf_init(&b, CFG_MAX_FILE);
     const char *p = value;
@@ -297,7 +299,7 @@ dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t er
             if (!colon || colon == path) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "bad reference ${%s}: expected ${file:/path:key}", inner); break; }
             *colon = 0;
             char *text; size_t tl;
-            if ((err = read_file(path, &text, &tl, errstr, errstr_size))) break;
+            if (read_file(path, &text, &tl, errstr, errstr_size)) { err = DP_ERR_CONFIG; break; }
             char *v = props_lookup(text, colon + 1);
             free(text);
             if (!v) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "key \"%s\" not found in \"%s\"", colon + 1, path); break; }

@@ -1,0 +1,121 @@
+/* test_config - the capture table through JSON (REST and flat forms) and
+ * .properties: defaults, aliases, references, and an error naming the key
+ * for every kind of bad input. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+#include "capture/capture.h"
+#include "common/log.h"
+#include "testlib.h"
+
+static dp_err_t load(capture_settings_t *s, const char *text, char *err, size_t n) {
+    cfg_free(&capture_config_table, s);
+    memset(s, 0, sizeof *s);
+    dp_err_t e = cfg_load_text(&capture_config_table, s, text, strlen(text), "test", err, n);
+    if (!e) e = cfg_check_required(&capture_config_table, s, err, n);
+    return e;
+}
+
+#define REQ "\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\""
+
+int main(void) {
+    dp_log_level = DP_LOG_ERROR;
+    capture_settings_t s;
+    memset(&s, 0, sizeof s);
+    char err[1024];
+    /* REST form with defaults */
+    CHECK_EQ_INT(load(&s, "{\"name\":\"c1\",\"config\":{" REQ ",\"database.port\":\"25432\"}}", err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.name, "c1");
+    CHECK_EQ_INT(s.port, 25432);
+    CHECK_EQ_STR(s.slot_name, "debezium");
+    CHECK_EQ_STR(s.publication_name, "dbz_publication");
+    CHECK_EQ_INT(s.tombstones_on_delete, 1);
+    CHECK_EQ_INT(s.max_queue_size, 8192);
+    /* flat form, numbers and booleans as JSON literals */
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":5433,\"tombstones.on.delete\":false}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(s.port, 5433);
+    CHECK_EQ_INT(s.tombstones_on_delete, 0);
+    /* properties form */
+    CHECK_EQ_INT(load(&s, "# comment\n! also\ndatabase.hostname = h\ndatabase.user: u\n"
+                          "database.dbname=d\ntopic.prefix=p\nkafka.bootstrap.servers=b:1\n"
+                          "publication.autocreate.mode=filtered\n", err, sizeof err), DP_OK);
+    CHECK_EQ_STR(cfg_kv_get(&s.kafka, "bootstrap.servers"), "b:1");
+    CHECK_EQ_INT(s.publication_autocreate_mode, 2);
+    /* deprecated alias */
+    CHECK_EQ_INT(load(&s, "{\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\","
+                          "\"database.server.name\":\"postgres\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.topic_prefix, "postgres");
+    /* errors name the key */
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"databse.port\":\"1\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "unknown configuration key \"databse.port\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"x1\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"database.port\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"70000\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "out of range") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"0\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"65535\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"sometimes\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"snapshot.mode\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"plugin.name\":\"decoderbufs\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"plugin.name\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.drop.on.stop\":\"yes\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "missing required configuration key \"database.hostname\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.name\":{\"nested\":1}}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"slot.name\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ, err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "json:") != NULL);
+    CHECK_EQ_INT(load(&s, "{\"name\":\"x\",\"config\":{" REQ "},\"tasks\":[]}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"tasks\"") != NULL);
+    CHECK_EQ_INT(load(&s, "database.hostname\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "test:1") != NULL);
+    /* references */
+    setenv("DP_TEST_HOST", "db.example", 1);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.hostname\":\"${env:DP_TEST_HOST}\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.hostname, "db.example");
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.hostname\":\"${env:DP_TEST_UNSET_VAR}\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "DP_TEST_UNSET_VAR") != NULL);
+    char path[] = "/tmp/dp-test-secret-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *secret = "# secrets\npassword = s3cr=t\nother: x\n";
+    CHECK_EQ_INT(write(fd, secret, strlen(secret)), (long long)strlen(secret));
+    close(fd);
+    char doc[1024];
+    snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"${file:%s:password}\"}", path);
+    CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.password, "s3cr=t");
+    snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"pre-${file:%s:other}-post\"}", path);
+    CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.password, "pre-x-post");
+    snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"${file:%s:nokey}\"}", path);
+    CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"nokey\"") != NULL);
+    unlink(path);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.password\":\"${file:/nonexistent/x:password}\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "/nonexistent/x") != NULL);
+    /* a literal ${ that is not a provider reference is kept */
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.password\":\"a${b}c\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.password, "a${b}c");
+    cfg_free(&capture_config_table, &s);
+
+    /* the shipped configs load (their ${env:...} set here) */
+    const char *envs[] = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "KAFKA_BOOTSTRAP_SERVERS",
+                          "AWS_REGION", "S3_BUCKET", "S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+                          "AWS_SECRET_ACCESS_KEY"};
+    for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) setenv(envs[i], "1", 1);
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(cfg_load(&capture_config_table, &s, "config/postgres-cdc-connector.json", err, sizeof err), DP_OK);
+    CHECK_EQ_STR(s.name, "postgres-cdc-connector");
+    CHECK_EQ_STR(s.slot_name, "debezium_slot");
+    cfg_free(&capture_config_table, &s);
+    archive_settings_t a;
+    memset(&a, 0, sizeof a);
+    CHECK_EQ_INT(cfg_load(&archive_config_table, &a, "config/s3-sink-connector.json", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(a.flush_size, 1000);
+    CHECK_EQ_INT(a.parquet_codec, 1);
+    CHECK_EQ_STR(a.topics_dir, "cdc-events");
+    cfg_free(&archive_config_table, &a);
+    return tl_finish("test_config");
+}
