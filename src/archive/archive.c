@@ -27,8 +27,10 @@
 
 #define MOD "archive"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, drain_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+/* SIGUSR1: archive everything up to the current end of the topics, then stop */
+static void on_drain(int sig) { (void)sig; drain_requested = 1; }
 
 static const pqt_column_def_t columns[ARC_NCOLS] = {
     {"event_timestamp", PQT_TIMESTAMP_MILLIS, 1}, {"operation_type", PQT_STRING, 0},
@@ -449,6 +451,34 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     return DP_OK;
 }
 
+/* caught_up: every assigned partition consumed up to its high watermark */
+static int caught_up(archive_t *a) {
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(a->rk, &l) || !l) return 0;
+    int ok = l->cnt > 0;
+    for (int i = 0; ok && i < l->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(a->rk, l->elems[i].topic, l->elems[i].partition, &lo,
+                                             &hi, 5000)) {
+            ok = 0;
+            break;
+        }
+        part_t *p = get_part(a, l->elems[i].topic, l->elems[i].partition, 0);
+        int64_t next = p && p->last_seen >= 0 ? p->last_seen + 1 : -1;
+        if (next < 0) {
+            /* nothing consumed this run: caught up if the commit is at the end */
+            rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(c, l->elems[i].topic, l->elems[i].partition);
+            if (rd_kafka_committed(a->rk, c, 5000) == 0) next = c->elems[0].offset;
+            rd_kafka_topic_partition_list_destroy(c);
+            if (next < 0) next = lo;
+        }
+        ok = next >= hi;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return ok;
+}
+
 static int run(archive_t *a) {
     int64_t next_timer = 0, next_log = now_us() + 10000000;
     int rc = 0;
@@ -460,6 +490,10 @@ static int run(archive_t *a) {
             continue;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 200);
+        if (!m && drain_requested && caught_up(a)) {
+            dp_info(MOD, "drained: every assigned partition archived up to its end");
+            break;
+        }
         if (m) {
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -555,6 +589,7 @@ int archive_main(int argc, char **argv) {
     } else {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
+        signal(SIGUSR1, on_drain);
         signal(SIGPIPE, SIG_IGN);
         err = archive_setup(a, errstr, sizeof errstr);
         if (err) {

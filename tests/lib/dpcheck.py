@@ -1,0 +1,151 @@
+"""Independent checks of datapipe's output.
+
+Nothing here uses datapipe's own code: S3 is read with boto3, Parquet with
+pyarrow and DuckDB, PostgreSQL with psycopg, Kafka with confluent-kafka.
+Shared by `make run` (scripts/run.py) and the integration tests.
+"""
+import base64
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+KEY_RE = re.compile(
+    r"^(?P<dir>.+)/year=(?P<year>\d{4})/month=(?P<month>\d{2})/day=(?P<day>\d{2})/hour=(?P<hour>\d{2})/"
+    r"(?P<topic>[^/+]+)\+(?P<partition>\d+)\+(?P<offset>\d{10})\.snappy\.parquet$")
+
+
+def stack_env():
+    """The variables of .stack/env as a dict (values unescaped as bash would)."""
+    env = {}
+    for line in (ROOT / ".stack" / "env").read_text().splitlines():
+        line = line.strip()
+        if not line.startswith("export "):
+            continue
+        k, _, v = line[len("export "):].partition("=")
+        parts = shlex.split(v)
+        env[k] = parts[0] if parts else ""
+    return env
+
+
+def process_env():
+    e = dict(os.environ)
+    e.update(stack_env())
+    return e
+
+
+def s3_client(env):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                        region_name=env["AWS_REGION"],
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
+
+
+def list_keys(env, prefix):
+    s3 = s3_client(env)
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=env["S3_BUCKET"], Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def download_archive(env, prefix, dest):
+    """Mirror every object under prefix into dest (keeping the key layout)."""
+    s3 = s3_client(env)
+    dest = Path(dest)
+    keys = list_keys(env, prefix)
+    for k in keys:
+        p = dest / k
+        p.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(env["S3_BUCKET"], k, str(p))
+    return keys
+
+
+def read_archive(local_dir, prefix):
+    """All rows of the mirrored archive with pyarrow, hive partitions on."""
+    import pyarrow.dataset as ds
+    root = Path(local_dir) / prefix
+    if not root.exists():
+        return None
+    return ds.dataset(str(root), format="parquet", partitioning="hive").to_table()
+
+
+def duckdb_query(local_dir, prefix, sql_tail):
+    import duckdb
+    glob = str(Path(local_dir) / prefix / "**" / "*.parquet")
+    con = duckdb.connect()
+    return con.execute(
+        f"SELECT {sql_tail.format(src=f'read_parquet({glob!r}, hive_partitioning=true)')}").fetchall()
+
+
+def decode_decimal(b64, scale):
+    raw = base64.b64decode(b64)
+    return int.from_bytes(raw, "big", signed=True) / (10 ** scale)
+
+
+def replay(rows, table, pk):
+    """State of table after applying the archived events in LSN order."""
+    state = {}
+    events = [r for r in rows if r["table_name"] == table]
+    events.sort(key=lambda r: (r["lsn"], r["kafka_offset"]))
+    for r in events:
+        if r["operation_type"] in ("c", "u", "r"):
+            after = json.loads(r["after_data"])
+            if r["operation_type"] == "u" and r["before_data"]:
+                before = json.loads(r["before_data"])
+                if before.get(pk) != after[pk]:
+                    state.pop(before.get(pk), None)
+            state[after[pk]] = after
+        elif r["operation_type"] == "d":
+            before = json.loads(r["before_data"])
+            state.pop(before[pk], None)
+    return state
+
+
+def pg_rows(env, sql, dbname=None):
+    import psycopg
+    conninfo = dict(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"],
+                    password=env["PGPASSWORD"], dbname=dbname or env["PGDATABASE"])
+    with psycopg.connect(**conninfo, autocommit=True) as c:
+        return c.execute(sql).fetchall()
+
+
+def check_key_layout(keys, prefix):
+    """Every key follows <prefix>/year=/month=/day=/hour=/<topic>+<p>+<offset10>.snappy.parquet."""
+    bad = [k for k in keys if not KEY_RE.match(k) or not k.startswith(prefix + "/")]
+    return bad
+
+
+def start(cmd, env, log_path):
+    log = open(log_path, "ab")
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=60):
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def wait_for(pred, timeout, interval=0.5, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
