@@ -177,7 +177,7 @@ def verify(env, start_lsn, led, elapsed):
     q = ("table_name, operation_type, count(*) AS n FROM {src} "
          "GROUP BY ALL ORDER BY 1, 2")
     print("\nDuckDB over the archive (hive partitioning on):")
-    print(f"  SELECT {q.format(src=f'read_parquet({PREFIX}/**/*.parquet, hive_partitioning=true)')}")
+    print(f"  SELECT {q.format(src=dpcheck.duckdb_source(PREFIX + '/**/*.parquet'))}")
     for row in dpcheck.duckdb_query(mirror, PREFIX, q):
         print(f"    {row[0]:10} {row[1]}  {row[2]:>8}")
     hours = dpcheck.duckdb_query(mirror, PREFIX, "count(DISTINCT (year, month, day, hour)) FROM {src}")[0][0]

@@ -6,11 +6,14 @@
 #include "capture/capture.h"
 #include "common/config.h"
 #include "load/load.h"
+#include "s3/cli.h"
 #include "status/status.h"
 
 #ifndef DP_VERSION
 #define DP_VERSION "0.1.0"
 #endif
+
+static int s3_main(int argc, char **argv) { return s3_cli_main(argc, argv); }
 
 static int version_main(int argc, char **argv) {
     (void)argc;
@@ -41,6 +44,7 @@ static const struct {
     {"archive", archive_main, "archive Kafka topics into S3 as Parquet"},
     {"load", load_main, "generate the seed's e-commerce workload"},
     {"status", status_main, "show the pipeline's position: slot, topics, archive"},
+    {"s3", s3_main, "put, get, head, ls, rm objects (S3_ENDPOINT_URL, S3_BUCKET, AWS_*)"},
     {"version", version_main, "print the version"},
     {"config-docs", config_docs_main, "print the configuration reference (Markdown)"},
 };

@@ -406,8 +406,10 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
 
     char group[600];
     snprintf(group, sizeof group, "connect-%s", s->name);
+    /* topics for new tables appear while we run: look for them every 10 s */
     const char *defaults[] = {"group.id", group, "client.id", s->name, "auto.offset.reset",
-                              "earliest", "isolation.level", "read_committed", NULL};
+                              "earliest", "isolation.level", "read_committed",
+                              "topic.metadata.refresh.interval.ms", "10000", NULL};
     const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;

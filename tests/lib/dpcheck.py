@@ -79,12 +79,20 @@ def read_archive(local_dir, prefix):
     return ds.dataset(str(root), format="parquet", partitioning="hive").to_table()
 
 
+HIVE_TYPES = "{'year': INTEGER, 'month': INTEGER, 'day': INTEGER, 'hour': INTEGER}"
+
+
+def duckdb_source(glob):
+    """read_parquet over the archive with the seed's INT partition columns
+    (DuckDB leaves zero-padded values such as hour=07 as text otherwise)."""
+    return f"read_parquet({glob!r}, hive_partitioning=true, hive_types={HIVE_TYPES})"
+
+
 def duckdb_query(local_dir, prefix, sql_tail):
     import duckdb
     glob = str(Path(local_dir) / prefix / "**" / "*.parquet")
     con = duckdb.connect()
-    return con.execute(
-        f"SELECT {sql_tail.format(src=f'read_parquet({glob!r}, hive_partitioning=true)')}").fetchall()
+    return con.execute(f"SELECT {sql_tail.format(src=duckdb_source(glob))}").fetchall()
 
 
 def decode_decimal(b64, scale):
@@ -116,7 +124,8 @@ def pg_rows(env, sql, dbname=None):
     conninfo = dict(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"],
                     password=env["PGPASSWORD"], dbname=dbname or env["PGDATABASE"])
     with psycopg.connect(**conninfo, autocommit=True) as c:
-        return c.execute(sql).fetchall()
+        cur = c.execute(sql)
+        return cur.fetchall() if cur.description else []
 
 
 def check_key_layout(keys, prefix):
