@@ -3,12 +3,15 @@
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 15
+FUZZERS    := pgoutput json config archive_row
 PY         := .venv/bin/python
 JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: all setup build build-asan run test unit integration down stack-up docs-check fuzz clean
+.PHONY: all setup build build-asan build-fuzz run test unit integration down docs-check fuzz clean
 
 all: build
 
@@ -27,6 +30,23 @@ $(BUILD_ASAN)/Makefile: CMakeLists.txt
 build-asan: $(BUILD_ASAN)/Makefile
 	@cmake --build $(BUILD_ASAN) -j$(JOBS)
 
+$(BUILD_FUZZ)/Makefile: CMakeLists.txt
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DDP_FUZZ=ON >/dev/null
+
+build-fuzz: $(BUILD_FUZZ)/Makefile
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+# make fuzz: each libFuzzer target for FUZZ_SECONDS over its committed
+# corpus (tests/fuzz/corpus/<target>); new inputs stay in the build dir.
+fuzz: build-fuzz
+	@for t in $(FUZZERS); do \
+	  mkdir -p $(BUILD_FUZZ)/corpus-$$t; \
+	  if $(BUILD_FUZZ)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	       $(BUILD_FUZZ)/corpus-$$t tests/fuzz/corpus/$$t > $(BUILD_FUZZ)/fuzz_$$t.log 2>&1; then \
+	    echo "fuzz_$$t: $$(grep '^Done' $(BUILD_FUZZ)/fuzz_$$t.log)"; \
+	  else tail -40 $(BUILD_FUZZ)/fuzz_$$t.log; echo "fuzz_$$t: FAILED (log $(BUILD_FUZZ)/fuzz_$$t.log)"; exit 1; fi; \
+	done
+
 # make run: stack up, capture + archive + the seed's workload with a live
 # progress line; Ctrl-C (or DURATION=seconds) drains, verifies, summarises.
 run: setup build
@@ -37,6 +57,7 @@ run: setup build
 # the real stack with the sanitized binary.
 test: setup build build-asan docs-check
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
 	@scripts/stack up
 	@$(MAKE) --no-print-directory integration
 
@@ -55,4 +76,4 @@ down:
 	@scripts/stack down
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -325,7 +325,11 @@ dp_err_t dbz_parse_timestamp(const char *s, size_t n, int64_t *us) {
     int y, mo, d;
     int neg_year = 0;
     if (num(s, n, &i, 4, &y)) return DP_ERR_INVALID;
-    while (i < n && s[i] >= '0' && s[i] <= '9') y = y * 10 + (s[i++] - '0');
+    /* PostgreSQL's years have at most 6 digits (294276 AD) */
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (y > 99999) return DP_ERR_INVALID;
+        y = y * 10 + (s[i++] - '0');
+    }
     if (i >= n || s[i++] != '-' || num(s, n, &i, 2, &mo) || i >= n || s[i++] != '-' ||
         num(s, n, &i, 2, &d))
         return DP_ERR_INVALID;
@@ -345,8 +349,10 @@ dp_err_t dbz_parse_timestamp(const char *s, size_t n, int64_t *us) {
     if (n - i == 3 && memcmp(s + i, " BC", 3) == 0) { neg_year = 1; i += 3; }
     if (i != n || mo < 1 || mo > 12 || d < 1 || d > 31) return DP_ERR_INVALID;
     int64_t yy = neg_year ? 1 - (int64_t)y : y;
-    *us = dbz_days_from_civil(yy, (unsigned)mo, (unsigned)d) * 86400000000LL + tod -
-          off_s * 1000000;
+    int64_t days = dbz_days_from_civil(yy, (unsigned)mo, (unsigned)d);
+    /* µs since 1970 must fit in int64: PostgreSQL's last ~30 years do not */
+    if (days > 106751990 || days < -106751990) return DP_ERR_INVALID;
+    *us = days * 86400000000LL + tod - off_s * 1000000;
     return DP_OK;
 }
 

@@ -60,6 +60,12 @@ int main(void) {
     CHECK_EQ_INT(ts("0001-01-01 00:00:00 BC"), (-719162LL - 366) * 86400000000LL);
     CHECK_EQ_INT(ts("2024-13-01 00:00:00"), 0x7fffffffffffffffLL);
     CHECK_EQ_INT(ts("infinity"), 0x7fffffffffffffffLL);
+    /* found by fuzz_pgoutput: a long year overflowed int */
+    CHECK_EQ_INT(ts("9223372036854775807-01-01"), 0x7fffffffffffffffLL);
+    /* both sides of the int64 µs bound: 106751990 days after 1970 is 294247-01-09 */
+    CHECK_EQ_INT(ts("294247-01-09 00:00:00"), 106751990LL * 86400000000LL);
+    CHECK_EQ_INT(ts("294247-01-11 00:00:00"), 0x7fffffffffffffffLL);
+    CHECK_EQ_INT(ts("294276-12-31 23:59:59"), 0x7fffffffffffffffLL); /* PostgreSQL's last year */
     CHECK_EQ_INT(ts("2024-01-15 10:30"), 0x7fffffffffffffffLL);
 
     /* archive rows */
