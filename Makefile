@@ -11,7 +11,7 @@ JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: all setup build build-asan build-fuzz run test unit integration down docs-check fuzz clean
+.PHONY: all setup build build-asan build-fuzz run test unit integration down docs-check fuzz bench clean
 
 all: build
 
@@ -71,6 +71,16 @@ docs-check: build
 	@$(BUILD)/datapipe config-docs > $(BUILD)/CONFIGURATION.md
 	@diff -u docs/CONFIGURATION.md $(BUILD)/CONFIGURATION.md || \
 	  { echo "docs/CONFIGURATION.md is stale: run '$(BUILD)/datapipe config-docs > docs/CONFIGURATION.md'"; exit 1; }
+
+# make bench: pipeline figures (backlog drain vs pg_recvlogical, archive
+# rate, RSS, bytes per event) and the Parquet writer; prints, asserts nothing.
+BENCH_CHANGES ?= 200000
+bench: setup build
+	@scripts/stack up
+	@$(PY) bench/bench_pipeline.py --changes $(BENCH_CHANGES) --build $(BUILD)
+	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -Isrc -o $(BUILD)/bench_parquet bench/bench_parquet.c \
+	  src/parquet/[a-z]*.c src/common/buf.c src/common/err.c src/common/log.c -lsnappy -lz -lzstd
+	@$(BUILD)/bench_parquet
 
 down:
 	@scripts/stack down

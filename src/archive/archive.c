@@ -409,7 +409,9 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     /* topics for new tables appear while we run: look for them every 10 s */
     const char *defaults[] = {"group.id", group, "client.id", s->name, "auto.offset.reset",
                               "earliest", "isolation.level", "read_committed",
-                              "topic.metadata.refresh.interval.ms", "10000", NULL};
+                              "topic.metadata.refresh.interval.ms", "10000",
+                              /* prefetch: librdkafka's 64 MiB default dominated RSS */
+                              "queued.max.messages.kbytes", "8192", NULL};
     const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
