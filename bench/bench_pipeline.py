@@ -108,14 +108,17 @@ def run(p, args, env, binary, tmp):
     ref_s = time.monotonic() - t
     print(f"pg_recvlogical: {ref_s:.2f} s to read the backlog = {n / ref_s:,.0f} changes/s (to /dev/null)")
 
+    brokers = [int((ROOT / ".stack" / f"kafka-{i}.pid").read_text()) for i in (1, 2, 3)]
+    kafka_cpu0 = sum(cpu_seconds(b) for b in brokers)
     extra = dict(kv.split("=", 1) for kv in args.capture_set)
     cap = p.start("capture", p.capture_config(**{"datapipe.log.level": "warn", **extra}))
     secs, rss = watch(cap, lambda: p.slot() and lsn_int(p.slot()[1]) >= lsn_int(end), 1800)
     cpu = cpu_seconds(cap.pid)
+    kafka_cpu = sum(cpu_seconds(b) for b in brokers) - kafka_cpu0
     dpcheck.stop(cap)
     print(f"datapipe capture: {secs:.2f} s to confirm the backlog in Kafka = {n / secs:,.0f} changes/s "
           f"({n / secs / (n / ref_s) * 100:.0f} % of pg_recvlogical), peak RSS {rss / 1024:.1f} MiB, "
-          f"CPU {cpu:.2f} s")
+          f"CPU {cpu:.2f} s; the 3 Kafka brokers used {kafka_cpu:.2f} CPU-s meanwhile")
 
     from confluent_kafka import Consumer, TopicPartition
     c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "bench-probe"})
