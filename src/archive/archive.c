@@ -11,7 +11,6 @@
  * buffer and nothing is committed that is not in S3. */
 #include "archive/archive.h"
 
-#include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
@@ -382,27 +381,10 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (arc_format_path(s->path_format, 0, s->partition_duration_ms, s->timezone, probe, sizeof probe))
         return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid \"path.format\" \"%s\"", s->path_format);
 
-    s3_config_t sc;
-    memset(&sc, 0, sizeof sc);
-    sc.endpoint = s->store_url;
-    sc.region = s->s3_region;
-    sc.bucket = s->s3_bucket;
-    sc.access_key = s->aws_access_key_id;
-    sc.secret_key = s->aws_secret_access_key;
-    sc.path_style = s->path_style;
-    sc.part_size = (size_t)s->s3_part_size;
-    sc.sse = *s->ssea_name ? s->ssea_name : NULL;
-    sc.kms_key_id = s->sse_kms_key_id;
-    sc.max_retries = (int)s->s3_retries;
-    sc.retry_backoff_ms = s->s3_retry_backoff_ms;
-    s3_credentials_t creds;
-    dp_err_t err = s3_credentials_resolve(&sc, &creds, errstr, n);
-    if (!err) {
-        a->s3 = s3_client_new(&sc, errstr, n);
-        if (!a->s3) err = DP_ERR_CONFIG;
-    }
-    s3_credentials_fini(&creds);
+    s3_client_t *client = NULL;
+    dp_err_t err = archive_s3_client(s, (int)s->s3_retries, &client, errstr, n);
     if (err) return err;
+    a->s3 = client;
 
     char group[600];
     snprintf(group, sizeof group, "connect-%s", s->name);
@@ -453,6 +435,31 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (e) return dp_seterr(errstr, n, DP_ERR_KAFKA, "subscribe: %s", rd_kafka_err2str(e));
     dp_buf_init(&a->row.scratch, (size_t)s->max_record_bytes);
     return DP_OK;
+}
+
+dp_err_t archive_s3_client(const archive_settings_t *s, int max_retries, s3_client_t **out,
+                           char *errstr, size_t n) {
+    s3_config_t sc;
+    memset(&sc, 0, sizeof sc);
+    sc.endpoint = s->store_url;
+    sc.region = s->s3_region;
+    sc.bucket = s->s3_bucket;
+    sc.access_key = s->aws_access_key_id;
+    sc.secret_key = s->aws_secret_access_key;
+    sc.path_style = s->path_style;
+    sc.part_size = (size_t)s->s3_part_size;
+    sc.sse = *s->ssea_name ? s->ssea_name : NULL;
+    sc.kms_key_id = s->sse_kms_key_id;
+    sc.max_retries = max_retries;
+    sc.retry_backoff_ms = s->s3_retry_backoff_ms;
+    s3_credentials_t creds;
+    dp_err_t err = s3_credentials_resolve(&sc, &creds, errstr, n);
+    if (!err) {
+        *out = s3_client_new(&sc, errstr, n);
+        if (!*out) err = DP_ERR_CONFIG;
+    }
+    s3_credentials_fini(&creds);
+    return err;
 }
 
 /* caught_up: every assigned partition consumed up to its high watermark */
@@ -553,44 +560,14 @@ static void archive_free(archive_t *a) {
     cfg_free(&archive_config_table, &a->s);
 }
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: datapipe archive --config FILE [--set KEY=VALUE]...\n"
-                 "       datapipe archive --help\n\n");
-    cfg_print_help(&archive_config_table, out);
-}
-
 int archive_main(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    char **sets = dp_xcalloc((size_t)argc + 1, sizeof *sets);
-    int nsets = 0, o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
-        if (o == 'c') config = optarg;
-        else if (o == 's') sets[nsets++] = optarg;
-        else if (o == 'h') { usage(stdout); free(sets); return 0; }
-        else { usage(stderr); free(sets); return 2; }
-    }
-    if (!config) { usage(stderr); free(sets); return 2; }
     archive_t *a = dp_xcalloc(1, sizeof *a);
     char errstr[1024] = "";
-    dp_err_t err = cfg_load(&archive_config_table, &a->s, config, errstr, sizeof errstr);
-    for (int i = 0; !err && i < nsets; i++) {
-        char *eq = strchr(sets[i], '=');
-        if (!eq) { err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG, "--set \"%s\": expected KEY=VALUE", sets[i]); break; }
-        *eq = 0;
-        err = cfg_set(&archive_config_table, &a->s, sets[i], eq + 1, errstr, sizeof errstr);
-    }
-    free(sets);
-    if (!err) err = cfg_check_required(&archive_config_table, &a->s, errstr, sizeof errstr);
-    int rc;
-    if (err) {
-        dp_error(MOD, "%s", errstr);
-        rc = 2;
-    } else {
+    dp_err_t err;
+    int rc = cfg_load_cli(&archive_config_table, &a->s, argc, argv);
+    if (rc < 0) {
+        rc = 0; /* --help */
+    } else if (rc == 0) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGUSR1, on_drain);

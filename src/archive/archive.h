@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
+#include "s3/client.h"
 
 typedef struct archive_settings {
     char *name, *connector_class;
@@ -40,6 +41,11 @@ typedef struct archive_settings {
 extern const cfg_table_t archive_config_table;
 
 int archive_main(int argc, char **argv);
+
+/* archive_s3_client: an S3 client for the archive settings s (endpoint,
+ * region, bucket, credentials through the usual chain, SSE, part size). */
+dp_err_t archive_s3_client(const archive_settings_t *s, int max_retries, s3_client_t **out,
+                           char *errstr, size_t errstr_size);
 
 /* ---- the row of the seed's s3_cdc_events table ---- */
 

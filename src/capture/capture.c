@@ -11,7 +11,6 @@
 #include "capture/capture.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
@@ -654,43 +653,13 @@ static void capture_free(capture_t *c) {
     cfg_free(&capture_config_table, &c->s);
 }
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: datapipe capture --config FILE [--set KEY=VALUE]...\n"
-                 "       datapipe capture --help\n\n");
-    cfg_print_help(&capture_config_table, out);
-}
-
 int capture_main(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"set", required_argument, NULL, 's'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    char **sets = dp_xcalloc((size_t)argc + 1, sizeof *sets);
-    int nsets = 0, o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
-        if (o == 'c') config = optarg;
-        else if (o == 's') sets[nsets++] = optarg;
-        else if (o == 'h') { usage(stdout); free(sets); return 0; }
-        else { usage(stderr); free(sets); return 2; }
-    }
-    if (!config) { usage(stderr); free(sets); return 2; }
     capture_t *c = dp_xcalloc(1, sizeof *c);
     char errstr[1024] = "";
-    dp_err_t err = cfg_load(&capture_config_table, &c->s, config, errstr, sizeof errstr);
-    for (int i = 0; !err && i < nsets; i++) {
-        char *eq = strchr(sets[i], '=');
-        if (!eq) { err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG, "--set \"%s\": expected KEY=VALUE", sets[i]); break; }
-        *eq = 0;
-        err = cfg_set(&capture_config_table, &c->s, sets[i], eq + 1, errstr, sizeof errstr);
-    }
-    free(sets);
-    if (!err) err = cfg_check_required(&capture_config_table, &c->s, errstr, sizeof errstr);
-    int rc = 0;
-    if (err) {
-        dp_error(MOD, "%s", errstr);
-        rc = 2;
+    dp_err_t err;
+    int rc = cfg_load_cli(&capture_config_table, &c->s, argc, argv);
+    if (rc) {
+        rc = rc < 0 ? 0 : rc; /* --help, or an error already reported */
         goto out;
     }
     signal(SIGINT, on_signal);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,30 +239,35 @@ static void trim(char **s, char **e) {
     while (*e > *s && isspace((unsigned char)(*e)[-1])) (*e)--;
 }
 
+/* props_line: split the .properties line [s, e) into trimmed key and
+ * value spans: 1 for key=value (or key: value), 0 for a blank or comment
+ * ('#', '!') line, -1 for a line without a separator. */
+static int props_line(char *s, char *e, char **ks, char **ke, char **vs, char **ve) {
+    trim(&s, &e);
+    if (s == e || *s == '#' || *s == '!') return 0;
+    char *sep = s;
+    while (sep < e && *sep != '=' && *sep != ':') sep++;
+    if (sep == e) return -1;
+    *ks = s;
+    *ke = sep;
+    *vs = sep + 1;
+    *ve = e;
+    trim(ks, ke);
+    trim(vs, ve);
+    return 1;
+}
+
 /* props_lookup: value of key in a .properties text (first match), new
- * string or NULL. Handles '#'/'!' comments and '=' or ':' separators. */
+ * string or NULL. */
 static char *props_lookup(const char *text, const char *key) {
-    const char *p = text;
     size_t kl = strlen(key);
-    while (*p) {
+    for (const char *p = text; *p;) {
         const char *eol = strchr(p, '\n');
         if (!eol) eol = p + strlen(p);
-        char *s = (char *)p, *e = (char *)eol;
-        trim(&s, &e);
-        if (s < e && *s != '#' && *s != '!') {
-            const char *sep = s;
-            while (sep < e && *sep != '=' && *sep != ':') sep++;
-            char *ks = s, *ke = (char *)sep;
-            trim(&ks, &ke);
-            if ((size_t)(ke - ks) == kl && memcmp(ks, key, kl) == 0 && sep < e) {
-                char *vs = (char *)sep + 1, *ve = e;
-                trim(&vs, &ve);
-                char *v = dp_xmalloc((size_t)(ve - vs) + 1);
-                memcpy(v, vs, (size_t)(ve - vs));
-                v[ve - vs] = 0;
-                return v;
-            }
-        }
+        char *ks, *ke, *vs, *ve;
+        if (props_line((char *)p, (char *)eol, &ks, &ke, &vs, &ve) == 1 &&
+            (size_t)(ke - ks) == kl && memcmp(ks, key, kl) == 0)
+            return strndup(vs, (size_t)(ve - vs));
         p = *eol ? eol + 1 : eol;
     }
     return NULL;
@@ -396,32 +402,23 @@ done:
 
 static dp_err_t load_properties(const cfg_table_t *t, void *settings, const char *text,
                                 const char *origin, char *errstr, size_t errstr_size) {
-    const char *p = text;
     int lineno = 0;
-    while (*p) {
+    for (const char *p = text; *p;) {
         lineno++;
         const char *eol = strchr(p, '\n');
         if (!eol) eol = p + strlen(p);
-        char *s = (char *)p, *e = (char *)eol;
-        trim(&s, &e);
-        if (s < e && *s != '#' && *s != '!') {
-            const char *sep = s;
-            while (sep < e && *sep != '=' && *sep != ':') sep++;
-            if (sep == e)
-                return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                                 "%s:%d: expected key=value", origin, lineno);
-            char *ks = s, *ke = (char *)sep, *vs = (char *)sep + 1, *ve = e;
-            trim(&ks, &ke);
-            trim(&vs, &ve);
-            char key[512], *val = dp_xmalloc((size_t)(ve - vs) + 1);
-            size_t kl = (size_t)(ke - ks) < sizeof key - 1 ? (size_t)(ke - ks) : sizeof key - 1;
-            memcpy(key, ks, kl);
-            key[kl] = 0;
-            memcpy(val, vs, (size_t)(ve - vs));
-            val[ve - vs] = 0;
+        char *ks, *ke, *vs, *ve;
+        int kind = props_line((char *)p, (char *)eol, &ks, &ke, &vs, &ve);
+        if (kind < 0)
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s:%d: expected key=value",
+                             origin, lineno);
+        if (kind > 0) {
+            char *key = strndup(ks, (size_t)(ke - ks)), *val = strndup(vs, (size_t)(ve - vs));
+            if (!key || !val) abort();
             char where[600];
             snprintf(where, sizeof where, "%s:%d", origin, lineno);
             dp_err_t err = set_resolved(t, settings, key, val, where, errstr, errstr_size);
+            free(key);
             free(val);
             if (err) return err;
         }
@@ -494,4 +491,47 @@ void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
                 d->alias_of ? " Deprecated alias." : "");
     }
     fputc('\n', out);
+}
+
+static void cli_usage(const cfg_table_t *t, FILE *out) {
+    fprintf(out, "usage: datapipe %s --config FILE [--set KEY=VALUE]...\n"
+                 "       datapipe %s --help\n\n", t->service, t->service);
+    cfg_print_help(t, out);
+}
+
+int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 's'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        if (o == 'c') config = optarg;
+        else if (o == 'h') { cli_usage(t, stdout); return -1; }
+        else if (o != 's') { cli_usage(t, stderr); return 2; }
+    }
+    if (!config || optind != argc) { cli_usage(t, stderr); return 2; }
+    char errstr[1024] = "";
+    dp_err_t err = cfg_load(t, settings, config, errstr, sizeof errstr);
+    /* second pass: --set overrides the file, in order */
+    optind = 1;
+    while (!err && (o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+        if (o != 's') continue;
+        char *eq = strchr(optarg, '=');
+        if (!eq) {
+            err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG, "--set \"%s\": expected KEY=VALUE", optarg);
+            break;
+        }
+        *eq = 0;
+        err = cfg_set(t, settings, optarg, eq + 1, errstr, sizeof errstr);
+        *eq = '=';
+    }
+    if (!err) err = cfg_check_required(t, settings, errstr, sizeof errstr);
+    if (err) {
+        dp_error(t->service, "%s", errstr);
+        return 2;
+    }
+    return 0;
 }

@@ -84,6 +84,13 @@ void cfg_print_markdown(const cfg_table_t *table, FILE *out);
 /* cfg_kv_get: value of key in list, or NULL. */
 const char *cfg_kv_get(const cfg_kv_t *kv, const char *key);
 
+/* cfg_load_cli: the command line every service shares,
+ *   datapipe <service> --config FILE [--set KEY=VALUE]... | --help
+ * Loads FILE, applies each --set, checks required keys. Returns 0 when
+ * settings are ready, -1 after printing --help (exit 0), or 2 for a usage
+ * or configuration error, already reported. */
+int cfg_load_cli(const cfg_table_t *table, void *settings, int argc, char **argv);
+
 /* cfg_resolve_refs: expand ${file:path:key} and ${env:NAME} in value into
  * a newly malloc'd string in *out. */
 dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t errstr_size);

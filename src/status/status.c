@@ -18,7 +18,6 @@
 #include "kafka/kafka.h"
 #include "pg/repl.h"
 #include "s3/client.h"
-#include "s3/credentials.h"
 
 typedef struct report {
     int pg_ok, slot_active;
@@ -103,20 +102,8 @@ static dp_err_t count_obj(void *ctx, const char *key, uint64_t size) {
 
 static void s3_part(const archive_settings_t *as, report_t *r) {
     char errstr[512];
-    s3_config_t sc;
-    memset(&sc, 0, sizeof sc);
-    sc.endpoint = as->store_url;
-    sc.region = as->s3_region;
-    sc.bucket = as->s3_bucket;
-    sc.access_key = as->aws_access_key_id;
-    sc.secret_key = as->aws_secret_access_key;
-    sc.path_style = as->path_style;
-    sc.max_retries = 1;
-    s3_credentials_t creds;
     s3_client_t *c = NULL;
-    if (s3_credentials_resolve(&sc, &creds, errstr, sizeof errstr) == DP_OK)
-        c = s3_client_new(&sc, errstr, sizeof errstr);
-    s3_credentials_fini(&creds);
+    archive_s3_client(as, 1, &c, errstr, sizeof errstr);
     if (!c) { dp_warn("status", "%s", errstr); return; }
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/", as->topics_dir);
