@@ -72,6 +72,10 @@ def main():
     capture = dpcheck.start([str(binary), "capture", "--config", str(CAPTURE_CFG)], env, logdir / "capture.log")
     archive = dpcheck.start([str(binary), "archive", "--config", str(ARCHIVE_CFG)], env, logdir / "archive.log")
     print(f"datapipe run: logs in {logdir.relative_to(ROOT)}; capture pid {capture.pid}, archive pid {archive.pid}")
+    ports = [json.loads(c.read_text())["config"].get("datapipe.metrics.port") for c in (CAPTURE_CFG, ARCHIVE_CFG)]
+    if all(ports):
+        print(f"metrics: http://127.0.0.1:{ports[0]}/metrics (capture), http://127.0.0.1:{ports[1]}/metrics "
+              "(archive), /health on both")
     try:
         dpcheck.wait_for(lambda: capture.poll() is not None or dpcheck.pg_rows(
             env, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'debezium_slot' AND active")[0][0] == 1,

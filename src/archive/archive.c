@@ -18,10 +18,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/breaker.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
 #include "parquet/writer.h"
 #include "s3/client.h"
+#include "archive/metrics.h"
 #include "s3/credentials.h"
 
 #define MOD "archive"
@@ -56,6 +58,7 @@ typedef struct part {
     int32_t partition;
     int64_t last_seen;    /* last offset consumed, -1 none */
     int64_t committed;    /* next offset committed, -1 unknown */
+    int64_t uncommitted;  /* offset whose commit failed after its object was uploaded, -1 none */
     open_file_t *f;
 } part_t;
 
@@ -70,7 +73,12 @@ typedef struct archive {
     const char *ext;
     int fail_backoff;      /* seconds, doubled per failed upload */
     int64_t pause_until_us;
+    dp_breaker_t breaker;    /* S3: 5 failed uploads in a row pause consumption 30 s */
+    s3_credentials_t creds;  /* kept when they expire (web identity), to refresh */
+    int64_t next_cred_check_ms;
+    uint64_t unchecked;    /* record bytes since the memory bound was last checked */
     uint64_t records, rows, files, bytes, tombstones, dlq_count;
+    archive_metrics_t *met;
 } archive_t;
 
 static int64_t now_us(void) {
@@ -91,6 +99,7 @@ static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int 
     p->partition = partition;
     p->last_seen = -1;
     p->committed = -1;
+    p->uncommitted = -1;
     return p;
 }
 
@@ -126,20 +135,26 @@ static dp_err_t file_open(archive_t *a, part_t *p, const char *path, int64_t off
     return DP_OK;
 }
 
-/* commit_part: commit offset next for p (synchronous). */
-static void commit_part(archive_t *a, part_t *p, int64_t next) {
-    if (next <= p->committed) return;
+/* commit_part: commit offset next for p (synchronous). A failure is
+ * remembered in p->uncommitted: until a later commit succeeds, no further
+ * file of p may be uploaded (see file_close). */
+static dp_err_t commit_part(archive_t *a, part_t *p, int64_t next) {
+    if (next <= p->committed) return DP_OK;
     if (a->dlq) rd_kafka_flush(a->dlq, 30000); /* DLQ records before their offsets */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = next;
     rd_kafka_resp_err_t e = rd_kafka_commit(a->rk, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
-    if (e)
-        dp_warn(MOD, "commit of \"%s\" [%d] at %lld failed: %s (the objects are in S3; a "
-                "replay rewrites the same keys)", p->topic, p->partition, (long long)next,
+    if (e) {
+        dp_warn(MOD, "commit of \"%s\" [%d] at %lld failed: %s (the object is in S3; a "
+                "replay rewrites the same key)", p->topic, p->partition, (long long)next,
                 rd_kafka_err2str(e));
-    else
-        p->committed = next;
+        if (next > p->uncommitted) p->uncommitted = next;
+        return DP_ERR_KAFKA;
+    }
+    p->committed = next;
+    if (next >= p->uncommitted) p->uncommitted = -1;
+    return DP_OK;
 }
 
 static void seek_back(archive_t *a, part_t *p, int64_t offset) {
@@ -158,6 +173,24 @@ static void seek_back(archive_t *a, part_t *p, int64_t offset) {
 
 /* file_close: finish and upload p's file, then commit. On failure the
  * file is dropped and the partition re-read from the file's start. */
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* breaker_note: log and export a change of the S3 breaker's state */
+static void breaker_note(archive_t *a, dp_breaker_state_t before) {
+    dp_breaker_state_t now = dp_breaker_state(&a->breaker);
+    if (now == before) return;
+    if (now == DP_BREAKER_OPEN)
+        dp_warn(MOD, "s3 circuit breaker open: pausing consumption for %lld ms",
+                (long long)a->breaker.policy.open_ms);
+    else
+        dp_info(MOD, "s3 circuit breaker %s", dp_breaker_state_name(now));
+    archive_metrics_breaker(a->met, (int)now);
+}
+
 static dp_err_t file_close(archive_t *a, part_t *p) {
     open_file_t *f = p->f;
     if (!f) return DP_OK;
@@ -170,10 +203,34 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
                           "datapipe.kafka.start.offset", "datapipe.kafka.end.offset"};
     const char *vals[] = {p->topic, kv_part, kv_start, kv_end};
     int64_t t0 = now_us();
-    dp_err_t err = pqt_writer_finish(f->w, keys, vals, 4, errstr, sizeof errstr);
+    dp_err_t err = DP_OK;
+    /* Exactly once: a replay starts at the committed offset and rewrites
+     * only the key of the file starting there, and where that file ends
+     * depends on the wall clock (rotation, memory bound). So at most one
+     * uploaded object may lie past the committed offset: while an earlier
+     * commit of p is missing, this file is not uploaded but re-read. */
+    if (p->uncommitted >= 0 && commit_part(a, p, p->uncommitted))
+        err = dp_seterr(errstr, sizeof errstr, DP_ERR_KAFKA,
+                        "offset %lld of the previous object is not committed yet",
+                        (long long)p->uncommitted);
+    /* one breaker call is one file upload, its parts and retries included */
+    dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
+    int guarded = 0;
+    if (!err) {
+        if (dp_breaker_allow(&a->breaker, mono_ms())) guarded = 1;
+        else err = dp_seterr(errstr, sizeof errstr, DP_ERR_S3_RETRY, "s3 circuit breaker is open");
+    }
+    if (!err) err = pqt_writer_finish(f->w, keys, vals, 4, errstr, sizeof errstr);
     uint64_t bytes = pqt_writer_bytes_written(f->w);
-    if (!err) err = s3_upload_commit(f->up, errstr, sizeof errstr);
-    f->up = NULL; /* commit frees the upload, whatever its outcome */
+    if (!err) {
+        err = s3_upload_commit(f->up, errstr, sizeof errstr);
+        f->up = NULL; /* commit frees the upload, whatever its outcome */
+    } /* else file_drop aborts it */
+    if (guarded) {
+        dp_breaker_record(&a->breaker, !err, mono_ms());
+        breaker_note(a, b0);
+    }
+    archive_metrics_upload(a->met, !err, f->rows, bytes, now_us() - t0);
     if (err) {
         dp_error(MOD, "upload of \"%s\" failed: %s; re-reading \"%s\" [%d] from offset %lld", f->key,
                  errstr, p->topic, p->partition, (long long)f->start_offset);
@@ -229,6 +286,8 @@ static void put_span(pqt_writer_t *w, size_t col, const arc_span_t *s, char *err
     else pqt_write_bytes(w, col, s->p, s->len, errstr, n);
 }
 
+static void bound_memory(archive_t *a, size_t consumed);
+
 /* on_message: one consumed record. Returns non-zero to stop. */
 static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -272,7 +331,23 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     int64_t ts_ms;
     rd_kafka_timestamp_type_t tt;
     ts_ms = rd_kafka_message_timestamp(m, &tt);
-    if (strcmp(a->s.timestamp_extractor, "Wallclock") == 0 || ts_ms < 0) ts_ms = now_us() / 1000;
+    if (strcmp(a->s.timestamp_extractor, "RecordField") == 0) {
+        if (arc_row_field_ms(&a->json, a->s.timestamp_field, &ts_ms)) {
+            snprintf(errstr, sizeof errstr, "field \"%s\" (timestamp.field) is missing or not a time",
+                     a->s.timestamp_field);
+            if (!a->dlq) {
+                dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (errors.tolerance=none: stopping)",
+                         topic, m->partition, (long long)m->offset, errstr);
+                return DP_ERR_INVALID;
+            }
+            if (to_dlq(a, m, "io.datapipe.TimestampError", errstr)) return DP_ERR_KAFKA;
+            p->last_seen = m->offset;
+            if (p->f) p->f->end_offset = m->offset;
+            return DP_OK;
+        }
+    } else if (strcmp(a->s.timestamp_extractor, "Wallclock") == 0 || ts_ms < 0) {
+        ts_ms = now_us() / 1000;
+    }
     char path[512];
     if (arc_format_path(a->s.path_format, ts_ms, a->s.partition_duration_ms, a->s.timezone, path,
                         sizeof path)) {
@@ -306,10 +381,16 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     if (err) {
         /* the row group flush streams into the upload: treat as upload error */
         dp_error(MOD, "writing \"%s\": %s", p->f->key, errstr);
+        if (err == DP_ERR_S3 || err == DP_ERR_S3_RETRY) {
+            dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
+            dp_breaker_record(&a->breaker, 0, mono_ms());
+            breaker_note(a, b0);
+        }
         int64_t start = p->f->start_offset;
         file_drop(p->f);
         p->f = NULL;
         seek_back(a, p, start);
+        archive_metrics_upload(a->met, 0, 0, 0, 0);
         return DP_OK;
     }
     p->f->rows++;
@@ -317,7 +398,44 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     p->last_seen = m->offset;
     a->rows++;
     if ((long long)p->f->rows >= a->s.flush_size) file_close(a, p);
+    else bound_memory(a, m->len);
     return DP_OK;
+}
+
+/* file_mem: bytes an open file holds: the row data buffered in its writer
+ * plus its upload's part buffer, which is allocated whole and becomes
+ * resident as it fills, so it counts with what was written, up to a part. */
+static uint64_t file_mem(const archive_t *a, const open_file_t *f) {
+    uint64_t up = pqt_writer_bytes_written(f->w);
+    if (up > (uint64_t)a->s.s3_part_size) up = (uint64_t)a->s.s3_part_size;
+    return (uint64_t)pqt_writer_buffered_bytes(f->w) + up;
+}
+
+/* bound_memory: while the open files together hold more than
+ * datapipe.max.buffer.bytes, close (upload and commit) the largest one.
+ * The sum is taken again after each max.buffer.bytes/32 bytes of records,
+ * so between checks it overshoots by about that much at most. An early
+ * close is an ordinary file boundary: exactly-once does not depend on
+ * where files end (see file_close). */
+static void bound_memory(archive_t *a, size_t consumed) {
+    a->unchecked += consumed;
+    if (a->unchecked < (uint64_t)a->s.max_buffer_bytes / 32) return;
+    a->unchecked = 0;
+    for (;;) {
+        uint64_t total = 0, biggest = 0;
+        part_t *victim = NULL;
+        for (size_t i = 0; i < a->nparts; i++) {
+            if (!a->parts[i].f) continue;
+            uint64_t b = file_mem(a, a->parts[i].f);
+            total += b;
+            if (b > biggest) biggest = b, victim = &a->parts[i];
+        }
+        if (total <= (uint64_t)a->s.max_buffer_bytes || !victim) return;
+        dp_debug(MOD, "open files hold %llu bytes, above datapipe.max.buffer.bytes: closing \"%s\" "
+                 "(%llu bytes) early", (unsigned long long)total, victim->f->key,
+                 (unsigned long long)biggest);
+        file_close(a, victim);
+    }
 }
 
 /* on_timer: wall-clock rotation and commits of tombstone-only progress */
@@ -339,10 +457,21 @@ static void on_timer(archive_t *a, int64_t now) {
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     archive_t *a = opaque;
+    /* kafka.partition.assignment.strategy=cooperative-sticky hands over and
+     * takes back only the partitions that move */
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++)
             dp_info(MOD, "assigned \"%s\" [%d]", parts->elems[i].topic, parts->elems[i].partition);
-        rd_kafka_assign(rk, parts);
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                dp_error(MOD, "incremental assign: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_assign(rk, parts);
+        }
         return;
     }
     /* revoked: drop open files; the next owner re-reads from the commit */
@@ -353,8 +482,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         p->f = NULL;
         p->last_seen = -1;
         p->committed = -1;
+        p->uncommitted = -1;
     }
-    rd_kafka_assign(rk, NULL);
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) {
+            dp_error(MOD, "incremental unassign: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
 }
 
 static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
@@ -382,9 +520,14 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
         return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid \"path.format\" \"%s\"", s->path_format);
 
     s3_client_t *client = NULL;
-    dp_err_t err = archive_s3_client(s, (int)s->s3_retries, &client, errstr, n);
+    if (strcmp(s->timestamp_extractor, "RecordField") == 0 && !*s->timestamp_field)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "\"timestamp.extractor\" RecordField needs \"timestamp.field\"");
+    dp_err_t err = archive_s3_client_ex(s, (int)s->s3_retries, &client, &a->creds, errstr, n);
     if (err) return err;
     a->s3 = client;
+    dp_breaker_init(&a->breaker, NULL, NULL, 0);
+    archive_metrics_breaker(a->met, 0);
 
     char group[600];
     snprintf(group, sizeof group, "connect-%s", s->name);
@@ -439,38 +582,78 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
 
 dp_err_t archive_s3_client(const archive_settings_t *s, int max_retries, s3_client_t **out,
                            char *errstr, size_t n) {
-    s3_config_t sc;
-    memset(&sc, 0, sizeof sc);
-    sc.endpoint = s->store_url;
-    sc.region = s->s3_region;
-    sc.bucket = s->s3_bucket;
-    sc.access_key = s->aws_access_key_id;
-    sc.secret_key = s->aws_secret_access_key;
-    sc.path_style = s->path_style;
-    sc.part_size = (size_t)s->s3_part_size;
-    sc.sse = *s->ssea_name ? s->ssea_name : NULL;
-    sc.kms_key_id = s->sse_kms_key_id;
-    sc.max_retries = max_retries;
-    sc.retry_backoff_ms = s->s3_retry_backoff_ms;
     s3_credentials_t creds;
-    dp_err_t err = s3_credentials_resolve(&sc, &creds, errstr, n);
-    if (!err) {
-        *out = s3_client_new(&sc, errstr, n);
-        if (!*out) err = DP_ERR_CONFIG;
-    }
+    dp_err_t err = archive_s3_client_ex(s, max_retries, out, &creds, errstr, n);
     s3_credentials_fini(&creds);
     return err;
 }
 
-/* caught_up: every assigned partition consumed up to its high watermark */
+/* s3_config_of: the S3 client configuration the archive settings describe */
+static void s3_config_of(const archive_settings_t *s, int max_retries, s3_config_t *sc) {
+    memset(sc, 0, sizeof *sc);
+    sc->endpoint = s->store_url;
+    sc->region = s->s3_region;
+    sc->bucket = s->s3_bucket;
+    sc->access_key = s->aws_access_key_id;
+    sc->secret_key = s->aws_secret_access_key;
+    sc->path_style = s->path_style;
+    sc->part_size = (size_t)s->s3_part_size;
+    sc->sse = *s->ssea_name ? s->ssea_name : NULL;
+    sc->kms_key_id = s->sse_kms_key_id;
+    sc->max_retries = max_retries;
+    sc->retry_backoff_ms = s->s3_retry_backoff_ms;
+}
+
+dp_err_t archive_s3_client_ex(const archive_settings_t *s, int max_retries, s3_client_t **out,
+                              s3_credentials_t *creds, char *errstr, size_t n) {
+    s3_config_t sc;
+    s3_config_of(s, max_retries, &sc);
+    dp_err_t err = s3_credentials_resolve(&sc, creds, errstr, n);
+    if (!err) {
+        *out = s3_client_new(&sc, errstr, n);
+        if (!*out) err = DP_ERR_CONFIG;
+    }
+    return err;
+}
+
+/* refresh_credentials: temporary credentials (web identity) are fetched
+ * again before they expire and swapped into the client */
+static void refresh_credentials(archive_t *a) {
+    int64_t now = now_us() / 1000;
+    if (now < a->next_cred_check_ms) return;
+    a->next_cred_check_ms = now + 30000;
+    if (!s3_credentials_refresh_due(&a->creds, now)) return;
+    char errstr[512];
+    s3_config_t sc;
+    s3_config_of(&a->s, (int)a->s.s3_retries, &sc);
+    s3_credentials_t fresh;
+    dp_err_t err = s3_credentials_resolve(&sc, &fresh, errstr, sizeof errstr);
+    if (!err) err = s3_client_set_credentials(a->s3, sc.access_key, sc.secret_key, sc.session_token,
+                                              errstr, sizeof errstr);
+    if (err) {
+        dp_warn(MOD, "refreshing S3 credentials (%s): %s", fresh.source, errstr);
+        s3_credentials_fini(&fresh);
+        return;
+    }
+    s3_credentials_fini(&a->creds);
+    a->creds = fresh;
+    dp_info(MOD, "S3 credentials refreshed from %s", a->creds.source);
+}
+
+/* caught_up: every assigned partition consumed up to its end. The ends
+ * (the latest offsets; the last stable ones under read_committed) come from
+ * one ListOffsets request per leader and the commits, for partitions not
+ * consumed from in this run, from one OffsetFetch: a check costs a couple
+ * of round trips however many partitions are assigned. */
 static int caught_up(archive_t *a) {
-    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_topic_partition_list_t *l = NULL, *committed = NULL;
     if (rd_kafka_assignment(a->rk, &l) || !l) return 0;
     int ok = l->cnt > 0;
+    for (int i = 0; i < l->cnt; i++) l->elems[i].offset = RD_KAFKA_OFFSET_END; /* "latest" */
+    if (ok && rd_kafka_offsets_for_times(a->rk, l, 5000)) ok = 0;
     for (int i = 0; ok && i < l->cnt; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(a->rk, l->elems[i].topic, l->elems[i].partition, &lo,
-                                             &hi, 5000)) {
+        int64_t end = l->elems[i].offset;
+        if (l->elems[i].err || end < 0) {
             ok = 0;
             break;
         }
@@ -478,14 +661,25 @@ static int caught_up(archive_t *a) {
         int64_t next = p && p->last_seen >= 0 ? p->last_seen + 1 : -1;
         if (next < 0) {
             /* nothing consumed this run: caught up if the commit is at the end */
-            rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(c, l->elems[i].topic, l->elems[i].partition);
-            if (rd_kafka_committed(a->rk, c, 5000) == 0) next = c->elems[0].offset;
-            rd_kafka_topic_partition_list_destroy(c);
-            if (next < 0) next = lo;
+            if (!committed) {
+                committed = rd_kafka_topic_partition_list_copy(l);
+                if (rd_kafka_committed(a->rk, committed, 5000)) {
+                    ok = 0;
+                    break;
+                }
+            }
+            next = committed->elems[i].offset;
+            if (next < 0) {
+                /* no commit either: caught up if the partition is empty */
+                int64_t lo, hi;
+                if (rd_kafka_query_watermark_offsets(a->rk, l->elems[i].topic, l->elems[i].partition,
+                                                     &lo, &hi, 5000) == 0)
+                    next = lo;
+            }
         }
-        ok = next >= hi;
+        ok = next >= end;
     }
+    if (committed) rd_kafka_topic_partition_list_destroy(committed);
     rd_kafka_topic_partition_list_destroy(l);
     return ok;
 }
@@ -494,7 +688,9 @@ static int run(archive_t *a) {
     int64_t next_timer = 0, next_log = now_us() + 10000000;
     int rc = 0;
     while (!stop_requested) {
-        if (now_us() < a->pause_until_us) {
+        if (now_us() < a->pause_until_us ||
+            (dp_breaker_state(&a->breaker) == DP_BREAKER_OPEN &&
+             mono_ms() < dp_breaker_retry_at_ms(&a->breaker))) {
             /* S3 failing: consume nothing for a while; Kafka keeps the data */
             struct timespec ts = {0, 100000000};
             nanosleep(&ts, NULL);
@@ -519,8 +715,15 @@ static int run(archive_t *a) {
         if (a->dlq) rd_kafka_poll(a->dlq, 0);
         int64_t now = now_us();
         if (now >= next_timer) {
+            refresh_credentials(a);
             on_timer(a, now);
             next_timer = now + 200000;
+        }
+        if (archive_metrics_due(a->met, now)) {
+            archive_metrics_totals(a->met, a->records, a->tombstones, a->dlq_count);
+            for (size_t i = 0; i < a->nparts; i++)
+                archive_metrics_partition(a->met, a->rk, a->parts[i].topic, a->parts[i].partition,
+                                          a->parts[i].last_seen >= 0 ? a->parts[i].last_seen + 1 : -1);
         }
         if (now >= next_log) {
             dp_info(MOD, "records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
@@ -555,7 +758,9 @@ static void archive_free(archive_t *a) {
     }
     free(a->parts);
     s3_client_destroy(a->s3);
+    s3_credentials_fini(&a->creds);
     dp_json_fini(&a->json);
+    archive_metrics_destroy(a->met);
     dp_buf_fini(&a->row.scratch);
     cfg_free(&archive_config_table, &a->s);
 }
@@ -572,13 +777,15 @@ int archive_main(int argc, char **argv) {
         signal(SIGTERM, on_signal);
         signal(SIGUSR1, on_drain);
         signal(SIGPIPE, SIG_IGN);
-        err = archive_setup(a, errstr, sizeof errstr);
+        a->met = archive_metrics_new(&a->s, errstr, sizeof errstr);
+        err = a->met ? archive_setup(a, errstr, sizeof errstr) : DP_ERR_NET;
         if (err) {
             dp_error(MOD, "%s", errstr);
             rc = err == DP_ERR_CONFIG || err == DP_ERR_UNSUPPORTED ? 2 : 1;
         } else {
             dp_info(MOD, "archiving %s to s3://%s/%s/", a->s.topics_regex ? a->s.topics_regex : a->s.topics,
                     a->s.s3_bucket, a->s.topics_dir);
+            archive_metrics_ready(a->met);
             rc = run(a);
             dp_info(MOD, "stopped: records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
                     (unsigned long long)a->records, (unsigned long long)a->rows,

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "s3/client.h"
+#include "s3/credentials.h"
 
 typedef struct archive_settings {
     char *name, *connector_class;
@@ -33,8 +34,10 @@ typedef struct archive_settings {
     int behavior_on_null_values; /* ignore|fail */
     char *errors_tolerance;
     char *dlq_topic;
-    long long max_record_bytes, row_group_bytes;
+    long long max_record_bytes, row_group_bytes, max_buffer_bytes;
     char *log_level;
+    char *metrics_host;         /* datapipe.metrics.host */
+    long long metrics_port;     /* datapipe.metrics.port, 0 = off */
     cfg_kv_t kafka;
 } archive_settings_t;
 
@@ -46,6 +49,11 @@ int archive_main(int argc, char **argv);
  * region, bucket, credentials through the usual chain, SSE, part size). */
 dp_err_t archive_s3_client(const archive_settings_t *s, int max_retries, s3_client_t **out,
                            char *errstr, size_t errstr_size);
+/* archive_s3_client_ex: the same, keeping the resolved credentials in
+ * *creds (always initialized; release with s3_credentials_fini) so that
+ * temporary ones can be refreshed. */
+dp_err_t archive_s3_client_ex(const archive_settings_t *s, int max_retries, s3_client_t **out,
+                              s3_credentials_t *creds, char *errstr, size_t errstr_size);
 
 /* ---- the row of the seed's s3_cdc_events table ---- */
 
@@ -72,6 +80,13 @@ typedef struct arc_row {
  * envelope. */
 dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len,
                        char *errstr, size_t errstr_size);
+
+/* arc_row_field_ms: after a successful arc_row_parse on j, the value of
+ * the dotted field path (relative to the payload, e.g. "source.ts_ms") as
+ * ms since the epoch: a JSON integer is taken as ms, a string as an
+ * ISO-8601 date-time ("2026-11-24T06:00:00Z", "+01:00" offsets, or a space
+ * for the T). DP_ERR_INVALID when absent, null or not a time. */
+dp_err_t arc_row_field_ms(const dp_json_t *j, const char *path, int64_t *ms);
 
 /* arc_format_path: the encoded partition of timestamp ts_ms (bucketed to
  * duration_ms) in path.format syntax (Joda: 'literal', YYYY, MM, dd, HH,

@@ -54,7 +54,12 @@ static const cfg_def_t defs[] = {
      "io.confluent.connect.storage.partitioner.TimeBasedPartitioner", 0, NULL,
      "Partitioner; time-based."},
     {"timestamp.extractor", CFG_STRING, S(timestamp_extractor), 0, 0, "Record",
-     "Record|Wallclock", 0, NULL, "Which time decides the partition: the Kafka record's or now."},
+     "Record|RecordField|Wallclock", 0, NULL,
+     "Which time decides the partition: the Kafka record's, a field of the value "
+     "(timestamp.field), or now (Wallclock gives up exactly-once: a replay may pick other paths)."},
+    {"timestamp.field", CFG_STRING, S(timestamp_field), 0, 0, "", NULL, 0, NULL,
+     "With RecordField: dotted path into the event payload, e.g. source.ts_ms; integers are "
+     "ms since the epoch, strings ISO-8601."},
     {"format.class", CFG_STRING, S(format_class), 0, 0,
      "io.confluent.connect.s3.format.parquet.ParquetFormat",
      "io.confluent.connect.s3.format.parquet.ParquetFormat", 0, NULL, "Output format: Parquet."},
@@ -95,8 +100,18 @@ static const cfg_def_t defs[] = {
      NULL, 0, NULL, "Largest record value accepted; larger ones are conversion errors."},
     {"datapipe.row.group.bytes", CFG_INT, S(row_group_bytes), 1 << 16, 1LL << 30, "8388608",
      NULL, 0, NULL, "Uncompressed bytes buffered per open file before a row group is written."},
+    {"datapipe.max.buffer.bytes", CFG_INT, S(max_buffer_bytes), 1 << 20, 1LL << 40, "268435456",
+     NULL, 0, NULL,
+     "Bound on the bytes held by all open files together (row data buffered in the Parquet "
+     "writers plus the part buffers of their uploads); at the bound the largest open file is "
+     "closed early (uploaded and committed), however many partitions are open."},
     {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,
      NULL, "Log level."},
+    {"datapipe.metrics.port", CFG_INT, S(metrics_port), 0, 65535, "0", NULL, 0, NULL,
+     "Port of the HTTP endpoint with GET /metrics (Prometheus text format) and GET /health; "
+     "0 = no endpoint."},
+    {"datapipe.metrics.host", CFG_STRING, S(metrics_host), 0, 0, "127.0.0.1", NULL, 0, NULL,
+     "Address the metrics endpoint binds (0.0.0.0 for every interface)."},
     {"kafka.", CFG_PREFIX, S(kafka), 0, 0, NULL, NULL, 0, NULL,
      "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required)."},
 };

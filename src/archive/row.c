@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "archive/archive.h"
+#include "event/debezium.h"
 
 /* span_of: the raw text of node (objects keep their braces); strings are
  * decoded into scratch when they contain escapes. */
@@ -98,6 +99,38 @@ dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t l
         spans[i]->p = (const char *)row->scratch.data + (uintptr_t)spans[i]->p;
         spans[i]->null = 0;
     }
+    return DP_OK;
+}
+
+/* payload_of: the envelope payload node (the schema wrapper is optional) */
+static uint32_t payload_of(const dp_json_t *j) {
+    uint32_t p = dp_json_get(j, 0, "payload");
+    return p && dp_json_get(j, 0, "schema") ? p : 0;
+}
+
+dp_err_t arc_row_field_ms(const dp_json_t *j, const char *path, int64_t *ms) {
+    uint32_t node = payload_of(j);
+    char part[256];
+    for (const char *p = path; *p;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        if (l == 0 || l >= sizeof part) return DP_ERR_INVALID;
+        memcpy(part, p, l);
+        part[l] = 0;
+        node = dp_json_get(j, node, part);
+        if (!node) return DP_ERR_INVALID;
+        p += l + (dot ? 1 : 0);
+    }
+    if (j->nodes[node].type == DP_JSON_NUMBER) return dp_json_int64(j, node, ms);
+    if (j->nodes[node].type != DP_JSON_STRING || j->nodes[node].len >= 64) return DP_ERR_INVALID;
+    char text[64];
+    size_t l = j->nodes[node].len;
+    memcpy(text, dp_json_raw(j, node), l);
+    text[l] = 0;
+    if (l && text[l - 1] == 'Z') text[--l] = 0; /* UTC designator */
+    int64_t us;
+    if (dbz_parse_timestamp(text, l, &us)) return DP_ERR_INVALID;
+    *ms = (us - ((us % 1000) + 1000) % 1000) / 1000;
     return DP_OK;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -24,66 +25,13 @@
 #include "kafka/kafka.h"
 #include "pg/pgoutput.h"
 #include "pg/repl.h"
+#include "capture/internal.h"
+#include "capture/metrics.h"
 
-#define MOD "capture"
-
-static volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t capture_stop_requested;
+#define stop_requested capture_stop_requested
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
-typedef struct regex_list {
-    regex_t *re;
-    size_t n;
-} regex_list_t;
-
-typedef struct router {
-    regex_t re;
-    char *replacement;
-} router_t;
-
-typedef struct table_entry {
-    uint32_t relid;
-    int included;
-    dbz_table_t t;
-    char *topic;
-    rd_kafka_topic_t *rkt;
-} table_entry_t;
-
-typedef struct txn {
-    uint64_t end_lsn;
-    uint32_t pending;
-    int committed;
-} txn_t;
-
-typedef struct capture {
-    capture_settings_t s;
-    dbz_options_t opt;
-    regex_list_t include, exclude;
-    router_t *routers;
-    size_t nrouters;
-    int skip_c, skip_u, skip_d, skip_t;
-
-    PGconn *sql, *repl;
-    rd_kafka_t *rk;
-    pgo_decoder_t *dec;
-
-    table_entry_t *tables;
-    size_t ntables;
-
-    txn_t *ring;
-    uint64_t ring_cap, head, tail; /* seq numbers; entry = ring[seq % cap] */
-    int in_txn;
-    uint32_t xid;
-    int64_t commit_ts_us;
-    uint64_t last_commit_lsn;
-
-    uint64_t received_lsn, flushed_lsn, reported_lsn;
-    int64_t inflight, inflight_bytes;
-    int delivery_failed;
-    char delivery_err[512];
-
-    uint64_t events, tombstones, txns;
-    dp_buf_t key, value;
-} capture_t;
 
 /* ---- configuration-derived helpers ---- */
 
@@ -177,6 +125,58 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
     return err;
 }
 
+/* setup_key_columns: parse message.key.columns,
+ * "<schema.table regex>:<col>,<col>;<regex>:<col>" */
+static dp_err_t setup_key_columns(capture_t *c, char *errstr, size_t n) {
+    const char *spec = c->s.message_key_columns;
+    if (!spec || !*spec) return DP_OK;
+    char *copy = dp_xstrdup(spec), *save = NULL;
+    dp_err_t err = DP_OK;
+    for (char *ent = strtok_r(copy, ";", &save); ent && !err; ent = strtok_r(NULL, ";", &save)) {
+        while (*ent == ' ') ent++;
+        if (!*ent) continue;
+        char *colon = strrchr(ent, ':');
+        if (!colon || colon == ent || !colon[1]) {
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid \"message.key.columns\" entry \"%s\": "
+                            "expected <schema.table>:<column>[,<column>...]", ent);
+            break;
+        }
+        *colon = 0;
+        c->keys = dp_xrealloc(c->keys, sizeof *c->keys * (c->nkeys + 1));
+        key_override_t *ko = &c->keys[c->nkeys];
+        memset(ko, 0, sizeof *ko);
+        char pat[1024];
+        snprintf(pat, sizeof pat, "^(%s)$", ent);
+        if (regcomp(&ko->table, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression \"%s\" in "
+                            "\"message.key.columns\"", ent);
+            break;
+        }
+        c->nkeys++;
+        char *csave = NULL;
+        for (char *col = strtok_r(colon + 1, ",", &csave); col; col = strtok_r(NULL, ",", &csave)) {
+            while (*col == ' ') col++;
+            size_t l = strlen(col);
+            while (l && col[l - 1] == ' ') col[--l] = 0;
+            if (!l) continue;
+            ko->cols = dp_xrealloc(ko->cols, sizeof(char *) * (ko->ncols + 1));
+            ko->cols[ko->ncols++] = dp_xstrdup(col);
+        }
+    }
+    free(copy);
+    return err;
+}
+
+/* key_override_for: the message.key.columns entry for relation m, or NULL */
+static const key_override_t *key_override_for(const capture_t *c, const pgo_msg_t *m) {
+    char full[1024];
+    snprintf(full, sizeof full, "%.*s.%.*s", (int)m->u.relation.nspname.len, m->u.relation.nspname.p,
+             (int)m->u.relation.relname.len, m->u.relation.relname.p);
+    for (size_t i = 0; i < c->nkeys; i++)
+        if (regexec(&c->keys[i].table, full, 0, NULL, 0) == 0) return &c->keys[i];
+    return NULL;
+}
+
 /* route: apply RegexRouters in order to topic (Connect semantics: the
  * whole name must match; $N in the replacement names group N). */
 static char *route(const capture_t *c, const char *topic) {
@@ -208,11 +208,16 @@ static char *route(const capture_t *c, const char *topic) {
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     capture_t *c = opaque;
+    if ((uintptr_t)m->_private == CAPTURE_NO_TXN) {
+        if (m->err) dp_warn(MOD, "heartbeat not delivered: %s", rd_kafka_err2str(m->err));
+        return;
+    }
     uint64_t seq = (uint64_t)(uintptr_t)m->_private;
     txn_t *t = &c->ring[seq % c->ring_cap];
     t->pending--;
     c->inflight--;
     c->inflight_bytes -= (int64_t)(m->len + m->key_len);
+    if (m->err) capture_metrics_delivery_error(c->met);
     if (m->err && !c->delivery_failed) {
         c->delivery_failed = 1;
         snprintf(c->delivery_err, sizeof c->delivery_err, "delivery to \"%s\" [%d] failed: %s",
@@ -257,30 +262,45 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
 
 /* ---- relations ---- */
 
-static table_entry_t *find_table(capture_t *c, uint32_t relid) {
+table_entry_t *capture_find_table(capture_t *c, uint32_t relid) {
     for (size_t i = 0; i < c->ntables; i++)
         if (c->tables[i].relid == relid) return &c->tables[i];
     return NULL;
 }
 
+table_entry_t *capture_add_table(capture_t *c, uint32_t relid) {
+    table_entry_t *te = capture_find_table(c, relid);
+    if (te) return te;
+    c->tables = dp_xrealloc(c->tables, sizeof *c->tables * (c->ntables + 1));
+    te = &c->tables[c->ntables++];
+    memset(te, 0, sizeof *te);
+    te->relid = relid;
+    return te;
+}
+
 static dp_err_t on_relation(capture_t *c, const pgo_msg_t *m, char *errstr, size_t n) {
-    table_entry_t *te = find_table(c, m->u.relation.relid);
-    if (!te) {
-        c->tables = dp_xrealloc(c->tables, sizeof *c->tables * (c->ntables + 1));
-        te = &c->tables[c->ntables++];
-        memset(te, 0, sizeof *te);
-        te->relid = m->u.relation.relid;
-    } else {
-        dbz_table_fini(&te->t);
-    }
+    return capture_bind_table(c, capture_add_table(c, m->u.relation.relid), m, errstr, n);
+}
+
+dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m, char *errstr,
+                            size_t n) {
+    if (te->t.cols) dbz_table_fini(&te->t);
     /* catalog facts pgoutput does not carry: NOT NULL and the primary key */
     char oid[16];
     snprintf(oid, sizeof oid, "%u", m->u.relation.relid);
     const char *params[1] = {oid};
     PGresult *r = PQexecParams(
         c->sql,
-        "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false) "
-        "FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+        "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false), "
+        /* and what Debezium's schemas need: domains' base types, enum
+         * labels, column defaults */
+        "t.typname, CASE WHEN t.typtype = 'd' THEN t.typbasetype END, t.typtypmod, "
+        "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
+        " WHERE e.enumtypid = t.oid OR (t.typcategory = 'A' AND e.enumtypid = t.typelem)), "
+        "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, t.typelem "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -295,6 +315,34 @@ static dp_err_t on_relation(capture_t *c, const pgo_msg_t *m, char *errstr, size
         cat[i].name = PQgetvalue(r, i, 0);
         cat[i].not_null = PQgetvalue(r, i, 1)[0] == 't';
         cat[i].in_pk = PQgetvalue(r, i, 2)[0] == 't';
+        cat[i].type_name = PQgetvalue(r, i, 3);
+        if (!PQgetisnull(r, i, 4)) {
+            cat[i].base_oid = (uint32_t)strtoul(PQgetvalue(r, i, 4), NULL, 10);
+            cat[i].base_typmod = (int32_t)strtol(PQgetvalue(r, i, 5), NULL, 10);
+        }
+        cat[i].enum_labels = PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6);
+        cat[i].default_expr = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7);
+        cat[i].elem_oid = (uint32_t)strtoul(PQgetvalue(r, i, 8), NULL, 10);
+    }
+    /* message.key.columns replaces the primary key as the message key */
+    const key_override_t *ko = key_override_for(c, m);
+    for (size_t k = 0; ko && k < ko->ncols; k++) {
+        int found = 0;
+        for (int i = 0; i < nc; i++) found |= strcmp(cat[i].name, ko->cols[k]) == 0;
+        if (!found) {
+            dp_err_t e = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                                   "\"message.key.columns\" names column \"%s\" that table \"%.*s.%.*s\" "
+                                   "does not have", ko->cols[k], (int)m->u.relation.nspname.len,
+                                   m->u.relation.nspname.p, (int)m->u.relation.relname.len,
+                                   m->u.relation.relname.p);
+            free(cat);
+            PQclear(r);
+            return e;
+        }
+    }
+    for (int i = 0; ko && i < nc; i++) {
+        cat[i].in_pk = 0;
+        for (size_t k = 0; k < ko->ncols; k++) cat[i].in_pk |= strcmp(cat[i].name, ko->cols[k]) == 0;
     }
     dp_err_t err = dbz_table_init(&te->t, m, cat, (size_t)nc, &c->opt, errstr, n);
     free(cat);
@@ -343,11 +391,17 @@ static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tup
 static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us, char *errstr,
                      size_t n) {
+    return capture_emit(c, te, op, before, after, lsn, now_us, "false", errstr, n);
+}
+
+dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
+                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
+                      const char *snapshot, char *errstr, size_t n) {
     const pgo_tuple_t *keyrow = after ? after : before;
     int has_key = 0;
     dp_err_t err = DP_OK;
     if (keyrow) err = dbz_encode_key(&te->t, &c->opt, keyrow, &c->key, &has_key);
-    dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false"};
+    dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot};
     if (!err) err = dbz_encode_value(&te->t, &c->opt, op, before, after, &src, now_us, &c->value);
     if (err)
         return dp_seterr(errstr, n, DP_ERR_NOMEM,
@@ -358,8 +412,12 @@ static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t
                   c->value.len, errstr, n);
     if (err) return err;
     c->events++;
-    if (op == 'd' && c->s.tombstones_on_delete && has_key) {
-        err = produce(c, te, c->key.data, c->key.len, NULL, 0, errstr, n);
+    capture_metrics_event(c->met, te->t.schema, te->t.table, op,
+                          strcmp(snapshot, "false") ? -1 : (now_us - c->commit_ts_us) / 1000);
+    if (op == 'd' && c->s.tombstones_on_delete) {
+        /* Debezium sends the tombstone for key-less tables too, key null */
+        err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, NULL, 0,
+                      errstr, n);
         c->tombstones++;
     }
     return err;
@@ -367,7 +425,7 @@ static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t
 
 static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr,
                           size_t n) {
-    table_entry_t *te = find_table(c, m->u.change.relid);
+    table_entry_t *te = capture_find_table(c, m->u.change.relid);
     if (!te)
         return dp_seterr(errstr, n, DP_ERR_PROTO, "change for relation %u before its Relation message",
                          m->u.change.relid);
@@ -399,15 +457,42 @@ static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *
 static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
     if (c->skip_t) return DP_OK;
     for (uint32_t i = 0; i < m->u.truncate.nrels; i++) {
-        table_entry_t *te = find_table(c, pgo_truncate_relid(m, i));
+        table_entry_t *te = capture_find_table(c, pgo_truncate_relid(m, i));
         if (!te || !te->included) continue;
         dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false"};
         dp_err_t err = dbz_encode_value(&te->t, &c->opt, 't', NULL, NULL, &src, repl_now_us(), &c->value);
         if (!err) err = produce(c, te, NULL, 0, c->value.data, c->value.len, errstr, n);
         if (err) return err;
         c->events++;
+        capture_metrics_event(c->met, te->t.schema, te->t.table, 't',
+                              (repl_now_us() - c->commit_ts_us) / 1000);
     }
     return DP_OK;
+}
+
+dp_err_t capture_begin_txn(capture_t *c) {
+    /* make room for the transaction in the ring */
+    while (c->tail - c->head >= c->ring_cap && !stop_requested) capture_serve(c, 50);
+    if (stop_requested) return DP_ERR_STOPPED;
+    txn_t *t = &c->ring[c->tail % c->ring_cap];
+    t->end_lsn = 0;
+    t->pending = 0;
+    t->committed = 0;
+    c->tail++;
+    c->in_txn = 1;
+    return DP_OK;
+}
+
+void capture_end_txn(capture_t *c, uint64_t end_lsn) {
+    txn_t *t = &c->ring[(c->tail - 1) % c->ring_cap];
+    t->end_lsn = end_lsn;
+    t->committed = 1;
+    c->in_txn = 0;
+}
+
+void capture_serve(capture_t *c, int timeout_ms) {
+    rd_kafka_poll(c->rk, timeout_ms);
+    advance(c);
 }
 
 /* on_xlogdata: one pgoutput message at WAL position lsn */
@@ -418,29 +503,15 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
     if (err) return err;
     switch (m.kind) {
     case PGO_BEGIN: {
-        /* make room for the transaction in the ring */
-        while (c->tail - c->head >= c->ring_cap && !stop_requested) {
-            rd_kafka_poll(c->rk, 50);
-            advance(c);
-        }
-        if (stop_requested) return DP_ERR_STOPPED;
-        txn_t *t = &c->ring[c->tail % c->ring_cap];
-        t->end_lsn = 0;
-        t->pending = 0;
-        t->committed = 0;
-        c->tail++;
-        c->in_txn = 1;
+        if ((err = capture_begin_txn(c))) return err;
         c->xid = m.u.begin.xid;
         c->commit_ts_us = m.u.begin.commit_ts + REPL_PG_EPOCH_US;
         return DP_OK;
     }
     case PGO_COMMIT: {
         if (!c->in_txn) return dp_seterr(errstr, n, DP_ERR_PROTO, "commit without begin");
-        txn_t *t = &c->ring[(c->tail - 1) % c->ring_cap];
-        t->end_lsn = m.u.commit.end_lsn;
-        t->committed = 1;
-        c->in_txn = 0;
-        c->last_commit_lsn = m.u.commit.commit_lsn;
+        capture_end_txn(c, m.u.commit.end_lsn);
+        c->last_commit_lsn = m.u.commit.end_lsn; /* Debezium's sequence[0] */
         c->txns++;
         if (m.u.commit.end_lsn > c->received_lsn) c->received_lsn = m.u.commit.end_lsn;
         return DP_OK;
@@ -468,12 +539,70 @@ static dp_err_t feedback(capture_t *c, int64_t now, char *errstr, size_t n) {
     return err;
 }
 
+/* heartbeat: run heartbeat.action.query and send Debezium's heartbeat
+ * record (key serverName, value ts_ms). Failures are warnings: the
+ * heartbeat is an aid, the stream goes on without it. */
+static void heartbeat(capture_t *c, int64_t now) {
+    if (*c->s.heartbeat_action_query) {
+        PGresult *r = PQexec(c->sql, c->s.heartbeat_action_query);
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            dp_warn(MOD, "heartbeat.action.query failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    char topic[600];
+    snprintf(topic, sizeof topic, "%s.%s", c->s.heartbeat_topic_prefix, c->s.topic_prefix);
+    if (c->hb_state < 0 && now >= c->hb_recheck_us) c->hb_state = 0;
+    if (c->hb_state == 0) {
+        char err[512];
+        int ex = kfk_topic_exists(c->rk, topic, 5000, err, sizeof err);
+        if (ex <= 0) {
+            if (!c->hb_recheck_us)
+                dp_warn(MOD, "heartbeat topic \"%s\" does not exist: heartbeats run the action "
+                        "query only until it does", topic);
+            c->hb_state = -1;
+            c->hb_recheck_us = now + 10000000;
+            return;
+        }
+        c->hb_state = 1;
+        c->hb_rkt = rd_kafka_topic_new(c->rk, topic, NULL);
+    }
+    if (c->hb_state < 0) return;
+    char key[512], val[256];
+    int kl, vl;
+    if (c->s.key_schemas_enable)
+        kl = snprintf(key, sizeof key, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
+                      "\"string\",\"optional\":false,\"field\":\"serverName\"}],\"optional\":false,"
+                      "\"name\":\"io.debezium.connector.common.ServerNameKey\"},\"payload\":"
+                      "{\"serverName\":\"%s\"}}", c->s.topic_prefix);
+    else
+        kl = snprintf(key, sizeof key, "{\"serverName\":\"%s\"}", c->s.topic_prefix);
+    if (c->s.value_schemas_enable)
+        vl = snprintf(val, sizeof val, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
+                      "\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
+                      "\"name\":\"io.debezium.connector.common.Heartbeat\"},\"payload\":"
+                      "{\"ts_ms\":%lld}}", (long long)(now / 1000));
+    else
+        vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(now / 1000));
+    if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        c->rk, RD_KAFKA_V_RKT(c->hb_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_VALUE(val, (size_t)vl),
+        RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END);
+    if (e) dp_warn(MOD, "heartbeat: %s", rd_kafka_err2str(e));
+    else c->heartbeats++;
+}
+
 static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     int64_t interval_us = c->s.status_update_interval_ms * 1000;
     int64_t next_feedback = 0, last_feedback = 0, next_log = repl_now_us() + 10000000;
+    int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = repl_now_us();
     dp_err_t err = DP_OK;
     while (!err) {
         rd_kafka_poll(c->rk, 0);
+        capture_metrics_tick(c->met, repl_now_us(), &(capture_metrics_state_t){
+            c->flushed_lsn, c->received_lsn, c->inflight, c->inflight_bytes, c->txns,
+            c->tombstones, c->delivery_failed, c->delivery_err});
         if (c->delivery_failed)
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
         advance(c);
@@ -490,6 +619,10 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
                     (long long)c->inflight, (unsigned)(c->flushed_lsn >> 32),
                     (unsigned)c->flushed_lsn);
             next_log = now + 10000000;
+        }
+        if (hb_interval_us > 0 && now >= next_heartbeat) {
+            heartbeat(c, now);
+            next_heartbeat = now + hb_interval_us;
         }
         if (stop_requested) break;
         if (c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes) {
@@ -519,6 +652,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         const unsigned char *p = (const unsigned char *)buf;
         if (p[0] == 'k' && r >= 18) {
             uint64_t wal_end = pgo_be64(p + 1);
+            capture_metrics_wal_end(c->met, wal_end);
             if (!c->in_txn && c->head == c->tail && wal_end > c->received_lsn)
                 c->received_lsn = wal_end;
             if (p[17]) {
@@ -528,6 +662,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             }
         } else if (p[0] == 'w' && r >= 25) {
             uint64_t start = pgo_be64(p + 1);
+            capture_metrics_wal_end(c->met, pgo_be64(p + 9));
             err = on_xlogdata(c, p + 25, (size_t)r - 25, start, errstr, n);
         } else {
             err = dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected copy message 0x%02x", p[0]);
@@ -536,6 +671,8 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     }
     return err;
 }
+
+static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n);
 
 static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
@@ -555,7 +692,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
                          "missing required configuration key \"kafka.bootstrap.servers\" for capture");
     if ((err = compile_list(s->table_include_list, &c->include, "table.include.list", errstr, n)) ||
         (err = compile_list(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr, n)) ||
-        (err = setup_transforms(c, errstr, n)))
+        (err = setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)))
         return err;
     if (strcmp(s->skipped_operations, "none") != 0) {
         for (const char *p = s->skipped_operations; *p; p++) {
@@ -599,21 +736,100 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
 
     repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
     if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
-    if (!(c->repl = repl_connect(&ci, 1, errstr, n))) return DP_ERR_NET;
+    /* our checks first: they name the problem better than the walsender */
     if ((err = repl_check_server(c->sql, s->user, errstr, n))) return err;
+    if (!(c->repl = repl_connect(&ci, 1, errstr, n))) return DP_ERR_NET;
     if ((err = repl_ensure_publication(c->sql, s->publication_name, s->publication_autocreate_mode,
                                        s->table_include_list, errstr, n)))
         return err;
-    int created;
-    if ((err = repl_ensure_slot(c->sql, c->repl, s->slot_name, &created, errstr, n))) return err;
-    if ((err = repl_start(c->repl, s->slot_name, s->publication_name, errstr, n))) return err;
-
     c->ring_cap = (uint64_t)s->max_queue_size + 1024;
     c->ring = dp_xcalloc(c->ring_cap, sizeof *c->ring);
     c->dec = dp_xmalloc(sizeof *c->dec);
     dp_buf_init(&c->key, (size_t)s->max_event_bytes);
     dp_buf_init(&c->value, (size_t)s->max_event_bytes);
-    return DP_OK;
+
+    int mode = s->snapshot_mode;
+    int want = mode == CAPTURE_SNAPSHOT_INITIAL || mode == CAPTURE_SNAPSHOT_INITIAL_ONLY ||
+               mode == CAPTURE_SNAPSHOT_WHEN_NEEDED;
+    /* a snapshot that began and did not finish (kill -9, crash) left its
+     * marker: the slot's position is not a complete copy, start over */
+    int marked = repl_marker_get(c->sql, s->slot_name, errstr, n);
+    if (marked < 0) return DP_ERR_PG;
+    int exists = repl_slot_exists(c->sql, s->slot_name, errstr, n);
+    if (exists < 0) return DP_ERR_PG;
+    if (marked) {
+        if (exists) {
+            dp_warn(MOD, "the snapshot for slot \"%s\" did not finish last time: dropping the "
+                    "slot and taking the snapshot again", s->slot_name);
+            if ((err = drop_slot(c, errstr, n))) return err;
+            exists = 0;
+        }
+        if ((err = repl_marker_clear(c->sql, s->slot_name, errstr, n))) return err;
+    }
+    int marking = 0;
+    if (want && !exists) {
+        /* the marker goes first: a crash at any later point is detected */
+        if (repl_marker_set(c->sql, s->slot_name, errstr, n))
+            dp_warn(MOD, "%s: an interrupted snapshot could not be detected (grant EXECUTE on "
+                    "pg_replication_origin_create/drop)", errstr);
+        else
+            marking = 1;
+    }
+    repl_slot_info_t slot;
+    if ((err = repl_ensure_slot(c->sql, c->repl, s->slot_name, want, &slot, errstr, n))) return err;
+    if (slot.wal_lost) {
+        if (mode != CAPTURE_SNAPSHOT_WHEN_NEEDED)
+            return dp_seterr(errstr, n, DP_ERR_PG,
+                             "replication slot \"%s\" has lost WAL it needs (wal_status lost): "
+                             "changes are missing; snapshot.mode=when_needed takes a new snapshot",
+                             s->slot_name);
+        dp_warn(MOD, "replication slot \"%s\" lost its WAL: dropping it and taking a new snapshot",
+                s->slot_name);
+        if ((err = drop_slot(c, errstr, n)) ||
+            (err = repl_ensure_slot(c->sql, c->repl, s->slot_name, 1, &slot, errstr, n)))
+            return err;
+    }
+    if (slot.created && want) {
+        err = capture_snapshot(c, slot.snapshot, slot.consistent_lsn, errstr, n);
+        if (err) {
+            /* a half-read snapshot must not look done: without the slot, the
+             * next start snapshots again */
+            char derr[512];
+            if (drop_slot(c, derr, sizeof derr)) dp_warn(MOD, "%s", derr);
+            else dp_warn(MOD, "dropped slot \"%s\": the snapshot did not finish", s->slot_name);
+            if (!repl_marker_clear(c->sql, s->slot_name, derr, sizeof derr)) marking = 0;
+            return err;
+        }
+    }
+    /* every snapshot event is acknowledged by Kafka: the snapshot is done */
+    if (marking && (err = repl_marker_clear(c->sql, s->slot_name, errstr, n))) return err; else if (mode == CAPTURE_SNAPSHOT_INITIAL_ONLY) {
+        dp_info(MOD, "snapshot.mode initial_only and slot \"%s\" exists: nothing to do",
+                s->slot_name);
+    }
+    if (mode == CAPTURE_SNAPSHOT_INITIAL_ONLY) {
+        c->snapshot_only = 1;
+        return DP_OK;
+    }
+    return repl_start(c->repl, s->slot_name, s->publication_name, errstr, n);
+}
+
+/* drop_slot: close the replication connection and drop the slot, waiting
+ * (bounded) for the server to release it. */
+static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n) {
+    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password, c->s.dbname, c->s.port, c->s.name};
+    if (c->repl) PQfinish(c->repl);
+    c->repl = NULL;
+    dp_err_t err = DP_ERR_PG;
+    for (int i = 0; i < 50 && err; i++) {
+        err = repl_drop_slot(c->sql, c->s.slot_name, errstr, n);
+        if (err) {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (err) return err;
+    c->repl = repl_connect(&ci, 1, errstr, n);
+    return c->repl ? DP_OK : DP_ERR_NET;
 }
 
 /* capture_drain: wait (bounded) for outstanding acknowledgements, then
@@ -636,6 +852,7 @@ static void capture_free(capture_t *c) {
         if (c->tables[i].rkt) rd_kafka_topic_destroy(c->tables[i].rkt);
     }
     free(c->tables);
+    if (c->hb_rkt) rd_kafka_topic_destroy(c->hb_rkt);
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->repl) PQfinish(c->repl);
     if (c->sql) PQfinish(c->sql);
@@ -646,10 +863,17 @@ static void capture_free(capture_t *c) {
         free(c->routers[i].replacement);
     }
     free(c->routers);
+    for (size_t i = 0; i < c->nkeys; i++) {
+        regfree(&c->keys[i].table);
+        for (size_t k = 0; k < c->keys[i].ncols; k++) free(c->keys[i].cols[k]);
+        free(c->keys[i].cols);
+    }
+    free(c->keys);
     free(c->ring);
     free(c->dec);
     dp_buf_fini(&c->key);
     dp_buf_fini(&c->value);
+    capture_metrics_destroy(c->met);
     cfg_free(&capture_config_table, &c->s);
 }
 
@@ -665,18 +889,28 @@ int capture_main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
+    if (!(c->met = capture_metrics_new(&c->s, errstr, sizeof errstr))) {
+        dp_error(MOD, "%s", errstr);
+        rc = 1;
+        goto out;
+    }
     if ((err = capture_setup(c, errstr, sizeof errstr))) {
         dp_error(MOD, "%s", errstr);
         rc = err == DP_ERR_CONFIG || err == DP_ERR_UNSUPPORTED ? 2 : 1;
         goto out;
     }
-    dp_info(MOD, "streaming from slot \"%s\" (publication \"%s\")", c->s.slot_name,
-            c->s.publication_name);
-    err = stream(c, errstr, sizeof errstr);
+    if (c->snapshot_only) {
+        err = DP_OK;
+    } else {
+        dp_info(MOD, "streaming from slot \"%s\" (publication \"%s\")", c->s.slot_name,
+                c->s.publication_name);
+        err = stream(c, errstr, sizeof errstr);
+    }
     if (err && err != DP_ERR_STOPPED) {
         dp_error(MOD, "%s", errstr);
         rc = 1;
     }
+    capture_metrics_stopping(c->met);
     capture_drain(c);
     if (!rc && c->s.slot_drop_on_stop && c->sql) {
         if (c->repl) { PQfinish(c->repl); c->repl = NULL; }

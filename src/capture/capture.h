@@ -11,9 +11,11 @@ typedef struct capture_settings {
     long long port;
     char *topic_prefix;
     char *table_include_list, *table_exclude_list;
+    char *message_key_columns;
     char *plugin_name, *slot_name, *publication_name;
     int publication_autocreate_mode; /* all_tables|disabled|filtered|no_tables */
-    int snapshot_mode;               /* no_data|never */
+    int snapshot_mode;               /* CAPTURE_SNAPSHOT_* */
+    long long snapshot_fetch_size;
     int slot_drop_on_stop;
     int tombstones_on_delete;
     char *skipped_operations;
@@ -25,10 +27,19 @@ typedef struct capture_settings {
     long long max_queue_size;        /* events in flight to Kafka */
     long long max_queue_size_bytes;
     long long status_update_interval_ms;
+    long long heartbeat_interval_ms;
+    char *heartbeat_action_query, *heartbeat_topic_prefix;
     long long max_event_bytes;
     char *log_level;
+    char *metrics_host;              /* datapipe.metrics.host */
+    long long metrics_port;          /* datapipe.metrics.port, 0 = off */
     cfg_kv_t kafka;                  /* kafka.* pass-through to librdkafka */
 } capture_settings_t;
+
+enum {
+    CAPTURE_SNAPSHOT_INITIAL, CAPTURE_SNAPSHOT_INITIAL_ONLY, CAPTURE_SNAPSHOT_WHEN_NEEDED,
+    CAPTURE_SNAPSHOT_NO_DATA, CAPTURE_SNAPSHOT_NEVER
+};
 
 extern const cfg_table_t capture_config_table;
 

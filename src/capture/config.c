@@ -30,6 +30,9 @@ static const cfg_def_t defs[] = {
      "Comma-separated regular expressions matched against <schema>.<table>; empty = all."},
     {"table.exclude.list", CFG_STRING, S(table_exclude_list), 0, 0, NULL, NULL, 0, NULL,
      "Comma-separated regular expressions of tables to leave out."},
+    {"message.key.columns", CFG_STRING, S(message_key_columns), 0, 0, "", NULL, 0, NULL,
+     "Custom message keys: <schema.table regex>:<column>,<column>;... (tables without a "
+     "primary key get a key this way)."},
     {"plugin.name", CFG_STRING, S(plugin_name), 0, 0, "pgoutput", "pgoutput", 0, NULL,
      "Logical decoding plugin; datapipe speaks pgoutput."},
     {"slot.name", CFG_STRING, S(slot_name), 0, 0, "debezium", NULL, 0, NULL,
@@ -39,9 +42,13 @@ static const cfg_def_t defs[] = {
     {"publication.autocreate.mode", CFG_ENUM, S(publication_autocreate_mode), 0, 0, "all_tables",
      "all_tables|disabled|filtered|no_tables", 0, NULL,
      "How a missing publication is created."},
-    {"snapshot.mode", CFG_ENUM, S(snapshot_mode), 0, 0, "no_data", "no_data|never", 0, NULL,
-     "Snapshots are not implemented yet: only streaming from the slot (no_data; never is its "
-     "deprecated alias)."},
+    {"snapshot.mode", CFG_ENUM, S(snapshot_mode), 0, 0, "initial",
+     "initial|initial_only|when_needed|no_data|never", 0, NULL,
+     "initial: read the tables (op r) when the slot is created, then stream; initial_only: "
+     "read them and stop; when_needed: also when the slot lost its WAL; no_data (never is its "
+     "deprecated name): stream only."},
+    {"snapshot.fetch.size", CFG_INT, S(snapshot_fetch_size), 1, 1000000, "10240", NULL, 0, NULL,
+     "Rows read per round trip while snapshotting (bounds memory for big tables)."},
     {"slot.drop.on.stop", CFG_BOOL, S(slot_drop_on_stop), 0, 0, "false", NULL, 0, NULL,
      "Drop the slot on a clean stop."},
     {"tombstones.on.delete", CFG_BOOL, S(tombstones_on_delete), 0, 0, "true", NULL, 0, NULL,
@@ -70,12 +77,24 @@ static const cfg_def_t defs[] = {
      "Events handed to Kafka but not yet acknowledged; reading the slot pauses at this bound."},
     {"max.queue.size.in.bytes", CFG_INT, S(max_queue_size_bytes), 1 << 20, 1LL << 34,
      "67108864", NULL, 0, NULL, "Bytes of such events; reading pauses at this bound."},
+    {"heartbeat.interval.ms", CFG_INT, S(heartbeat_interval_ms), 0, 86400000, "0", NULL, 0, NULL,
+     "Send a heartbeat record (and run heartbeat.action.query) this often; 0 = off."},
+    {"heartbeat.action.query", CFG_STRING, S(heartbeat_action_query), 0, 0, "", NULL, 0, NULL,
+     "SQL run on each heartbeat, e.g. an update of a captured heartbeat table, so the slot "
+     "keeps moving on a database whose captured tables are idle."},
+    {"topic.heartbeat.prefix", CFG_STRING, S(heartbeat_topic_prefix), 0, 0, "__debezium-heartbeat",
+     NULL, 0, NULL, "Heartbeat records go to <topic.heartbeat.prefix>.<topic.prefix>."},
     {"status.update.interval.ms", CFG_INT, S(status_update_interval_ms), 100, 3600000, "10000",
      NULL, 0, NULL, "Interval of position feedback to PostgreSQL."},
     {"datapipe.max.event.bytes", CFG_INT, S(max_event_bytes), 4096, 1LL << 30, "16777216", NULL, 0,
      NULL, "Largest encoded event; a bigger row is an error naming the table."},
     {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,
      NULL, "Log level."},
+    {"datapipe.metrics.port", CFG_INT, S(metrics_port), 0, 65535, "0", NULL, 0, NULL,
+     "Port of the HTTP endpoint with GET /metrics (Prometheus text format) and GET /health; "
+     "0 = no endpoint."},
+    {"datapipe.metrics.host", CFG_STRING, S(metrics_host), 0, 0, "127.0.0.1", NULL, 0, NULL,
+     "Address the metrics endpoint binds (0.0.0.0 for every interface)."},
     {"kafka.", CFG_PREFIX, S(kafka), 0, 0, NULL, NULL, 0, NULL,
      "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required)."},
 };

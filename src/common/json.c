@@ -5,17 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char hexdig[] = "0123456789abcdef";
-
 dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
-    /* worst case every byte becomes \u00XX */
+    static const char hex[] = "0123456789ABCDEF";
+    /* worst case: every byte a control character written as \u00XX */
     dp_err_t err = dp_buf_reserve(b, n * 6 + 2);
     if (err) {
-        /* fall back to a tight reservation; fail only if truly too big */
+        /* near the buffer's bound: reserve what this string really needs */
         size_t need = 2;
         for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
-            need += (c == '"' || c == '\\') ? 2 : c < 0x20 ? 6 : 1;
+            if (c >= 0xf0 && c < 0xf5 && i + 3 < n) { need += 12; i += 3; }
+            else need += (c == '"' || c == '\\') ? 2 : c < 0x20 ? 6 : 1;
         }
         if ((err = dp_buf_reserve(b, need))) return err;
     }
@@ -23,6 +23,20 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0xf0 && c < 0xf5 && i + 3 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
+            ((unsigned char)s[i + 2] & 0xc0) == 0x80 && ((unsigned char)s[i + 3] & 0xc0) == 0x80) {
+            uint32_t cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3f) << 12 |
+                          (uint32_t)(s[i + 2] & 0x3f) << 6 | (uint32_t)(s[i + 3] & 0x3f);
+            if (cp >= 0x10000 && cp <= 0x10ffff) {
+                uint32_t v = cp - 0x10000, units[2] = {0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff)};
+                for (int k = 0; k < 2; k++) {
+                    *o++ = '\\'; *o++ = 'u';
+                    for (int sh = 12; sh >= 0; sh -= 4) *o++ = (uint8_t)hex[(units[k] >> sh) & 15];
+                }
+                i += 3;
+                continue;
+            }
+        }
         if (c >= 0x20 && c != '"' && c != '\\') { *o++ = c; continue; }
         *o++ = '\\';
         switch (c) {
@@ -35,7 +49,7 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
         case '\t': *o++ = 't'; break;
         default:
             *o++ = 'u'; *o++ = '0'; *o++ = '0';
-            *o++ = (uint8_t)hexdig[c >> 4]; *o++ = (uint8_t)hexdig[c & 15];
+            *o++ = (uint8_t)hex[c >> 4]; *o++ = (uint8_t)hex[c & 15];
         }
     }
     *o++ = '"';

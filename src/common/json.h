@@ -1,8 +1,10 @@
 /* json.h - JSON output helpers and a small validating parser.
  *
- * Output follows Jackson (what Kafka's JsonConverter emits): '"' and '\\'
- * escaped, \b \f \n \r \t short forms, other control characters as \u00XX,
- * everything else (including non-ASCII UTF-8) written raw.
+ * Output is byte for byte what Kafka's JsonConverter (Jackson) writes, as
+ * checked against real Debezium: '"' and '\\' escaped, \b \f \n \r \t short
+ * forms, other control characters as \u00XX (upper-case hex), characters
+ * outside the Basic Multilingual Plane as an escaped surrogate pair
+ * (\uD83D\uDE00), everything else as raw UTF-8.
  *
  * The parser builds a flat array of nodes that point into the source text
  * (zero copy). Strings keep their escapes; dp_json_str() decodes one. */

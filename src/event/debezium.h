@@ -15,6 +15,9 @@
 #include "pg/pgoutput.h"
 
 /* The Debezium release whose event format we reproduce. */
+/* The Debezium release whose event format we reproduce: source.version.
+ * scripts/versions DEBEZIUM_VERSION names the same release, the one the
+ * parity test (tests/integration/test_0003_debezium_parity.py) runs. */
 #define DBZ_COMPAT_VERSION "3.0.8.Final"
 
 typedef enum {
@@ -28,7 +31,12 @@ typedef enum {
     DBZ_CONV_DATE,     /* days since epoch */
     DBZ_CONV_TIME_MS, DBZ_CONV_TIME_US,
     DBZ_CONV_TS_MS, DBZ_CONV_TS_US,
-    DBZ_CONV_TSTZ      /* ISO-8601 UTC string */
+    DBZ_CONV_TSTZ,     /* ISO-8601 UTC string, fraction as wide as the precision */
+    DBZ_CONV_TIMETZ,   /* ZonedTime: the time in UTC, "HH:MM:SS[.f]Z" */
+    DBZ_CONV_INTERVAL, /* MicroDuration: µs, months as 365.25/12 days */
+    DBZ_CONV_MONEY,    /* Decimal, scale 2, from PostgreSQL's "$1,234.56" */
+    DBZ_CONV_ENUM,     /* string, io.debezium.data.Enum with its labels */
+    DBZ_CONV_ARRAY     /* one-dimensional array of elem_conv */
 } dbz_conv_t;
 
 typedef struct dbz_column {
@@ -39,6 +47,12 @@ typedef struct dbz_column {
     int optional;  /* nullable */
     int scale;     /* numeric scale */
     dbz_conv_t conv;
+    uint32_t elem_oid;     /* arrays: the element type */
+    dbz_conv_t elem_conv;  /* arrays: the element converter */
+    char *enum_labels;     /* enums: "a,b,c" in sort order, else NULL */
+    char *default_json;    /* the schema's "default" as JSON, else NULL; JsonConverter
+                            * also writes it in place of a null value */
+    int omit;              /* a type Debezium leaves out of its events */
 } dbz_column_t;
 
 typedef struct dbz_options {
@@ -64,6 +78,13 @@ typedef struct dbz_catalog_col {
     const char *name;
     int not_null;
     int in_pk;
+    /* the rest may be zero/NULL */
+    uint32_t base_oid;        /* domains: the base type (Debezium maps the base type) */
+    int32_t base_typmod;      /* domains: the base type's typmod */
+    const char *type_name;    /* pg_type.typname of the column's type */
+    const char *enum_labels;  /* enums and arrays of enums: labels in sort order, comma-separated */
+    uint32_t elem_oid;        /* arrays: the element type (pg_type.typelem) */
+    const char *default_expr; /* pg_get_expr of the column default */
 } dbz_catalog_col_t;
 
 /* dbz_table_init: build t from a Relation message. cat (may be NULL, n
@@ -78,7 +99,7 @@ typedef struct dbz_source {
     int64_t commit_ts_us;     /* PostgreSQL commit time, µs since Unix epoch */
     uint32_t xid;
     uint64_t lsn;             /* LSN of the change */
-    uint64_t last_commit_lsn; /* LSN of the previous commit (sequence[0]) */
+    uint64_t last_commit_lsn; /* end LSN of the previous commit (sequence[0]); 0: null */
     const char *snapshot;     /* "false", "true", "last" */
 } dbz_source_t;
 
@@ -101,5 +122,9 @@ dp_err_t dbz_decimal_unscaled(const char *s, size_t n, int scale, uint8_t *out, 
  * offset) -> µs since epoch, UTC. */
 dp_err_t dbz_parse_timestamp(const char *s, size_t n, int64_t *us);
 int64_t dbz_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* dbz_interval_micros: PostgreSQL's interval text (IntervalStyle postgres)
+ * -> MicroDuration µs exactly as Debezium computes it (pgjdbc's PGInterval
+ * fields, months as 365.25/12 days, in doubles, truncated). */
+dp_err_t dbz_interval_micros(const char *s, size_t n, int64_t *us);
 
 #endif

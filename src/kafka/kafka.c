@@ -2,6 +2,7 @@
 #include "kafka/kafka.h"
 
 #include <string.h>
+#include <time.h>
 
 rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *forced,
                               const cfg_kv_t *user, char *errstr, size_t errstr_size) {
@@ -43,8 +44,9 @@ fail:
     return NULL;
 }
 
-int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
-                     size_t errstr_size) {
+/* metadata_has: one metadata request; 1/0/-1 as kfk_topic_exists */
+static int metadata_has(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                        size_t errstr_size) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
@@ -58,6 +60,20 @@ int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *er
                  md->topics[0].partition_cnt > 0;
     rd_kafka_metadata_destroy(md);
     return exists;
+}
+
+int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                     size_t errstr_size) {
+    /* a topic created a moment ago may be missing from one broker's
+     * metadata: confirm "does not exist" over about two seconds */
+    int r = 0;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        r = metadata_has(rk, topic, timeout_ms, errstr, errstr_size);
+        if (r != 0) return r;
+        struct timespec ts = {0, 500000000};
+        nanosleep(&ts, NULL);
+    }
+    return r;
 }
 
 dp_err_t kfk_err(rd_kafka_resp_err_t err) {

@@ -123,13 +123,20 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, con
     return DP_OK;
 }
 
-dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int *created,
-                          char *errstr, size_t errstr_size) {
+uint64_t repl_parse_lsn(const char *s) {
+    unsigned hi, lo;
+    char tail;
+    if (!s || sscanf(s, "%X/%X%c", &hi, &lo, &tail) != 2) return 0;
+    return (uint64_t)hi << 32 | lo;
+}
+
+dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int export,
+                          repl_slot_info_t *info, char *errstr, size_t errstr_size) {
     const char *params[1] = {slot};
-    *created = 0;
+    memset(info, 0, sizeof *info);
     PGresult *r = PQexecParams(sql,
-                               "SELECT plugin, active_pid, confirmed_flush_lsn FROM "
-                               "pg_replication_slots WHERE slot_name = $1 AND database = "
+                               "SELECT plugin, active_pid, confirmed_flush_lsn, wal_status = 'lost' "
+                               "FROM pg_replication_slots WHERE slot_name = $1 AND database = "
                                "current_database()",
                                1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "look up slot", errstr, errstr_size);
@@ -145,18 +152,24 @@ dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int *crea
                           PQgetvalue(r, 0, 1));
         else
             dp_info("pg", "resuming replication slot \"%s\" at %s", slot, PQgetvalue(r, 0, 2));
+        info->wal_lost = PQgetvalue(r, 0, 3)[0] == 't';
         PQclear(r);
         return e;
     }
     PQclear(r);
     char q[600], qslot[512];
     repl_quote_ident(slot, qslot, sizeof qslot);
-    snprintf(q, sizeof q, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput NOEXPORT_SNAPSHOT", qslot);
+    snprintf(q, sizeof q, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", qslot,
+             export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     r = PQexec(repl, q);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(repl, r, "create replication slot", errstr, errstr_size);
-    dp_info("pg", "created replication slot \"%s\" at %s", slot, PQgetvalue(r, 0, 1));
+    info->created = 1;
+    info->consistent_lsn = repl_parse_lsn(PQgetvalue(r, 0, 1));
+    if (export && !PQgetisnull(r, 0, 2))
+        snprintf(info->snapshot, sizeof info->snapshot, "%s", PQgetvalue(r, 0, 2));
+    dp_info("pg", "created replication slot \"%s\" at %s%s%s", slot, PQgetvalue(r, 0, 1),
+            export ? ", snapshot " : "", export ? info->snapshot : "");
     PQclear(r);
-    *created = 1;
     return DP_OK;
 }
 
@@ -204,4 +217,49 @@ dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errs
     if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "drop slot", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
+}
+
+/* marker_name: the replication origin that marks slot's snapshot */
+static void marker_name(const char *slot, char *out, size_t n) {
+    snprintf(out, n, "datapipe_snapshot_%s", slot);
+}
+
+static int query_bool(PGconn *sql, const char *q, const char *param, const char *what,
+                      char *errstr, size_t n) {
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(sql, q, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pgerr(sql, r, what, errstr, n);
+        return -1;
+    }
+    int v = PQntuples(r) > 0;
+    PQclear(r);
+    return v;
+}
+
+int repl_marker_get(PGconn *sql, const char *slot, char *errstr, size_t n) {
+    char name[600];
+    marker_name(slot, name, sizeof name);
+    return query_bool(sql, "SELECT 1 FROM pg_replication_origin WHERE roname = $1", name,
+                      "look up snapshot marker", errstr, n);
+}
+
+dp_err_t repl_marker_set(PGconn *sql, const char *slot, char *errstr, size_t n) {
+    char name[600];
+    marker_name(slot, name, sizeof name);
+    return query_bool(sql, "SELECT pg_replication_origin_create($1)", name,
+                      "create snapshot marker (replication origin)", errstr, n) < 0 ? DP_ERR_PG : DP_OK;
+}
+
+dp_err_t repl_marker_clear(PGconn *sql, const char *slot, char *errstr, size_t n) {
+    char name[600];
+    marker_name(slot, name, sizeof name);
+    return query_bool(sql, "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin "
+                           "WHERE roname = $1", name, "drop snapshot marker", errstr, n) < 0
+               ? DP_ERR_PG : DP_OK;
+}
+
+int repl_slot_exists(PGconn *sql, const char *slot, char *errstr, size_t n) {
+    return query_bool(sql, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot,
+                      "look up slot", errstr, n);
 }

@@ -32,10 +32,31 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
 dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, const char *tables,
                                  char *errstr, size_t errstr_size);
 
-/* repl_ensure_slot: create the pgoutput slot if missing; fail if another
- * process holds it. *created says whether it was made now. */
-dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int *created,
-                          char *errstr, size_t errstr_size);
+/* repl_slot_info: what we need to know of an existing slot */
+typedef struct repl_slot_info {
+    int created;            /* made by this call */
+    int wal_lost;           /* exists, but its WAL is gone (wal_status lost) */
+    uint64_t consistent_lsn;/* when created: the slot's consistent point */
+    char snapshot[64];      /* when created with export: the snapshot name */
+} repl_slot_info_t;
+
+/* repl_ensure_slot: create the pgoutput slot if missing (exporting a
+ * snapshot when export is set; the snapshot stays valid until the next
+ * command on repl); fail if another process holds it. */
+dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int export,
+                          repl_slot_info_t *info, char *errstr, size_t errstr_size);
+
+/* Snapshot markers: a replication origin named after the slot records "a
+ * snapshot for this slot has begun and not finished" durably in the
+ * database. repl_marker_get: 1 if set, 0 if not, -1 on error. */
+int repl_marker_get(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
+dp_err_t repl_marker_set(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
+dp_err_t repl_marker_clear(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
+/* repl_slot_exists: 1, 0, or -1 on error. */
+int repl_slot_exists(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
+
+/* repl_parse_lsn: "X/X" -> LSN; 0 on malformed text. */
+uint64_t repl_parse_lsn(const char *s);
 
 /* repl_start: START_REPLICATION from the slot's confirmed position. */
 dp_err_t repl_start(PGconn *repl, const char *slot, const char *pubname, char *errstr,

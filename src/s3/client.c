@@ -1037,3 +1037,17 @@ void s3_upload_abort(s3_upload_t *u) {
     mpu_abort(&u->m);
     upload_free(u);
 }
+
+dp_err_t s3_client_set_credentials(s3_client_t *c, const char *access_key, const char *secret_key,
+                                   const char *session_token, char *errstr, size_t errstr_size) {
+    if (!access_key || !*access_key || !secret_key || !*secret_key)
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                         "s3: new credentials need an access key and a secret key");
+    wipe_free(c->access_key);
+    wipe_free(c->secret_key);
+    wipe_free(c->session_token);
+    c->access_key = dp_xstrdup(access_key);
+    c->secret_key = dp_xstrdup(secret_key);
+    c->session_token = dup_or_null(session_token);
+    return DP_OK;
+}

@@ -64,6 +64,12 @@ s3_client_t *s3_client_new(const s3_config_t *cfg, char *errstr, size_t errstr_s
 /* s3_client_destroy: close the connection and wipe the copied secrets. NULL ok. */
 void s3_client_destroy(s3_client_t *c);
 
+/* s3_client_set_credentials: replace the keys (and session token, may be
+ * NULL) that sign the following requests, e.g. when temporary credentials
+ * from STS are refreshed before they expire. Copies the strings. */
+dp_err_t s3_client_set_credentials(s3_client_t *c, const char *access_key, const char *secret_key,
+                                   const char *session_token, char *errstr, size_t errstr_size);
+
 /* s3_put_object: store data[0..len) under key. Up to part_size bytes go in one
  * PUT; larger objects use a multipart upload (create, parts of part_size,
  * complete) and abort it when a step fails, so no parts are left behind.

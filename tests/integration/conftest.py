@@ -59,6 +59,7 @@ class Pipeline:
         self.topics = {t: f"cdc.{self.prefix}.{t}" for t in ("users", "products")}
         self.dir = f"it-{self.id}"
         self.procs = {}
+        self.extra_topics = []  # created by a test, deleted with the pipeline's own
         dpcheck.pg_rows(self.env, f"CREATE DATABASE {self.db}")
         self.sql((ROOT / "scripts" / "sql" / "schema.sql").read_text())
         create_topics(self.env, list(self.topics.values()))
@@ -147,11 +148,14 @@ class Pipeline:
         for p in self.procs.values():
             dpcheck.stop(p, timeout=30)
         try:
-            dpcheck.pg_rows(self.env, f"SELECT pg_drop_replication_slot('slot_{self.id}') "
-                                      f"FROM pg_replication_slots WHERE slot_name = 'slot_{self.id}'")
+            # every slot of the database (a test may add its own, e.g. Debezium's):
+            # DROP DATABASE refuses while one exists
+            dpcheck.pg_rows(self.env, "SELECT pg_drop_replication_slot(slot_name) "
+                                      f"FROM pg_replication_slots WHERE database = '{self.db}'")
             dpcheck.pg_rows(self.env, f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
             a = admin(self.env)
-            for f in a.delete_topics(list(self.topics.values()), operation_timeout=30).values():
+            for f in a.delete_topics(list(self.topics.values()) + self.extra_topics,
+                                     operation_timeout=30).values():
                 f.result(timeout=60)
         except Exception as e:  # cleanup must not hide the test's own result
             print("cleanup:", e)

@@ -4,6 +4,7 @@
 #include "archive/archive.h"
 #include "common/json.h"
 #include "event/debezium.h"
+#include "pg/pgoutput.h"
 #include "testlib.h"
 
 static const char *dec(const char *s, int scale) {
@@ -23,6 +24,63 @@ static int64_t ts(const char *s) {
     int64_t us = -1;
     if (dbz_parse_timestamp(s, strlen(s), &us)) return 0x7fffffffffffffffLL;
     return us;
+}
+
+static int64_t iv(const char *s) {
+    int64_t us = -1;
+    if (dbz_interval_micros(s, strlen(s), &us)) return 0x7fffffffffffffffLL;
+    return us;
+}
+
+/* enc_row: one row of the given columns (name, type oid, typmod, text)
+ * through the encoder, the "after" payload returned */
+typedef struct { const char *name; uint32_t oid; int32_t typmod; const char *text; const char *dflt;
+                 int not_null; } tcol_t;
+static const char *enc_row(const tcol_t *tc, int n, int null_all) {
+    static char out[8192];
+    pgo_column_t cols[16];
+    dbz_catalog_col_t cat[16];
+    pgo_value_t vals[16];
+    memset(cat, 0, sizeof cat);
+    for (int i = 0; i < n; i++) {
+        cols[i].flags = i == 0;
+        cols[i].name.p = tc[i].name;
+        cols[i].name.len = (uint32_t)strlen(tc[i].name);
+        cols[i].type_oid = tc[i].oid;
+        cols[i].typmod = tc[i].typmod;
+        cat[i].name = tc[i].name;
+        cat[i].in_pk = i == 0;
+        cat[i].not_null = tc[i].not_null;
+        cat[i].default_expr = tc[i].dflt;
+        cat[i].type_name = tc[i].dflt ? "int4" : NULL;
+        vals[i].kind = null_all && i ? PGO_VAL_NULL : PGO_VAL_TEXT;
+        vals[i].data = tc[i].text;
+        vals[i].len = (uint32_t)strlen(tc[i].text);
+    }
+    pgo_msg_t rel;
+    memset(&rel, 0, sizeof rel);
+    rel.kind = PGO_RELATION;
+    rel.u.relation.nspname.p = "public";
+    rel.u.relation.nspname.len = 6;
+    rel.u.relation.relname.p = "t";
+    rel.u.relation.relname.len = 1;
+    rel.u.relation.replident = 'd';
+    rel.u.relation.ncols = (uint16_t)n;
+    rel.u.relation.cols = cols;
+    dbz_options_t opt = {"p", "db", 0, 0};
+    dbz_table_t t;
+    char err[256];
+    if (dbz_table_init(&t, &rel, cat, (size_t)n, &opt, err, sizeof err)) return "ERR";
+    pgo_tuple_t row = {(uint16_t)n, vals};
+    dbz_source_t src = {0, 1, 2, 0, "false"};
+    dp_buf_t b;
+    dp_buf_init(&b, 1 << 20);
+    dbz_encode_value(&t, &opt, 'c', NULL, &row, &src, 0, &b);
+    const char *j = dp_buf_cstr(&b), *a = strstr(j, "\"after\":"), *e = a ? strstr(a, ",\"source\"") : NULL;
+    snprintf(out, sizeof out, "%.*s", a && e ? (int)(e - a - 8) : 0, a ? a + 8 : "");
+    dp_buf_fini(&b);
+    dbz_table_fini(&t);
+    return out;
 }
 
 int main(void) {
@@ -68,6 +126,49 @@ int main(void) {
     CHECK_EQ_INT(ts("294276-12-31 23:59:59"), 0x7fffffffffffffffLL); /* PostgreSQL's last year */
     CHECK_EQ_INT(ts("2024-01-15 10:30"), 0x7fffffffffffffffLL);
 
+    /* intervals as MicroDuration, the figures real Debezium 3.0.8 wrote for
+     * the same values (test_0003_debezium_parity) */
+    CHECK_EQ_INT(iv("1 year 2 mons 3 days 04:05:06.789"), 37091106789000LL);
+    CHECK_EQ_INT(iv("-1 days -02:00:00"), -93600000000LL);
+    CHECK_EQ_INT(iv("1000 years -00:00:01"), 31557599999000000LL);
+    CHECK_EQ_INT(iv("-178000000 years"), (int64_t)(-9223372036854775807LL - 1)); /* saturates */
+    CHECK_EQ_INT(iv("00:00:00"), 0);
+    CHECK_EQ_INT(iv("-00:00:00.000001"), -1);
+    CHECK_EQ_INT(iv("3 days"), 3LL * 86400000000LL);
+    CHECK_EQ_INT(iv("1 mon"), 2629800000000LL); /* 30.4375 days */
+    CHECK_EQ_INT(iv("epoch"), 0); /* as pgjdbc: a value without a unit counts for nothing */
+    CHECK_EQ_INT(iv("1 fortnight"), 0x7fffffffffffffffLL);
+
+    /* whole rows, each value as real Debezium 3.0.8 wrote it (test_0003) */
+    const tcol_t row1[] = {
+        {"id", 23, -1, "1", NULL, 1},
+        {"f8", 701, -1, "1e+10", NULL, 0},
+        {"f4", 700, -1, "1e-45", NULL, 0},
+        {"tz", 1266, -1, "13:45:56.5+02", NULL, 0},
+        {"m", 790, -1, "-$92,233,720,368,547,758.08", NULL, 0},
+        {"a", 1007, -1, "{1,NULL,3}", NULL, 0},
+        {"ta", 1009, -1, "{\"a b\",\"c,d\",NULL,\"\"}", NULL, 0},
+        {"s", 25, -1, "\x01 \xf0\x9f\x98\x80", NULL, 0},
+        {"ts", 1184, -1, "1900-01-01 00:00:00+00", NULL, 0},
+        {"d", 1082, -1, "0044-03-15 BC", NULL, 0},
+        {"v", 1700, -1, "1.50", NULL, 0},
+        {"iv", 1186, -1, "-1 days -02:00:00", NULL, 0},
+    };
+    CHECK_EQ_STR(enc_row(row1, 12, 0),
+                 "{\"id\":1,\"f8\":1.0E10,\"f4\":1.4E-45,\"tz\":\"11:45:56.5Z\",\"m\":\"gAAAAAAAAAA=\","
+                 "\"a\":[1,null,3],\"ta\":[\"a b\",\"c,d\",null,\"\"],\"s\":\"\\u0001 \\uD83D\\uDE00\","
+                 "\"ts\":\"1900-01-01T00:00:00.000000Z\",\"d\":-735160,\"v\":{\"scale\":1,\"value\":\"Dw==\"},"
+                 "\"iv\":-93600000000}");
+    /* nulls: a default in its place, a NOT NULL column's fallback */
+    const tcol_t row2[] = {
+        {"id", 23, -1, "1", NULL, 1},
+        {"i", 23, -1, "", "7", 1},
+        {"e", 25, -1, "", NULL, 1},
+        {"n", 23, -1, "", NULL, 0},
+        {"g", 23, -1, "", "nextval('s'::regclass)", 1},
+    };
+    CHECK_EQ_STR(enc_row(row2, 5, 1), "{\"id\":1,\"i\":7,\"e\":\"\",\"n\":null,\"g\":0}");
+
     /* archive rows */
     arc_row_t row;
     memset(&row, 0, sizeof row);
@@ -87,6 +188,21 @@ int main(void) {
     CHECK_EQ_INT(row.txid, 564);
     CHECK_EQ_INT(row.lsn, 24023120);
     CHECK_EQ_INT(row.event_ts_ms, 1705315800000LL);
+    int64_t fms;
+    CHECK_EQ_INT(arc_row_field_ms(&j, "source.ts_ms", &fms), DP_OK);
+    CHECK_EQ_INT(fms, 1705315800000LL);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "ts_ms", &fms), DP_OK);
+    CHECK_EQ_INT(fms, 1705315800123LL);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "source.table", &fms), DP_ERR_INVALID);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "source.nosuch", &fms), DP_ERR_INVALID);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "before", &fms), DP_ERR_INVALID);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "source..ts_ms", &fms), DP_ERR_INVALID);
+    const char *iso = "{\"op\":\"c\",\"source\":{},\"at\":\"2024-01-15T10:30:00.5Z\",\"off\":\"2024-01-15T12:30:00+02:00\"}";
+    CHECK_EQ_INT(arc_row_parse(&row, &j, iso, strlen(iso), err, sizeof err), DP_OK);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "at", &fms), DP_OK);
+    CHECK_EQ_INT(fms, 1705314600500LL);
+    CHECK_EQ_INT(arc_row_field_ms(&j, "off", &fms), DP_OK);
+    CHECK_EQ_INT(fms, 1705314600000LL);
     const char *bare = "{\"before\":{\"id\":2},\"after\":null,\"source\":{\"table\":\"t\",\"txId\":null},\"op\":\"d\"}";
     CHECK_EQ_INT(arc_row_parse(&row, &j, bare, strlen(bare), err, sizeof err), DP_OK);
     CHECK(row.after.null);

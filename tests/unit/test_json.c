@@ -32,10 +32,18 @@ int main(void) {
     CHECK_EQ_STR(esc(&b, "plain", 5), "\"plain\"");
     CHECK_EQ_STR(esc(&b, "a\"b\\c", 5), "\"a\\\"b\\\\c\"");
     CHECK_EQ_STR(esc(&b, "\b\f\n\r\t", 5), "\"\\b\\f\\n\\r\\t\"");
-    CHECK_EQ_STR(esc(&b, "\x01\x1f", 2), "\"\\u0001\\u001f\"");
+    CHECK_EQ_STR(esc(&b, "\x01\x1f", 2), "\"\\u0001\\u001F\"");
     CHECK_EQ_STR(esc(&b, "nul\0x", 5), "\"nul\\u0000x\"");
     CHECK_EQ_STR(esc(&b, "/\x7f", 2), "\"/\x7f\""); /* Jackson leaves '/' and DEL raw */
-    CHECK_EQ_STR(esc(&b, "Zoë 李 😀", strlen("Zoë 李 😀")), "\"Zoë 李 😀\"");
+    CHECK_EQ_STR(esc(&b, "Zoë 李 😀", strlen("Zoë 李 😀")), "\"Zoë 李 \\uD83D\\uDE00\"");
+    /* near the bound the exact size is reserved, not the 6x worst case */
+    {
+        dp_buf_t tight;
+        dp_buf_init(&tight, 12);
+        CHECK_EQ_INT(dp_json_put_str(&tight, "0123456789", 10), DP_OK);
+        CHECK_EQ_INT(tight.len, 12);
+        dp_buf_fini(&tight);
+    }
     /* every control character has an escape of the right form */
     for (int c = 0; c < 0x20; c++) {
         char in = (char)c;

@@ -89,7 +89,7 @@ int main(void) {
                        "\"price\":\"tmn9Lg==\",\"ratio\":1.5,\"flag\":true,"
                        "\"name\":\"Zoë \\\"quoted\\\"\",\"note\":\"line\\nbreak\\ttab\","
                        "\"uid\":\"550e8400-e29b-41d4-a716-446655440000\",\"doc\":\"{\\\"a\\\": [1, 2]}\","
-                       "\"born\":19737,\"at\":1705314600123456,\"atz\":\"2024-01-15T08:30:00.5Z\","
+                       "\"born\":19737,\"at\":1705314600123456,\"atz\":\"2024-01-15T08:30:00.500000Z\","
                        "\"raw\":\"AP8Q\"}") != NULL);
     CHECK(strstr(json, "\"op\":\"c\",\"ts_ms\":1705314600123,") != NULL);
     CHECK(strstr(json, "\"name\":\"srv.public.rec_types.Envelope\",\"version\":2}") != NULL);

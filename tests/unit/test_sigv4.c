@@ -626,6 +626,8 @@ static void clear_aws_env(void) {
     unsetenv("AWS_SESSION_TOKEN");
     unsetenv("AWS_SHARED_CREDENTIALS_FILE");
     unsetenv("AWS_PROFILE");
+    unsetenv("AWS_ROLE_ARN");
+    unsetenv("AWS_WEB_IDENTITY_TOKEN_FILE");
 }
 
 static void test_credentials(void) {

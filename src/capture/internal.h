@@ -1,0 +1,117 @@
+/* internal.h - what the capture service's files share: the running
+ * state of one capture and the steps snapshot.c reuses from capture.c.
+ * Not part of any other module's interface. */
+#ifndef DP_CAPTURE_INTERNAL_H
+#define DP_CAPTURE_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include "capture/capture.h"
+#include "common/buf.h"
+#include "event/debezium.h"
+#include "pg/pgoutput.h"
+
+#define MOD "capture"
+
+/* delivery opaque of records outside the acknowledgement ring */
+#define CAPTURE_NO_TXN UINTPTR_MAX
+
+extern volatile sig_atomic_t capture_stop_requested;
+
+typedef struct regex_list {
+    regex_t *re;
+    size_t n;
+} regex_list_t;
+
+typedef struct router {
+    regex_t re;
+    char *replacement;
+} router_t;
+
+typedef struct key_override {
+    regex_t table;   /* matches "schema.table" */
+    char **cols;
+    size_t ncols;
+} key_override_t;
+
+typedef struct table_entry {
+    uint32_t relid;
+    int included;
+    dbz_table_t t;
+    char *topic;
+    rd_kafka_topic_t *rkt;
+} table_entry_t;
+
+typedef struct txn {
+    uint64_t end_lsn;
+    uint32_t pending;
+    int committed;
+} txn_t;
+
+typedef struct capture {
+    capture_settings_t s;
+    dbz_options_t opt;
+    regex_list_t include, exclude;
+    router_t *routers;
+    size_t nrouters;
+    key_override_t *keys;
+    size_t nkeys;
+    int skip_c, skip_u, skip_d, skip_t;
+
+    PGconn *sql, *repl;
+    rd_kafka_t *rk;
+    pgo_decoder_t *dec;
+
+    table_entry_t *tables;
+    size_t ntables;
+
+    txn_t *ring;
+    uint64_t ring_cap, head, tail; /* seq numbers; entry = ring[seq % cap] */
+    int in_txn;
+    uint32_t xid;
+    int64_t commit_ts_us;
+    uint64_t last_commit_lsn;
+
+    uint64_t received_lsn, flushed_lsn, reported_lsn;
+    int64_t inflight, inflight_bytes;
+    int delivery_failed;
+    char delivery_err[512];
+
+    int snapshot_only;      /* snapshot.mode initial_only: no streaming */
+    rd_kafka_topic_t *hb_rkt; /* heartbeat topic, once known to exist */
+    int hb_state;           /* 0 unchecked, 1 topic exists, -1 missing */
+    int64_t hb_recheck_us;  /* when to look for a missing heartbeat topic again */
+    uint64_t heartbeats;
+    uint64_t events, tombstones, txns, snapshot_rows;
+    dp_buf_t key, value;
+    struct capture_metrics *met; /* capture/metrics.h */
+} capture_t;
+
+/* capture_bind_table: (re)build te from a Relation message (plus catalog
+ * facts), decide whether it is captured, and resolve its topic. */
+dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *rel, char *errstr,
+                            size_t n);
+/* capture_find_table / capture_add_table: the relation cache by oid. */
+table_entry_t *capture_find_table(capture_t *c, uint32_t relid);
+table_entry_t *capture_add_table(capture_t *c, uint32_t relid);
+/* capture_begin_txn / capture_end_txn: a unit of acknowledgement in the
+ * ring; events produced in between belong to it. */
+dp_err_t capture_begin_txn(capture_t *c);
+void capture_end_txn(capture_t *c, uint64_t end_lsn);
+/* capture_emit: encode and produce one change event (and its tombstone). */
+dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
+                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
+                      const char *snapshot, char *errstr, size_t n);
+/* capture_serve: poll Kafka and move the confirmed position. */
+void capture_serve(capture_t *c, int timeout_ms);
+
+/* snapshot.c: read every captured table inside the exported snapshot
+ * (op "r") before streaming starts at the slot's consistent point. */
+dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t consistent_lsn,
+                          char *errstr, size_t n);
+
+#endif
