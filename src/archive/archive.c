@@ -679,6 +679,23 @@ static int caught_up(archive_t *a) {
         }
         ok = next >= end;
     }
+    /* the batched ends can be stale for a topic this client learned about
+     * a moment ago (seen: end 0 for a partition holding records); before
+     * saying "drained", confirm each partition with the broker's watermark */
+    for (int i = 0; ok && i < l->cnt; i++) {
+        int64_t lo, hi;
+        part_t *p = get_part(a, l->elems[i].topic, l->elems[i].partition, 0);
+        int64_t next = p && p->last_seen >= 0 ? p->last_seen + 1
+                       : committed && committed->elems[i].offset >= 0 ? committed->elems[i].offset
+                                                                       : -1;
+        if (rd_kafka_query_watermark_offsets(a->rk, l->elems[i].topic, l->elems[i].partition, &lo,
+                                             &hi, 5000)) {
+            ok = 0;
+            break;
+        }
+        if (next < 0) next = lo;
+        ok = next >= hi;
+    }
     if (committed) rd_kafka_topic_partition_list_destroy(committed);
     rd_kafka_topic_partition_list_destroy(l);
     return ok;

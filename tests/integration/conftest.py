@@ -44,6 +44,27 @@ def create_topics(env, names, partitions=6):
     fs = a.create_topics([NewTopic(n, partitions, 3) for n in names], operation_timeout=30)
     for f in fs.values():
         f.result(timeout=60)
+    wait_topics_ready(env, names, partitions)
+
+
+def wait_topics_ready(env, names, partitions):
+    """Every broker must know the topics with a leader per partition before
+    a client starts: a consumer whose first metadata missed a just-created
+    topic was seen to leave it unfetched for minutes (librdkafka 2.0.2)."""
+    from confluent_kafka.admin import AdminClient
+    clients = [AdminClient({"bootstrap.servers": b}) for b in env["KAFKA_BOOTSTRAP_SERVERS"].split(",")]
+
+    def ready():
+        for c in clients:
+            md = c.list_topics(timeout=10).topics
+            for n in names:
+                t = md.get(n)
+                if not t or t.error or len(t.partitions) != partitions or \
+                        any(pm.leader < 0 or pm.error for pm in t.partitions.values()):
+                    return False
+        return True
+    dpcheck.wait_for(ready, 60, interval=0.2, what=f"topics {names} to be ready")
+    time.sleep(1)
 
 
 class Pipeline:

@@ -29,22 +29,7 @@ def add_topic(p, name, partitions):
     topic = f"cdc.{p.prefix}.{name}"
     create_topics(p.env, [topic], partitions=partitions)
     p.topics[name] = topic
-    from confluent_kafka.admin import AdminClient
-
-    # Every broker must know it with a leader per partition before a client
-    # starts: an archiver whose first metadata caught the topic half-created
-    # was seen to leave it unassigned for over a minute (librdkafka 2.0.2).
-    clients = [AdminClient({"bootstrap.servers": b}) for b in p.env["KAFKA_BOOTSTRAP_SERVERS"].split(",")]
-
-    def ready():
-        for a in clients:
-            t = a.list_topics(topic, timeout=10).topics.get(topic)
-            if not t or t.error or len(t.partitions) != partitions or \
-                    any(pm.leader < 0 or pm.error for pm in t.partitions.values()):
-                return False
-        return True
-    dpcheck.wait_for(ready, 60, interval=0.2, what=f"topic {topic} to be ready")
-    time.sleep(1)
+    # create_topics waits until every broker knows it
     return topic
 
 
