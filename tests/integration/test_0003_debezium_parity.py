@@ -259,6 +259,8 @@ def connector_properties(p, run):
         "transforms.route.regex": f"{run['prefix']}\\.public\\.(.*)",
         "transforms.route.replacement": f"dbz.{p.id}.$1",
     }
+    props.update(run.get("options", {}))
+    props.update(run.get("dbz_options", {}))
 
     def esc(v):
         return v.replace("\\", "\\\\")
@@ -456,10 +458,14 @@ def snapshot_rows(p):
     p.sql("INSERT INTO floats (r, d) VALUES (1.5, 1e10), (NULL, 0.001)")
 
 
-def run_parity(tmp_path_factory, snapshot):
+def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_options=None,
+               extra_topics=None):
     """Debezium and capture on one database: streaming only (snapshot.mode
     no_data, then the workload), or a snapshot of snapshot_rows (initial).
-    Yields {table: {"dbz": [Rec], "dp": [Rec]}}."""
+    options go to both connectors, dbz_options and dp_options to one each;
+    extra_topics {"dbz": [...], "dp": [...]} are created and read too.
+    Yields {table: {"dbz": [Rec], "dp": [Rec]}}, extra topics by name under
+    "topics": {"dbz": {name: [Rec]}, "dp": {...}}."""
     env = dpcheck.process_env()
     binary = ROOT / os.environ.get("DP_BUILD_DIR", "build") / "datapipe"
     assert binary.exists(), f"{binary} not built"
@@ -467,13 +473,16 @@ def run_parity(tmp_path_factory, snapshot):
         pytest.fail("debezium is not installed: scripts/setup debezium (make test does)")
     p = Pipeline(env, binary, tmp_path_factory.mktemp("parity"))
     mode = "initial" if snapshot else "no_data"
-    run = {"prefix": p.prefix, "include": ",".join(f"public.{t}" for t in TABLES), "snapshot.mode": mode}
+    run = {"prefix": p.prefix, "include": ",".join(f"public.{t}" for t in TABLES), "snapshot.mode": mode,
+           "options": dict(options or {}), "dbz_options": dict(dbz_options or {})}
+    extra_topics = extra_topics or {"dbz": [], "dp": []}
     try:
         p.sql(SCHEMA_SQL)
         if snapshot:
             snapshot_rows(p)
         topics = {side: {t: f"{side}.{p.id}.{t}" for t in TABLES} for side in ("dbz", "dp")}
         all_topics = [n for side in topics.values() for n in side.values()]
+        all_topics += [n for names in extra_topics.values() for n in names]
         create_topics(env, all_topics, partitions=PARTITIONS)
         p.extra_topics += all_topics
         dpcheck.wait_for(lambda: set(all_topics) <= set(admin(env).list_topics(timeout=10).topics), 30,
@@ -486,7 +495,7 @@ def run_parity(tmp_path_factory, snapshot):
         p.start("capture", p.capture_config(**{
             "table.include.list": run["include"], "skipped.operations": "none", "snapshot.mode": mode,
             "transforms.route.regex": f"{p.prefix}\\.public\\.(.*)",
-            "transforms.route.replacement": f"dp.{p.id}.$1"}))
+            "transforms.route.replacement": f"dp.{p.id}.$1", **(options or {}), **(dp_options or {})}))
 
         def slot_active(name):
             # streaming, not just held: a slot is also active while it is being
@@ -516,9 +525,11 @@ def run_parity(tmp_path_factory, snapshot):
             for side in ("dbz", "dp"):
                 recs[side] = [Rec(*r) for r in read_topic(env, topics[side][t])]
             result[t] = recs
+        result["topics"] = {side: {n: [Rec(*r) for r in read_topic(env, n)] for n in names}
+                            for side, names in extra_topics.items()}
         (p.tmp / "records.json").write_text(json.dumps(
             {t: {s: [[r.partition, r.offset, r.key, r.value] for r in rs] for s, rs in v.items()}
-             for t, v in result.items()}, indent=1))
+             for t, v in result.items() if t != "topics"}, indent=1))
         print(f"parity records in {p.tmp / 'records.json'}")
         yield result
     finally:
@@ -533,6 +544,11 @@ def parity(tmp_path_factory):
 @pytest.fixture(scope="module")
 def parity_snapshot(tmp_path_factory):
     yield from run_parity(tmp_path_factory, snapshot=True)
+
+
+def tables_of(result):
+    """(table, {"dbz": [Rec], "dp": [Rec]}) of a run_parity result."""
+    return ((t, result[t]) for t in TABLES)
 
 
 def versions():
@@ -552,7 +568,7 @@ def test_same_records_in_the_same_order_on_the_same_partitions(parity):
     """Keys, values, schemas, partitions, tombstones, order, for every table;
     the columns whose type still differs (xfailed below) are left out."""
     problems = []
-    for table, recs in parity.items():
+    for table, recs in tables_of(parity):
         assert recs["dbz"], f"debezium produced nothing for {table}"
         pairs, probs = pair_up(recs["dbz"], recs["dp"])
         problems += [f"{table}: {x}" for x in probs]
@@ -591,7 +607,7 @@ def test_same_bytes(parity):
     """The serialized records, byte for byte (number formatting, key order,
     escaping), with only the envelope's processing times blanked."""
     problems = []
-    for table, recs in parity.items():
+    for table, recs in tables_of(parity):
         pairs, _ = pair_up(recs["dbz"], recs["dp"])
         for a, b in pairs:
             if a.key_raw != b.key_raw:
@@ -616,7 +632,7 @@ def test_snapshot_records(parity_snapshot):
     stream; source position and times of "r" records are each connector's
     own."""
     problems = []
-    for table, recs in parity_snapshot.items():
+    for table, recs in tables_of(parity_snapshot):
         pairs, probs = pair_up(recs["dbz"], recs["dp"])
         problems += [f"{table}: {x}" for x in probs]
         for a, b in pairs:
