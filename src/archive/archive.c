@@ -12,6 +12,7 @@
 #include "archive/archive.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,14 @@ typedef struct archive {
     int64_t next_cred_check_ms;
     uint64_t unchecked;    /* record bytes since the memory bound was last checked */
     uint64_t records, rows, files, bytes, tombstones, dlq_count;
+    uint64_t met_records, met_tombstones, met_dlq; /* what the metrics have of them */
+    int64_t next_metrics_us;
+    int64_t next_drain_check_ms;
+    int assigned;          /* a rebalance has handed this consumer its partitions */
     archive_metrics_t *met;
+    int task, ntasks;      /* this consumer's number, of tasks.max */
+    long long prefetch;    /* bytes librdkafka may prefetch for this task */
+    int rc;                /* the task's result: 0 clean stop, 1 failed */
 } archive_t;
 
 static int64_t now_us(void) {
@@ -188,7 +196,7 @@ static void breaker_note(archive_t *a, dp_breaker_state_t before) {
                 (long long)a->breaker.policy.open_ms);
     else
         dp_info(MOD, "s3 circuit breaker %s", dp_breaker_state_name(now));
-    archive_metrics_breaker(a->met, (int)now);
+    archive_metrics_breaker(a->met, a->task, (int)now);
 }
 
 static dp_err_t file_close(archive_t *a, part_t *p) {
@@ -461,6 +469,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
      * takes back only the partitions that move */
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        a->assigned = 1;
         for (int i = 0; i < parts->cnt; i++)
             dp_info(MOD, "assigned \"%s\" [%d]", parts->elems[i].topic, parts->elems[i].partition);
         if (coop) {
@@ -495,6 +504,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* prefetch_bytes: librdkafka's prefetch queue for a task whose share of
+ * datapipe.max.buffer.bytes is share */
+static long long prefetch_bytes(long long share) {
+    long long pf = share / 8;
+    if (pf < 256 * 1024) pf = 256 * 1024;
+    if (pf > 8 * 1024 * 1024) pf = 8 * 1024 * 1024;
+    return pf;
+}
+
 static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     archive_settings_t *s = &a->s;
     if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
@@ -510,9 +528,6 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (strcmp(s->errors_tolerance, "all") == 0 && !*s->dlq_topic)
         return dp_seterr(errstr, n, DP_ERR_CONFIG,
                          "\"errors.tolerance\" all needs \"errors.deadletterqueue.topic.name\"");
-    if (s->tasks_max > 1)
-        dp_warn(MOD, "\"tasks.max\" is %lld: this process runs one consumer; start more "
-                "processes with the same name to share the partitions", s->tasks_max);
     static const char *const exts[] = {".parquet", ".snappy.parquet", ".gz.parquet", ".zstd.parquet"};
     a->ext = exts[s->parquet_codec];
     char probe[512];
@@ -527,16 +542,24 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (err) return err;
     a->s3 = client;
     dp_breaker_init(&a->breaker, NULL, NULL, 0);
-    archive_metrics_breaker(a->met, 0);
+    archive_metrics_breaker(a->met, a->task, 0);
 
-    char group[600];
+    char group[600], client_id[600], prefetch_kb[24], fetch_max[24];
     snprintf(group, sizeof group, "connect-%s", s->name);
+    if (a->ntasks > 1) snprintf(client_id, sizeof client_id, "%s-%d", s->name, a->task);
+    else snprintf(client_id, sizeof client_id, "%s", s->name);
+    /* the prefetch queue is part of the memory bound: an eighth of this
+     * task's share, 256 KiB to 8 MiB (librdkafka's 64 MiB default
+     * dominated RSS), and no fetch response larger than it */
+    long long pf = a->prefetch;
+    snprintf(prefetch_kb, sizeof prefetch_kb, "%lld", pf / 1024);
+    snprintf(fetch_max, sizeof fetch_max, "%lld", pf < 1048576 ? 1048576 : pf);
     /* topics for new tables appear while we run: look for them every 10 s */
-    const char *defaults[] = {"group.id", group, "client.id", s->name, "auto.offset.reset",
+    const char *defaults[] = {"group.id", group, "client.id", client_id, "auto.offset.reset",
                               "earliest", "isolation.level", "read_committed",
                               "topic.metadata.refresh.interval.ms", "10000",
-                              /* prefetch: librdkafka's 64 MiB default dominated RSS */
-                              "queued.max.messages.kbytes", "8192", NULL};
+                              "queued.max.messages.kbytes", prefetch_kb,
+                              "fetch.max.bytes", fetch_max, NULL};
     const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
@@ -550,7 +573,7 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     }
     rd_kafka_poll_set_consumer(a->rk);
     if (*s->dlq_topic) {
-        const char *pdef[] = {"client.id", s->name, NULL};
+        const char *pdef[] = {"client.id", client_id, NULL};
         const char *pforced[] = {"enable.idempotence", "true", "acks", "all", NULL};
         rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->kafka, errstr, n);
         if (!pc) return DP_ERR_CONFIG;
@@ -648,7 +671,9 @@ static void refresh_credentials(archive_t *a) {
 static int caught_up(archive_t *a) {
     rd_kafka_topic_partition_list_t *l = NULL, *committed = NULL;
     if (rd_kafka_assignment(a->rk, &l) || !l) return 0;
-    int ok = l->cnt > 0;
+    /* nothing assigned (more tasks than partitions, or the others hold
+     * them all): done once the group has answered */
+    int ok = l->cnt > 0 || a->assigned;
     for (int i = 0; i < l->cnt; i++) l->elems[i].offset = RD_KAFKA_OFFSET_END; /* "latest" */
     if (ok && rd_kafka_offsets_for_times(a->rk, l, 5000)) ok = 0;
     for (int i = 0; ok && i < l->cnt; i++) {
@@ -714,9 +739,13 @@ static int run(archive_t *a) {
             continue;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 200);
-        if (!m && drain_requested && caught_up(a)) {
-            dp_info(MOD, "drained: every assigned partition archived up to its end");
-            break;
+        if (!m && drain_requested && mono_ms() >= a->next_drain_check_ms) {
+            /* it asks the brokers: at most once a second */
+            a->next_drain_check_ms = mono_ms() + 1000;
+            if (caught_up(a)) {
+                dp_info(MOD, "drained: every assigned partition archived up to its end");
+                break;
+            }
         }
         if (m) {
             if (m->err) {
@@ -736,8 +765,11 @@ static int run(archive_t *a) {
             on_timer(a, now);
             next_timer = now + 200000;
         }
-        if (archive_metrics_due(a->met, now)) {
-            archive_metrics_totals(a->met, a->records, a->tombstones, a->dlq_count);
+        if (now >= a->next_metrics_us) {
+            a->next_metrics_us = now + 1000000;
+            archive_metrics_counts(a->met, a->records - a->met_records, a->tombstones - a->met_tombstones,
+                                   a->dlq_count - a->met_dlq);
+            a->met_records = a->records, a->met_tombstones = a->tombstones, a->met_dlq = a->dlq_count;
             for (size_t i = 0; i < a->nparts; i++)
                 archive_metrics_partition(a->met, a->rk, a->parts[i].topic, a->parts[i].partition,
                                           a->parts[i].last_seen >= 0 ? a->parts[i].last_seen + 1 : -1);
@@ -760,11 +792,23 @@ static int run(archive_t *a) {
     return rc;
 }
 
+/* task_main: one consumer's loop (a thread when tasks.max > 1); leaving,
+ * it closes its consumer so that the group hands its partitions on */
+static void *task_main(void *arg) {
+    archive_t *a = arg;
+    a->rc = run(a);
+    dp_info(MOD, "%sstopped: records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
+            a->ntasks > 1 ? "task stopped; " : "", (unsigned long long)a->records,
+            (unsigned long long)a->rows, (unsigned long long)a->files,
+            (unsigned long long)a->bytes, (unsigned long long)a->tombstones,
+            (unsigned long long)a->dlq_count);
+    if (a->rc) stop_requested = 1; /* one task failing stops them all */
+    rd_kafka_consumer_close(a->rk);
+    return NULL;
+}
+
 static void archive_free(archive_t *a) {
-    if (a->rk) {
-        rd_kafka_consumer_close(a->rk);
-        rd_kafka_destroy(a->rk);
-    }
+    if (a->rk) rd_kafka_destroy(a->rk);
     if (a->dlq) {
         rd_kafka_flush(a->dlq, 10000);
         rd_kafka_destroy(a->dlq);
@@ -777,40 +821,70 @@ static void archive_free(archive_t *a) {
     s3_client_destroy(a->s3);
     s3_credentials_fini(&a->creds);
     dp_json_fini(&a->json);
-    archive_metrics_destroy(a->met);
     dp_buf_fini(&a->row.scratch);
-    cfg_free(&archive_config_table, &a->s);
 }
 
+/* archive_main: tasks.max consumers in one group, each a thread with its
+ * own consumer, S3 client and open files, and an equal share of
+ * datapipe.max.buffer.bytes; they share the metrics registry. */
 int archive_main(int argc, char **argv) {
-    archive_t *a = dp_xcalloc(1, sizeof *a);
+    archive_settings_t s;
+    memset(&s, 0, sizeof s);
     char errstr[1024] = "";
-    dp_err_t err;
-    int rc = cfg_load_cli(&archive_config_table, &a->s, argc, argv);
-    if (rc < 0) {
-        rc = 0; /* --help */
-    } else if (rc == 0) {
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        signal(SIGUSR1, on_drain);
-        signal(SIGPIPE, SIG_IGN);
-        a->met = archive_metrics_new(&a->s, errstr, sizeof errstr);
-        err = a->met ? archive_setup(a, errstr, sizeof errstr) : DP_ERR_NET;
-        if (err) {
-            dp_error(MOD, "%s", errstr);
-            rc = err == DP_ERR_CONFIG || err == DP_ERR_UNSUPPORTED ? 2 : 1;
-        } else {
-            dp_info(MOD, "archiving %s to s3://%s/%s/", a->s.topics_regex ? a->s.topics_regex : a->s.topics,
-                    a->s.s3_bucket, a->s.topics_dir);
-            archive_metrics_ready(a->met);
-            rc = run(a);
-            dp_info(MOD, "stopped: records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
-                    (unsigned long long)a->records, (unsigned long long)a->rows,
-                    (unsigned long long)a->files, (unsigned long long)a->bytes,
-                    (unsigned long long)a->tombstones, (unsigned long long)a->dlq_count);
-        }
+    int rc = cfg_load_cli(&archive_config_table, &s, argc, argv);
+    if (rc < 0) return 0; /* --help */
+    if (rc > 0) {
+        cfg_free(&archive_config_table, &s);
+        return rc;
     }
-    archive_free(a);
-    free(a);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_drain);
+    signal(SIGPIPE, SIG_IGN);
+    /* path.format's time zone, once for every thread (localtime_r reads it) */
+    if (strcmp(s.timezone, "UTC") != 0) {
+        setenv("TZ", s.timezone, 1);
+        tzset();
+    }
+    int ntasks = (int)s.tasks_max;
+    archive_t *tasks = dp_xcalloc((size_t)ntasks, sizeof *tasks);
+    archive_metrics_t *met = archive_metrics_new(&s, errstr, sizeof errstr);
+    dp_err_t err = met ? DP_OK : DP_ERR_NET;
+    long long share = s.max_buffer_bytes / ntasks;
+    int started = 0;
+    for (int i = 0; !err && i < ntasks; i++) {
+        archive_t *a = &tasks[i];
+        a->s = s; /* shallow: the strings stay s's */
+        a->task = i, a->ntasks = ntasks, a->met = met;
+        a->prefetch = prefetch_bytes(share);
+        a->s.max_buffer_bytes = share - a->prefetch > share / 2 ? share - a->prefetch : share / 2;
+        err = archive_setup(a, errstr, sizeof errstr);
+    }
+    if (err) {
+        dp_error(MOD, "%s", errstr);
+        rc = err == DP_ERR_CONFIG || err == DP_ERR_UNSUPPORTED ? 2 : 1;
+    } else {
+        dp_info(MOD, "archiving %s to s3://%s/%s/ with %d consumer%s",
+                s.topics_regex ? s.topics_regex : s.topics, s.s3_bucket, s.topics_dir, ntasks,
+                ntasks > 1 ? "s" : "");
+        archive_metrics_ready(met);
+        pthread_t th[ARCHIVE_MAX_TASKS];
+        for (int i = 1; i < ntasks; i++) {
+            if (pthread_create(&th[i], NULL, task_main, &tasks[i])) {
+                dp_error(MOD, "cannot start consumer thread %d of %d", i, ntasks);
+                stop_requested = 1;
+                tasks[i].rc = 1;
+                break;
+            }
+            started = i;
+        }
+        task_main(&tasks[0]);
+        for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+        for (int i = 0; i < ntasks; i++) rc |= tasks[i].rc;
+    }
+    for (int i = 0; i < ntasks; i++) archive_free(&tasks[i]);
+    free(tasks);
+    archive_metrics_destroy(met);
+    cfg_free(&archive_config_table, &s);
     return rc;
 }

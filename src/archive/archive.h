@@ -43,6 +43,9 @@ typedef struct archive_settings {
 
 extern const cfg_table_t archive_config_table;
 
+/* tasks.max's upper bound: consumer threads in one process */
+#define ARCHIVE_MAX_TASKS 64
+
 int archive_main(int argc, char **argv);
 
 /* archive_s3_client: an S3 client for the archive settings s (endpoint,

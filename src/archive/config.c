@@ -13,8 +13,9 @@ static const cfg_def_t defs[] = {
      "io.confluent.connect.s3.S3SinkConnector", "io.confluent.connect.s3.S3SinkConnector", 0,
      NULL, "Accepted for compatibility."},
     {"tasks.max", CFG_INT, S(tasks_max), 1, 64, "1", NULL, 0, NULL,
-     "Accepted; this version runs one consumer per process (run several processes with one "
-     "name to share partitions)."},
+     "Consumers in this process, each a thread with its own Kafka consumer (one group, "
+     "connect-<name>), S3 client and open files; processes with the same name share the "
+     "partitions too."},
     {"topics.regex", CFG_STRING, S(topics_regex), 0, 0, NULL, NULL, 0, NULL,
      "Regular expression of the topics to archive."},
     {"topics", CFG_STRING, S(topics), 0, 0, NULL, NULL, 0, NULL,
@@ -103,8 +104,10 @@ static const cfg_def_t defs[] = {
     {"datapipe.max.buffer.bytes", CFG_INT, S(max_buffer_bytes), 1 << 20, 1LL << 40, "268435456",
      NULL, 0, NULL,
      "Bound on the bytes held by all open files together (row data buffered in the Parquet "
-     "writers plus the part buffers of their uploads); at the bound the largest open file is "
-     "closed early (uploaded and committed), however many partitions are open."},
+     "writers plus the part buffers of their uploads) and librdkafka's prefetch queue; each of "
+     "the tasks.max consumers gets an equal share, an eighth of it (256 KiB to 8 MiB) for "
+     "prefetch. At the bound the largest open file is closed early (uploaded and committed), "
+     "however many partitions are open."},
     {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,
      NULL, "Log level."},
     {"datapipe.metrics.port", CFG_INT, S(metrics_port), 0, 65535, "0", NULL, 0, NULL,

@@ -2,6 +2,7 @@
  * seed's kafka_consumer_lag and s3_upload_success_rate. */
 #include "archive/metrics.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,8 +14,8 @@ struct archive_metrics {
     dp_metric_t *lag;
     dp_metric_series_t *files, *rows, *bytes, *latency, *ok, *error, *success, *records,
         *tombstones, *dlq, *breaker;
-    int64_t next_due_us;
-    int failing;
+    atomic_int failing;
+    atomic_int breaker_state[ARCHIVE_MAX_TASKS]; /* per task; the gauge shows the worst */
 };
 
 archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr, size_t n) {
@@ -81,10 +82,9 @@ void archive_metrics_upload(archive_metrics_t *am, int ok, uint64_t rows, uint64
     if (!am) return;
     if (!ok) {
         dp_metric_inc(am->error);
-        if (!am->failing)
+        if (!atomic_exchange(&am->failing, 1))
             dp_metrics_set_health(am->reg, 0, "paused: an S3 upload failed; consumption resumes "
                                               "after a backoff");
-        am->failing = 1;
         return;
     }
     dp_metric_inc(am->ok);
@@ -93,22 +93,15 @@ void archive_metrics_upload(archive_metrics_t *am, int ok, uint64_t rows, uint64
     dp_metric_add(am->rows, rows);
     dp_metric_add(am->bytes, bytes);
     dp_metric_observe(am->latency, (double)elapsed_us / 1e6);
-    if (am->failing) dp_metrics_set_health(am->reg, 1, NULL);
-    am->failing = 0;
+    if (atomic_exchange(&am->failing, 0)) dp_metrics_set_health(am->reg, 1, NULL);
 }
 
-int archive_metrics_due(archive_metrics_t *am, int64_t now_us) {
-    if (!am || now_us < am->next_due_us) return 0;
-    am->next_due_us = now_us + 1000000;
-    return 1;
-}
-
-void archive_metrics_totals(archive_metrics_t *am, uint64_t records, uint64_t tombstones,
+void archive_metrics_counts(archive_metrics_t *am, uint64_t records, uint64_t tombstones,
                             uint64_t dlq) {
     if (!am) return;
-    dp_metric_set(am->records, (double)records);
-    dp_metric_set(am->tombstones, (double)tombstones);
-    dp_metric_set(am->dlq, (double)dlq);
+    dp_metric_add(am->records, records);
+    dp_metric_add(am->tombstones, tombstones);
+    dp_metric_add(am->dlq, dlq);
 }
 
 void archive_metrics_partition(archive_metrics_t *am, rd_kafka_t *rk, const char *topic,
@@ -126,6 +119,14 @@ void archive_metrics_partition(archive_metrics_t *am, rd_kafka_t *rk, const char
     dp_metric_set(dp_metric_series(am->lag, v), (double)(hi > next ? hi - next : 0));
 }
 
-void archive_metrics_breaker(archive_metrics_t *am, int state) {
-    if (am) dp_metric_set(am->breaker, (double)state);
+void archive_metrics_breaker(archive_metrics_t *am, int task, int state) {
+    if (!am || task < 0 || task >= ARCHIVE_MAX_TASKS) return;
+    atomic_store(&am->breaker_state[task], state);
+    /* open (1) is worse than half-open (2), which is worse than closed (0) */
+    int worst = 0;
+    for (int i = 0; i < ARCHIVE_MAX_TASKS; i++) {
+        int st = atomic_load(&am->breaker_state[i]);
+        if (st == 1 || (st == 2 && worst == 0)) worst = st;
+    }
+    dp_metric_set(am->breaker, (double)worst);
 }

@@ -24,17 +24,18 @@ void archive_metrics_ready(archive_metrics_t *am);
  * consumption pauses and health is 503 until an upload succeeds). */
 void archive_metrics_upload(archive_metrics_t *am, int ok, uint64_t rows, uint64_t bytes,
                             int64_t elapsed_us);
-/* archive_metrics_due: 1 at most once a second, when the loop should hand
- * over its totals and partition positions. */
-int archive_metrics_due(archive_metrics_t *am, int64_t now_us);
-void archive_metrics_totals(archive_metrics_t *am, uint64_t records, uint64_t tombstones,
+/* archive_metrics_counts: add one task's records, tombstones and DLQ
+ * records since its last call (tasks run in threads and share the
+ * registry; every call here is thread-safe). */
+void archive_metrics_counts(archive_metrics_t *am, uint64_t records, uint64_t tombstones,
                             uint64_t dlq);
 /* archive_metrics_partition: consumer lag of topic [partition]: the high
  * watermark librdkafka last saw in a fetch (cached, never a request) minus
  * next, the next offset to process. next < 0: no longer assigned. */
 void archive_metrics_partition(archive_metrics_t *am, rd_kafka_t *rk, const char *topic,
                                int32_t partition, int64_t next);
-/* archive_metrics_breaker: 0 closed, 1 open, 2 half-open */
-void archive_metrics_breaker(archive_metrics_t *am, int state);
+/* archive_metrics_breaker: task's S3 breaker is 0 closed, 1 open, 2
+ * half-open; the gauge shows the worst state of any task. */
+void archive_metrics_breaker(archive_metrics_t *am, int task, int state);
 
 #endif

@@ -141,16 +141,22 @@ dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_m
     /* bucket in local time, as Confluent's TimeBasedPartitioner does */
     int64_t offset_ms = 0;
     if (tz && strcmp(tz, "UTC") != 0) {
-        /* single-threaded use: switch TZ for the conversion */
         time_t t = (time_t)(ts_ms / 1000);
         struct tm lt;
-        char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
-        setenv("TZ", tz, 1);
-        tzset();
-        localtime_r(&t, &lt);
+        const char *cur = getenv("TZ");
+        if (cur && strcmp(cur, tz) == 0) {
+            /* the archive sets TZ once, before its threads start */
+            localtime_r(&t, &lt);
+        } else {
+            /* single-threaded use (tests, config checks): switch TZ for it */
+            char *old = cur ? strdup(cur) : NULL;
+            setenv("TZ", tz, 1);
+            tzset();
+            localtime_r(&t, &lt);
+            if (old) { setenv("TZ", old, 1); free(old); } else unsetenv("TZ");
+            tzset();
+        }
         offset_ms = (int64_t)lt.tm_gmtoff * 1000;
-        if (old) { setenv("TZ", old, 1); free(old); } else unsetenv("TZ");
-        tzset();
     }
     int64_t local = ts_ms + offset_ms;
     int64_t b = local - ((local % duration_ms) + duration_ms) % duration_ms;

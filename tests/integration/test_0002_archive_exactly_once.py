@@ -314,6 +314,54 @@ def test_two_archivers_in_one_group_survive_kill9_and_rebalances(pipeline, strat
     cleanup_s3(p)
 
 
+# ---- tasks.max: parallel consumers in one process ----------------------------
+
+def group_members(p, group):
+    """client ids of the consumer group's members, as the brokers see them."""
+    from conftest import admin
+    a = admin(p.env)  # kept alive until the answer is in
+    desc = a.describe_consumer_groups([group])[group].result(timeout=20)
+    return sorted(m.client_id for m in desc.members)
+
+
+def test_tasks_max_runs_parallel_consumers_and_keeps_exactly_once(pipeline):
+    """tasks.max=3: one process, three members of the group (seen by the
+    brokers), each with its own partitions and files; kill -9 of the process
+    mid-stream and a restart still leave every offset in exactly one object."""
+    p = pipeline
+    topic = add_topic(p, "orders", 6)
+    src = Source(p.env)
+    base = hour_start_ms(3)
+    for part in range(6):
+        for j in range(400):
+            src.send(topic, part, base + j * 2 * HOUR_MS // 400, "t" * (j % 97))
+    src.flush()
+    cfg = p.archive_config(**{"topics.regex": re.escape(topic), "flush.size": "50",
+                              "rotate.interval.ms": "1000", "tasks.max": "3",
+                              "kafka.session.timeout.ms": "6000", "kafka.heartbeat.interval.ms": "1000"})
+    start_archive(p, "t", cfg)
+    wait_log(p, "t", "with 3 consumers")
+    wait_log(p, "t", "assigned", count=6)
+    group = f"connect-arc-{p.id}"  # archive_config's name
+    dpcheck.wait_for(lambda: len(group_members(p, group)) == 3, 30, what="three members in the group")
+    ids = group_members(p, group)
+    assert len(set(ids)) == 3 and all(re.fullmatch(r".+-[012]", i) for i in ids), ids
+    # every partition is assigned once, to one of the three threads
+    assigned = re.findall(r'assigned "[^"]+" \[(\d+)\]', log_of(p, "t"))
+    assert sorted(map(int, assigned)) == list(range(6)), assigned
+    time.sleep(1.5)
+    kill9(p, "t")
+    for part in range(6):
+        for j in range(400, 600):
+            src.send(topic, part, base + j * 2 * HOUR_MS // 400, "u" * (j % 89))
+    src.flush()
+    start_archive(p, "t", cfg)
+    drain(p, "t")
+    check_exactly_once(p, src.expected)
+    assert len(src.expected) == 6 * 600
+    cleanup_s3(p)
+
+
 # ---- low traffic ------------------------------------------------------------
 
 def test_single_record_reaches_s3_within_schedule_interval_and_once(pipeline):
