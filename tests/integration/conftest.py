@@ -33,6 +33,44 @@ def binary():
     return b
 
 
+S3_KEYS = ("S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+
+
+class StackEnv(dict):
+    """The stack's S3 settings; repr hides the secret from test reports."""
+
+    def __repr__(self):
+        return repr({k: ("***" if "SECRET" in k else v) for k, v in self.items()})
+
+
+@pytest.fixture(scope="module")
+def stack():
+    if not (ROOT / ".stack" / "env").exists():
+        pytest.fail("the stack is not up: run scripts/stack up (make test does)")
+    env = dpcheck.stack_env()
+    return StackEnv({k: env[k] for k in S3_KEYS if k in env})
+
+
+@pytest.fixture(scope="module")
+def s3(stack):
+    return dpcheck.s3_client(stack)
+
+
+@pytest.fixture
+def prefix(s3, stack, request):
+    """A random key prefix for the test; its objects and unfinished uploads
+    are removed afterwards."""
+    p = f"it-{request.module.__name__.removeprefix('test_')[:12]}-{secrets.token_hex(6)}/"
+    yield p
+    bucket = stack["S3_BUCKET"]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p):
+        objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if objs:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
+    for up in s3.list_multipart_uploads(Bucket=bucket, Prefix=p).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+
+
 def admin(env):
     from confluent_kafka.admin import AdminClient
     return AdminClient({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]})

@@ -16,7 +16,6 @@ Run: .venv/bin/python -m pytest tests/integration/test_parquet_jvm.py
 """
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,18 +23,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import dpcheck
+
 REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("DP_BUILD_DIR", REPO / "build"))
 sys.path.insert(0, str(REPO / "tests" / "jvm"))
 import jvmreader  # noqa: E402
 
 SEEDS = [s.strip() for s in os.environ.get("DP_PARQUET_SEEDS", "1,2,3").split(",") if s.strip()]
-CODECS = ["none", "snappy", "gzip", "zstd"]
-SAMPLES = (
-    [f"codec_{c}" for c in CODECS]
-    + ["multi_rg", "dict", "pages", "midrow_flush", "empty"]
-    + [f"random_s{s}_{c}" for s in SEEDS for c in CODECS]
-)
+CODECS = dpcheck.PARQUET_CODECS
+SAMPLES = dpcheck.parquet_sample_names(SEEDS)
 # how parquet-java describes each of the writer's column types
 JVM_TYPES = {
     "bool": ("BOOLEAN", None),
@@ -48,15 +44,7 @@ JVM_TYPES = {
 
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory):
-    binary = BUILD / "test_parquet"
-    if not binary.exists():
-        pytest.fail(f"{binary} not built (set DP_BUILD_DIR)")
-    d = tmp_path_factory.mktemp("parquet-jvm")
-    env = dict(os.environ, DP_PARQUET_OUT_DIR=str(d), DP_PARQUET_SEEDS=",".join(SEEDS))
-    proc = subprocess.run([str(binary)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert " 0 failed" in proc.stdout
-    return d
+    return dpcheck.write_parquet_samples(tmp_path_factory.mktemp("parquet-jvm"), SEEDS)
 
 
 @pytest.fixture(scope="module")

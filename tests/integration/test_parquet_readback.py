@@ -16,7 +16,6 @@ Run: .venv/bin/python -m pytest tests/integration/test_parquet_readback.py
 import json
 import os
 import struct
-import subprocess
 import zlib
 from pathlib import Path
 
@@ -25,17 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("DP_BUILD_DIR", REPO / "build"))
-SEEDS = [s for s in os.environ.get("DP_PARQUET_SEEDS", "1,2,3,4,5").split(",") if s.strip()]
-CODECS = ["none", "snappy", "gzip", "zstd"]
+import dpcheck
+
+SEEDS = [s.strip() for s in os.environ.get("DP_PARQUET_SEEDS", "1,2,3,4,5").split(",") if s.strip()]
+CODECS = dpcheck.PARQUET_CODECS
 STATS_MAX_BYTES = 64  # writer.h PQT_STATS_MAX_BYTES
 
-SAMPLES = (
-    [f"codec_{c}" for c in CODECS]
-    + ["multi_rg", "dict", "pages", "midrow_flush", "empty"]
-    + [f"random_s{s.strip()}_{c}" for s in SEEDS for c in CODECS]
-)
+SAMPLES = dpcheck.parquet_sample_names(SEEDS)
 
 ARROW_TYPES = {
     "bool": pa.bool_(),
@@ -57,16 +52,7 @@ CODEC_IDS = {"none": 0, "snappy": 1, "gzip": 2, "zstd": 6}
 
 @pytest.fixture(scope="module")
 def out_dir(tmp_path_factory):
-    """Run the unit test binary once with DP_PARQUET_OUT_DIR set."""
-    binary = BUILD / "test_parquet"
-    if not binary.exists():
-        pytest.fail(f"{binary} not built (set DP_BUILD_DIR)")
-    d = tmp_path_factory.mktemp("parquet")
-    env = dict(os.environ, DP_PARQUET_OUT_DIR=str(d), DP_PARQUET_SEEDS=",".join(SEEDS))
-    proc = subprocess.run([str(binary)], env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert " 0 failed" in proc.stdout
-    return d
+    return dpcheck.write_parquet_samples(tmp_path_factory.mktemp("parquet"), SEEDS)
 
 
 def load(out_dir, name):

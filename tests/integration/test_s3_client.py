@@ -14,86 +14,17 @@ import http.client
 import http.server
 import os
 import re
-import shlex
-import shutil
 import subprocess
 import threading
 import time
-import uuid
-from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-ROOT = Path(__file__).resolve().parents[2]
+import dpcheck
+
 MiB = 1 << 20
 RUN_TIMEOUT = 180  # seconds; every subprocess is bounded
-
-
-def load_stack_env():
-    env_file = Path(os.environ.get("DATAPIPE_STACK_ENV", ROOT / ".stack" / "env"))
-    if not env_file.exists():
-        return None
-    out = subprocess.run(
-        ["bash", "-c", '. "$1" && env -0', "_", str(env_file)],
-        capture_output=True, check=True, timeout=30,
-    ).stdout
-    env = dict(kv.split("=", 1) for kv in out.decode().split("\0") if "=" in kv)
-    keys = ["S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]
-    return {k: env[k] for k in keys if k in env}
-
-
-class StackEnv(dict):
-    """The stack's settings; repr hides the secret from test reports."""
-
-    def __repr__(self):
-        return repr({k: ("***" if "SECRET" in k else v) for k, v in self.items()})
-
-
-@pytest.fixture(scope="module")
-def stack():
-    env = load_stack_env()
-    if not env or "S3_ENDPOINT_URL" not in env:
-        pytest.skip("no .stack/env with S3_ENDPOINT_URL: run scripts/stack up")
-    return StackEnv(env)
-
-
-@pytest.fixture(scope="module")
-def s3(stack):
-    return boto3.client(
-        "s3",
-        endpoint_url=stack["S3_ENDPOINT_URL"],
-        aws_access_key_id=stack["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack["AWS_SECRET_ACCESS_KEY"],
-        region_name=stack.get("AWS_REGION", "us-east-1"),
-        config=Config(s3={"addressing_style": "path"}, max_pool_connections=32,
-                      retries={"max_attempts": 3}),
-    )
-
-
-@pytest.fixture
-def prefix(s3, stack):
-    p = f"it-s3-{uuid.uuid4().hex[:12]}/"
-    yield p
-    bucket = stack["S3_BUCKET"]
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p):
-        objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-        if objs:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
-    for up in s3.list_multipart_uploads(Bucket=bucket, Prefix=p).get("Uploads", []):
-        s3.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
-
-
-def cli_cmd():
-    if os.environ.get("DATAPIPE_S3_CMD"):
-        cmd = shlex.split(os.environ["DATAPIPE_S3_CMD"])
-    else:
-        cmd = [str(ROOT / "build" / "datapipe"), "s3"]
-    if not (Path(cmd[0]).exists() or shutil.which(cmd[0])):
-        pytest.fail(f"{cmd[0]} not found: build first, or set DATAPIPE_S3_CMD")
-    return cmd
 
 
 def run(stack, *args, env=None, stdin=None, timeout=RUN_TIMEOUT):
@@ -104,7 +35,7 @@ def run(stack, *args, env=None, stdin=None, timeout=RUN_TIMEOUT):
         full.pop(k, None)
     full.update(stack)
     full.update(env or {})
-    return subprocess.run(cli_cmd() + [str(a) for a in args], env=full, input=stdin,
+    return subprocess.run(dpcheck.s3_cli_cmd() + [str(a) for a in args], env=full, input=stdin,
                           capture_output=True, timeout=timeout)
 
 

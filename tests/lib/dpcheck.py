@@ -50,6 +50,43 @@ def s3_client(env):
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
 
 
+def s3_cli_cmd():
+    """`datapipe s3` of the build under test: DATAPIPE_S3_CMD, else
+    $DP_BUILD_DIR/datapipe s3 (build/ by default)."""
+    import shutil
+    if os.environ.get("DATAPIPE_S3_CMD"):
+        cmd = shlex.split(os.environ["DATAPIPE_S3_CMD"])
+    else:
+        cmd = [str(ROOT / os.environ.get("DP_BUILD_DIR", "build") / "datapipe"), "s3"]
+    assert Path(cmd[0]).exists() or shutil.which(cmd[0]), \
+        f"{cmd[0]} not found: build first, or set DATAPIPE_S3_CMD"
+    return cmd
+
+
+PARQUET_CODECS = ("none", "snappy", "gzip", "zstd")
+
+
+def parquet_sample_names(seeds):
+    """The files test_parquet writes: one per codec, the layout samples,
+    and the random property-style files of each seed with every codec."""
+    return ([f"codec_{c}" for c in PARQUET_CODECS]
+            + ["multi_rg", "dict", "pages", "midrow_flush", "empty"]
+            + [f"random_s{s}_{c}" for s in seeds for c in PARQUET_CODECS])
+
+
+def write_parquet_samples(out_dir, seeds):
+    """Run the unit test binary test_parquet ($DP_BUILD_DIR, default build/)
+    with DP_PARQUET_OUT_DIR: it writes NAME.parquet and NAME.json (the rows
+    it holds) for each of parquet_sample_names(seeds) into out_dir."""
+    binary = ROOT / os.environ.get("DP_BUILD_DIR", "build") / "test_parquet"
+    assert binary.exists(), f"{binary} not built (set DP_BUILD_DIR)"
+    env = dict(os.environ, DP_PARQUET_OUT_DIR=str(out_dir), DP_PARQUET_SEEDS=",".join(seeds))
+    proc = subprocess.run([str(binary)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " 0 failed" in proc.stdout
+    return out_dir
+
+
 def list_keys(env, prefix):
     s3 = s3_client(env)
     keys = []
