@@ -17,7 +17,6 @@ import json
 import os
 import struct
 import zlib
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
