@@ -22,6 +22,7 @@
 #include "common/breaker.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
+#include "parquet/footer.h"
 #include "parquet/writer.h"
 #include "s3/client.h"
 #include "archive/metrics.h"
@@ -87,6 +88,7 @@ typedef struct archive {
     int task, ntasks;      /* this consumer's number, of tasks.max */
     long long prefetch;    /* bytes librdkafka may prefetch for this task */
     int rc;                /* the task's result: 0 clean stop, 1 failed */
+    int fatal;             /* a failure that must stop the task without a clean close */
 } archive_t;
 
 static int64_t now_us(void) {
@@ -199,6 +201,56 @@ static void breaker_note(archive_t *a, dp_breaker_state_t before) {
     archive_metrics_breaker(a->met, a->task, (int)now);
 }
 
+/* adopt: f's key holds an object already (datapipe.s3.create.only): one
+ * that an earlier run uploaded and died before committing, or one that an
+ * archiver which lost p without noticing uploaded. It starts at the same
+ * offset (the key says so) but may end elsewhere: its footer says where.
+ * Keep it, commit after its end and read on from there; the rows of f are
+ * dropped, so every offset stays in exactly one object. */
+static dp_err_t adopt(archive_t *a, part_t *p, open_file_t *f, char *errstr, size_t n) {
+    dp_buf_t tail;
+    dp_buf_init(&tail, 64u << 20);
+    char end[32], topic[256], part[16];
+    size_t want = 64 * 1024, need = 0;
+    dp_err_t err;
+    for (;;) {
+        dp_buf_reset(&tail);
+        err = s3_get_tail(a->s3, f->key, want, &tail, errstr, n);
+        if (!err)
+            err = pqt_footer_kv(tail.data, tail.len, "datapipe.kafka.end.offset", end, sizeof end,
+                                &need, errstr, n);
+        if (err != DP_ERR_FULL || need <= want || need > tail.max) break;
+        want = need;
+    }
+    if (!err)
+        err = pqt_footer_kv(tail.data, tail.len, "datapipe.kafka.topic", topic, sizeof topic, &need,
+                            errstr, n);
+    if (!err)
+        err = pqt_footer_kv(tail.data, tail.len, "datapipe.kafka.partition", part, sizeof part,
+                            &need, errstr, n);
+    dp_buf_fini(&tail);
+    char *e = NULL;
+    long long last = err ? -1 : strtoll(end, &e, 10);
+    if (!err && (strcmp(topic, p->topic) || atoi(part) != p->partition || *e || last < f->start_offset))
+        err = dp_seterr(errstr, n, DP_ERR_INVALID, "its footer names \"%s\" [%s] up to offset %s",
+                        topic, part, end);
+    if (err) {
+        /* not ours to judge: stop rather than overwrite or skip anything */
+        dp_error(MOD, "\"%s\" exists and cannot be adopted (%s); stopping without committing past "
+                 "offset %lld", f->key, errstr, (long long)f->start_offset);
+        a->fatal = 1;
+        stop_requested = 1;
+        return err;
+    }
+    dp_warn(MOD, "\"%s\" exists already with offsets %lld..%lld (an earlier run or another "
+            "archiver wrote it); keeping it and going on from offset %lld", f->key,
+            (long long)f->start_offset, last, last + 1);
+    if (last != p->last_seen) seek_back(a, p, last + 1);
+    p->last_seen = last;
+    commit_part(a, p, last + 1);
+    return DP_OK;
+}
+
 static dp_err_t file_close(archive_t *a, part_t *p) {
     open_file_t *f = p->f;
     if (!f) return DP_OK;
@@ -235,8 +287,16 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
         f->up = NULL; /* commit frees the upload, whatever its outcome */
     } /* else file_drop aborts it */
     if (guarded) {
-        dp_breaker_record(&a->breaker, !err, mono_ms());
+        /* S3 answered a create-only write that the key exists: S3 is fine */
+        dp_breaker_record(&a->breaker, !err || err == DP_ERR_EXISTS, mono_ms());
         breaker_note(a, b0);
+    }
+    if (err == DP_ERR_EXISTS) {
+        err = adopt(a, p, f, errstr, sizeof errstr);
+        if (!err) {
+            file_drop(f);
+            return DP_OK;
+        }
     }
     archive_metrics_upload(a->met, !err, f->rows, bytes, now_us() - t0);
     if (err) {
@@ -625,6 +685,7 @@ static void s3_config_of(const archive_settings_t *s, int max_retries, s3_config
     sc->kms_key_id = s->sse_kms_key_id;
     sc->max_retries = max_retries;
     sc->retry_backoff_ms = s->s3_retry_backoff_ms;
+    sc->create_only = s->s3_create_only;
 }
 
 dp_err_t archive_s3_client_ex(const archive_settings_t *s, int max_retries, s3_client_t **out,
@@ -782,6 +843,7 @@ static int run(archive_t *a) {
             next_log = now + 10000000;
         }
     }
+    if (a->fatal) rc = 1;
     if (!rc) {
         /* clean stop: everything consumed goes to S3 before we leave */
         for (size_t i = 0; i < a->nparts; i++) {

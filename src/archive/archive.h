@@ -18,6 +18,7 @@ typedef struct archive_settings {
     char *topics_regex, *topics, *topics_dir;
     char *s3_region, *s3_bucket, *store_url;
     int path_style;
+    int s3_create_only;         /* datapipe.s3.create.only: If-None-Match on uploads */
     long long s3_part_size, s3_retries, s3_retry_backoff_ms;
     long long flush_size, rotate_interval_ms, rotate_schedule_interval_ms;
     char *timezone, *locale;

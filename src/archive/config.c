@@ -108,6 +108,12 @@ static const cfg_def_t defs[] = {
      "the tasks.max consumers gets an equal share, an eighth of it (256 KiB to 8 MiB) for "
      "prefetch. At the bound the largest open file is closed early (uploaded and committed), "
      "however many partitions are open."},
+    {"datapipe.s3.create.only", CFG_BOOL, S(s3_create_only), 0, 0, "true", NULL, 0, NULL,
+     "Upload with If-None-Match: * so that no object is ever replaced. An object already at a "
+     "file's key (written by an earlier run that died before committing, or by an archiver "
+     "that lost its partitions without noticing) is adopted: its footer says which offsets it "
+     "holds and the archive goes on after them. Turn off only for an S3-compatible server "
+     "that rejects the header; replays then overwrite."},
     {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,
      NULL, "Log level."},
     {"datapipe.metrics.port", CFG_INT, S(metrics_port), 0, 65535, "0", NULL, 0, NULL,

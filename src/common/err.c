@@ -20,6 +20,7 @@ const char *dp_err_name(dp_err_t err) {
     case DP_ERR_UNSUPPORTED: return "unsupported";
     case DP_ERR_STOPPED: return "stopped";
     case DP_ERR_FULL: return "full";
+    case DP_ERR_EXISTS: return "exists";
     }
     return "unknown";
 }

@@ -23,7 +23,8 @@ typedef enum dp_err {
     DP_ERR_PROTO = 10,      /* a peer sent bytes we cannot parse */
     DP_ERR_UNSUPPORTED = 11,
     DP_ERR_STOPPED = 12,    /* asked to stop */
-    DP_ERR_FULL = 13        /* no room right now, try later */
+    DP_ERR_FULL = 13,       /* no room right now, try later */
+    DP_ERR_EXISTS = 14      /* a create-only write found the object already there */
 } dp_err_t;
 
 /* dp_err_name: a stable short name for err, never NULL. */

@@ -32,6 +32,7 @@ struct s3_client {
     size_t part_size;
     long timeout_ms, backoff_ms;
     int max_retries, list_max_keys;
+    int create_only;
     CURL *curl;
     uint64_t rng;
     long clock_skew_s; /* server clock minus ours, learned from RequestTimeTooSkewed */
@@ -51,6 +52,8 @@ typedef struct s3_req {
     int sse;                  /* add the server-side encryption headers */
     int ok404;                /* a 404 is an answer (HEAD), not an error */
     int error_in_body;        /* a 200 may carry <Error> (CompleteMultipartUpload) */
+    int if_none_match;        /* create only: If-None-Match: *, a 412 is DP_ERR_EXISTS */
+    const char *range;        /* Range header value, NULL for none */
     dp_buf_t *out;            /* 2xx body sink; NULL = discard */
 } s3_req_t;
 
@@ -285,6 +288,7 @@ s3_client_t *s3_client_new(const s3_config_t *cfg, char *errstr, size_t errstr_s
     c->backoff_ms = cfg->retry_backoff_ms ? cfg->retry_backoff_ms : S3_DEFAULT_BACKOFF_MS;
     c->max_retries = cfg->max_retries;
     c->list_max_keys = cfg->list_max_keys;
+    c->create_only = cfg->create_only;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     c->rng = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ (uint64_t)(uintptr_t)c ^
@@ -453,9 +457,11 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
     dp_err_t err = DP_OK;
 
     /* headers to sign: host, content type, encryption */
-    s3_sigv4_header_t hs[8];
+    s3_sigv4_header_t hs[10];
     size_t n = 0;
     hs[n++] = (s3_sigv4_header_t){"Host", c->host};
+    if (req->if_none_match) hs[n++] = (s3_sigv4_header_t){"If-None-Match", "*"};
+    if (req->range) hs[n++] = (s3_sigv4_header_t){"Range", req->range};
     if (req->content_type) hs[n++] = (s3_sigv4_header_t){"Content-Type", req->content_type};
     if (req->sse && c->sse) {
         hs[n++] = (s3_sigv4_header_t){"x-amz-server-side-encryption", c->sse};
@@ -545,6 +551,7 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
     }
     if (resp->status == 404 && req->ok404) goto done;
     err = s3_classify_http(resp->status, resp->code);
+    if (err == DP_ERR_S3 && req->if_none_match && resp->status == 412) err = DP_ERR_EXISTS;
     if (err) {
         if (strcmp(resp->code, "RequestTimeTooSkewed") == 0 && resp->date[0]) {
             time_t server = curl_getdate(resp->date, NULL);
@@ -639,7 +646,7 @@ static dp_err_t put_single(s3_client_t *c, const char *key, const void *data, si
                            const char *content_type, char *errstr, size_t errstr_size) {
     s3_req_t req = {.op = "put", .method = "PUT", .key = key, .body = data, .body_len = len,
                     .content_type = content_type ? content_type : "application/octet-stream",
-                    .sse = 1};
+                    .sse = 1, .if_none_match = c->create_only};
     s3_resp_t resp;
     return request(c, &req, &resp, errstr, errstr_size);
 }
@@ -648,6 +655,16 @@ dp_err_t s3_get_object(s3_client_t *c, const char *key, dp_buf_t *out, char *err
                        size_t errstr_size) {
     if (!valid_key(key)) return bad_key("get", key, errstr, errstr_size);
     s3_req_t req = {.op = "get", .method = "GET", .key = key, .out = out};
+    s3_resp_t resp;
+    return request(c, &req, &resp, errstr, errstr_size);
+}
+
+dp_err_t s3_get_tail(s3_client_t *c, const char *key, size_t n, dp_buf_t *out, char *errstr,
+                     size_t errstr_size) {
+    if (!valid_key(key)) return bad_key("get", key, errstr, errstr_size);
+    char range[48];
+    snprintf(range, sizeof range, "bytes=-%zu", n);
+    s3_req_t req = {.op = "get", .method = "GET", .key = key, .out = out, .range = range};
     s3_resp_t resp;
     return request(c, &req, &resp, errstr, errstr_size);
 }
@@ -872,7 +889,8 @@ static dp_err_t mpu_complete(mpu_t *m, char *errstr, size_t errstr_size) {
     mpu_query(m, 0, &q);
     s3_req_t req = {.op = "complete multipart upload", .method = "POST", .key = m->key,
                     .query = dp_buf_cstr(&q), .body = xml.data, .body_len = xml.len,
-                    .content_type = "application/xml", .error_in_body = 1, .out = &body};
+                    .content_type = "application/xml", .error_in_body = 1, .out = &body,
+                    .if_none_match = m->c->create_only};
     s3_resp_t resp;
     dp_err_t err = request(m->c, &req, &resp, errstr, errstr_size);
     if (err == DP_ERR_S3 && resp.attempts > 1 && strcmp(resp.code, "NoSuchUpload") == 0) {

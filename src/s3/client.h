@@ -50,6 +50,8 @@ typedef struct s3_config {
     long retry_backoff_ms;     /* first delay, doubled per retry with jitter, capped at
                                   30000; 0 = 200 */
     int list_max_keys;         /* ListObjectsV2 page size; 0 = server default (1000) */
+    int create_only;           /* uploads (s3_upload_commit) send If-None-Match: *, so an
+                                  existing key is never replaced: DP_ERR_EXISTS instead */
 } s3_config_t;
 
 typedef struct s3_client s3_client_t;
@@ -95,7 +97,10 @@ dp_err_t s3_upload_write(s3_upload_t *u, const void *data, size_t len, char *err
 
 /* s3_upload_commit: make the object visible: one PUT if everything fit in one
  * part, else upload the last part and complete. On failure a started
- * multipart upload is aborted. Frees u either way. */
+ * multipart upload is aborted. Frees u either way. With create_only, a key
+ * that exists already (412 PreconditionFailed) is DP_ERR_EXISTS; that
+ * includes a retry whose earlier attempt stored the object but lost the
+ * answer. */
 dp_err_t s3_upload_commit(s3_upload_t *u, char *errstr, size_t errstr_size);
 
 /* s3_upload_abort: abort a started multipart upload (best effort) and free
@@ -107,6 +112,11 @@ void s3_upload_abort(s3_upload_t *u);
  * length). A missing key is DP_ERR_S3 with "NoSuchKey" in errstr. */
 dp_err_t s3_get_object(s3_client_t *c, const char *key, dp_buf_t *out, char *errstr,
                        size_t errstr_size);
+
+/* s3_get_tail: append the last n bytes of the object (all of it when it
+ * is shorter) to out, with a suffix Range request; bounds as s3_get_object. */
+dp_err_t s3_get_tail(s3_client_t *c, const char *key, size_t n, dp_buf_t *out, char *errstr,
+                     size_t errstr_size);
 
 /* s3_head_object: *exists = 1 and *size (may be NULL) when key exists;
  * *exists = 0 and DP_OK when it does not. */

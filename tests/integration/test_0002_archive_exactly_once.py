@@ -362,6 +362,42 @@ def test_tasks_max_runs_parallel_consumers_and_keeps_exactly_once(pipeline):
     cleanup_s3(p)
 
 
+# ---- an object at the key already: adopted, never replaced ---------------------
+
+def test_an_existing_object_is_adopted_not_overwritten(pipeline):
+    """A writer that does not know about us: archiver A archives a topic with
+    flush.size 100 and stops; archiver B, in another group (so it starts at
+    offset 0 again) with the same topics.dir and flush.size 70, cuts its files
+    elsewhere. Each of B's uploads finds A's object at its key (If-None-Match),
+    adopts it and goes on after the object's last offset: the bucket keeps
+    A's objects untouched and every offset once. Overwriting instead would
+    leave A's first object cut to 70 rows and the rest of A's objects
+    overlapping B's. This is what a zombie archiver (one that lost its
+    partitions without noticing) and a replay after kill -9 both meet."""
+    p = pipeline
+    topic = add_topic(p, "orders", 2)
+    src = Source(p.env)
+    base = hour_start_ms(1)
+    for part in range(2):
+        for j in range(500):
+            src.send(topic, part, base + j, "z" * (j % 50))
+    src.flush()
+    s3 = dpcheck.s3_client(p.env)
+    common = {"topics.regex": re.escape(topic), "rotate.interval.ms": "600000"}
+    start_archive(p, "a", p.archive_config(**common, **{"flush.size": "100"}))
+    drain(p, "a")
+    keys_a = dpcheck.list_keys(p.env, p.dir + "/")
+    assert len(keys_a) == 10, keys_a
+    tags = {k: s3.head_object(Bucket=p.env["S3_BUCKET"], Key=k)["ETag"] for k in keys_a}
+    start_archive(p, "b", p.archive_config(**common, **{"flush.size": "70", "name": f"arc-{p.id}-b"}))
+    drain(p, "b")
+    assert log_of(p, "b").count("exists already") == 10, log_of(p, "b")[-3000:]
+    assert dpcheck.list_keys(p.env, p.dir + "/") == keys_a
+    assert {k: s3.head_object(Bucket=p.env["S3_BUCKET"], Key=k)["ETag"] for k in keys_a} == tags
+    check_exactly_once(p, src.expected)
+    cleanup_s3(p)
+
+
 # ---- low traffic ------------------------------------------------------------
 
 def test_single_record_reaches_s3_within_schedule_interval_and_once(pipeline):
