@@ -625,23 +625,15 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, a);
-    char kerr[512];
-    a->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof kerr);
-    if (!a->rk) {
-        rd_kafka_conf_destroy(conf);
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka consumer: %s", kerr);
-    }
+    if (!(a->rk = kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, n))) return DP_ERR_KAFKA;
     rd_kafka_poll_set_consumer(a->rk);
     if (*s->dlq_topic) {
         const char *pdef[] = {"client.id", client_id, NULL};
         const char *pforced[] = {"enable.idempotence", "true", "acks", "all", NULL};
         rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->kafka, errstr, n);
         if (!pc) return DP_ERR_CONFIG;
-        a->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pc, kerr, sizeof kerr);
-        if (!a->dlq) {
-            rd_kafka_conf_destroy(pc);
-            return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka dead-letter producer: %s", kerr);
-        }
+        if (!(a->dlq = kfk_new(RD_KAFKA_PRODUCER, pc, "dead-letter producer", errstr, n)))
+            return DP_ERR_KAFKA;
     }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(4);
     if (s->topics_regex) {

@@ -727,12 +727,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, c);
-    char kerr[512];
-    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof kerr);
-    if (!c->rk) {
-        rd_kafka_conf_destroy(conf);
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka producer: %s", kerr);
-    }
+    if (!(c->rk = kfk_new(RD_KAFKA_PRODUCER, conf, "producer", errstr, n))) return DP_ERR_KAFKA;
 
     repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
     if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;

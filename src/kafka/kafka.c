@@ -92,3 +92,14 @@ dp_err_t kfk_err(rd_kafka_resp_err_t err) {
     default: return DP_ERR_KAFKA;
     }
 }
+
+rd_kafka_t *kfk_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what, char *errstr,
+                    size_t errstr_size) {
+    char kerr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, kerr, sizeof kerr);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        dp_seterr(errstr, errstr_size, DP_ERR_KAFKA, "kafka %s: %s", what, kerr);
+    }
+    return rk;
+}

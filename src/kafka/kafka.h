@@ -15,6 +15,11 @@
 rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *forced,
                               const cfg_kv_t *user, char *errstr, size_t errstr_size);
 
+/* kfk_new: a client of type made from conf (which it owns from then on,
+ * also on failure); NULL with errstr "kafka <what>: <librdkafka's reason>". */
+rd_kafka_t *kfk_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what, char *errstr,
+                    size_t errstr_size);
+
 /* kfk_topic_exists: 1 if topic exists, 0 if the cluster says it does not,
  * -1 on error (errstr set). */
 int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,

@@ -56,8 +56,8 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     const char *defaults[] = {"group.id", group, NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->kafka, errstr, sizeof errstr);
     if (!conf) return;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!rk) { rd_kafka_conf_destroy(conf); return; }
+    rd_kafka_t *rk = kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr);
+    if (!rk) return;
     const struct rd_kafka_metadata *md;
     if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_destroy(rk);
