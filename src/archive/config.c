@@ -72,7 +72,9 @@ static const cfg_def_t defs[] = {
      "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL, "Key converter class."},
     {"value.converter", CFG_STRING, S(value_converter), 0, 0,
      "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL,
-     "Value converter class; JsonConverter is implemented."},
+     "Value converter class: org.apache.kafka.connect.json.JsonConverter or "
+     "io.confluent.connect.avro.AvroConverter (Confluent wire format; the writer schema of each "
+     "id is fetched from the registry once)."},
     {"key.converter.schemas.enable", CFG_BOOL, S(key_schemas_enable), 0, 0, "true", NULL, 0,
      NULL, "Accepted for compatibility (the archive does not read keys)."},
     {"value.converter.schemas.enable", CFG_BOOL, S(value_schemas_enable), 0, 0, "true", NULL, 0,
@@ -80,7 +82,8 @@ static const cfg_def_t defs[] = {
     {"key.converter.schema.registry.url", CFG_STRING, S(key_registry_url), 0, 0, NULL, NULL, 0,
      NULL, "Schema registry of the Avro key converter."},
     {"value.converter.schema.registry.url", CFG_STRING, S(value_registry_url), 0, 0, NULL, NULL,
-     0, NULL, "Schema registry of the Avro value converter."},
+     0, NULL, "Schema registry (Confluent REST API; comma-separated urls) of the Avro value "
+     "converter; required when value.converter is AvroConverter."},
     {"aws.access.key.id", CFG_STRING, S(aws_access_key_id), 0, 0, NULL, NULL, 0, NULL,
      "Access key; unset = environment, then ~/.aws/credentials."},
     {"aws.secret.access.key", CFG_STRING, S(aws_secret_access_key), 0, 0, NULL, NULL,

@@ -88,11 +88,30 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
             err = dp_seterr(errstr, n, DP_ERR_CONFIG, "missing \"transforms.%s.type\"", tok);
             break;
         }
+        if (strcmp(type, DBZ_UNWRAP_TYPE) == 0) {
+            /* changes only values, RegexRouter only topics: the two commute */
+            if (c->unwrap) {
+                err = dp_seterr(errstr, n, DP_ERR_CONFIG, "\"transforms.%s.type\": datapipe runs "
+                                "one " DBZ_UNWRAP_TYPE " transform (\"%s\" is one)", tok,
+                                c->unwrap->alias);
+                break;
+            }
+            c->unwrap = dp_xcalloc(1, sizeof *c->unwrap);
+            err = dbz_unwrap_init(c->unwrap, tok, &c->s.transforms_kv, c->s.value_schemas_enable,
+                                  (size_t)c->s.max_event_bytes, errstr, n);
+            if (err) {
+                free(c->unwrap);
+                c->unwrap = NULL;
+                break;
+            }
+            dp_buf_init(&c->unwrapped, (size_t)c->s.max_event_bytes);
+            continue;
+        }
         if (strcmp(type, "org.apache.kafka.connect.transforms.RegexRouter") != 0) {
             err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "\"transforms.%s.type\" is \"%s\": datapipe implements only "
-                            "org.apache.kafka.connect.transforms.RegexRouter (events keep the full "
-                            "Debezium envelope that the archive schema needs)", tok, type);
+                            "\"transforms.%s.type\" is \"%s\": datapipe implements "
+                            "org.apache.kafka.connect.transforms.RegexRouter and "
+                            DBZ_UNWRAP_TYPE, tok, type);
             break;
         }
         snprintf(key, sizeof key, "%s.regex", tok);
@@ -119,6 +138,9 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
     for (size_t i = 0; !err && i < c->s.transforms_kv.n; i++) {
         const char *k = c->s.transforms_kv.keys[i], *dot = strrchr(k, '.');
         const char *prop = dot ? dot + 1 : "";
+        size_t al = c->unwrap ? strlen(c->unwrap->alias) : 0;
+        if (c->unwrap && strncmp(k, c->unwrap->alias, al) == 0 && k[al] == '.')
+            continue; /* checked by dbz_unwrap_init */
         if (strcmp(prop, "type") && strcmp(prop, "regex") && strcmp(prop, "replacement"))
             err = dp_seterr(errstr, n, DP_ERR_CONFIG, "unknown configuration key \"transforms.%s\"", k);
     }
@@ -241,22 +263,80 @@ static void advance(capture_t *c) {
 static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t klen,
                         const void *val, size_t vlen, char *errstr, size_t n) {
     uint64_t seq = c->tail - 1; /* the open transaction */
+    /* headers the transform made for this record: librdkafka owns them
+     * once the record is accepted */
+    rd_kafka_headers_t *hdrs = c->next_headers;
+    c->next_headers = NULL;
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
+        rd_kafka_resp_err_t e = hdrs ? rd_kafka_producev(
+            c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END) : rd_kafka_producev(
             c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
             RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
             RD_KAFKA_V_END);
         if (!e) break;
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce to \"%s\": %s", te->topic,
                              rd_kafka_err2str(e));
+        }
         rd_kafka_poll(c->rk, 50);
-        if (stop_requested) return DP_ERR_STOPPED;
+        if (stop_requested) {
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+            return DP_ERR_STOPPED;
+        }
     }
     c->ring[seq % c->ring_cap].pending++;
     c->inflight++;
     c->inflight_bytes += (int64_t)(klen + vlen);
+    return DP_OK;
+}
+
+/* ---- transaction metadata (provide.transaction.metadata) ---- */
+
+/* txmeta_setup: resolve <topic.prefix>.<topic.transaction> through the
+ * transforms, as Debezium's records are; it must exist */
+static dp_err_t txmeta_setup(capture_t *c, char *errstr, size_t n) {
+    char base[1200];
+    snprintf(base, sizeof base, "%s.%s", c->s.topic_prefix, c->s.topic_transaction);
+    dbz_txmeta_init(&c->txm);
+    c->tx_te.topic = route(c, base);
+    int ex = kfk_topic_exists(c->rk, c->tx_te.topic, 10000, errstr, n);
+    if (ex < 0) return DP_ERR_KAFKA;
+    if (!ex)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "topic \"%s\" for transaction metadata does not "
+                         "exist; create it first", c->tx_te.topic);
+    c->tx_te.rkt = rd_kafka_topic_new(c->rk, c->tx_te.topic, NULL);
+    return DP_OK;
+}
+
+/* txmeta_send: the open transaction's BEGIN (end 0) or END record, at the
+ * LSN of the pgoutput message, acknowledged with the transaction's events */
+static dp_err_t txmeta_send(capture_t *c, int end, uint64_t lsn, int64_t commit_ts_us,
+                            char *errstr, size_t n) {
+    if (dbz_txmeta_encode(&c->txm, &c->opt, end, lsn, commit_ts_us, &c->key, &c->value))
+        return dp_seterr(errstr, n, DP_ERR_NOMEM, "%s record of transaction %u is larger than "
+                         "datapipe.max.event.bytes", end ? "END" : "BEGIN", c->xid);
+    dp_err_t err = capture_convert(c, c->tx_te.topic, &c->key, &c->value, errstr, n);
+    if (err) return err;
+    return produce(c, &c->tx_te, c->key.data, c->key.len, c->value.data, c->value.len, errstr, n);
+}
+
+/* txmeta_count: count a streamed event of te; *block is its envelope's
+ * transaction block, NULL when the feature is off or for snapshot reads
+ * (Debezium gives those none) */
+static dp_err_t txmeta_count(capture_t *c, const table_entry_t *te, uint64_t lsn,
+                             const char *snapshot, dbz_txblock_t *b, const dbz_txblock_t **block,
+                             char *errstr, size_t n) {
+    *block = NULL;
+    if (!c->s.provide_transaction_metadata || strcmp(snapshot, "false") != 0) return DP_OK;
+    if (dbz_txmeta_event(&c->txm, te->t.schema, te->t.table, lsn, b))
+        return dp_seterr(errstr, n, DP_ERR_NOMEM, "transaction %u touches more tables than "
+                         "provide.transaction.metadata can count", c->xid);
+    *block = b;
     return DP_OK;
 }
 
@@ -394,28 +474,68 @@ static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t
     return capture_emit(c, te, op, before, after, lsn, now_us, "false", errstr, n);
 }
 
+/* unwrap: the ExtractNewRecordState transform, when configured, on one
+ * record of a change event in the JsonConverter form: value is replaced
+ * in place (NULL: the record is a tombstone), *drop says the record is
+ * not produced, and its add.headers go with the next produce(). */
+static dp_err_t unwrap(capture_t *c, dp_buf_t *value, int *drop, char *errstr, size_t n) {
+    *drop = 0;
+    if (!c->unwrap) return DP_OK;
+    dbz_unwrap_result_t res;
+    dp_err_t err = dbz_unwrap_apply(c->unwrap, value ? value->data : NULL, value ? value->len : 0,
+                                    &c->unwrapped, &res, errstr, n);
+    if (err) return err;
+    *drop = res == DBZ_UNWRAP_DROP;
+    if (res == DBZ_UNWRAP_VALUE) {
+        dp_buf_t t = *value;
+        *value = c->unwrapped;
+        c->unwrapped = t;
+    }
+    size_t nh = dbz_unwrap_nheaders(c->unwrap);
+    if (*drop || !nh) return DP_OK;
+    if (c->next_headers) rd_kafka_headers_destroy(c->next_headers);
+    c->next_headers = rd_kafka_headers_new(nh);
+    for (size_t i = 0; i < nh; i++) {
+        const char *name;
+        const void *v;
+        size_t l;
+        dbz_unwrap_header(c->unwrap, i, &name, &v, &l);
+        rd_kafka_header_add(c->next_headers, name, -1, v, (ssize_t)l);
+    }
+    return DP_OK;
+}
+
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
                       const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
                       const char *snapshot, char *errstr, size_t n) {
     const pgo_tuple_t *keyrow = after ? after : before;
     int has_key = 0;
     dp_err_t err = DP_OK;
+    dbz_txblock_t txb;
+    const dbz_txblock_t *txp;
+    if ((err = txmeta_count(c, te, lsn, snapshot, &txb, &txp, errstr, n))) return err;
     if (keyrow) err = dbz_encode_key(&te->t, &c->opt, keyrow, &c->key, &has_key);
-    dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot};
+    dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot, txp};
     if (!err) err = dbz_encode_value(&te->t, &c->opt, op, before, after, &src, now_us, &c->value);
     if (err)
         return dp_seterr(errstr, n, DP_ERR_NOMEM,
                          "event of table \"%s.%s\" at LSN %X/%X is larger than "
                          "datapipe.max.event.bytes", te->t.schema, te->t.table,
                          (unsigned)(lsn >> 32), (unsigned)lsn);
-    err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, c->value.data,
-                  c->value.len, errstr, n);
+    int drop;
+    if ((err = unwrap(c, &c->value, &drop, errstr, n))) return err;
+    if (!drop && (err = capture_convert(c, te->topic, has_key ? &c->key : NULL, &c->value, errstr, n)))
+        return err;
+    if (!drop)
+        err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, c->value.data,
+                      c->value.len, errstr, n);
     if (err) return err;
     c->events++;
     capture_metrics_event(c->met, te->t.schema, te->t.table, op,
                           strcmp(snapshot, "false") ? -1 : (now_us - c->commit_ts_us) / 1000);
     if (op == 'd' && c->s.tombstones_on_delete) {
         /* Debezium sends the tombstone for key-less tables too, key null */
+        if ((err = unwrap(c, NULL, &drop, errstr, n)) || drop) return err;
         err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, NULL, 0,
                       errstr, n);
         c->tombstones++;
@@ -459,9 +579,16 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
     for (uint32_t i = 0; i < m->u.truncate.nrels; i++) {
         table_entry_t *te = capture_find_table(c, pgo_truncate_relid(m, i));
         if (!te || !te->included) continue;
-        dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false"};
-        dp_err_t err = dbz_encode_value(&te->t, &c->opt, 't', NULL, NULL, &src, repl_now_us(), &c->value);
-        if (!err) err = produce(c, te, NULL, 0, c->value.data, c->value.len, errstr, n);
+        dbz_txblock_t txb;
+        const dbz_txblock_t *txp;
+        dp_err_t err = txmeta_count(c, te, lsn, "false", &txb, &txp, errstr, n);
+        if (err) return err;
+        dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false", txp};
+        err = dbz_encode_value(&te->t, &c->opt, 't', NULL, NULL, &src, repl_now_us(), &c->value);
+        int drop = 0;
+        if (!err) err = unwrap(c, &c->value, &drop, errstr, n); /* drops truncates */
+        if (!err && !drop) err = capture_convert(c, te->topic, NULL, &c->value, errstr, n);
+        if (!err && !drop) err = produce(c, te, NULL, 0, c->value.data, c->value.len, errstr, n);
         if (err) return err;
         c->events++;
         capture_metrics_event(c->met, te->t.schema, te->t.table, 't',
@@ -506,10 +633,15 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
         if ((err = capture_begin_txn(c))) return err;
         c->xid = m.u.begin.xid;
         c->commit_ts_us = m.u.begin.commit_ts + REPL_PG_EPOCH_US;
-        return DP_OK;
+        if (!c->s.provide_transaction_metadata) return DP_OK;
+        dbz_txmeta_begin(&c->txm, c->xid); /* BEGIN even if no captured event follows */
+        return txmeta_send(c, 0, lsn, c->commit_ts_us, errstr, n);
     }
     case PGO_COMMIT: {
         if (!c->in_txn) return dp_seterr(errstr, n, DP_ERR_PROTO, "commit without begin");
+        if (c->s.provide_transaction_metadata &&
+            (err = txmeta_send(c, 1, lsn, m.u.commit.commit_ts + REPL_PG_EPOCH_US, errstr, n)))
+            return err;
         capture_end_txn(c, m.u.commit.end_lsn);
         c->last_commit_lsn = m.u.commit.end_lsn; /* Debezium's sequence[0] */
         c->txns++;
@@ -585,9 +717,22 @@ static void heartbeat(capture_t *c, int64_t now) {
     else
         vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(now / 1000));
     if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
+    const void *kp = key, *vp = val;
+    size_t kn = (size_t)kl, vn = (size_t)vl;
+    if (c->avro) { /* AvroConverter sides: through the event buffers, as events */
+        char aerr[512] = "heartbeat larger than datapipe.max.event.bytes";
+        dp_buf_reset(&c->key);
+        dp_buf_reset(&c->value);
+        if (dp_buf_append(&c->key, key, kn) || dp_buf_append(&c->value, val, vn) ||
+            capture_convert(c, topic, &c->key, &c->value, aerr, sizeof aerr)) {
+            dp_warn(MOD, "heartbeat: %s", aerr);
+            return;
+        }
+        kp = c->key.data, kn = c->key.len, vp = c->value.data, vn = c->value.len;
+    }
     rd_kafka_resp_err_t e = rd_kafka_producev(
         c->rk, RD_KAFKA_V_RKT(c->hb_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, (size_t)kl), RD_KAFKA_V_VALUE(val, (size_t)vl),
+        RD_KAFKA_V_KEY(kp, kn), RD_KAFKA_V_VALUE((void *)vp, vn),
         RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END);
     if (e) dp_warn(MOD, "heartbeat: %s", rd_kafka_err2str(e));
     else c->heartbeats++;
@@ -678,15 +823,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
     dp_err_t err;
     if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
-    if (strcmp(s->key_converter, "org.apache.kafka.connect.json.JsonConverter") ||
-        strcmp(s->value_converter, "org.apache.kafka.connect.json.JsonConverter"))
-        return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
-                         "\"%s\" is \"%s\": only org.apache.kafka.connect.json.JsonConverter is "
-                         "implemented so far (Avro is planned)",
-                         strcmp(s->key_converter, "org.apache.kafka.connect.json.JsonConverter")
-                             ? "key.converter" : "value.converter",
-                         strcmp(s->key_converter, "org.apache.kafka.connect.json.JsonConverter")
-                             ? s->key_converter : s->value_converter);
+    if ((err = capture_convert_setup(c, errstr, n))) return err; /* convert.c */
     if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
         return dp_seterr(errstr, n, DP_ERR_CONFIG,
                          "missing required configuration key \"kafka.bootstrap.servers\" for capture");
@@ -713,6 +850,9 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     c->opt.dbname = s->dbname;
     c->opt.schemas_enable = s->value_schemas_enable;
     c->opt.key_schemas_enable = s->key_schemas_enable;
+    c->opt.decimal_mode = (dbz_decimal_mode_t)s->decimal_handling_mode;
+    c->opt.time_mode = (dbz_time_mode_t)s->time_precision_mode;
+    c->opt.binary_mode = (dbz_binary_mode_t)s->binary_handling_mode;
 
     char qsize[32], qbytes[32];
     snprintf(qsize, sizeof qsize, "%lld", s->max_queue_size * 2 + 1000);
@@ -728,6 +868,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, c);
     if (!(c->rk = kfk_new(RD_KAFKA_PRODUCER, conf, "producer", errstr, n))) return DP_ERR_KAFKA;
+    if (s->provide_transaction_metadata && (err = txmeta_setup(c, errstr, n))) return err;
 
     repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
     if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
@@ -848,6 +989,9 @@ static void capture_free(capture_t *c) {
     }
     free(c->tables);
     if (c->hb_rkt) rd_kafka_topic_destroy(c->hb_rkt);
+    if (c->tx_te.rkt) rd_kafka_topic_destroy(c->tx_te.rkt);
+    free(c->tx_te.topic);
+    dbz_txmeta_fini(&c->txm);
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->repl) PQfinish(c->repl);
     if (c->sql) PQfinish(c->sql);
@@ -858,6 +1002,10 @@ static void capture_free(capture_t *c) {
         free(c->routers[i].replacement);
     }
     free(c->routers);
+    dbz_unwrap_fini(c->unwrap);
+    free(c->unwrap);
+    dp_buf_fini(&c->unwrapped);
+    if (c->next_headers) rd_kafka_headers_destroy(c->next_headers);
     for (size_t i = 0; i < c->nkeys; i++) {
         regfree(&c->keys[i].table);
         for (size_t k = 0; k < c->keys[i].ncols; k++) free(c->keys[i].cols[k]);
@@ -868,6 +1016,7 @@ static void capture_free(capture_t *c) {
     free(c->dec);
     dp_buf_fini(&c->key);
     dp_buf_fini(&c->value);
+    capture_convert_fini(c);
     capture_metrics_destroy(c->met);
     cfg_free(&capture_config_table, &c->s);
 }

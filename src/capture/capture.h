@@ -19,6 +19,9 @@ typedef struct capture_settings {
     int slot_drop_on_stop;
     int tombstones_on_delete;
     char *skipped_operations;
+    int decimal_handling_mode;       /* DBZ_DECIMAL_*: precise|double|string */
+    int time_precision_mode;         /* DBZ_TIME_*: adaptive|adaptive_time_microseconds|connect */
+    int binary_handling_mode;        /* DBZ_BINARY_*: bytes|base64|base64-url-safe|hex */
     char *key_converter, *value_converter;
     int key_schemas_enable, value_schemas_enable;
     char *key_registry_url, *value_registry_url;
@@ -29,6 +32,8 @@ typedef struct capture_settings {
     long long status_update_interval_ms;
     long long heartbeat_interval_ms;
     char *heartbeat_action_query, *heartbeat_topic_prefix;
+    int provide_transaction_metadata; /* BEGIN/END records, envelope transaction block */
+    char *topic_transaction;         /* <topic.prefix>.<topic.transaction> */
     long long max_event_bytes;
     char *log_level;
     char *metrics_host;              /* datapipe.metrics.host */

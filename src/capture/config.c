@@ -55,24 +55,54 @@ static const cfg_def_t defs[] = {
      "Send a tombstone (null value) after each delete event."},
     {"skipped.operations", CFG_STRING, S(skipped_operations), 0, 0, "t", NULL, 0, NULL,
      "Comma-separated operations not to emit: c, u, d, t, or none."},
+    {"decimal.handling.mode", CFG_ENUM, S(decimal_handling_mode), 0, 0, "precise",
+     "precise|double|string", 0, NULL,
+     "How numeric and money columns are represented: precise (the default) as Kafka Connect's "
+     "Decimal (numeric without a scale as io.debezium.data.VariableScaleDecimal); double as a "
+     "double, NaN and infinities included; string as the plain decimal text (NaN as \"NAN\")."},
+    {"time.precision.mode", CFG_ENUM, S(time_precision_mode), 0, 0, "adaptive",
+     "adaptive|adaptive_time_microseconds|connect", 0, NULL,
+     "How date, time and timestamp columns are represented: adaptive (the default) by the "
+     "column's precision (io.debezium.time.Date, Time, MicroTime, Timestamp, MicroTimestamp); "
+     "adaptive_time_microseconds like adaptive, but every time column as MicroTime; connect as "
+     "Kafka Connect's Date, Time and Timestamp, in milliseconds whatever the precision. "
+     "timestamptz, timetz and interval are not affected."},
+    {"binary.handling.mode", CFG_ENUM, S(binary_handling_mode), 0, 0, "bytes",
+     "bytes|base64|base64-url-safe|hex", 0, NULL,
+     "How bytea columns are represented: bytes (the default; JSON carries them base64-encoded), "
+     "or a string of base64, base64-url-safe (RFC 4648 URL alphabet, padded) or hex (lowercase)."},
     {"key.converter", CFG_STRING, S(key_converter), 0, 0,
      "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL,
-     "Key converter class; JsonConverter is implemented."},
+     "Key converter class: org.apache.kafka.connect.json.JsonConverter or "
+     "io.confluent.connect.avro.AvroConverter (Confluent wire format, schemas registered as "
+     "<topic>-key)."},
     {"value.converter", CFG_STRING, S(value_converter), 0, 0,
      "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL,
-     "Value converter class; JsonConverter is implemented."},
+     "Value converter class: org.apache.kafka.connect.json.JsonConverter or "
+     "io.confluent.connect.avro.AvroConverter (Confluent wire format, schemas registered as "
+     "<topic>-value)."},
     {"key.converter.schemas.enable", CFG_BOOL, S(key_schemas_enable), 0, 0, "true", NULL, 0,
-     NULL, "JsonConverter: wrap keys as {schema, payload}."},
+     NULL, "JsonConverter: wrap keys as {schema, payload}; does not apply to AvroConverter."},
     {"value.converter.schemas.enable", CFG_BOOL, S(value_schemas_enable), 0, 0, "true", NULL, 0,
-     NULL, "JsonConverter: wrap values as {schema, payload}."},
+     NULL, "JsonConverter: wrap values as {schema, payload}; does not apply to AvroConverter."},
     {"key.converter.schema.registry.url", CFG_STRING, S(key_registry_url), 0, 0, NULL, NULL, 0,
-     NULL, "Schema registry of the Avro key converter."},
+     NULL, "Schema registry (Confluent REST API; comma-separated urls) of the Avro key "
+     "converter; required when key.converter is AvroConverter."},
     {"value.converter.schema.registry.url", CFG_STRING, S(value_registry_url), 0, 0, NULL, NULL,
-     0, NULL, "Schema registry of the Avro value converter."},
+     0, NULL, "Schema registry (Confluent REST API; comma-separated urls) of the Avro value "
+     "converter; required when value.converter is AvroConverter."},
     {"transforms", CFG_STRING, S(transforms), 0, 0, "", NULL, 0, NULL,
-     "Comma-separated transform names; RegexRouter is implemented."},
+     "Comma-separated transform names, applied in order; "
+     "org.apache.kafka.connect.transforms.RegexRouter and "
+     "io.debezium.transforms.ExtractNewRecordState are implemented."},
     {"transforms.", CFG_PREFIX, S(transforms_kv), 0, 0, NULL, NULL, 0, NULL,
-     "transforms.<name>.type, .regex, .replacement."},
+     "transforms.<name>.type; RegexRouter: .regex, .replacement; ExtractNewRecordState (as "
+     "Debezium 3.0.8): .delete.tombstone.handling.mode (drop, tombstone, rewrite, "
+     "rewrite-with-tombstone), the deprecated .drop.tombstones (default true) and "
+     ".delete.handling.mode (drop, rewrite, none; default drop), .add.fields, "
+     ".add.fields.prefix (default __), .add.headers, .add.headers.prefix (default __), "
+     ".replace.null.with.default, .drop.fields.header.name, .drop.fields.from.key, "
+     ".drop.fields.keep.schema.compatible; .route.by.field is not implemented."},
     {"max.queue.size", CFG_INT, S(max_queue_size), 16, 10000000, "8192", NULL, 0, NULL,
      "Events handed to Kafka but not yet acknowledged; reading the slot pauses at this bound."},
     {"max.queue.size.in.bytes", CFG_INT, S(max_queue_size_bytes), 1 << 20, 1LL << 34,
@@ -84,6 +114,12 @@ static const cfg_def_t defs[] = {
      "keeps moving on a database whose captured tables are idle."},
     {"topic.heartbeat.prefix", CFG_STRING, S(heartbeat_topic_prefix), 0, 0, "__debezium-heartbeat",
      NULL, 0, NULL, "Heartbeat records go to <topic.heartbeat.prefix>.<topic.prefix>."},
+    {"provide.transaction.metadata", CFG_BOOL, S(provide_transaction_metadata), 0, 0, "false",
+     NULL, 0, NULL,
+     "Send a BEGIN and an END record per transaction to <topic.prefix>.<topic.transaction> "
+     "and fill each event's transaction block (id, total_order, data_collection_order)."},
+    {"topic.transaction", CFG_STRING, S(topic_transaction), 0, 0, "transaction", NULL, 0, NULL,
+     "Transaction metadata records go to <topic.prefix>.<topic.transaction>."},
     {"status.update.interval.ms", CFG_INT, S(status_update_interval_ms), 100, 3600000, "10000",
      NULL, 0, NULL, "Interval of position feedback to PostgreSQL."},
     {"datapipe.max.event.bytes", CFG_INT, S(max_event_bytes), 4096, 1LL << 30, "16777216", NULL, 0,

@@ -13,6 +13,8 @@
 #include "capture/capture.h"
 #include "common/buf.h"
 #include "event/debezium.h"
+#include "event/unwrap.h"
+#include "event/txmeta.h"
 #include "pg/pgoutput.h"
 
 #define MOD "capture"
@@ -89,6 +91,17 @@ typedef struct capture {
     uint64_t events, tombstones, txns, snapshot_rows;
     dp_buf_t key, value;
     struct capture_metrics *met; /* capture/metrics.h */
+    /* provide.transaction.metadata: the open transaction's counters, and
+     * its topic as a table entry (only topic and rkt used) for produce() */
+    dbz_txmeta_t txm;
+    table_entry_t tx_te;
+    struct capture_avro *avro; /* convert.c: Avro converters, NULL when both sides are JSON */
+    /* transforms: ExtractNewRecordState (NULL when not configured), the
+     * buffer its output is written to, and the headers it made for the
+     * next produce() call (owned; produce() hands them to librdkafka) */
+    dbz_unwrap_t *unwrap;
+    dp_buf_t unwrapped;
+    rd_kafka_headers_t *next_headers;
 } capture_t;
 
 /* capture_bind_table: (re)build te from a Relation message (plus catalog
@@ -106,6 +119,15 @@ void capture_end_txn(capture_t *c, uint64_t end_lsn);
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
                       const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
                       const char *snapshot, char *errstr, size_t n);
+/* convert.c: key.converter / value.converter. capture_convert_setup checks
+ * them (JsonConverter or AvroConverter) and opens the schema registry;
+ * capture_convert turns the JsonConverter form in key and/or value (either
+ * may be NULL; an empty one is a null record and stays so) into the Avro
+ * wire format in place, for topic; a no-op for JsonConverter sides. */
+dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n);
+dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_t *value,
+                         char *errstr, size_t n);
+void capture_convert_fini(capture_t *c);
 /* capture_serve: poll Kafka and move the confirmed position. */
 void capture_serve(capture_t *c, int timeout_ms);
 

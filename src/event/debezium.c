@@ -65,9 +65,38 @@ static uint32_t array_elem(uint32_t oid) {
     }
 }
 
-/* scalar_conv: the converter of a scalar type; -1 when unmapped */
-static int scalar_conv(uint32_t oid, int32_t typmod, int *scale) {
+/* scalar_conv: the converter of a scalar type under the handling modes of
+ * opt; -1 when unmapped */
+static int scalar_conv(uint32_t oid, int32_t typmod, int *scale, const dbz_options_t *opt) {
     *scale = 0;
+    switch (oid) {
+    case OID_NUMERIC: case OID_MONEY:
+        if (opt->decimal_mode == DBZ_DECIMAL_PRECISE) break;
+        if (oid == OID_MONEY) *scale = 2;
+        else if (typmod >= 4) *scale = (typmod - 4) & 0xffff;
+        return opt->decimal_mode == DBZ_DECIMAL_STRING ? DBZ_CONV_DECIMAL_STRING
+                                                       : DBZ_CONV_DECIMAL_DOUBLE;
+    case OID_BYTEA:
+        switch (opt->binary_mode) {
+        case DBZ_BINARY_BYTES: break;
+        case DBZ_BINARY_BASE64: return DBZ_CONV_BYTES_BASE64;
+        case DBZ_BINARY_BASE64_URL_SAFE: return DBZ_CONV_BYTES_BASE64URL;
+        case DBZ_BINARY_HEX: return DBZ_CONV_BYTES_HEX;
+        }
+        break;
+    case OID_DATE:
+        if (opt->time_mode == DBZ_TIME_CONNECT) return DBZ_CONV_DATE_CONNECT;
+        break;
+    case OID_TIME:
+        if (opt->time_mode == DBZ_TIME_CONNECT) return DBZ_CONV_TIME_CONNECT;
+        if (opt->time_mode == DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS) return DBZ_CONV_TIME_US;
+        break;
+    case OID_TIMESTAMP:
+        if (opt->time_mode == DBZ_TIME_CONNECT) return DBZ_CONV_TS_CONNECT;
+        break;
+    default:
+        break;
+    }
     switch (oid) {
     case OID_BOOL: return DBZ_CONV_BOOL;
     case OID_INT2: return DBZ_CONV_INT16;
@@ -96,7 +125,7 @@ static int scalar_conv(uint32_t oid, int32_t typmod, int *scale) {
     }
 }
 
-static void pick_conv(dbz_column_t *c) {
+static void pick_conv(dbz_column_t *c, const dbz_options_t *opt) {
     c->scale = 0;
     if (c->enum_labels && c->elem_oid) { /* an array of an enum */
         c->conv = DBZ_CONV_ARRAY;
@@ -104,7 +133,7 @@ static void pick_conv(dbz_column_t *c) {
         return;
     }
     if (c->enum_labels) { c->conv = DBZ_CONV_ENUM; return; }
-    int k = scalar_conv(c->type_oid, c->typmod, &c->scale);
+    int k = scalar_conv(c->type_oid, c->typmod, &c->scale, opt);
     if (k >= 0) { c->conv = (dbz_conv_t)k; return; }
     if (c->type_oid == OID_INTERVAL_ARR || c->type_oid == OID_MONEY_ARR) {
         c->omit = 1; /* Debezium has no schema for these: the column is left out */
@@ -112,11 +141,13 @@ static void pick_conv(dbz_column_t *c) {
     }
     uint32_t el = array_elem(c->type_oid);
     /* an array's typmod is its elements'; the scale is the elements' */
-    if (el && (k = scalar_conv(el, c->typmod, &c->scale)) >= 0) {
+    if (el && (k = scalar_conv(el, c->typmod, &c->scale, opt)) >= 0) {
         c->conv = DBZ_CONV_ARRAY;
         c->elem_oid = el;
-        /* time[] is always MicroTime */
+        /* time[] is always MicroTime; with time.precision.mode=connect its
+         * elements convert to java.util.Date, which that schema refuses */
         c->elem_conv = el == OID_TIME ? DBZ_CONV_TIME_US : (dbz_conv_t)k;
+        c->elem_unfit = el == OID_TIME && opt->time_mode == DBZ_TIME_CONNECT;
         return;
     }
     dp_warn("event", "column \"%s\" has type oid %u that datapipe does not map yet; "
@@ -153,6 +184,14 @@ static const char *conv_type(dbz_conv_t conv, uint32_t oid, const char **name) {
     case DBZ_CONV_TIMETZ: *name = "io.debezium.time.ZonedTime"; break;
     case DBZ_CONV_INTERVAL: type = "int64"; *name = "io.debezium.time.MicroDuration"; break;
     case DBZ_CONV_ARRAY: type = "array"; break;
+    case DBZ_CONV_DECIMAL_STRING: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES_HEX:
+        break;
+    case DBZ_CONV_DECIMAL_DOUBLE: type = "double"; break;
+    case DBZ_CONV_DATE_CONNECT: type = "int32"; *name = "org.apache.kafka.connect.data.Date"; break;
+    case DBZ_CONV_TIME_CONNECT: type = "int32"; *name = "org.apache.kafka.connect.data.Time"; break;
+    case DBZ_CONV_TS_CONNECT:
+        type = "int64"; *name = "org.apache.kafka.connect.data.Timestamp"; break;
     }
     return type;
 }
@@ -653,6 +692,112 @@ static int put_java_float(dp_buf_t *b, const char *s, size_t n) {
     return 0;
 }
 
+/* put_binary: raw bytes as binary.handling.mode writes them: base64 (the
+ * bytes mode's JSON form too), base64 with the URL alphabet (padded, as
+ * java.util.Base64.getUrlEncoder), or lowercase hex */
+static void put_binary(dp_buf_t *b, dbz_conv_t conv, const uint8_t *p, size_t n) {
+    if (conv == DBZ_CONV_BYTES_HEX) {
+        static const char hex[] = "0123456789abcdef";
+        dp_buf_putc(b, '"');
+        for (size_t i = 0; i < n; i++) {
+            dp_buf_putc(b, hex[p[i] >> 4]);
+            dp_buf_putc(b, hex[p[i] & 15]);
+        }
+        dp_buf_putc(b, '"');
+        return;
+    }
+    size_t mark = b->len;
+    dp_json_put_base64(b, p, n);
+    if (conv != DBZ_CONV_BYTES_BASE64URL || b->overflow) return;
+    for (size_t i = mark; i < b->len; i++) {
+        if (b->data[i] == '+') b->data[i] = '-';
+        else if (b->data[i] == '/') b->data[i] = '_';
+    }
+}
+
+/* plain_decimal: the decimal text s[0..n) ("-12.50", no exponent) as
+ * java.math.BigDecimal's toPlainString writes it, its fraction widened to
+ * scale digits (BigDecimal.setScale); written to out (cap bytes, with the
+ * NUL). -1 for text that is not such a number, or that has more fraction
+ * digits than scale when narrow is set (setScale would have to round). */
+static int plain_decimal(const char *s, size_t n, int scale, int narrow, char *out, size_t cap) {
+    size_t i = 0, o = 0;
+    int neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+    size_t ib = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    size_t ie = i, fb = i, fe = i;
+    if (i < n && s[i] == '.') {
+        fb = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        fe = i;
+    }
+    if (i != n || (ie == ib && fe == fb)) return -1;
+    if (narrow && fe - fb > (size_t)scale) return -1;
+    while (ib < ie && s[ib] == '0') ib++; /* leading zeros */
+    int zero = ib == ie;
+    for (size_t k = fb; k < fe; k++) zero &= s[k] == '0';
+    size_t frac = fe - fb > (size_t)scale ? fe - fb : (size_t)scale;
+    if (2 + (ie - ib) + 1 + frac + 1 > cap) return -1;
+    if (neg && !zero) out[o++] = '-'; /* BigDecimal has no negative zero */
+    if (ib == ie) out[o++] = '0';
+    memcpy(out + o, s + ib, ie - ib);
+    o += ie - ib;
+    if (frac) {
+        out[o++] = '.';
+        memcpy(out + o, s + fb, fe - fb);
+        o += fe - fb;
+        for (size_t k = fe - fb; k < frac; k++) out[o++] = '0';
+    }
+    out[o] = 0;
+    return 0;
+}
+
+/* put_double: d as JsonConverter writes a float64: Java's
+ * Double.toString (shortest digits that read back as d), NaN and the
+ * infinities as Jackson's strings */
+static void put_double(dp_buf_t *b, double d) {
+    if (d != d) { dp_buf_puts(b, "\"NaN\""); return; }
+    if (d > 1.7976931348623157e308 || d < -1.7976931348623157e308) {
+        dp_buf_puts(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+        return;
+    }
+    char tmp[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(tmp, sizeof tmp, "%.*e", p - 1, d);
+        if (strtod(tmp, NULL) == d) break;
+    }
+    put_java_float(b, tmp, strlen(tmp));
+}
+
+/* put_decimal_text: a numeric or money value under decimal.handling.mode
+ * string (BigDecimal.toPlainString: a numeric(p,s) at scale s, money as
+ * PostgreSQL's digits without symbol and separators) or double
+ * (BigDecimal.doubleValue, correctly rounded like strtod) */
+static int put_decimal_text(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s,
+                            size_t n) {
+    char money[128];
+    int scale = c->scale, narrow = 0;
+    if (c->type_oid == OID_MONEY) {
+        if (money_digits(s, n, money, sizeof money)) return -1;
+        s = money;
+        n = strlen(money);
+        scale = 0; /* BigDecimal of the digits as they are */
+    } else if (c->typmod >= 4) {
+        narrow = 1; /* numeric(p,s): setScale(s) without rounding */
+    }
+    char stack[256];
+    size_t cap = n + (size_t)scale + 4;
+    char *t = cap <= sizeof stack ? stack : dp_xmalloc(cap);
+    int r = plain_decimal(s, n, scale, narrow, t, cap);
+    if (r == 0) {
+        if (conv == DBZ_CONV_DECIMAL_STRING) dp_json_put_str(b, t, strlen(t));
+        else put_double(b, strtod(t, NULL));
+    }
+    if (t != stack) free(t);
+    return r;
+}
+
 /* put_conv: text s[0..n) of a column converted by conv as Connect JSON;
  * -1 (and nothing written) when the text does not convert. */
 static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n);
@@ -666,9 +811,22 @@ static int infinity(const char *s, size_t n) {
 
 /* special_numeric: NaN or an infinity in a numeric column */
 static int special_numeric(const dbz_column_t *c, const char *s, size_t n) {
-    return (c->conv == DBZ_CONV_DECIMAL || c->conv == DBZ_CONV_VSDECIMAL) &&
+    return (c->conv == DBZ_CONV_DECIMAL || c->conv == DBZ_CONV_VSDECIMAL ||
+            ((c->conv == DBZ_CONV_DECIMAL_STRING || c->conv == DBZ_CONV_DECIMAL_DOUBLE) &&
+             c->type_oid != OID_MONEY)) &&
            ((n == 3 && memcmp(s, "NaN", 3) == 0) || (n == 8 && memcmp(s, "Infinity", 8) == 0) ||
             (n == 9 && memcmp(s, "-Infinity", 9) == 0));
+}
+
+/* only_nulls: whether the JSON array of numbers or nulls written at
+ * b->data[from..len) has no element but null */
+static int only_nulls(const dp_buf_t *b, size_t from) {
+    for (size_t k = from + 1; k + 1 < b->len; k++) {
+        if (b->data[k] == ',') continue;
+        if (b->len - k < 4 || memcmp(b->data + k, "null", 4) != 0) return 0;
+        k += 3;
+    }
+    return 1;
 }
 
 /* put_array: PostgreSQL's one-dimensional array text "{a,"b c",NULL}" as
@@ -726,7 +884,17 @@ static int put_array(dp_buf_t *b, const dbz_column_t *c, const char *s, size_t n
 static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
     size_t mark = b->len;
     if (conv == c->conv && special_numeric(c, s, n)) {
-        dp_buf_puts(b, "null"); /* no Decimal for these: Debezium writes null */
+        int which = s[0] == 'N' ? 0 : s[0] == 'I' ? 1 : 2;
+        if (conv == DBZ_CONV_DECIMAL_STRING) { /* SpecialValueDecimal's enum names */
+            static const char *const names[] = {"\"NAN\"", "\"POSITIVE_INFINITY\"",
+                                                "\"NEGATIVE_INFINITY\""};
+            dp_buf_puts(b, names[which]);
+        } else if (conv == DBZ_CONV_DECIMAL_DOUBLE) { /* Jackson's strings for these doubles */
+            static const char *const names[] = {"\"NaN\"", "\"Infinity\"", "\"-Infinity\""};
+            dp_buf_puts(b, names[which]);
+        } else {
+            dp_buf_puts(b, "null"); /* no Decimal for these: Debezium writes null */
+        }
         return 0;
     }
     switch (conv) {
@@ -769,6 +937,9 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         }
         break;
     }
+    case DBZ_CONV_DECIMAL_STRING: case DBZ_CONV_DECIMAL_DOUBLE:
+        if (put_decimal_text(b, c, conv, s, n) == 0) return 0;
+        break;
     case DBZ_CONV_VSDECIMAL: {
         /* the scale without the fraction's trailing zeros, as Debezium's */
         const char *dot = memchr(s, '.', n);
@@ -784,7 +955,8 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         }
         break;
     }
-    case DBZ_CONV_BYTES: {
+    case DBZ_CONV_BYTES: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES_HEX: {
         if (n >= 2 && s[0] == '\\' && s[1] == 'x' && n % 2 == 0) {
             size_t bl = (n - 2) / 2;
             uint8_t stack[256] = {0};
@@ -795,13 +967,13 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
                 if (hi < 0 || lo < 0) break;
                 raw[k] = (uint8_t)(hi << 4 | lo);
             }
-            if (k == bl) dp_json_put_base64(b, raw, bl);
+            if (k == bl) put_binary(b, conv, raw, bl);
             if (raw != stack) free(raw);
             if (k == bl) return 0;
         }
         break;
     }
-    case DBZ_CONV_DATE: {
+    case DBZ_CONV_DATE: case DBZ_CONV_DATE_CONNECT: {
         int64_t us;
         int inf = infinity(s, n);
         if (inf) { /* Debezium's POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE */
@@ -814,27 +986,27 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         }
         break;
     }
-    case DBZ_CONV_TIME_MS: case DBZ_CONV_TIME_US: {
+    case DBZ_CONV_TIME_MS: case DBZ_CONV_TIME_US: case DBZ_CONV_TIME_CONNECT: {
         size_t i = 0;
         int64_t us;
         if (parse_time(s, n, &i, &us) == 0 && i == n) {
             /* time[] elements go through java.sql.Time: milliseconds */
             if (c->elem_conv == DBZ_CONV_ARRAY && c->conv != DBZ_CONV_ARRAY) us = us / 1000 * 1000;
-            dp_buf_printf(b, "%lld", (long long)(conv == DBZ_CONV_TIME_MS ? us / 1000 : us));
+            dp_buf_printf(b, "%lld", (long long)(conv == DBZ_CONV_TIME_US ? us : us / 1000));
             return 0;
         }
         break;
     }
-    case DBZ_CONV_TS_MS: case DBZ_CONV_TS_US: {
+    case DBZ_CONV_TS_MS: case DBZ_CONV_TS_US: case DBZ_CONV_TS_CONNECT: {
         int64_t us;
         int inf = infinity(s, n);
         if (inf) { /* pgjdbc's DATE_POSITIVE/NEGATIVE_INFINITY taken as µs */
             int64_t v = inf > 0 ? 9223372036825200000LL : -9223372036832400000LL;
-            dp_buf_printf(b, "%lld", (long long)(conv == DBZ_CONV_TS_MS ? v / 1000 : v));
+            dp_buf_printf(b, "%lld", (long long)(conv == DBZ_CONV_TS_US ? v : v / 1000));
             return 0;
         }
         if (dbz_parse_timestamp(s, n, &us) == DP_OK) {
-            int64_t t = conv == DBZ_CONV_TS_MS ? (us - ((us % 1000) + 1000) % 1000) / 1000 : us;
+            int64_t t = conv != DBZ_CONV_TS_US ? (us - ((us % 1000) + 1000) % 1000) / 1000 : us;
             dp_buf_printf(b, "%lld", (long long)t);
             return 0;
         }
@@ -865,6 +1037,9 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
     }
     case DBZ_CONV_ARRAY: {
         int r = put_array(b, c, s, n);
+        /* a non-null element does not fit the item schema: Debezium's
+         * Struct rejects the value and leaves the field null */
+        if (r == 0 && c->elem_unfit && !only_nulls(b, mark)) r = 1;
         if (r == 0) return 0;
         if (r > 0) { /* a NaN element: Debezium's array converter gives up, null */
             b->len = mark;
@@ -895,6 +1070,11 @@ static const char *not_null_fallback(dbz_conv_t conv) {
     case DBZ_CONV_TIMETZ: return "\"00:00:00Z\"";
     case DBZ_CONV_ARRAY: return "[]";
     case DBZ_CONV_STRING: case DBZ_CONV_ENUM: return "\"\"";
+    case DBZ_CONV_DECIMAL_DOUBLE: return "0.0";
+    case DBZ_CONV_DECIMAL_STRING: return "\"0\""; /* widened to the scale by the caller */
+    case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL: case DBZ_CONV_BYTES_HEX:
+        return "\"\"";
+    case DBZ_CONV_DATE_CONNECT: case DBZ_CONV_TIME_CONNECT: case DBZ_CONV_TS_CONNECT: return "0";
     }
     return "null";
 }
@@ -907,13 +1087,24 @@ static void put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v) 
     if (v->kind == PGO_VAL_NULL) {
         /* a null in a NOT NULL column (the non-key columns of a key-only
          * before image): Debezium's converters give their fallback value */
+        if (!c->default_json && !c->optional && c->conv == DBZ_CONV_DECIMAL_STRING) {
+            /* BigDecimal.ZERO at the column's scale (money: its 2 digits) */
+            dp_buf_puts(b, c->scale ? "\"0." : "\"0");
+            for (int k = 0; k < c->scale; k++) dp_buf_putc(b, '0');
+            dp_buf_putc(b, '"');
+            return;
+        }
         dp_buf_puts(b, c->default_json ? c->default_json
                        : c->optional    ? "null"
                                         : not_null_fallback(c->conv));
         return;
     }
     if (v->kind == PGO_VAL_UNCHANGED) {
-        if (c->conv == DBZ_CONV_BYTES)
+        /* base64 modes: Debezium's converter takes the placeholder object
+         * for an unexpected value, null; hex gives the placeholder text */
+        if (c->conv == DBZ_CONV_BYTES_BASE64 || c->conv == DBZ_CONV_BYTES_BASE64URL)
+            dp_buf_puts(b, "null");
+        else if (c->conv == DBZ_CONV_BYTES)
             dp_json_put_base64(b, (const uint8_t *)UNAVAILABLE, sizeof UNAVAILABLE - 1);
         else
             dp_json_put_str(b, UNAVAILABLE, sizeof UNAVAILABLE - 1);
@@ -1033,7 +1224,8 @@ static char *default_json(const dbz_column_t *c, const char *type_name, const ch
     case DBZ_CONV_VSDECIMAL: /* a Struct: Debezium drops it (KAFKA-12694) */
         break;
     default:
-        ok = put_conv(&b, c, c->conv, v, vl) == 0;
+        /* NaN and the infinities are no BigDecimal: Debezium has no default */
+        if (!special_numeric(c, v, vl)) ok = put_conv(&b, c, c->conv, v, vl) == 0;
     }
     char *r = ok && !b.overflow ? dp_xstrdup(dp_buf_cstr(&b)) : NULL;
     dp_buf_fini(&b);
@@ -1081,7 +1273,7 @@ dp_err_t dbz_table_init(dbz_table_t *t, const pgo_msg_t *rel, const dbz_catalog_
             c->elem_oid = cc->elem_oid; /* set for an array of the enum */
         }
         t->nkeys += c->in_key;
-        pick_conv(c);
+        pick_conv(c, opt);
         /* Debezium looks the default mapper up by the column's own type
          * name, which for a domain is the domain's: none */
         if (cc && cc->default_expr && !cc->base_oid)
@@ -1184,10 +1376,17 @@ dp_err_t dbz_encode_value(const dbz_table_t *t, const dbz_options_t *opt, char o
     dp_json_put_str(out, t->schema, strlen(t->schema));
     dp_buf_puts(out, ",\"table\":");
     dp_json_put_str(out, t->table, strlen(t->table));
-    dp_buf_printf(out, ",\"txId\":%u,\"lsn\":%llu,\"xmin\":null},\"transaction\":null,\"op\":\"%c\","
-                       "\"ts_ms\":%lld,\"ts_us\":%lld,\"ts_ns\":%lld}",
-                  src->xid, (unsigned long long)src->lsn, op, (long long)(now_us / 1000),
-                  (long long)now_us, (long long)now_us * 1000);
+    dp_buf_printf(out, ",\"txId\":%u,\"lsn\":%llu,\"xmin\":null},\"transaction\":", src->xid,
+                  (unsigned long long)src->lsn);
+    if (src->txn)
+        dp_buf_printf(out, "{\"id\":\"%u:%llu\",\"total_order\":%llu,\"data_collection_order\":%llu}",
+                      src->txn->xid, (unsigned long long)src->txn->lsn,
+                      (unsigned long long)src->txn->total_order,
+                      (unsigned long long)src->txn->data_collection_order);
+    else
+        dp_buf_puts(out, "null");
+    dp_buf_printf(out, ",\"op\":\"%c\",\"ts_ms\":%lld,\"ts_us\":%lld,\"ts_ns\":%lld}", op,
+                  (long long)(now_us / 1000), (long long)now_us, (long long)now_us * 1000);
     if (opt->schemas_enable) dp_buf_putc(out, '}');
     return out->overflow ? DP_ERR_NOMEM : DP_OK;
 }

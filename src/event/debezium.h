@@ -36,8 +36,28 @@ typedef enum {
     DBZ_CONV_INTERVAL, /* MicroDuration: µs, months as 365.25/12 days */
     DBZ_CONV_MONEY,    /* Decimal, scale 2, from PostgreSQL's "$1,234.56" */
     DBZ_CONV_ENUM,     /* string, io.debezium.data.Enum with its labels */
-    DBZ_CONV_ARRAY     /* one-dimensional array of elem_conv */
+    DBZ_CONV_ARRAY,    /* one-dimensional array of elem_conv */
+    /* kinds of the non-default handling modes (dbz_options_t) */
+    DBZ_CONV_DECIMAL_STRING, /* numeric/money, decimal.handling.mode=string: plain text,
+                              * NaN as "NAN", infinities "POSITIVE_INFINITY"/"NEGATIVE_INFINITY" */
+    DBZ_CONV_DECIMAL_DOUBLE, /* numeric/money, decimal.handling.mode=double: a double */
+    DBZ_CONV_BYTES_BASE64,   /* bytea, binary.handling.mode=base64: string */
+    DBZ_CONV_BYTES_BASE64URL,/* bytea, binary.handling.mode=base64-url-safe: string */
+    DBZ_CONV_BYTES_HEX,      /* bytea, binary.handling.mode=hex: lowercase string */
+    DBZ_CONV_DATE_CONNECT,   /* time.precision.mode=connect: Connect Date, days since epoch */
+    DBZ_CONV_TIME_CONNECT,   /* time.precision.mode=connect: Connect Time, ms of day */
+    DBZ_CONV_TS_CONNECT      /* time.precision.mode=connect: Connect Timestamp, ms since epoch */
 } dbz_conv_t;
+
+/* decimal.handling.mode, time.precision.mode, binary.handling.mode: the
+ * values in the order of the configuration's enum lists */
+typedef enum { DBZ_DECIMAL_PRECISE, DBZ_DECIMAL_DOUBLE, DBZ_DECIMAL_STRING } dbz_decimal_mode_t;
+typedef enum {
+    DBZ_TIME_ADAPTIVE, DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS, DBZ_TIME_CONNECT
+} dbz_time_mode_t;
+typedef enum {
+    DBZ_BINARY_BYTES, DBZ_BINARY_BASE64, DBZ_BINARY_BASE64_URL_SAFE, DBZ_BINARY_HEX
+} dbz_binary_mode_t;
 
 typedef struct dbz_column {
     char *name;
@@ -53,6 +73,8 @@ typedef struct dbz_column {
     char *default_json;    /* the schema's "default" as JSON, else NULL; JsonConverter
                             * also writes it in place of a null value */
     int omit;              /* a type Debezium leaves out of its events */
+    int elem_unfit;        /* arrays: Debezium's converted elements do not fit its own
+                            * item schema, so a value with a non-null element is null */
 } dbz_column_t;
 
 typedef struct dbz_options {
@@ -60,6 +82,10 @@ typedef struct dbz_options {
     const char *dbname;          /* database.dbname */
     int schemas_enable;          /* value.converter.schemas.enable */
     int key_schemas_enable;      /* key.converter.schemas.enable */
+    /* zero (the defaults) is Debezium's default of each */
+    dbz_decimal_mode_t decimal_mode; /* decimal.handling.mode */
+    dbz_time_mode_t time_mode;       /* time.precision.mode */
+    dbz_binary_mode_t binary_mode;   /* binary.handling.mode */
 } dbz_options_t;
 
 typedef struct dbz_table {
@@ -94,6 +120,14 @@ dp_err_t dbz_table_init(dbz_table_t *t, const pgo_msg_t *rel, const dbz_catalog_
                         size_t ncat, const dbz_options_t *opt, char *errstr, size_t errstr_size);
 void dbz_table_fini(dbz_table_t *t);
 
+/* the envelope's transaction block (provide.transaction.metadata); the
+ * id is "<xid>:<lsn>" with the event's own LSN, as Debezium writes it */
+typedef struct dbz_txblock {
+    uint32_t xid;
+    uint64_t lsn;
+    uint64_t total_order, data_collection_order;
+} dbz_txblock_t;
+
 /* source block facts of one event */
 typedef struct dbz_source {
     int64_t commit_ts_us;     /* PostgreSQL commit time, µs since Unix epoch */
@@ -101,6 +135,7 @@ typedef struct dbz_source {
     uint64_t lsn;             /* LSN of the change */
     uint64_t last_commit_lsn; /* end LSN of the previous commit (sequence[0]); 0: null */
     const char *snapshot;     /* "false", "true", "last" */
+    const dbz_txblock_t *txn; /* the transaction block; NULL: "transaction":null */
 } dbz_source_t;
 
 /* dbz_encode_key: key JSON of row (payload only when key schemas are off);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         dp_buf_init(&out, 1 << 20);
         init = 1;
     }
-    dbz_options_t opt = {"fz", "db", 1, 1};
+    dbz_options_t opt = {"fz", "db", 1, 1, 0, 0, 0};
     pgo_msg_t m;
     char err[256];
     if (pgo_decode(&dec, data, size, &m, err, sizeof err)) return 0;
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (m.kind == PGO_INSERT || m.kind == PGO_UPDATE || m.kind == PGO_DELETE) {
         const pgo_tuple_t *old = m.u.change.old_kind ? &m.u.change.old_tuple : NULL;
         const pgo_tuple_t *neu = m.kind == PGO_DELETE ? NULL : &m.u.change.new_tuple;
-        dbz_source_t src = {0, 1, 2, 3, "false"};
+        dbz_source_t src = {0, 1, 2, 3, "false", NULL};
         int has_key;
         dbz_encode_key(&table, &opt, neu ? neu : old, &out, &has_key);
         dbz_encode_value(&table, &opt, 'u', old, neu, &src, 0, &out);

@@ -197,9 +197,11 @@ def test_bad_configuration_is_named(pipeline, binary, env, tmp_path):
         ({"snapshot.mode": "always"}, '"snapshot.mode"'),
         ({"kafka.linger.ms": "soon"}, '"kafka.linger.ms"'),
         ({"kafka.acks": "1"}, '"kafka.acks" must be "all"'),
-        ({"value.converter": "io.confluent.connect.avro.AvroConverter"}, '"value.converter"'),
-        ({"transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState", "transforms": "unwrap"},
-         '"transforms.unwrap.type"'),
+        ({"value.converter": "io.confluent.connect.protobuf.ProtobufConverter"}, '"value.converter"'),
+        ({"value.converter": "io.confluent.connect.avro.AvroConverter"},
+         '"value.converter.schema.registry.url"'),
+        ({"transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState", "transforms": "unwrap",
+          "transforms.unwrap.delete.handling.mode": "keep"}, '"transforms.unwrap.delete.handling.mode"'),
     ]
     for extra, needle in cases:
         c = {"name": cfg["name"], "config": dict(cfg["config"], **extra)}

@@ -295,7 +295,10 @@ def read_topic(env, topic):
 
 def has_sentinel(env, topic):
     for _, _, _, v in read_topic(env, topic):
-        if v and (json.loads(v)["payload"].get("after") or {}).get("id") == 999:
+        pl = json.loads(v)["payload"] if v else None
+        # an envelope, or the row itself once ExtractNewRecordState unwrapped it
+        row = (pl.get("after") if "source" in pl else pl) if isinstance(pl, dict) else None
+        if (row or {}).get("id") == 999:
             return True
     return False
 
@@ -309,12 +312,19 @@ class Rec:
 
     @property
     def lsn(self):
-        return self.value["payload"]["source"]["lsn"] if self.value else -1
+        """source.lsn of an envelope; of an unwrapped row its __lsn field
+        (add.fields=lsn) or -1"""
+        pl = self.value["payload"] if self.value else None
+        if not isinstance(pl, dict):
+            return -1
+        return pl["source"]["lsn"] if "source" in pl else pl.get("__lsn", -1)
 
     def label(self):
         if self.value is None:
             return f"tombstone p{self.partition}@{self.offset}"
         pl = self.value["payload"]
+        if not isinstance(pl, dict) or "source" not in pl:  # unwrapped
+            return f"row lsn={self.lsn} p{self.partition}@{self.offset}"
         return f"op={pl['op']} lsn={pl['source']['lsn']} p{self.partition}@{self.offset}"
 
 
@@ -459,11 +469,14 @@ def snapshot_rows(p):
 
 
 def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_options=None,
-               extra_topics=None):
+               extra_topics=None, prelude=None):
     """Debezium and capture on one database: streaming only (snapshot.mode
     no_data, then the workload), or a snapshot of snapshot_rows (initial).
     options go to both connectors, dbz_options and dp_options to one each;
-    extra_topics {"dbz": [...], "dp": [...]} are created and read too.
+    extra_topics {"dbz": [...], "dp": [...]} are created and read too;
+    prelude(p), if given, runs after the schema is created: after the
+    snapshot rows (so its rows are in the snapshot) or just before the
+    workload.
     Yields {table: {"dbz": [Rec], "dp": [Rec]}}, extra topics by name under
     "topics": {"dbz": {name: [Rec]}, "dp": {...}}."""
     env = dpcheck.process_env()
@@ -480,6 +493,8 @@ def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_op
         p.sql(SCHEMA_SQL)
         if snapshot:
             snapshot_rows(p)
+            if prelude:
+                prelude(p)
         topics = {side: {t: f"{side}.{p.id}.{t}" for t in TABLES} for side in ("dbz", "dp")}
         all_topics = [n for side in topics.values() for n in side.values()]
         all_topics += [n for names in extra_topics.values() for n in names]
@@ -514,6 +529,8 @@ def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_op
         if snapshot:
             p.sql("INSERT INTO full_t (id, v) VALUES (999, 'end')")
         else:
+            if prelude:
+                prelude(p)
             workload(p)
         for side in ("dbz", "dp"):
             dpcheck.wait_for(lambda: has_sentinel(env, topics[side]["full_t"]), 90,
@@ -531,6 +548,7 @@ def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_op
             {t: {s: [[r.partition, r.offset, r.key, r.value] for r in rs] for s, rs in v.items()}
              for t, v in result.items() if t != "topics"}, indent=1))
         print(f"parity records in {p.tmp / 'records.json'}")
+        result["names"] = topics  # {"dbz"|"dp": {table: topic}}
         yield result
     finally:
         p.close()

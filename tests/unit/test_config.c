@@ -7,6 +7,7 @@
 #include "archive/archive.h"
 #include "capture/capture.h"
 #include "common/log.h"
+#include "event/debezium.h"
 #include "testlib.h"
 
 static dp_err_t load(capture_settings_t *s, const char *text, char *err, size_t n) {
@@ -57,6 +58,26 @@ int main(void) {
     CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"65535\"}", err, sizeof err), DP_OK);
     CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"sometimes\"}", err, sizeof err), DP_ERR_CONFIG);
     CHECK(strstr(err, "\"snapshot.mode\"") != NULL);
+    /* the handling modes: Debezium's names, its defaults, the dbz_*_mode_t values */
+    CHECK_EQ_INT(load(&s, "{" REQ "}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(s.decimal_handling_mode, DBZ_DECIMAL_PRECISE);
+    CHECK_EQ_INT(s.time_precision_mode, DBZ_TIME_ADAPTIVE);
+    CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_BYTES);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"decimal.handling.mode\":\"string\",\"time.precision.mode\":"
+                          "\"adaptive_time_microseconds\",\"binary.handling.mode\":\"base64-url-safe\"}",
+                      err, sizeof err), DP_OK);
+    CHECK_EQ_INT(s.decimal_handling_mode, DBZ_DECIMAL_STRING);
+    CHECK_EQ_INT(s.time_precision_mode, DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS);
+    CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_BASE64_URL_SAFE);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"decimal.handling.mode\":\"double\",\"time.precision.mode\":"
+                          "\"connect\",\"binary.handling.mode\":\"hex\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(s.decimal_handling_mode, DBZ_DECIMAL_DOUBLE);
+    CHECK_EQ_INT(s.time_precision_mode, DBZ_TIME_CONNECT);
+    CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_HEX);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"binary.handling.mode\":\"base32\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"binary.handling.mode\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"time.precision.mode\":\"nanos\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"time.precision.mode\"") != NULL);
     CHECK_EQ_INT(load(&s, "{" REQ ",\"plugin.name\":\"decoderbufs\"}", err, sizeof err), DP_ERR_CONFIG);
     CHECK(strstr(err, "\"plugin.name\"") != NULL);
     CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.drop.on.stop\":\"yes\"}", err, sizeof err), DP_ERR_CONFIG);

@@ -36,6 +36,11 @@ static int64_t iv(const char *s) {
  * through the encoder, the "after" payload returned */
 typedef struct { const char *name; uint32_t oid; int32_t typmod; const char *text; const char *dflt;
                  int not_null; } tcol_t;
+/* the options enc_row encodes with, and the schema of the row it built
+ * (the fields of the envelope's "before" struct) */
+static dbz_options_t enc_opt = {"p", "db", 0, 0, DBZ_DECIMAL_PRECISE, DBZ_TIME_ADAPTIVE,
+                                DBZ_BINARY_BYTES};
+static char enc_schema[8192];
 static const char *enc_row(const tcol_t *tc, int n, int null_all) {
     static char out[8192];
     pgo_column_t cols[16];
@@ -52,7 +57,9 @@ static const char *enc_row(const tcol_t *tc, int n, int null_all) {
         cat[i].in_pk = i == 0;
         cat[i].not_null = tc[i].not_null;
         cat[i].default_expr = tc[i].dflt;
-        cat[i].type_name = tc[i].dflt ? "int4" : NULL;
+        cat[i].type_name = !tc[i].dflt ? NULL : tc[i].oid == 1700 ? "numeric"
+                         : tc[i].oid == 1082 ? "date" : tc[i].oid == 1083 ? "time"
+                         : tc[i].oid == 1114 ? "timestamp" : "int4";
         vals[i].kind = null_all && i ? PGO_VAL_NULL : PGO_VAL_TEXT;
         vals[i].data = tc[i].text;
         vals[i].len = (uint32_t)strlen(tc[i].text);
@@ -67,12 +74,18 @@ static const char *enc_row(const tcol_t *tc, int n, int null_all) {
     rel.u.relation.replident = 'd';
     rel.u.relation.ncols = (uint16_t)n;
     rel.u.relation.cols = cols;
-    dbz_options_t opt = {"p", "db", 0, 0};
+    dbz_options_t opt = enc_opt;
     dbz_table_t t;
     char err[256];
     if (dbz_table_init(&t, &rel, cat, (size_t)n, &opt, err, sizeof err)) return "ERR";
+    {
+        const char *vs = dp_buf_cstr(&t.value_schema), *f = strstr(vs, "\"fields\":[{");
+        const char *fe = f ? strstr(f, "],\"optional\":true,\"name\":\"p.public.t.Value\"") : NULL;
+        snprintf(enc_schema, sizeof enc_schema, "%.*s", f && fe ? (int)(fe - f - 10) : 0,
+                 f ? f + 10 : "");
+    }
     pgo_tuple_t row = {(uint16_t)n, vals};
-    dbz_source_t src = {0, 1, 2, 0, "false"};
+    dbz_source_t src = {0, 1, 2, 0, "false", NULL};
     dp_buf_t b;
     dp_buf_init(&b, 1 << 20);
     dbz_encode_value(&t, &opt, 'c', NULL, &row, &src, 0, &b);
@@ -168,6 +181,106 @@ int main(void) {
         {"g", 23, -1, "", "nextval('s'::regclass)", 1},
     };
     CHECK_EQ_STR(enc_row(row2, 5, 1), "{\"id\":1,\"i\":7,\"e\":\"\",\"n\":null,\"g\":0}");
+
+    /* the handling modes, each value and schema as real Debezium 3.0.8 wrote
+     * them (test_0013_debezium_modes) */
+    const tcol_t modes[] = {
+        {"id", 23, -1, "1", NULL, 1},
+        {"n", 1700, (12 << 16 | 3) + 4, "1234.500", "1.5", 0},   /* numeric(12,3) */
+        {"v", 1700, -1, "-0.000100", "2.50", 0},                 /* numeric */
+        {"nan", 1700, -1, "NaN", NULL, 0},
+        {"inf", 1700, -1, "-Infinity", NULL, 0},
+        {"m", 790, -1, "-$92,233,720,368,547,758.08", NULL, 0},  /* money */
+        {"b", 17, -1, "\\x00ff7f80fbff", NULL, 0},              /* bytea */
+        {"ba", 1001, -1, "{NULL,\"\\\\xfbff\"}", NULL, 0},      /* bytea[] */
+        {"d", 1082, -1, "2024-02-29", "'1970-01-02'::date", 0},
+        {"t", 1083, -1, "13:45:56.123456", NULL, 0},            /* time */
+        {"t3", 1083, 3, "24:00:00", "'01:02:03.456'::time without time zone", 0},
+        {"ts", 1114, -1, "1969-12-31 23:59:59.9995", NULL, 0},  /* timestamp */
+        {"ta", 1183, -1, "{13:45:56}", NULL, 0},                /* time[] */
+        {"tn", 1183, -1, "{NULL}", NULL, 0},
+        {"na", 1231, (5 << 16 | 2) + 4, "{1.50,-0.01}", NULL, 0}, /* numeric(5,2)[] */
+    };
+    const int nm = (int)(sizeof modes / sizeof modes[0]);
+    enc_opt.decimal_mode = DBZ_DECIMAL_STRING;
+    enc_opt.time_mode = DBZ_TIME_CONNECT;
+    enc_opt.binary_mode = DBZ_BINARY_BASE64;
+    CHECK_EQ_STR(enc_row(modes, nm, 0),
+                 "{\"id\":1,\"n\":\"1234.500\",\"v\":\"-0.000100\",\"nan\":\"NAN\","
+                 "\"inf\":\"NEGATIVE_INFINITY\",\"m\":\"-92233720368547758.08\",\"b\":\"AP9/gPv/\","
+                 "\"ba\":[null,\"+/8=\"],\"d\":19782,\"t\":49556123,\"t3\":86400000,\"ts\":-1,"
+                 "\"ta\":null,\"tn\":[null],\"na\":[\"1.50\",\"-0.01\"]}");
+    CHECK(strstr(enc_schema, "{\"type\":\"string\",\"optional\":true,\"default\":\"1.500\",\"field\":\"n\"},"
+                             "{\"type\":\"string\",\"optional\":true,\"default\":\"2.50\",\"field\":\"v\"}"));
+    CHECK(strstr(enc_schema, "{\"type\":\"string\",\"optional\":true,\"field\":\"nan\"}"));
+    CHECK(strstr(enc_schema, "{\"type\":\"string\",\"optional\":true,\"field\":\"m\"},"
+                             "{\"type\":\"string\",\"optional\":true,\"field\":\"b\"},"
+                             "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"optional\":true},"
+                             "\"optional\":true,\"field\":\"ba\"},"));
+    CHECK(strstr(enc_schema, "{\"type\":\"int32\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Date\","
+                             "\"version\":1,\"default\":1,\"field\":\"d\"},"
+                             "{\"type\":\"int32\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Time\","
+                             "\"version\":1,\"field\":\"t\"},"
+                             "{\"type\":\"int32\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Time\","
+                             "\"version\":1,\"default\":3723456,\"field\":\"t3\"},"
+                             "{\"type\":\"int64\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Timestamp\","
+                             "\"version\":1,\"field\":\"ts\"},"
+                             "{\"type\":\"array\",\"items\":{\"type\":\"int64\",\"optional\":true,"
+                             "\"name\":\"io.debezium.time.MicroTime\",\"version\":1},\"optional\":true,\"field\":\"ta\"}"));
+    /* nulls: defaults in their place, NOT NULL fallbacks at the column's scale */
+    const tcol_t nn[] = {
+        {"id", 23, -1, "1", NULL, 1},
+        {"n", 1700, (7 << 16 | 3) + 4, "", NULL, 1},
+        {"v", 1700, -1, "", NULL, 1},
+        {"m", 790, -1, "", NULL, 1},
+        {"b", 17, -1, "", NULL, 1},
+        {"t", 1083, 3, "", NULL, 1},
+        {"dv", 1700, -1, "", "2.50", 0},
+        {"nanv", 1700, -1, "", "'NaN'::numeric", 0}, /* no BigDecimal: no default */
+    };
+    CHECK_EQ_STR(enc_row(nn, 8, 1), "{\"id\":1,\"n\":\"0.000\",\"v\":\"0\",\"m\":\"0.00\",\"b\":\"\",\"t\":0,"
+                                    "\"dv\":\"2.50\",\"nanv\":null}");
+
+    enc_opt.decimal_mode = DBZ_DECIMAL_DOUBLE;
+    enc_opt.time_mode = DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS;
+    enc_opt.binary_mode = DBZ_BINARY_HEX;
+    CHECK_EQ_STR(enc_row(modes, nm, 0),
+                 "{\"id\":1,\"n\":1234.5,\"v\":-1.0E-4,\"nan\":\"NaN\",\"inf\":\"-Infinity\","
+                 "\"m\":-9.223372036854776E16,\"b\":\"00ff7f80fbff\",\"ba\":[null,\"fbff\"],\"d\":19782,"
+                 "\"t\":49556123456,\"t3\":86400000000,\"ts\":-500,\"ta\":[49556000000],\"tn\":[null],"
+                 "\"na\":[1.5,-0.01]}");
+    CHECK(strstr(enc_schema, "{\"type\":\"double\",\"optional\":true,\"default\":1.5,\"field\":\"n\"},"
+                             "{\"type\":\"double\",\"optional\":true,\"default\":2.5,\"field\":\"v\"}"));
+    CHECK(strstr(enc_schema, "{\"type\":\"int64\",\"optional\":true,\"name\":\"io.debezium.time.MicroTime\","
+                             "\"version\":1,\"default\":3723456000,\"field\":\"t3\"}"));
+    CHECK(strstr(enc_schema, "{\"type\":\"int32\",\"optional\":true,\"name\":\"io.debezium.time.Date\","
+                             "\"version\":1,\"default\":1,\"field\":\"d\"}"));
+    CHECK_EQ_STR(enc_row(nn, 8, 1), "{\"id\":1,\"n\":0.0,\"v\":0.0,\"m\":0.0,\"b\":\"\",\"t\":0,"
+                                    "\"dv\":2.5,\"nanv\":null}");
+    const tcol_t dbl[] = {
+        {"id", 23, -1, "1", NULL, 1},
+        {"big", 1700, -1, "100000000000000000000.5", NULL, 0},
+        {"tiny", 1700, -1, "-0.0000000001", NULL, 0},
+        {"pi", 1700, -1, "3.14159265358979323846264338327950288", NULL, 0},
+        {"c", 790, -1, "$12.34", NULL, 0},
+        {"huge", 1700, -1, "1e400", NULL, 0}, /* not numeric's text: sent as a string */
+    };
+    CHECK_EQ_STR(enc_row(dbl, 6, 0), "{\"id\":1,\"big\":1.0E20,\"tiny\":-1.0E-10,\"pi\":3.141592653589793,"
+                                     "\"c\":12.34,\"huge\":\"1e400\"}");
+
+    enc_opt.binary_mode = DBZ_BINARY_BASE64_URL_SAFE;
+    enc_opt.time_mode = DBZ_TIME_ADAPTIVE;
+    CHECK_EQ_STR(enc_row(modes, 8, 0),
+                 "{\"id\":1,\"n\":1234.5,\"v\":-1.0E-4,\"nan\":\"NaN\",\"inf\":\"-Infinity\","
+                 "\"m\":-9.223372036854776E16,\"b\":\"AP9_gPv_\",\"ba\":[null,\"-_8=\"]}");
+    CHECK(strstr(enc_schema, "{\"type\":\"string\",\"optional\":true,\"field\":\"b\"}"));
+    enc_opt.decimal_mode = DBZ_DECIMAL_PRECISE;
+    enc_opt.binary_mode = DBZ_BINARY_BYTES;
+    /* the defaults are unchanged: Decimal, bytes, adaptive times */
+    CHECK_EQ_STR(enc_row(modes, 3, 0), "{\"id\":1,\"n\":\"EtZE\",\"v\":{\"scale\":4,\"value\":\"/w==\"}}");
+    CHECK(strstr(enc_schema, "\"name\":\"org.apache.kafka.connect.data.Decimal\",\"version\":1,"
+                             "\"parameters\":{\"scale\":\"3\",\"connect.decimal.precision\":\"12\"},"
+                             "\"default\":\"Bdw=\",\"field\":\"n\"}"));
 
     /* archive rows */
     arc_row_t row;

@@ -63,7 +63,7 @@ int main(void) {
     CHECK_EQ_INT(m.u.relation.cols[3].type_oid, 1700);
     CHECK_EQ_INT(m.u.relation.cols[3].typmod, (10 << 16 | 2) + 4);
     CHECK_EQ_INT(m.u.relation.cols[13].type_oid, 17);
-    dbz_options_t opt = {"srv", "ecommerce", 1, 1};
+    dbz_options_t opt = {"srv", "ecommerce", 1, 1, 0, 0, 0};
     dbz_table_t t;
     CHECK_EQ_INT(dbz_table_init(&t, &m, NULL, 0, &opt, err, sizeof err), DP_OK);
     CHECK_EQ_INT(t.nkeys, 1);
@@ -82,7 +82,7 @@ int main(void) {
     CHECK(valeq(&row->cols[13], "\\x00ff10"));
     dp_buf_t out;
     dp_buf_init(&out, 1 << 20);
-    dbz_source_t src = {1705314600000000LL, 730, 0x192FF18, 0, "false"};
+    dbz_source_t src = {1705314600000000LL, 730, 0x192FF18, 0, "false", NULL};
     CHECK_EQ_INT(dbz_encode_value(&t, &opt, 'c', NULL, row, &src, 1705314600123000LL, &out), DP_OK);
     const char *json = dp_buf_cstr(&out);
     CHECK(strstr(json, "\"after\":{\"id\":1,\"small\":-32768,\"big\":9223372036854775807,"

@@ -1,0 +1,113 @@
+/* convert.c - the key and value converters of capture.
+ *
+ * Events are always encoded as JsonConverter writes them; with
+ * io.confluent.connect.avro.AvroConverter as key.converter and/or
+ * value.converter, capture_convert turns that JSON (schemas enabled) into
+ * Confluent's Avro wire format right before it is produced, registering
+ * each new schema under <topic>-key / <topic>-value (TopicNameStrategy). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/internal.h"
+#include "common/log.h"
+#include "common/registry.h"
+#include "event/avro.h"
+
+#define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
+#define AVRO_CONVERTER "io.confluent.connect.avro.AvroConverter"
+
+/* distinct schemas kept per converter before the cache starts over */
+#define MAX_SCHEMAS 4096
+
+struct capture_avro {
+    dp_registry_t *key_reg, *value_reg;
+    dp_avro_conv_t *key, *value;
+    dp_buf_t key_out, value_out;
+};
+
+static dp_err_t check_converter(const char *key, const char *cls, int *avro, char *errstr, size_t n) {
+    *avro = strcmp(cls, AVRO_CONVERTER) == 0;
+    if (*avro || strcmp(cls, JSON_CONVERTER) == 0) return DP_OK;
+    return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
+                     "\"%s\" is \"%s\": datapipe implements " JSON_CONVERTER " and " AVRO_CONVERTER,
+                     key, cls);
+}
+
+static dp_err_t open_side(capture_t *c, int is_key, const char *url_key, const char *url,
+                          dp_registry_t **reg, dp_avro_conv_t **conv, char *errstr, size_t n) {
+    if (!url || !*url)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG, "missing required configuration key \"%s\" "
+                         "(%s.converter is " AVRO_CONVERTER ")", url_key, is_key ? "key" : "value");
+    if (!(*reg = dp_registry_new(url, 30000, errstr, n))) return DP_ERR_CONFIG;
+    *conv = dp_avro_conv_new(is_key, (size_t)c->s.max_event_bytes, MAX_SCHEMAS,
+                             dp_registry_register_cb, *reg);
+    char shown[512];
+    dp_registry_redact(url, shown, sizeof shown);
+    dp_info(MOD, "%s.converter: Avro through the schema registry %s", is_key ? "key" : "value", shown);
+    return DP_OK;
+}
+
+dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n) {
+    capture_settings_t *s = &c->s;
+    int key_avro, value_avro;
+    dp_err_t err;
+    if ((err = check_converter("key.converter", s->key_converter, &key_avro, errstr, n)) ||
+        (err = check_converter("value.converter", s->value_converter, &value_avro, errstr, n)))
+        return err;
+    if (!key_avro && !value_avro) return DP_OK;
+    c->avro = dp_xcalloc(1, sizeof *c->avro);
+    dp_buf_init(&c->avro->key_out, (size_t)s->max_event_bytes);
+    dp_buf_init(&c->avro->value_out, (size_t)s->max_event_bytes);
+    /* the transcoder reads the schema: JsonConverter's schemas.enable does
+     * not apply to an Avro side */
+    if (key_avro) {
+        s->key_schemas_enable = 1;
+        if ((err = open_side(c, 1, "key.converter.schema.registry.url", s->key_registry_url,
+                             &c->avro->key_reg, &c->avro->key, errstr, n)))
+            return err;
+    }
+    if (value_avro) {
+        s->value_schemas_enable = 1;
+        if ((err = open_side(c, 0, "value.converter.schema.registry.url", s->value_registry_url,
+                             &c->avro->value_reg, &c->avro->value, errstr, n)))
+            return err;
+    }
+    return DP_OK;
+}
+
+void capture_convert_fini(capture_t *c) {
+    if (!c->avro) return;
+    dp_avro_conv_destroy(c->avro->key);
+    dp_avro_conv_destroy(c->avro->value);
+    dp_registry_destroy(c->avro->key_reg);
+    dp_registry_destroy(c->avro->value_reg);
+    dp_buf_fini(&c->avro->key_out);
+    dp_buf_fini(&c->avro->value_out);
+    free(c->avro);
+    c->avro = NULL;
+}
+
+/* one side: transcode *b into out, then swap them so *b holds the result */
+static dp_err_t run(dp_avro_conv_t *conv, const char *topic, dp_buf_t *b, dp_buf_t *out,
+                    char *errstr, size_t n) {
+    dp_err_t err = dp_avro_conv_run(conv, topic, b->data, b->len, out, errstr, n);
+    if (err) return err;
+    dp_buf_t t = *b;
+    *b = *out;
+    *out = t;
+    return DP_OK;
+}
+
+dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_t *value,
+                         char *errstr, size_t n) {
+    struct capture_avro *a = c->avro;
+    if (!a) return DP_OK;
+    dp_err_t err = DP_OK;
+    /* an empty buffer is a null record (a tombstone): it stays null, as
+     * AvroConverter serializes null */
+    if (key && key->len && a->key) err = run(a->key, topic, key, &a->key_out, errstr, n);
+    if (!err && value && value->len && a->value)
+        err = run(a->value, topic, value, &a->value_out, errstr, n);
+    return err;
+}

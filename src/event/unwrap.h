@@ -1,0 +1,96 @@
+/* unwrap.h - Debezium's io.debezium.transforms.ExtractNewRecordState
+ * ("unwrap") on JsonConverter output, as Debezium 3.0.8 does it.
+ *
+ * The transform works on the value of one change-event record as
+ * dbz_encode_value wrote it ({"schema":..,"payload":..} or the bare
+ * payload) and on tombstones (no value). It yields the new value (the row
+ * state: `after`, or `before` for a rewritten delete, plus the fields of
+ * add.fields and `__deleted` in rewrite modes), a null value, or nothing
+ * (the record is dropped), and the headers of add.headers. The key and the
+ * topic are not touched.
+ *
+ * What Debezium 3.0.8 does, and so we:
+ *   - c, u, r: the `after` struct; its schema is the envelope's `after`
+ *     field schema (optional, named <prefix>.<schema>.<table>.Value); once
+ *     fields are added (rewrite modes, add.fields) the struct is rebuilt as
+ *     Kafka's SchemaUtil does and is no longer optional.
+ *   - t (truncate, no before and no after): always dropped.
+ *   - d: by delete.tombstone.handling.mode when it is set, else by the
+ *     deprecated delete.handling.mode (default drop) and drop.tombstones
+ *     (default true), with a warning as Debezium logs one.
+ *   - tombstones: kept or dropped by the same modes.
+ *   - add.fields: "f" is op/ts_ms/ts_us/ts_ns of the envelope, id,
+ *     total_order, data_collection_order of `transaction`, anything else of
+ *     `source`; "s.f" names the struct; "f:name" renames. A field the event
+ *     does not have is left out. Their schema is the original one made
+ *     optional, without its default.
+ *
+ * The transform reads no configuration of its own beyond
+ * transforms.<name>.*; schemas_enable says what the value converter
+ * writes. Not implemented (a configuration error says so): route.by.field. */
+#ifndef DP_EVENT_UNWRAP_H
+#define DP_EVENT_UNWRAP_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/json.h"
+
+#define DBZ_UNWRAP_TYPE "io.debezium.transforms.ExtractNewRecordState"
+
+typedef enum {
+    DBZ_UNWRAP_VALUE, /* produce the record with the value in out */
+    DBZ_UNWRAP_NULL,  /* produce the record with a null value (a tombstone) */
+    DBZ_UNWRAP_DROP   /* produce nothing */
+} dbz_unwrap_result_t;
+
+typedef struct dbz_unwrap_ref {
+    char *strct;  /* "source", "transaction", ...; NULL: the envelope itself */
+    char *field;  /* simple name in that struct */
+    char *name;   /* outgoing field/header name, prefix included */
+} dbz_unwrap_ref_t;
+
+typedef struct dbz_unwrap {
+    char *alias;          /* the transform's name in "transforms" */
+    int delete_action;    /* DBZ_UNWRAP_VALUE (rewrite), _NULL (value null), _DROP */
+    int keep_tombstones;
+    int rewrite;          /* add "__deleted" to every row */
+    int legacy;           /* configured with the deprecated keys */
+    int schemas_enable;   /* value.converter.schemas.enable of the output */
+    dbz_unwrap_ref_t *fields, *headers;
+    size_t nfields, nheaders;
+    /* per record, reused */
+    dp_json_t json;
+    dp_buf_t hdrbuf;      /* header values, back to back */
+    size_t hdr_ref[64], hdr_off[64], hdr_len[64];
+    int hdr_null[64];
+    size_t nhdr;
+} dbz_unwrap_t;
+
+/* dbz_unwrap_is_key: whether key (after "transforms.<alias>.") is an
+ * option of ExtractNewRecordState. */
+int dbz_unwrap_is_key(const char *key);
+
+/* dbz_unwrap_init: configure u from the transforms.<alias>.* entries of
+ * kv (keys without "transforms."). Unknown options and bad values are
+ * errors naming the key "transforms.<alias>.<option>". On error u needs
+ * no dbz_unwrap_fini. */
+dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv,
+                         int schemas_enable, size_t max_bytes, char *errstr, size_t errstr_size);
+void dbz_unwrap_fini(dbz_unwrap_t *u);
+
+/* dbz_unwrap_apply: transform one record's value val[0..len) (val NULL: a
+ * tombstone). On DBZ_UNWRAP_VALUE out holds the new value; headers are
+ * then available through dbz_unwrap_header until the next call. */
+dp_err_t dbz_unwrap_apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t *out,
+                          dbz_unwrap_result_t *res, char *errstr, size_t errstr_size);
+
+/* dbz_unwrap_nheaders / dbz_unwrap_header: the headers of add.headers for
+ * the last record (value NULL: a null header value). */
+size_t dbz_unwrap_nheaders(const dbz_unwrap_t *u);
+void dbz_unwrap_header(const dbz_unwrap_t *u, size_t i, const char **name, const void **value,
+                       size_t *len);
+
+#endif
