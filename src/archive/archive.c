@@ -26,6 +26,7 @@
 #include "parquet/writer.h"
 #include "s3/client.h"
 #include "archive/metrics.h"
+#include "archive/convert.h"
 #include "s3/credentials.h"
 
 #define MOD "archive"
@@ -72,6 +73,7 @@ typedef struct archive {
     size_t nparts;
     dp_json_t json;
     arc_row_t row;
+    arc_convert_t *conv;   /* archive/convert.c: AvroConverter values, NULL for JSON */
     const char *ext;
     int fail_backoff;      /* seconds, doubled per failed upload */
     int64_t pause_until_us;
@@ -380,7 +382,15 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
                  m->len);
         err = DP_ERR_INVALID;
     } else {
-        err = arc_row_parse(&a->row, &a->json, m->payload, m->len, errstr, sizeof errstr);
+        const char *v;
+        size_t vl;
+        err = arc_convert_value(a->conv, m->payload, m->len, &v, &vl, errstr, sizeof errstr);
+        if (err == DP_ERR_NET) { /* the registry is away: the record is fine, do not dead-letter it */
+            dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (stopping; nothing past it is "
+                     "committed)", topic, m->partition, (long long)m->offset, errstr);
+            return err;
+        }
+        if (!err) err = arc_row_parse(&a->row, &a->json, v, vl, errstr, sizeof errstr);
     }
     if (err) {
         if (!a->dlq) {
@@ -576,10 +586,8 @@ static long long prefetch_bytes(long long share) {
 static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     archive_settings_t *s = &a->s;
     if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
-    if (strcmp(s->value_converter, "org.apache.kafka.connect.json.JsonConverter") != 0)
-        return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
-                         "\"value.converter\" is \"%s\": only org.apache.kafka.connect.json."
-                         "JsonConverter is implemented so far (Avro is planned)", s->value_converter);
+    dp_err_t cerr = arc_convert_new(s, &a->conv, errstr, n); /* convert.c */
+    if (cerr) return cerr;
     if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
         return dp_seterr(errstr, n, DP_ERR_CONFIG,
                          "missing required configuration key \"kafka.bootstrap.servers\" for archive");
@@ -876,6 +884,7 @@ static void archive_free(archive_t *a) {
     s3_credentials_fini(&a->creds);
     dp_json_fini(&a->json);
     dp_buf_fini(&a->row.scratch);
+    arc_convert_destroy(a->conv);
 }
 
 /* archive_main: tasks.max consumers in one group, each a thread with its

@@ -1,0 +1,71 @@
+/* convert.c - AvroConverter values back to the JsonConverter payload. */
+#include "archive/convert.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/registry.h"
+#include "event/avro.h"
+
+#define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
+#define AVRO_CONVERTER "io.confluent.connect.avro.AvroConverter"
+#define MAX_SCHEMAS 1024
+
+struct arc_convert {
+    dp_registry_t *reg;
+    dp_avro_deconv_t *d;
+    dp_buf_t json;
+};
+
+static dp_err_t fetch(void *ctx, int32_t id, dp_buf_t *schema, char *errstr, size_t n) {
+    return dp_registry_schema(ctx, id, schema, errstr, n);
+}
+
+dp_err_t arc_convert_new(const archive_settings_t *s, arc_convert_t **out, char *errstr,
+                         size_t errstr_size) {
+    *out = NULL;
+    if (strcmp(s->value_converter, JSON_CONVERTER) == 0) return DP_OK;
+    if (strcmp(s->value_converter, AVRO_CONVERTER) != 0)
+        return dp_seterr(errstr, errstr_size, DP_ERR_UNSUPPORTED,
+                         "\"value.converter\" is \"%s\": datapipe implements " JSON_CONVERTER
+                         " and " AVRO_CONVERTER, s->value_converter);
+    if (!s->value_registry_url || !*s->value_registry_url)
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                         "missing required configuration key \"value.converter.schema.registry.url\" "
+                         "(value.converter is " AVRO_CONVERTER ")");
+    arc_convert_t *cv = dp_xcalloc(1, sizeof *cv);
+    if (!(cv->reg = dp_registry_new(s->value_registry_url, 30000, errstr, errstr_size))) {
+        free(cv);
+        return DP_ERR_CONFIG;
+    }
+    cv->d = dp_avro_deconv_new(MAX_SCHEMAS, fetch, cv->reg);
+    dp_buf_init(&cv->json, (size_t)s->max_record_bytes * 4 + 1024);
+    char shown[512];
+    dp_registry_redact(s->value_registry_url, shown, sizeof shown);
+    dp_info("archive", "value.converter: Avro, writer schemas from the registry %s", shown);
+    *out = cv;
+    return DP_OK;
+}
+
+void arc_convert_destroy(arc_convert_t *cv) {
+    if (!cv) return;
+    dp_avro_deconv_destroy(cv->d);
+    dp_registry_destroy(cv->reg);
+    dp_buf_fini(&cv->json);
+    free(cv);
+}
+
+dp_err_t arc_convert_value(arc_convert_t *cv, const void *value, size_t len, const char **json,
+                           size_t *json_len, char *errstr, size_t errstr_size) {
+    if (!cv) {
+        *json = value;
+        *json_len = len;
+        return DP_OK;
+    }
+    dp_err_t err = dp_avro_deconv_run(cv->d, value, len, &cv->json, errstr, errstr_size);
+    if (err) return err;
+    *json = (const char *)cv->json.data;
+    *json_len = cv->json.len;
+    return DP_OK;
+}
