@@ -30,6 +30,9 @@ typedef struct capture_settings {
     long long heartbeat_interval_ms;
     char *heartbeat_action_query, *heartbeat_topic_prefix;
     long long max_event_bytes;
+    int exactly_once;                /* datapipe.exactly.once */
+    char *offset_storage_topic;
+    long long transaction_interval_ms;
     char *log_level;
     char *metrics_host;              /* datapipe.metrics.host */
     long long metrics_port;          /* datapipe.metrics.port, 0 = off */
