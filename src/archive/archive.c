@@ -62,6 +62,8 @@ typedef struct part {
     int64_t last_seen;    /* last offset consumed, -1 none */
     int64_t committed;    /* next offset committed, -1 unknown */
     int64_t uncommitted;  /* offset whose commit failed after its object was uploaded, -1 none */
+    int eof;              /* consumed up to the end the broker reported (EOF event) */
+    int64_t eof_offset;   /* that end */
     open_file_t *f;
 } part_t;
 
@@ -181,6 +183,7 @@ static void seek_back(archive_t *a, part_t *p, int64_t offset) {
     }
     rd_kafka_topic_partition_list_destroy(l);
     p->last_seen = offset - 1;
+    p->eof = 0;
 }
 
 /* file_close: finish and upload p's file, then commit. On failure the
@@ -247,7 +250,9 @@ static dp_err_t adopt(archive_t *a, part_t *p, open_file_t *f, char *errstr, siz
     dp_warn(MOD, "\"%s\" exists already with offsets %lld..%lld (an earlier run or another "
             "archiver wrote it); keeping it and going on from offset %lld", f->key,
             (long long)f->start_offset, last, last + 1);
-    if (last != p->last_seen) seek_back(a, p, last + 1);
+    /* further on: the records up to last still arriving are dropped by
+     * on_message (offset <= last_seen); further back: read them again */
+    if (last < p->last_seen) seek_back(a, p, last + 1);
     p->last_seen = last;
     commit_part(a, p, last + 1);
     return DP_OK;
@@ -363,6 +368,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_t *p = get_part(a, topic, m->partition, 1);
     if (m->offset <= p->last_seen) return DP_OK; /* after a seek-back race */
+    p->eof = 0;
     a->records++;
     char errstr[1024];
     if (!m->payload) {
@@ -562,6 +568,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         p->last_seen = -1;
         p->committed = -1;
         p->uncommitted = -1;
+        p->eof = 0;
     }
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
@@ -627,6 +634,9 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
                               "earliest", "isolation.level", "read_committed",
                               "topic.metadata.refresh.interval.ms", "10000",
                               "queued.max.messages.kbytes", prefetch_kb,
+                              /* the drain's "caught up": offsets are not dense (transaction
+                               * markers), so the end is where the broker says it is */
+                              "enable.partition.eof", "true",
                               "fetch.max.bytes", fetch_max, NULL};
     const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
@@ -724,65 +734,21 @@ static void refresh_credentials(archive_t *a) {
     dp_info(MOD, "S3 credentials refreshed from %s", a->creds.source);
 }
 
-/* caught_up: every assigned partition consumed up to its end. The ends
- * (the latest offsets; the last stable ones under read_committed) come from
- * one ListOffsets request per leader and the commits, for partitions not
- * consumed from in this run, from one OffsetFetch: a check costs a couple
- * of round trips however many partitions are assigned. */
+/* caught_up: every assigned partition consumed up to its end: the
+ * consumer reported EOF there (librdkafka does once the fetch position
+ * reaches the end: the last stable offset under read_committed) and no
+ * record came after it. The EOF is queued behind the partition's records,
+ * so every record before it went through on_message. */
 static int caught_up(archive_t *a) {
-    rd_kafka_topic_partition_list_t *l = NULL, *committed = NULL;
+    rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(a->rk, &l) || !l) return 0;
     /* nothing assigned (more tasks than partitions, or the others hold
      * them all): done once the group has answered */
     int ok = l->cnt > 0 || a->assigned;
-    for (int i = 0; i < l->cnt; i++) l->elems[i].offset = RD_KAFKA_OFFSET_END; /* "latest" */
-    if (ok && rd_kafka_offsets_for_times(a->rk, l, 5000)) ok = 0;
     for (int i = 0; ok && i < l->cnt; i++) {
-        int64_t end = l->elems[i].offset;
-        if (l->elems[i].err || end < 0) {
-            ok = 0;
-            break;
-        }
         part_t *p = get_part(a, l->elems[i].topic, l->elems[i].partition, 0);
-        int64_t next = p && p->last_seen >= 0 ? p->last_seen + 1 : -1;
-        if (next < 0) {
-            /* nothing consumed this run: caught up if the commit is at the end */
-            if (!committed) {
-                committed = rd_kafka_topic_partition_list_copy(l);
-                if (rd_kafka_committed(a->rk, committed, 5000)) {
-                    ok = 0;
-                    break;
-                }
-            }
-            next = committed->elems[i].offset;
-            if (next < 0) {
-                /* no commit either: caught up if the partition is empty */
-                int64_t lo, hi;
-                if (rd_kafka_query_watermark_offsets(a->rk, l->elems[i].topic, l->elems[i].partition,
-                                                     &lo, &hi, 5000) == 0)
-                    next = lo;
-            }
-        }
-        ok = next >= end;
+        ok = p && p->eof;
     }
-    /* the batched ends can be stale for a topic this client learned about
-     * a moment ago (seen: end 0 for a partition holding records); before
-     * saying "drained", confirm each partition with the broker's watermark */
-    for (int i = 0; ok && i < l->cnt; i++) {
-        int64_t lo, hi;
-        part_t *p = get_part(a, l->elems[i].topic, l->elems[i].partition, 0);
-        int64_t next = p && p->last_seen >= 0 ? p->last_seen + 1
-                       : committed && committed->elems[i].offset >= 0 ? committed->elems[i].offset
-                                                                       : -1;
-        if (rd_kafka_query_watermark_offsets(a->rk, l->elems[i].topic, l->elems[i].partition, &lo,
-                                             &hi, 5000)) {
-            ok = 0;
-            break;
-        }
-        if (next < 0) next = lo;
-        ok = next >= hi;
-    }
-    if (committed) rd_kafka_topic_partition_list_destroy(committed);
     rd_kafka_topic_partition_list_destroy(l);
     return ok;
 }
@@ -810,8 +776,13 @@ static int run(archive_t *a) {
         }
         if (m) {
             if (m->err) {
-                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->rkt) {
+                    part_t *p = get_part(a, rd_kafka_topic_name(m->rkt), m->partition, 1);
+                    p->eof = 1;
+                    p->eof_offset = m->offset;
+                } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                     dp_warn(MOD, "consumer: %s", rd_kafka_message_errstr(m));
+                }
                 if (m->err == RD_KAFKA_RESP_ERR__FATAL) rc = 1, stop_requested = 1;
             } else if (on_message(a, m)) {
                 rc = 1;
@@ -833,7 +804,8 @@ static int run(archive_t *a) {
             a->met_records = a->records, a->met_tombstones = a->tombstones, a->met_dlq = a->dlq_count;
             for (size_t i = 0; i < a->nparts; i++)
                 archive_metrics_partition(a->met, a->rk, a->parts[i].topic, a->parts[i].partition,
-                                          a->parts[i].last_seen >= 0 ? a->parts[i].last_seen + 1 : -1);
+                                          a->parts[i].eof ? a->parts[i].eof_offset
+                                          : a->parts[i].last_seen >= 0 ? a->parts[i].last_seen + 1 : -1);
         }
         if (now >= next_log) {
             dp_info(MOD, "records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",

@@ -231,7 +231,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     capture_t *c = opaque;
     if ((uintptr_t)m->_private == CAPTURE_NO_TXN) {
-        if (m->err) dp_warn(MOD, "heartbeat not delivered: %s", rd_kafka_err2str(m->err));
+        if (m->err) dp_warn(MOD, "%s record not delivered: %s",
+                            c->pos_rkt && m->rkt == c->pos_rkt ? "position" : "heartbeat",
+                            rd_kafka_err2str(m->err));
         return;
     }
     uint64_t seq = (uint64_t)(uintptr_t)m->_private;
@@ -249,7 +251,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* advance: move flushed_lsn over every leading fully acknowledged txn */
 static void advance(capture_t *c) {
-    while (c->head < c->tail) {
+    uint64_t safe = capture_eos_safe_seq(c); /* exactly-once: only what Kafka committed */
+    while (c->head < c->tail && c->head < safe) {
         txn_t *t = &c->ring[c->head % c->ring_cap];
         if (!t->committed || t->pending) break;
         if (t->end_lsn > c->flushed_lsn) c->flushed_lsn = t->end_lsn;
@@ -267,6 +270,20 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
      * once the record is accepted */
     rd_kafka_headers_t *hdrs = c->next_headers;
     c->next_headers = NULL;
+    if (c->s.exactly_once) {
+        /* a commit first when one is due (the record is not in it), then
+         * the record unless Kafka has it from before a restart */
+        dp_err_t err = capture_eos_tick(c, 0, errstr, n);
+        while (!err && c->committing) {
+            rd_kafka_poll(c->rk, 10);
+            if (stop_requested) err = DP_ERR_STOPPED;
+            else err = capture_eos_tick(c, 1, errstr, n);
+        }
+        if (err || capture_eos_skip(c) || (err = capture_eos_open(c, errstr, n))) {
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+            return err;
+        }
+    }
     for (;;) {
         rd_kafka_resp_err_t e = hdrs ? rd_kafka_producev(
             c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
@@ -631,6 +648,7 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
     switch (m.kind) {
     case PGO_BEGIN: {
         if ((err = capture_begin_txn(c))) return err;
+        capture_eos_on_begin(c, m.u.begin.final_lsn);
         c->xid = m.u.begin.xid;
         c->commit_ts_us = m.u.begin.commit_ts + REPL_PG_EPOCH_US;
         if (!c->s.provide_transaction_metadata) return DP_OK;
@@ -717,6 +735,12 @@ static void heartbeat(capture_t *c, int64_t now) {
     else
         vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(now / 1000));
     if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
+    char terr[512];
+    if (c->committing) return; /* the next one goes in the next transaction */
+    if (capture_eos_open(c, terr, sizeof terr)) {
+        dp_warn(MOD, "heartbeat: %s", terr);
+        return;
+    }
     const void *kp = key, *vp = val;
     size_t kn = (size_t)kl, vn = (size_t)vl;
     if (c->avro) { /* AvroConverter sides: through the event buffers, as events */
@@ -743,6 +767,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     int64_t next_feedback = 0, last_feedback = 0, next_log = repl_now_us() + 10000000;
     int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = repl_now_us();
     dp_err_t err = DP_OK;
+    c->streaming = 1;
     while (!err) {
         rd_kafka_poll(c->rk, 0);
         capture_metrics_tick(c->met, repl_now_us(), &(capture_metrics_state_t){
@@ -750,6 +775,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             c->tombstones, c->delivery_failed, c->delivery_err});
         if (c->delivery_failed)
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
+        if ((err = capture_eos_tick(c, 0, errstr, n))) break;
         advance(c);
         int64_t now = repl_now_us();
         if (now >= next_feedback ||
@@ -770,8 +796,9 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             next_heartbeat = now + hb_interval_us;
         }
         if (stop_requested) break;
-        if (c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes) {
-            rd_kafka_poll(c->rk, 20); /* backpressure: serve acks, do not read */
+        if (c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes ||
+            c->committing) {
+            rd_kafka_poll(c->rk, 20); /* backpressure (or a commit): serve acks, do not read */
             continue;
         }
         char *buf = NULL;
@@ -857,10 +884,17 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     char qsize[32], qbytes[32];
     snprintf(qsize, sizeof qsize, "%lld", s->max_queue_size * 2 + 1000);
     snprintf(qbytes, sizeof qbytes, "%lld", s->max_queue_size_bytes / 1024 * 2 + 1024);
+    char txid[600];
+    snprintf(txid, sizeof txid, "datapipe-capture-%s", s->name);
+    /* exactly-once: a transactional producer (a message may wait for Kafka
+     * as long as the transaction may stay open: 15 min, the brokers' max) */
     const char *defaults[] = {"client.id", s->name, "compression.type", "lz4", "linger.ms", "10",
-                              "batch.size", "1000000", "message.timeout.ms", "0",
+                              "batch.size", "1000000",
                               "queue.buffering.max.messages", qsize,
-                              "queue.buffering.max.kbytes", qbytes, NULL};
+                              "queue.buffering.max.kbytes", qbytes,
+                              "message.timeout.ms", s->exactly_once ? "900000" : "0",
+                              s->exactly_once ? "transactional.id" : NULL, txid,
+                              "transaction.timeout.ms", "900000", NULL};
     const char *forced[] = {"enable.idempotence", "true", "acks", "all", "partitioner",
                             "murmur2_random", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
@@ -868,6 +902,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, c);
     if (!(c->rk = kfk_new(RD_KAFKA_PRODUCER, conf, "producer", errstr, n))) return DP_ERR_KAFKA;
+    if ((err = capture_eos_setup(c, errstr, n))) return err;
     if (s->provide_transaction_metadata && (err = txmeta_setup(c, errstr, n))) return err;
 
     repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
@@ -937,7 +972,8 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
             return err;
         }
     }
-    /* every snapshot event is acknowledged by Kafka: the snapshot is done */
+    /* every snapshot event is acknowledged by Kafka (and committed): the snapshot is done */
+    if (slot.created && want && (err = capture_eos_flush(c, errstr, n))) return err;
     if (marking && (err = repl_marker_clear(c->sql, s->slot_name, errstr, n))) return err; else if (mode == CAPTURE_SNAPSHOT_INITIAL_ONLY) {
         dp_info(MOD, "snapshot.mode initial_only and slot \"%s\" exists: nothing to do",
                 s->slot_name);
@@ -975,6 +1011,8 @@ static void capture_drain(capture_t *c) {
     char errstr[512];
     for (int i = 0; i < 300 && rd_kafka_outq_len(c->rk) > 0; i++) rd_kafka_poll(c->rk, 100);
     rd_kafka_poll(c->rk, 0);
+    if (!c->delivery_failed && capture_eos_flush(c, errstr, sizeof errstr))
+        dp_warn(MOD, "final commit: %s", errstr);
     if (!c->delivery_failed) advance(c);
     if (c->repl && PQstatus(c->repl) == CONNECTION_OK &&
         feedback(c, repl_now_us(), errstr, sizeof errstr))
@@ -992,6 +1030,7 @@ static void capture_free(capture_t *c) {
     if (c->tx_te.rkt) rd_kafka_topic_destroy(c->tx_te.rkt);
     free(c->tx_te.topic);
     dbz_txmeta_fini(&c->txm);
+    capture_eos_fini(c);
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->repl) PQfinish(c->repl);
     if (c->sql) PQfinish(c->sql);

@@ -35,6 +35,9 @@ typedef struct capture_settings {
     int provide_transaction_metadata; /* BEGIN/END records, envelope transaction block */
     char *topic_transaction;         /* <topic.prefix>.<topic.transaction> */
     long long max_event_bytes;
+    int exactly_once;                /* datapipe.exactly.once */
+    char *offset_storage_topic;
+    long long transaction_interval_ms;
     char *log_level;
     char *metrics_host;              /* datapipe.metrics.host */
     long long metrics_port;          /* datapipe.metrics.port, 0 = off */

@@ -122,6 +122,17 @@ static const cfg_def_t defs[] = {
      "Transaction metadata records go to <topic.prefix>.<topic.transaction>."},
     {"status.update.interval.ms", CFG_INT, S(status_update_interval_ms), 100, 3600000, "10000",
      NULL, 0, NULL, "Interval of position feedback to PostgreSQL."},
+    {"datapipe.exactly.once", CFG_BOOL, S(exactly_once), 0, 0, "true", NULL, 0, NULL,
+     "Deliver each change to Kafka exactly once: records go out in Kafka transactions that "
+     "also store the stream position in offset.storage.topic, so a restart skips what Kafka "
+     "has. Readers need isolation.level=read_committed to see no duplicates (Kafka Connect's "
+     "sinks and datapipe archive use it). false: at-least-once, as Debezium."},
+    {"offset.storage.topic", CFG_STRING, S(offset_storage_topic), 0, 0, "datapipe-offsets", NULL,
+     0, NULL, "Compacted topic holding the stream position of exactly-once capture (key "
+     "[\"<name>\",{\"server\":\"<topic.prefix>\"}], as Kafka Connect's offsets)."},
+    {"datapipe.transaction.interval.ms", CFG_INT, S(transaction_interval_ms), 1, 60000, "100",
+     NULL, 0, NULL, "How often the open Kafka transaction is committed (records become "
+     "visible to read_committed readers at commits)."},
     {"datapipe.max.event.bytes", CFG_INT, S(max_event_bytes), 4096, 1LL << 30, "16777216", NULL, 0,
      NULL, "Largest encoded event; a bigger row is an error naming the table."},
     {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,

@@ -54,6 +54,14 @@ typedef struct txn {
     int committed;
 } txn_t;
 
+/* a stored stream position (eos.c): the PostgreSQL transaction whose
+ * commit is at lsn_commit had its first `records` records (all of them
+ * when complete) in committed Kafka transactions */
+typedef struct capture_eos_pos {
+    uint64_t lsn_commit, records;
+    int complete, valid;
+} capture_eos_pos_t;
+
 typedef struct capture {
     capture_settings_t s;
     dbz_options_t opt;
@@ -90,6 +98,19 @@ typedef struct capture {
     uint64_t heartbeats;
     uint64_t events, tombstones, txns, snapshot_rows;
     dp_buf_t key, value;
+    /* datapipe.exactly.once (eos.c) */
+    int streaming;              /* past the snapshot: positions are stored */
+    int ktx_open, committing;   /* a Kafka transaction is open / being committed */
+    int64_t ktx_began_us;
+    uint64_t safe_seq;          /* ring entries before it are in committed Kafka txns */
+    uint64_t commit_safe_seq;   /* what the commit under way makes safe */
+    uint64_t ktx_commits;
+    uint64_t cur_final_lsn;     /* commit LSN of the transaction being read (Begin) */
+    uint64_t txn_records;       /* records of it so far, skipped ones included */
+    uint64_t skip, skipped;     /* records of it still to skip (UINT64_MAX: all); total */
+    capture_eos_pos_t resume;   /* the stored position, while the stream is before it */
+    rd_kafka_topic_t *pos_rkt;
+    dp_buf_t pos_key;
     struct capture_metrics *met; /* capture/metrics.h */
     /* provide.transaction.metadata: the open transaction's counters, and
      * its topic as a table entry (only topic and rkt used) for produce() */
@@ -115,6 +136,22 @@ table_entry_t *capture_add_table(capture_t *c, uint32_t relid);
  * ring; events produced in between belong to it. */
 dp_err_t capture_begin_txn(capture_t *c);
 void capture_end_txn(capture_t *c, uint64_t end_lsn);
+/* eos.c: exactly-once delivery (see there). setup: init transactions and
+ * read the stored position; open: a Kafka transaction for the next
+ * record; on_begin: a PostgreSQL transaction starts (decides what to
+ * skip); skip: called once per record, 1 when it is in Kafka already;
+ * tick: commit when the interval passed (force: now), storing the
+ * position; safe_seq: the ring entries before it may be confirmed. */
+dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n);
+dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n);
+void capture_eos_on_begin(capture_t *c, uint64_t final_lsn);
+int capture_eos_skip(capture_t *c);
+dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n);
+uint64_t capture_eos_safe_seq(const capture_t *c);
+/* capture_eos_flush: commit the open Kafka transaction now (bounded wait). */
+dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n);
+void capture_eos_fini(capture_t *c);
+
 /* capture_emit: encode and produce one change event (and its tombstone). */
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
                       const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,

@@ -317,11 +317,11 @@ def test_two_archivers_in_one_group_survive_kill9_and_rebalances(pipeline, strat
 # ---- tasks.max: parallel consumers in one process ----------------------------
 
 def group_members(p, group):
-    """client ids of the consumer group's members, as the brokers see them."""
+    """{client id: [partitions]} of the consumer group's members, as the brokers see them."""
     from conftest import admin
     a = admin(p.env)  # kept alive until the answer is in
     desc = a.describe_consumer_groups([group])[group].result(timeout=20)
-    return sorted(m.client_id for m in desc.members)
+    return {m.client_id: sorted(tp.partition for tp in m.assignment.topic_partitions) for m in desc.members}
 
 
 def test_tasks_max_runs_parallel_consumers_and_keeps_exactly_once(pipeline):
@@ -343,12 +343,11 @@ def test_tasks_max_runs_parallel_consumers_and_keeps_exactly_once(pipeline):
     wait_log(p, "t", "with 3 consumers")
     wait_log(p, "t", "assigned", count=6)
     group = f"connect-arc-{p.id}"  # archive_config's name
-    dpcheck.wait_for(lambda: len(group_members(p, group)) == 3, 30, what="three members in the group")
-    ids = group_members(p, group)
-    assert len(set(ids)) == 3 and all(re.fullmatch(r".+-[012]", i) for i in ids), ids
-    # every partition is assigned once, to one of the three threads
-    assigned = re.findall(r'assigned "[^"]+" \[(\d+)\]', log_of(p, "t"))
-    assert sorted(map(int, assigned)) == list(range(6)), assigned
+    # three members, each with its share: every partition once, to one of the threads
+    dpcheck.wait_for(lambda: sorted(sum(group_members(p, group).values(), [])) == list(range(6)) and
+                     len(group_members(p, group)) == 3, 30, what="three members sharing the six partitions")
+    members = group_members(p, group)
+    assert all(re.fullmatch(r".+-[012]", i) and parts for i, parts in members.items()), members
     time.sleep(1.5)
     kill9(p, "t")
     for part in range(6):

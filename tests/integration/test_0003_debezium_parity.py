@@ -27,7 +27,6 @@ still differs is one precise xfail), and one for everything else."""
 import json
 import os
 import re
-import secrets
 import time
 
 import pytest
@@ -271,26 +270,7 @@ def connector_properties(p, run):
 
 def read_topic(env, topic):
     """Every record of topic up to its current end, as (partition, offset, key, value)."""
-    from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "parity-" + secrets.token_hex(4),
-                  "enable.auto.commit": False})
-    try:
-        parts = [TopicPartition(topic, i, 0) for i in range(PARTITIONS)]
-        ends = {tp.partition: c.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
-        want = sum(ends.values())
-        c.assign(parts)
-        got = []
-        deadline = time.time() + 30
-        while len(got) < want and time.time() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error():
-                continue
-            if m.offset() < ends[m.partition()]:
-                got.append((m.partition(), m.offset(), m.key(), m.value()))
-        assert len(got) == want, f"{topic}: read {len(got)} of {want} records"
-        return sorted(got, key=lambda r: (r[0], r[1]))
-    finally:
-        c.close()
+    return [(m.partition(), m.offset(), m.key(), m.value()) for m in dpcheck.read_topics(env, [topic], 30)]
 
 
 def has_sentinel(env, topic):

@@ -87,6 +87,36 @@ def write_parquet_samples(out_dir, seeds):
     return out_dir
 
 
+def read_topics(env, topics, timeout=60):
+    """Every record of topics up to their current end, as confluent-kafka
+    Messages in (topic, partition, offset) order. Committed records only
+    (read_committed, librdkafka's default). The end of a partition is where
+    it reports EOF: with Kafka transactions offsets are not dense (commit
+    markers take offsets of their own), so watermarks do not count records."""
+    import secrets
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "read-" + secrets.token_hex(4),
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        md = c.list_topics(timeout=10)
+        parts = [TopicPartition(t, i, 0) for t in topics for i in sorted(md.topics[t].partitions)]
+        c.assign(parts)
+        pending = {(tp.topic, tp.partition) for tp in parts}
+        out = []
+        deadline = time.time() + timeout
+        while pending and time.time() < deadline:
+            for m in c.consume(10000, timeout=1):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        pending.discard((m.topic(), m.partition()))
+                    continue
+                out.append(m)
+        assert not pending, f"did not reach the end of {sorted(pending)} within {timeout} s"
+        return sorted(out, key=lambda m: (m.topic(), m.partition(), m.offset()))
+    finally:
+        c.close()
+
+
 def list_keys(env, prefix):
     s3 = s3_client(env)
     keys = []

@@ -1,0 +1,283 @@
+/* eos.c - exactly-once delivery into Kafka (datapipe.exactly.once).
+ *
+ * Every record goes out inside a Kafka transaction. Before each commit the
+ * capture's stream position is written, in the same transaction, to the
+ * compacted offset.storage.topic (as Kafka Connect's exactly-once source
+ * tasks do): the final LSN of the PostgreSQL transaction being sent, how
+ * many of its records are in, and whether it is complete. So a Kafka
+ * commit makes the records and the position visible together, or neither.
+ *
+ * PostgreSQL is told a transaction is flushed only after the Kafka
+ * transaction holding its last record committed. On a restart the slot
+ * may send again what Kafka already holds (feedback lags); the stored
+ * position says how much of it to skip: whole PostgreSQL transactions up
+ * to it, and the first `records` records of the one it names. Records of
+ * one transaction come out in the same order each time, so counting them
+ * is exact. Readers with isolation.level=read_committed then see each
+ * change once.
+ *
+ * A producer with the same transactional.id (a second capture with this
+ * name) fences the older one; init_transactions also aborts what a
+ * crashed predecessor left open. Snapshots are not covered: an interrupted
+ * snapshot starts over (see capture_setup). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture/internal.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "kafka/kafka.h"
+#include "pg/repl.h"
+
+#define TXN_TIMEOUT_MS 30000
+
+static dp_err_t txn_error(rd_kafka_error_t *e, const char *what, char *errstr, size_t n) {
+    dp_err_t err = dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction %s: %s%s", what,
+                             rd_kafka_error_string(e),
+                             rd_kafka_error_is_fatal(e) ? " (fatal: another capture with this "
+                                                          "transactional.id took over?)" : "");
+    rd_kafka_error_destroy(e);
+    return err;
+}
+
+/* position_key: Kafka Connect's offset key shape, ["<name>",{"server":"<prefix>"}] */
+static void position_key(const capture_t *c, dp_buf_t *out) {
+    dp_buf_reset(out);
+    dp_buf_putc(out, '[');
+    dp_json_put_str(out, c->s.name, strlen(c->s.name));
+    dp_buf_puts(out, ",{\"server\":");
+    dp_json_put_str(out, c->s.topic_prefix, strlen(c->s.topic_prefix));
+    dp_buf_puts(out, "}]");
+}
+
+/* parse_position: {"lsn_commit":N,"records":N,"complete":bool} */
+static int parse_position(const char *v, size_t len, capture_eos_pos_t *pos) {
+    dp_json_t j;
+    memset(&j, 0, sizeof j);
+    char err[128];
+    int ok = 0;
+    if (dp_json_parse(&j, v, len, 64, err, sizeof err) == DP_OK &&
+        j.nodes[0].type == DP_JSON_OBJECT) {
+        uint32_t l = dp_json_get(&j, 0, "lsn_commit"), r = dp_json_get(&j, 0, "records"),
+                 cpl = dp_json_get(&j, 0, "complete");
+        int64_t lsn, recs;
+        if (l && r && cpl && dp_json_int64(&j, l, &lsn) == DP_OK &&
+            dp_json_int64(&j, r, &recs) == DP_OK && lsn >= 0 && recs >= 0 &&
+            (j.nodes[cpl].type == DP_JSON_TRUE || j.nodes[cpl].type == DP_JSON_FALSE)) {
+            pos->lsn_commit = (uint64_t)lsn;
+            pos->records = (uint64_t)recs;
+            pos->complete = j.nodes[cpl].type == DP_JSON_TRUE;
+            pos->valid = 1;
+            ok = 1;
+        }
+    }
+    dp_json_fini(&j);
+    return ok;
+}
+
+/* load_position: the last committed position under our key, read from the
+ * offset topic with read_committed up to its end. */
+static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
+    const char *topic = c->s.offset_storage_topic;
+    const char *defaults[] = {"client.id", c->s.name, "isolation.level", "read_committed",
+                              "enable.partition.eof", "true", "enable.auto.commit", "false",
+                              "group.id", "datapipe-position-reader", NULL};
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &c->s.kafka, errstr, n);
+    if (!conf) return DP_ERR_CONFIG;
+    rd_kafka_t *rk = kfk_new(RD_KAFKA_CONSUMER, conf, "position reader", errstr, n);
+    if (!rk) return DP_ERR_KAFKA;
+    dp_err_t err = DP_OK;
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    if (e || !md || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+        err = dp_seterr(errstr, n, DP_ERR_KAFKA,
+                        "topic \"%s\" (offset.storage.topic, where exactly-once capture keeps "
+                        "its position) is not readable: %s; create it (compacted) first",
+                        topic, e ? rd_kafka_err2str(e)
+                                 : md && md->topic_cnt == 1 && md->topics[0].err
+                                       ? rd_kafka_err2str(md->topics[0].err) : "no partitions");
+        if (md) rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(rk);
+        return err;
+    }
+    int parts = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts);
+    for (int i = 0; i < parts; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    dp_buf_t key;
+    dp_buf_init(&key, 4096);
+    position_key(c, &key);
+    int eof = 0;
+    capture_eos_pos_t pos = {0};
+    int64_t deadline = repl_now_us() + 60000000;
+    while (eof < parts && !err) {
+        if (repl_now_us() > deadline) {
+            err = dp_seterr(errstr, n, DP_ERR_KAFKA,
+                            "reading the position from \"%s\" took longer than 60 s", topic);
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
+        if (!m) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof++;
+        } else if (m->err) {
+            err = dp_seterr(errstr, n, DP_ERR_KAFKA, "reading the position from \"%s\": %s",
+                            topic, rd_kafka_message_errstr(m));
+        } else if (m->key_len == key.len && memcmp(m->key, key.data, key.len) == 0) {
+            if (!m->payload) {
+                memset(&pos, 0, sizeof pos); /* deleted */
+            } else if (!parse_position(m->payload, m->len, &pos)) {
+                err = dp_seterr(errstr, n, DP_ERR_PROTO,
+                                "the position in \"%s\" [%d] at offset %lld is not one datapipe "
+                                "wrote: %.*s", topic, m->partition, (long long)m->offset,
+                                (int)(m->len > 200 ? 200 : m->len), (const char *)m->payload);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    dp_buf_fini(&key);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    if (!err) {
+        c->resume = pos;
+        if (pos.valid)
+            dp_info(MOD, "position from \"%s\": transaction ending at %X/%X, %llu records%s",
+                    topic, (unsigned)(pos.lsn_commit >> 32), (unsigned)pos.lsn_commit,
+                    (unsigned long long)pos.records, pos.complete ? ", complete" : "");
+    }
+    return err;
+}
+
+dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n) {
+    if (!c->s.exactly_once) return DP_OK;
+    rd_kafka_error_t *e = rd_kafka_init_transactions(c->rk, TXN_TIMEOUT_MS);
+    if (e) return txn_error(e, "init", errstr, n);
+    c->pos_rkt = rd_kafka_topic_new(c->rk, c->s.offset_storage_topic, NULL);
+    dp_buf_init(&c->pos_key, 4096);
+    position_key(c, &c->pos_key);
+    return load_position(c, errstr, n);
+}
+
+dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n) {
+    if (!c->s.exactly_once || c->ktx_open) return DP_OK;
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(c->rk);
+    if (e) return txn_error(e, "begin", errstr, n);
+    c->ktx_open = 1;
+    c->ktx_began_us = repl_now_us();
+    return DP_OK;
+}
+
+void capture_eos_on_begin(capture_t *c, uint64_t final_lsn) {
+    c->cur_final_lsn = final_lsn;
+    c->txn_records = 0;
+    c->skip = 0;
+    capture_eos_pos_t *r = &c->resume;
+    if (!r->valid) return;
+    if (final_lsn < r->lsn_commit || (final_lsn == r->lsn_commit && r->complete)) {
+        c->skip = UINT64_MAX; /* all of it is in Kafka */
+    } else if (final_lsn == r->lsn_commit) {
+        c->skip = r->records;
+    } else {
+        r->valid = 0; /* past the position: nothing more to skip */
+        if (c->skipped)
+            dp_info(MOD, "skipped %llu records already in Kafka", (unsigned long long)c->skipped);
+    }
+}
+
+int capture_eos_skip(capture_t *c) {
+    c->txn_records++;
+    if (!c->skip) return 0;
+    if (c->skip != UINT64_MAX) c->skip--;
+    c->skipped++;
+    return 1;
+}
+
+dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
+    if (!c->s.exactly_once || !c->ktx_open) return DP_OK;
+    if (!c->committing) {
+        if (!force && repl_now_us() - c->ktx_began_us < c->s.transaction_interval_ms * 1000)
+            return DP_OK;
+        /* what the commit makes safe: every transaction before the open one */
+        c->commit_safe_seq = c->in_txn ? c->tail - 1 : c->tail;
+        /* the position: where the stream is, never behind one still being
+         * skipped up to after a restart (the records up to it are in) */
+        capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->in_txn, c->cur_final_lsn != 0};
+        const capture_eos_pos_t *r = &c->resume;
+        if (r->valid && (!at.valid || r->lsn_commit > at.lsn_commit ||
+                         (r->lsn_commit == at.lsn_commit && !at.complete &&
+                          (r->complete || r->records > at.records))))
+            at = *r;
+        if (c->streaming && at.valid) {
+            char val[160];
+            int vl = snprintf(val, sizeof val,
+                              "{\"lsn_commit\":%llu,\"records\":%llu,\"complete\":%s}",
+                              (unsigned long long)at.lsn_commit, (unsigned long long)at.records,
+                              at.complete ? "true" : "false");
+            rd_kafka_resp_err_t pe;
+            while ((pe = rd_kafka_producev(
+                        c->rk, RD_KAFKA_V_RKT(c->pos_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(c->pos_key.data, c->pos_key.len),
+                        RD_KAFKA_V_VALUE(val, (size_t)vl),
+                        RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END)) ==
+                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(c->rk, 10);
+            if (pe)
+                return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce the position to \"%s\": %s",
+                                 c->s.offset_storage_topic, rd_kafka_err2str(pe));
+        }
+        c->committing = 1;
+    }
+    /* short waits: the loop goes on answering PostgreSQL's keepalives
+     * while Kafka is slow; nothing new is produced until this commit is in */
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(c->rk, 200);
+    if (!e) {
+        c->committing = 0;
+        c->ktx_open = 0;
+        c->safe_seq = c->commit_safe_seq;
+        c->ktx_commits++;
+        return DP_OK;
+    }
+    if (rd_kafka_error_is_retriable(e)) {
+        rd_kafka_error_destroy(e);
+        return DP_OK; /* the next tick tries again */
+    }
+    if (rd_kafka_error_txn_requires_abort(e)) {
+        rd_kafka_error_t *a = rd_kafka_abort_transaction(c->rk, TXN_TIMEOUT_MS);
+        if (a) rd_kafka_error_destroy(a);
+        c->ktx_open = 0;
+        c->committing = 0;
+        /* the aborted records must go again, from the slot: restart */
+        return txn_error(e, "commit (aborted; restart resumes from the last commit)", errstr, n);
+    }
+    return txn_error(e, "commit", errstr, n);
+}
+
+dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {
+    int64_t deadline = repl_now_us() + 60000000;
+    while (c->s.exactly_once && c->ktx_open) {
+        dp_err_t err = capture_eos_tick(c, 1, errstr, n);
+        if (err) return err;
+        if (!c->ktx_open) break;
+        if (repl_now_us() > deadline)
+            return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction commit: no answer in 60 s");
+        rd_kafka_poll(c->rk, 10);
+    }
+    return DP_OK;
+}
+
+uint64_t capture_eos_safe_seq(const capture_t *c) {
+    if (!c->s.exactly_once || !c->ktx_open) return c->tail;
+    return c->safe_seq;
+}
+
+void capture_eos_fini(capture_t *c) {
+    if (c->pos_rkt) rd_kafka_topic_destroy(c->pos_rkt);
+    c->pos_rkt = NULL;
+    dp_buf_fini(&c->pos_key);
+}
