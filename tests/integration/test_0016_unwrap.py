@@ -19,6 +19,7 @@ import subprocess
 
 import pytest
 
+import dpcheck
 from test_0003_debezium_parity import PARTITIONS, TABLES, diff, run_parity, tables_of
 from test_0005_snapshot import consume_all
 
@@ -119,24 +120,8 @@ def test_seed_settings_rows_tombstones_no_deletes(seed_run):
 
 def headers_of(env, topic):
     """(partition, offset) -> the record's headers named in HEADERS."""
-    from confluent_kafka import Consumer, TopicPartition
-    import secrets
-    import time
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "unwrap-" + secrets.token_hex(4),
-                  "enable.auto.commit": False})
-    try:
-        parts = [TopicPartition(topic, i, 0) for i in range(PARTITIONS)]
-        ends = {tp.partition: c.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
-        c.assign(parts)
-        out, deadline = {}, time.time() + 30
-        while len(out) < sum(ends.values()) and time.time() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error() or m.offset() >= ends[m.partition()]:
-                continue
-            out[(m.partition(), m.offset())] = [(k, v) for k, v in (m.headers() or []) if k in HEADERS]
-        return out
-    finally:
-        c.close()
+    return {(m.partition(), m.offset()): [(k, v) for k, v in (m.headers() or []) if k in HEADERS]
+            for m in dpcheck.read_topics(env, [topic], 30)}
 
 
 def test_rewrite_with_fields_and_headers_same_records_bytes_headers(rewrite_run):
@@ -262,26 +247,8 @@ def oracle_workload(p):
 
 def read_all(env, topic):
     """Every record of topic: (partition, offset, key, value, headers)."""
-    from confluent_kafka import Consumer, TopicPartition
-    import secrets
-    import time
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "unwrap-" + secrets.token_hex(4),
-                  "enable.auto.commit": False})
-    try:
-        parts = [TopicPartition(topic, i, 0) for i in range(PARTITIONS)]
-        ends = {tp.partition: c.get_watermark_offsets(tp, timeout=10)[1] for tp in parts}
-        c.assign(parts)
-        got, deadline = {}, time.time() + 30
-        while len(got) < sum(ends.values()) and time.time() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error() or m.offset() >= ends[m.partition()]:
-                continue
-            got[(m.partition(), m.offset())] = (m.partition(), m.offset(), m.key(), m.value(),
-                                                list(m.headers() or []))
-        assert len(got) == sum(ends.values()), f"{topic}: read {len(got)} of {sum(ends.values())}"
-        return [got[k] for k in sorted(got)]
-    finally:
-        c.close()
+    return [(m.partition(), m.offset(), m.key(), m.value(), list(m.headers() or []))
+            for m in dpcheck.read_topics(env, [topic], 30)]
 
 
 @pytest.fixture(scope="module")
@@ -344,6 +311,8 @@ def test_every_mode_as_debeziums_transform_class(pipeline, env, oracle):
             if name.startswith("m"):
                 extra.update({"transforms": "unwrap,route", "transforms.unwrap.type": UNWRAP})
             cfg = p.capture_config(**{
+                # a name each: two captures of one name fence each other's Kafka transactions
+                "name": f"{name}-{p.id}",
                 "slot.name": f"{name}_{p.id}", "publication.name": f"{name}pub_{p.id}",
                 "table.include.list": "public.w,public.k", "skipped.operations": "none",
                 "snapshot.mode": "no_data", "value.converter.schemas.enable": "true" if sch else "false",
