@@ -601,6 +601,13 @@ def test_column_type(parity, col):
 ENVELOPE_TIMES = re.compile(rb'"op":"(.)","ts_ms":-?\d+,"ts_us":-?\d+,"ts_ns":-?\d+}')
 
 
+def byte_difference(va, vb):
+    """Where two serialized records first differ, with 80 bytes of context
+    on each side."""
+    i = next((k for k in range(min(len(va), len(vb))) if va[k] != vb[k]), min(len(va), len(vb)))
+    return f"at byte {i}:\n  debezium ...{va[max(0, i - 80):i + 80]!r}\n  datapipe ...{vb[max(0, i - 80):i + 80]!r}"
+
+
 def test_same_bytes(parity):
     """The serialized records, byte for byte (number formatting, key order,
     escaping), with only the envelope's processing times blanked."""
@@ -612,9 +619,7 @@ def test_same_bytes(parity):
                 problems.append(f"{table} {a.label()} key:\n  debezium {a.key_raw!r}\n  datapipe {b.key_raw!r}")
             va, vb = (ENVELOPE_TIMES.sub(rb'"op":"\1"}', v) if v else v for v in (a.value_raw, b.value_raw))
             if va != vb:
-                i = next((k for k in range(min(len(va), len(vb))) if va[k] != vb[k]), min(len(va), len(vb)))
-                problems.append(f"{table} {a.label()} value at byte {i}:\n  debezium ...{va[max(0, i - 80):i + 80]!r}"
-                                f"\n  datapipe ...{vb[max(0, i - 80):i + 80]!r}")
+                problems.append(f"{table} {a.label()} value {byte_difference(va, vb)}")
     assert not problems, "serialized records differ:\n" + "\n".join(problems[:60])
 
 

@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from test_0003_debezium_parity import ENVELOPE_TIMES, diff, pair_up, run_parity, strip, tables_of
+from test_0003_debezium_parity import ENVELOPE_TIMES, byte_difference, diff, pair_up, run_parity, strip, tables_of
 
 STREAM_STRING_CONNECT_BASE64 = {"decimal.handling.mode": "string", "time.precision.mode": "connect",
                                 "binary.handling.mode": "base64"}
@@ -134,9 +134,7 @@ def byte_problems(result):
             if a.value and a.value["payload"]["op"] == "r":
                 va, vb = (SNAPSHOT_SOURCE.sub(b'"source":{}', v) for v in (va, vb))
             if va != vb:
-                i = next((k for k in range(min(len(va), len(vb))) if va[k] != vb[k]), min(len(va), len(vb)))
-                problems.append(f"{table} {a.label()} value at byte {i}:\n  debezium ...{va[max(0, i - 80):i + 80]!r}"
-                                f"\n  datapipe ...{vb[max(0, i - 80):i + 80]!r}")
+                problems.append(f"{table} {a.label()} value {byte_difference(va, vb)}")
     return problems
 
 

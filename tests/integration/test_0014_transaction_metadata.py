@@ -27,7 +27,7 @@ from conftest import java_partition
 
 import dpcheck
 import test_0003_debezium_parity as parity_harness
-from test_0003_debezium_parity import (ENVELOPE_TIMES, PARTITIONS, diff, pair_up, run_parity, strip,
+from test_0003_debezium_parity import (ENVELOPE_TIMES, PARTITIONS, byte_difference, diff, pair_up, run_parity, strip,
                                        tables_of)
 
 SIDES = ("dbz", "dp")
@@ -123,9 +123,7 @@ def compare_data_topics(result, snapshot_money=False):
             if a.value_raw and not skip and not (a.value["payload"]["op"] == "r"):
                 va, vb = (ENVELOPE_TIMES.sub(rb'"op":"\1"}', v) for v in (a.value_raw, b.value_raw))
                 if va != vb:
-                    i = next((k for k in range(min(len(va), len(vb))) if va[k] != vb[k]), min(len(va), len(vb)))
-                    problems.append(f"{where}: value bytes differ at {i}:\n  debezium ...{va[max(0, i - 80):i + 80]!r}"
-                                    f"\n  datapipe ...{vb[max(0, i - 80):i + 80]!r}")
+                    problems.append(f"{where}: value bytes differ {byte_difference(va, vb)}")
     return problems
 
 

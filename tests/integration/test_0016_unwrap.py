@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 import dpcheck
-from test_0003_debezium_parity import PARTITIONS, TABLES, diff, run_parity, tables_of
+from test_0003_debezium_parity import PARTITIONS, TABLES, byte_difference, diff, run_parity, tables_of
 from test_0005_snapshot import consume_all
 
 UNWRAP = "io.debezium.transforms.ExtractNewRecordState"
@@ -81,10 +81,7 @@ def compare(result):
             if a.key_raw != b.key_raw:
                 problems.append(f"{where} key bytes:\n  debezium {a.key_raw!r}\n  datapipe {b.key_raw!r}")
             if a.value_raw != b.value_raw:
-                va, vb = a.value_raw or b"", b.value_raw or b""
-                i = next((k for k in range(min(len(va), len(vb))) if va[k] != vb[k]), min(len(va), len(vb)))
-                problems.append(f"{where} value at byte {i}:\n  debezium ...{va[max(0, i - 80):i + 80]!r}"
-                                f"\n  datapipe ...{vb[max(0, i - 80):i + 80]!r}")
+                problems.append(f"{where} value {byte_difference(a.value_raw or b'', b.value_raw or b'')}")
     return problems
 
 
