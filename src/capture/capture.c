@@ -552,7 +552,10 @@ dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_
                           strcmp(snapshot, "false") ? -1 : (now_us - c->commit_ts_us) / 1000);
     if (op == 'd' && c->s.tombstones_on_delete) {
         /* Debezium sends the tombstone for key-less tables too, key null */
+        int event_dropped = drop; /* then its key is still JSON: convert it now */
         if ((err = unwrap(c, NULL, &drop, errstr, n)) || drop) return err;
+        if (event_dropped && has_key && (err = capture_convert(c, te->topic, &c->key, NULL, errstr, n)))
+            return err;
         err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, NULL, 0,
                       errstr, n);
         c->tombstones++;

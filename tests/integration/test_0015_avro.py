@@ -488,3 +488,65 @@ def test_archive_reads_avro_topics_into_the_same_rows_as_json(twin):
             if a[c] != b[c]:
                 problems.append(f"{k} {c}: avro={a[c]!r:.300} json={b[c]!r:.300}")
     assert not problems, "\n".join(problems[:30])
+
+
+def test_the_seed_connector_json_as_it_is(avro_pipeline, env, tmp_path):
+    """The seed's postgres-cdc-connector document key for key, with only its
+    addresses, names and secret file pointed at the local stack (plus
+    kafka.bootstrap.servers, which Kafka Connect keeps in the worker):
+    AvroConverter through the registry for keys and values, and
+    ExtractNewRecordState with drop.tombstones=false. The deprecated
+    database.server.name names the topics; rows come out flat, in Avro
+    (decoded by confluent-kafka); a delete leaves only its tombstone."""
+    p = avro_pipeline
+    server = f"seed{p.id}"
+    topic = f"{server}.public.users"
+    create_topics(env, [topic, f"{server}.public.products"])
+    p.extra_topics += [topic, f"{server}.public.products"]
+    secret = tmp_path / "postgres-password.txt"
+    secret.write_text(f"password={env['PGPASSWORD']}\n")
+    reg = env["SCHEMA_REGISTRY_URL"]
+    doc = {"name": f"cap-{p.id}", "config": {
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": env["PGHOST"],
+        "database.port": env["PGPORT"],
+        "database.user": env["PGUSER"],
+        "database.password": "${file:" + str(secret) + ":password}",
+        "database.dbname": p.db,
+        "database.server.name": server,
+        "table.include.list": "public.users,public.products",
+        "plugin.name": "pgoutput",
+        "slot.name": f"slot_{p.id}",
+        "publication.name": f"pub_{p.id}",
+        "key.converter": AVRO,
+        "value.converter": AVRO,
+        "key.converter.schema.registry.url": reg,
+        "value.converter.schema.registry.url": reg,
+        "transforms": "unwrap",
+        "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+        "transforms.unwrap.drop.tombstones": "false",
+        "kafka.bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]}}
+    cfg = tmp_path / "postgres-cdc-connector.json"
+    cfg.write_text(json.dumps(doc, indent=2))
+    try:
+        p.start("capture", cfg)
+        p.wait_streaming()
+        uid = str(uuid.uuid4())
+        p.sql(f"INSERT INTO users (user_id, email, first_name) VALUES ('{uid}', 'seed@example.com', 'Zoë')")
+        p.sql(f"UPDATE users SET tier = 'gold' WHERE user_id = '{uid}'")
+        p.sql(f"DELETE FROM users WHERE user_id = '{uid}'")
+        got = {}
+        dpcheck.wait_for(lambda: got.update(r=read_topic(env, topic)) or len(got["r"]) >= 3, 60,
+                         what="the insert, the update and the delete's tombstone")
+        deser = deserializer(env)
+        recs = [(decode(deser, topic, k, "key"), decode(deser, topic, v, "value")) for _, _, k, v in got["r"]]
+        assert len(recs) == 3, recs
+        assert all(k == {"user_id": uid} for k, _ in recs), recs
+        (_, ins), (_, upd), (_, tomb) = recs
+        assert ins["email"] == "seed@example.com" and ins["first_name"] == "Zoë" and "op" not in ins, ins
+        assert upd["tier"] == "gold", upd
+        assert tomb is None
+        log = p.log("capture")
+        assert '"database.server.name" is deprecated' in log, log[-2000:]
+    finally:
+        delete_subjects(env, f"{server}.")

@@ -186,8 +186,8 @@ static void check_orders(const char *const *txns, const char *const *want, size_
 static void test_data_collections_in_java_hashmap_order(void) {
     /* java HM.java <txn>... (a HashMap cleared between transactions) */
     static const char *const txns[] = {
-        "public.alltypes,public.users,public.products,public.full_t,public.nopk,public.nopk_full,"
-        "public.toasty,public.arrays,public.odd,public.serialpk,public.floats",
+        ("public.alltypes,public.users,public.products,public.full_t,public.nopk,public.nopk_full,"
+         "public.toasty,public.arrays,public.odd,public.serialpk,public.floats"),
         "public.users,public.products",
         /* 14 > 12: the table grows to 32 buckets, and stays so */
         "a.t1,a.t2,a.t3,a.t4,a.t5,a.t6,a.t7,a.t8,a.t9,a.t10,a.t11,a.t12,a.t13,a.t14",
@@ -197,8 +197,8 @@ static void test_data_collections_in_java_hashmap_order(void) {
         "public.products,public.users,public.products,public.users",
     };
     static const char *const want[] = {
-        "public.users,public.nopk_full,public.alltypes,public.serialpk,public.products,"
-        "public.full_t,public.odd,public.floats,public.nopk,public.toasty,public.arrays",
+        ("public.users,public.nopk_full,public.alltypes,public.serialpk,public.products,"
+         "public.full_t,public.odd,public.floats,public.nopk,public.toasty,public.arrays"),
         "public.users,public.products",
         "a.t3,a.t4,a.t5,a.t6,a.t13,a.t12,a.t1,a.t2,a.t14,a.t11,a.t10,a.t7,a.t8,a.t9",
         "public.users,public.products,public.alltypes",
