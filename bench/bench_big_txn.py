@@ -3,7 +3,7 @@
 configured in-flight bound (max.queue.size / max.queue.size.in.bytes), not
 the transaction's size. Prints figures; asserts nothing.
 
-usage: .venv/bin/python bench/bench_big_txn.py [--rows N] [--build DIR]
+usage: .venv/bin/python bench/bench_big_txn.py [--rows N] [--build DIR] [--set KEY=VALUE]...
 """
 import argparse
 import shutil
@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(ROOT / "bench"))
 import dpcheck  # noqa: E402
-from bench_pipeline import cpu_seconds, peak_rss_kib, watch  # noqa: E402
+from bench_pipeline import cpu_seconds, watch  # noqa: E402
 from conftest import Pipeline, lsn_int  # noqa: E402
 
 
@@ -25,13 +25,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1000000)
     ap.add_argument("--build", default="build")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="another capture setting, e.g. datapipe.exactly.once=false")
     args = ap.parse_args()
     env = dpcheck.process_env()
     tmp = Path(tempfile.mkdtemp(prefix="dp-bigtxn-"))
     p = Pipeline(env, ROOT / args.build / "datapipe", tmp)
     try:
         cfg = p.capture_config(**{"snapshot.mode": "no_data", "max.queue.size": "4096",
-                                  "max.queue.size.in.bytes": "8388608", "datapipe.log.level": "warn"})
+                                  "max.queue.size.in.bytes": "8388608", "datapipe.log.level": "warn",
+                                  **dict(kv.split("=", 1) for kv in args.set)})
         cap = p.start("capture", cfg)
         p.wait_streaming()
         t = time.monotonic()
@@ -42,7 +45,7 @@ def main():
         secs, rss = watch(cap, lambda: lsn_int(p.slot()[1]) >= lsn_int(end), 3600)
         print(f"capture: {secs:.1f} s until Kafka acknowledged it all ({args.rows / secs:,.0f} events/s), "
               f"peak RSS {rss / 1024:.1f} MiB, CPU {cpu_seconds(cap.pid):.1f} s "
-              f"(bounds: max.queue.size 4096 events, max.queue.size.in.bytes 8 MiB)")
+              f"(bounds: max.queue.size 4096 events, max.queue.size.in.bytes 8 MiB; {' '.join(args.set)})")
         dpcheck.stop(cap)
     finally:
         p.close()
