@@ -268,7 +268,7 @@ def test_sse_headers_are_signed_and_accepted(stack, s3, prefix, tmp_path):
 # ---- faults, through a proxy in front of the real server -------------------
 
 
-class FaultProxy:
+class FaultProxy(dpcheck.LoopbackServer):
     """HTTP proxy to the real S3 server. `rule(n, method, path)` sees the
     n-th request (0-based) and returns None to forward it, ("status", code,
     s3_code) to answer with an S3 error document, ("drop",) to close the
@@ -328,18 +328,7 @@ class FaultProxy:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def count(self, method=None, contains=""):
         with self.lock:

@@ -32,7 +32,7 @@ SESSION_TOKEN = "FwoGZXIvYXdzEXAMPLEsessionToken/+=" + uuid.uuid4().hex
 EXPIRATION = "2031-02-03T04:05:06Z"
 
 
-class Server:
+class Server(dpcheck.LoopbackServer):
     """A threaded HTTP server on 127.0.0.1 calling handle(request_handler, body)."""
 
     def __init__(self, handle):
@@ -48,18 +48,7 @@ class Server:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 def reply(h, status, body, ctype="text/xml"):

@@ -117,6 +117,27 @@ def read_topics(env, topics, timeout=60):
         c.close()
 
 
+class LoopbackServer:
+    """A threaded HTTP server for handler_class on 127.0.0.1 (a free port),
+    serving while used as a context manager; its address is .url."""
+
+    def __init__(self, handler_class):
+        import http.server
+        import threading
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def list_keys(env, prefix):
     s3 = s3_client(env)
     keys = []
