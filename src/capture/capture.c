@@ -241,7 +241,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     t->pending--;
     c->inflight--;
     c->inflight_bytes -= (int64_t)(m->len + m->key_len);
-    if (m->err) capture_metrics_delivery_error(c->met);
+    if (m->err) {
+        t->failed = 1; /* acknowledged, but not in Kafka: never confirmed */
+        capture_metrics_delivery_error(c->met);
+    }
     if (m->err && !c->delivery_failed) {
         c->delivery_failed = 1;
         snprintf(c->delivery_err, sizeof c->delivery_err, "delivery to \"%s\" [%d] failed: %s",
@@ -254,7 +257,7 @@ static void advance(capture_t *c) {
     uint64_t safe = capture_eos_safe_seq(c); /* exactly-once: only what Kafka committed */
     while (c->head < c->tail && c->head < safe) {
         txn_t *t = &c->ring[c->head % c->ring_cap];
-        if (!t->committed || t->pending) break;
+        if (!t->committed || t->pending || t->failed) break;
         if (t->end_lsn > c->flushed_lsn) c->flushed_lsn = t->end_lsn;
         c->head++;
     }
@@ -617,14 +620,18 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
     return DP_OK;
 }
 
-dp_err_t capture_begin_txn(capture_t *c) {
-    /* make room for the transaction in the ring */
-    while (c->tail - c->head >= c->ring_cap && !stop_requested) capture_serve(c, 50);
+dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n) {
+    /* make room for the transaction in the ring; a failed delivery holds
+     * the ring's head for good, so it ends the wait */
+    while (c->tail - c->head >= c->ring_cap && !stop_requested && !c->delivery_failed)
+        capture_serve(c, 50);
     if (stop_requested) return DP_ERR_STOPPED;
+    if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
     txn_t *t = &c->ring[c->tail % c->ring_cap];
     t->end_lsn = 0;
     t->pending = 0;
     t->committed = 0;
+    t->failed = 0;
     c->tail++;
     c->in_txn = 1;
     return DP_OK;
@@ -650,7 +657,7 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
     if (err) return err;
     switch (m.kind) {
     case PGO_BEGIN: {
-        if ((err = capture_begin_txn(c))) return err;
+        if ((err = capture_begin_txn(c, errstr, n))) return err;
         capture_eos_on_begin(c, m.u.begin.final_lsn);
         c->xid = m.u.begin.xid;
         c->commit_ts_us = m.u.begin.commit_ts + REPL_PG_EPOCH_US;

@@ -166,8 +166,13 @@ dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n) {
 
 dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n) {
     if (!c->s.exactly_once || c->ktx_open) return DP_OK;
+    if (c->ktx_failed)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction: an earlier commit failed");
     rd_kafka_error_t *e = rd_kafka_begin_transaction(c->rk);
-    if (e) return txn_error(e, "begin", errstr, n);
+    if (e) {
+        c->ktx_failed = 1;
+        return txn_error(e, "begin", errstr, n);
+    }
     c->ktx_open = 1;
     c->ktx_began_us = repl_now_us();
     return DP_OK;
@@ -247,12 +252,15 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
         rd_kafka_error_destroy(e);
         return DP_OK; /* the next tick tries again */
     }
+    /* from here on nothing past the last commit may be confirmed, on any
+     * path (the shutdown drain included): the records of this transaction
+     * are not in Kafka, and only a restart sends them again from the slot */
+    c->ktx_failed = 1;
     if (rd_kafka_error_txn_requires_abort(e)) {
         rd_kafka_error_t *a = rd_kafka_abort_transaction(c->rk, TXN_TIMEOUT_MS);
         if (a) rd_kafka_error_destroy(a);
         c->ktx_open = 0;
         c->committing = 0;
-        /* the aborted records must go again, from the slot: restart */
         return txn_error(e, "commit (aborted; restart resumes from the last commit)", errstr, n);
     }
     return txn_error(e, "commit", errstr, n);
@@ -272,7 +280,10 @@ dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {
 }
 
 uint64_t capture_eos_safe_seq(const capture_t *c) {
-    if (!c->s.exactly_once || !c->ktx_open) return c->tail;
+    if (!c->s.exactly_once) return c->tail;
+    /* between transactions every record received is in a committed one;
+     * after a failed commit only what the last good commit covered */
+    if (!c->ktx_open && !c->ktx_failed) return c->tail;
     return c->safe_seq;
 }
 

@@ -52,6 +52,7 @@ typedef struct txn {
     uint64_t end_lsn;
     uint32_t pending;
     int committed;
+    int failed; /* a record of it was not delivered: the position stays before it */
 } txn_t;
 
 /* a stored stream position (eos.c): the PostgreSQL transaction whose
@@ -101,6 +102,7 @@ typedef struct capture {
     /* datapipe.exactly.once (eos.c) */
     int streaming;              /* past the snapshot: positions are stored */
     int ktx_open, committing;   /* a Kafka transaction is open / being committed */
+    int ktx_failed;             /* a commit failed (aborted or fenced): nothing more is safe */
     int64_t ktx_began_us;
     uint64_t safe_seq;          /* ring entries before it are in committed Kafka txns */
     uint64_t commit_safe_seq;   /* what the commit under way makes safe */
@@ -134,7 +136,7 @@ table_entry_t *capture_find_table(capture_t *c, uint32_t relid);
 table_entry_t *capture_add_table(capture_t *c, uint32_t relid);
 /* capture_begin_txn / capture_end_txn: a unit of acknowledgement in the
  * ring; events produced in between belong to it. */
-dp_err_t capture_begin_txn(capture_t *c);
+dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n);
 void capture_end_txn(capture_t *c, uint64_t end_lsn);
 /* eos.c: exactly-once delivery (see there). setup: init transactions and
  * read the stored position; open: a Kafka transaction for the next

@@ -270,7 +270,7 @@ dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t lsn,
     }
     dp_info(MOD, "snapshot %s at %X/%X: %zu tables", snapshot_name, (unsigned)(lsn >> 32),
             (unsigned)lsn, nkeep);
-    if (!err) err = capture_begin_txn(c);
+    if (!err) err = capture_begin_txn(c, errstr, n);
     if (!err) {
         c->commit_ts_us = repl_now_us();
         c->xid = 0;

@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,52 @@ class Pipeline:
         r = dpcheck.pg_rows(self.env, "SELECT active, confirmed_flush_lsn::text FROM pg_replication_slots "
                                       f"WHERE slot_name = 'slot_{self.id}'")
         return r[0] if r else None
+
+    def start_capture(self, cfg):
+        """Start capture; a slot still held by a killed process's walsender
+        for a moment makes it exit at once, so try again (bounded)."""
+        for _ in range(50):
+            proc = self.start("capture", cfg)
+            time.sleep(0.4)
+            if proc.poll() is None:
+                return proc
+            time.sleep(0.2)
+        raise AssertionError("capture would not start:\n" + self.log("capture")[-3000:])
+
+    def dsn(self):
+        e = self.env
+        return (f"host={e['PGHOST']} port={e['PGPORT']} user={e['PGUSER']} "
+                f"password={e['PGPASSWORD']} dbname={self.db}")
+
+    def start_load(self, ledger, rate=2000, duration=60, seed=11):
+        """datapipe load against this pipeline's database; its ledger (what
+        it committed, per table and operation) goes to the file ledger."""
+        import subprocess
+        return subprocess.Popen([str(self.binary), "load", "--dsn", self.dsn(), "--rate", str(rate),
+                                 "--duration", str(duration), "--report", str(ledger),
+                                 "--seed", str(seed)], env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def check_against_ledger(self, ledger, exactly_once=True):
+        """Read the topics with an independent read_committed consumer and
+        count every change of the load's ledger: none missing; with
+        exactly_once, none twice (tombstones included). Returns (events,
+        duplicates, tombstones)."""
+        made = json.loads(ledger.read_text())
+        msgs = dpcheck.read_topics(self.env, list(self.topics.values()), timeout=300)
+        events = [json.loads(m.value())["payload"] for m in msgs if m.value() is not None]
+        distinct = {(e["source"]["table"], e["source"]["lsn"], e["op"]) for e in events}
+        by_op = Counter((t, op) for t, _, op in distinct)
+        for t in ("users", "products"):
+            for op in ("c", "u", "d"):
+                assert by_op[(t, op)] == made[t][op], (t, op, by_op[(t, op)], made[t][op])
+        dups = len(events) - len(distinct)
+        tombstones = sum(1 for m in msgs if m.value() is None)
+        if exactly_once:
+            assert dups == 0, f"{dups} duplicate events"
+            assert tombstones == made["users"]["d"] + made["products"]["d"], \
+                "tombstones sent twice or lost"
+        return events, dups, tombstones
 
     def wait_streaming(self):
         cap = self.procs["capture"]
