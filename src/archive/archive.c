@@ -21,6 +21,7 @@
 
 #include "common/breaker.h"
 #include "common/log.h"
+#include "common/retry.h"
 #include "kafka/kafka.h"
 #include "parquet/footer.h"
 #include "parquet/writer.h"
@@ -30,6 +31,9 @@
 #include "s3/credentials.h"
 
 #define MOD "archive"
+/* a dead-letter record is given up after 30 s; the wait for it is bounded a bit above */
+#define DLQ_TIMEOUT_MS "30000"
+#define DLQ_WAIT_MS 45000
 
 static volatile sig_atomic_t stop_requested, drain_requested;
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
@@ -64,12 +68,15 @@ typedef struct part {
     int64_t uncommitted;  /* offset whose commit failed after its object was uploaded, -1 none */
     int eof;              /* consumed up to the end the broker reported (EOF event) */
     int64_t eof_offset;   /* that end */
+    int halted;           /* paused at last_seen + 1: its record could not be dead-lettered */
+    dp_retry_t dlq_retry; /* when to read that record again */
     open_file_t *f;
 } part_t;
 
 typedef struct archive {
     archive_settings_t s;
     rd_kafka_t *rk, *dlq;
+    rd_kafka_resp_err_t dlq_err; /* the dead-letter record's delivery result */
     s3_client_t *s3;
     part_t *parts;
     size_t nparts;
@@ -99,6 +106,12 @@ static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int create) {
@@ -154,7 +167,6 @@ static dp_err_t file_open(archive_t *a, part_t *p, const char *path, int64_t off
  * file of p may be uploaded (see file_close). */
 static dp_err_t commit_part(archive_t *a, part_t *p, int64_t next) {
     if (next <= p->committed) return DP_OK;
-    if (a->dlq) rd_kafka_flush(a->dlq, 30000); /* DLQ records before their offsets */
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = next;
     rd_kafka_resp_err_t e = rd_kafka_commit(a->rk, l, 0);
@@ -188,12 +200,6 @@ static void seek_back(archive_t *a, part_t *p, int64_t offset) {
 
 /* file_close: finish and upload p's file, then commit. On failure the
  * file is dropped and the partition re-read from the file's start. */
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* breaker_note: log and export a change of the S3 breaker's state */
 static void breaker_note(archive_t *a, dp_breaker_state_t before) {
     dp_breaker_state_t now = dp_breaker_state(&a->breaker);
@@ -327,8 +333,19 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     return DP_OK;
 }
 
+/* on_dlq_delivery: the dead-letter producer's acknowledgement */
+static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    archive_t *a = opaque;
+    if (m->err) a->dlq_err = m->err;
+}
+
+/* to_dlq: write m to the dead-letter topic with Connect's context headers
+ * and wait (bounded) until Kafka acknowledged it: a dead-lettered record
+ * counts as handled only then. A failure says why in errstr; the caller
+ * holds the partition at m. */
 static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cls,
-                       const char *msg) {
+                       const char *msg, char *errstr, size_t n) {
     char part[16], off[24];
     snprintf(part, sizeof part, "%d", m->partition);
     snprintf(off, sizeof off, "%lld", (long long)m->offset);
@@ -339,6 +356,7 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
     rd_kafka_header_add(h, "__connect.errors.offset", -1, off, -1);
     rd_kafka_header_add(h, "__connect.errors.exception.class.name", -1, cls, -1);
     rd_kafka_header_add(h, "__connect.errors.exception.message", -1, msg, -1);
+    a->dlq_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_resp_err_t e;
     do {
         e = rd_kafka_producev(a->dlq, RD_KAFKA_V_TOPIC(a->s.dlq_topic),
@@ -349,11 +367,49 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
     } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !stop_requested);
     if (e) {
         rd_kafka_headers_destroy(h);
-        dp_error(MOD, "dead-letter produce to \"%s\" failed: %s", a->s.dlq_topic, rd_kafka_err2str(e));
-        return DP_ERR_KAFKA;
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "dead-letter topic \"%s\" refused the record: %s",
+                         a->s.dlq_topic, rd_kafka_err2str(e));
     }
+    /* message.timeout.ms of the dead-letter producer bounds this wait */
+    if (rd_kafka_flush(a->dlq, DLQ_WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "dead-letter topic \"%s\": no acknowledgement "
+                         "within %d s", a->s.dlq_topic, DLQ_WAIT_MS / 1000);
+    if (a->dlq_err)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "dead-letter topic \"%s\" did not take the "
+                         "record: %s", a->s.dlq_topic, rd_kafka_err2str(a->dlq_err));
     a->dlq_count++;
     return DP_OK;
+}
+
+/* set_paused: pause or resume fetching one partition */
+static void set_paused(archive_t *a, part_t *p, int pause) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(a->rk, l)
+                                  : rd_kafka_resume_partitions(a->rk, l);
+    if (e) dp_warn(MOD, "%s \"%s\" [%d]: %s", pause ? "pause" : "resume", p->topic, p->partition,
+                   rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* dead_letter: hand m of p to the dead-letter topic. When that fails, p
+ * stops at m (nothing past it is read or committed; the other partitions
+ * go on) and m is read again after the retry policy's backoff. */
+static void dead_letter(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *cls,
+                        const char *msg) {
+    char err[512];
+    if (to_dlq(a, m, cls, msg, err, sizeof err)) {
+        long d = dp_retry_failed(&p->dlq_retry, mono_ms());
+        dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, "
+                 "nothing past it is committed; trying again in %ld ms)", p->topic, p->partition,
+                 (long long)m->offset, err, d);
+        p->halted = 1;
+        set_paused(a, p, 1);
+        return;
+    }
+    dp_retry_ok(&p->dlq_retry);
+    p->last_seen = m->offset;
+    if (p->f) p->f->end_offset = m->offset;
 }
 
 static void put_span(pqt_writer_t *w, size_t col, const arc_span_t *s, char *errstr, size_t n) {
@@ -368,6 +424,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_t *p = get_part(a, topic, m->partition, 1);
     if (m->offset <= p->last_seen) return DP_OK; /* after a seek-back race */
+    if (p->halted) return DP_OK; /* fetched before the pause: read again on resume */
     p->eof = 0;
     a->records++;
     char errstr[1024];
@@ -407,9 +464,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         }
         dp_warn(MOD, "record at \"%s\" [%d] offset %lld to dead-letter topic \"%s\": %s", topic,
                 m->partition, (long long)m->offset, a->s.dlq_topic, errstr);
-        if (to_dlq(a, m, "io.datapipe.ConversionError", errstr)) return DP_ERR_KAFKA;
-        p->last_seen = m->offset;
-        if (p->f) p->f->end_offset = m->offset;
+        dead_letter(a, p, m, "io.datapipe.ConversionError", errstr);
         return DP_OK;
     }
     int64_t ts_ms;
@@ -424,9 +479,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
                          topic, m->partition, (long long)m->offset, errstr);
                 return DP_ERR_INVALID;
             }
-            if (to_dlq(a, m, "io.datapipe.TimestampError", errstr)) return DP_ERR_KAFKA;
-            p->last_seen = m->offset;
-            if (p->f) p->f->end_offset = m->offset;
+            dead_letter(a, p, m, "io.datapipe.TimestampError", errstr);
             return DP_OK;
         }
     } else if (strcmp(a->s.timestamp_extractor, "Wallclock") == 0 || ts_ms < 0) {
@@ -522,10 +575,16 @@ static void bound_memory(archive_t *a, size_t consumed) {
     }
 }
 
-/* on_timer: wall-clock rotation and commits of tombstone-only progress */
+/* on_timer: wall-clock rotation, commits of tombstone-only progress, and
+ * halted partitions whose retry is due */
 static void on_timer(archive_t *a, int64_t now) {
     for (size_t i = 0; i < a->nparts; i++) {
         part_t *p = &a->parts[i];
+        if (p->halted && dp_retry_due(&p->dlq_retry, mono_ms())) {
+            p->halted = 0;
+            set_paused(a, p, 0);
+            seek_back(a, p, p->last_seen + 1);
+        }
         if (p->f) {
             int64_t age_ms = (now - p->f->opened_us) / 1000;
             long long sched = a->s.rotate_schedule_interval_ms;
@@ -569,6 +628,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         p->committed = -1;
         p->uncommitted = -1;
         p->eof = 0;
+        if (p->halted) set_paused(a, p, 0);
+        p->halted = 0;
+        dp_retry_ok(&p->dlq_retry);
     }
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
@@ -646,10 +708,12 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (!(a->rk = kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, n))) return DP_ERR_KAFKA;
     rd_kafka_poll_set_consumer(a->rk);
     if (*s->dlq_topic) {
-        const char *pdef[] = {"client.id", client_id, NULL};
+        const char *pdef[] = {"client.id", client_id, "message.timeout.ms", DLQ_TIMEOUT_MS, NULL};
         const char *pforced[] = {"enable.idempotence", "true", "acks", "all", NULL};
         rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->kafka, errstr, n);
         if (!pc) return DP_ERR_CONFIG;
+        rd_kafka_conf_set_dr_msg_cb(pc, on_dlq_delivery);
+        rd_kafka_conf_set_opaque(pc, a);
         if (!(a->dlq = kfk_new(RD_KAFKA_PRODUCER, pc, "dead-letter producer", errstr, n)))
             return DP_ERR_KAFKA;
     }
@@ -747,7 +811,7 @@ static int caught_up(archive_t *a) {
     int ok = l->cnt > 0 || a->assigned;
     for (int i = 0; ok && i < l->cnt; i++) {
         part_t *p = get_part(a, l->elems[i].topic, l->elems[i].partition, 0);
-        ok = p && p->eof;
+        ok = p && p->eof && !p->halted;
     }
     rd_kafka_topic_partition_list_destroy(l);
     return ok;

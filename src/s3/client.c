@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/retry.h"
 #include "common/log.h"
 #include "s3/sigv4.h"
 #include "s3/xml.h"
@@ -147,12 +148,7 @@ dp_err_t s3_classify_http(long status, const char *code) {
 }
 
 long s3_backoff_ms(long base_ms, int attempt, uint64_t rnd) {
-    if (base_ms <= 0) base_ms = 1;
-    long full = base_ms;
-    for (int i = 0; i < attempt && full < S3_MAX_BACKOFF_MS; i++) full *= 2;
-    if (full > S3_MAX_BACKOFF_MS) full = S3_MAX_BACKOFF_MS;
-    long half = full / 2;
-    return half + (long)(rnd % (uint64_t)(full - half + 1));
+    return dp_backoff_ms(base_ms, S3_MAX_BACKOFF_MS, attempt, rnd);
 }
 
 /* curl_retriable: transport failures that another attempt may not meet. */

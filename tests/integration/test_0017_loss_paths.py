@@ -93,3 +93,53 @@ def test_at_least_once_failed_delivery_holds_the_position(pipeline):
     msgs = dpcheck.read_topics(p.env, [users], timeout=120)
     notes = [json.loads(m.value())["payload"]["after"]["note"] for m in msgs if m.value()]
     assert big in notes
+
+
+def committed_offsets(env, group, topic, partitions):
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": group})
+    try:
+        return [tp.offset for tp in c.committed([TopicPartition(topic, i) for i in partitions], timeout=10)]
+    finally:
+        c.close()
+
+
+def test_dead_letter_write_that_fails_holds_its_partition(pipeline):
+    from confluent_kafka import Producer
+    p = pipeline
+    topic = p.topics["products"]
+    dlq = f"dlq.{p.prefix}"  # missing until the test creates it
+    good = json.dumps({"op": "c", "source": {"table": "products"}, "after": {"x": 1}}).encode()
+    prod = Producer({"bootstrap.servers": p.env["KAFKA_BOOTSTRAP_SERVERS"]})
+    for v in (good, b"{poison", good, good):
+        prod.produce(topic, value=v, partition=0)
+    for v in (good, good):
+        prod.produce(topic, value=v, partition=1)
+    prod.flush(30)
+    group = f"connect-arc-{p.id}"
+    p.start("archive", p.archive_config(**{
+        "flush.size": "1", "errors.tolerance": "all", "errors.deadletterqueue.topic.name": dlq,
+        "kafka.topic.metadata.propagation.max.ms": "2000"}))
+    # the archive says it waits at the record, or (the bug) commits past it
+    dpcheck.wait_for(lambda: "the partition waits at it" in p.log("archive")
+                     or committed_offsets(p.env, group, topic, [0])[0] > 1, 90,
+                     what="the dead-letter write to fail")
+    time.sleep(3)
+    log = p.log("archive")
+    assert f'dead-letter topic "{dlq}"' in log, log[-3000:]
+    # nothing past the record is committed; the other partition went on
+    dpcheck.wait_for(lambda: committed_offsets(p.env, group, topic, [1]) == [2], 60,
+                     what="partition 1 to be committed")
+    assert committed_offsets(p.env, group, topic, [0]) == [1]
+    assert p.procs["archive"].poll() is None, "archive stopped:\n" + log[-3000:]
+    # the topic appears: the archive heals by itself
+    conftest.create_topics(p.env, [dlq], partitions=1)
+    p.extra_topics.append(dlq)
+    dpcheck.wait_for(lambda: committed_offsets(p.env, group, topic, [0]) == [4], 120,
+                     what="partition 0 to go on past the record")
+    p.drain_archive()
+    _, table, _ = p.archive_rows()
+    got = sorted((r["kafka_partition"], r["kafka_offset"]) for r in table.to_pylist())
+    assert got == [(0, 0), (0, 2), (0, 3), (1, 0), (1, 1)], got
+    dead = dpcheck.read_topics(p.env, [dlq], timeout=60)
+    assert [m.value() for m in dead] == [b"{poison"]
