@@ -273,16 +273,20 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
      * once the record is accepted */
     rd_kafka_headers_t *hdrs = c->next_headers;
     c->next_headers = NULL;
+    /* not again what Kafka has from before a restart or a reconnect */
+    if (capture_eos_skip(c)) {
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        return DP_OK;
+    }
     if (c->s.exactly_once) {
-        /* a commit first when one is due (the record is not in it), then
-         * the record unless Kafka has it from before a restart */
+        /* a commit first when one is due (the record is not in it) */
         dp_err_t err = capture_eos_tick(c, 0, errstr, n);
         while (!err && c->committing) {
             rd_kafka_poll(c->rk, 10);
             if (stop_requested) err = DP_ERR_STOPPED;
             else err = capture_eos_tick(c, 1, errstr, n);
         }
-        if (err || capture_eos_skip(c) || (err = capture_eos_open(c, errstr, n))) {
+        if (err || (err = capture_eos_open(c, errstr, n))) {
             if (hdrs) rd_kafka_headers_destroy(hdrs);
             return err;
         }
@@ -644,6 +648,12 @@ void capture_end_txn(capture_t *c, uint64_t end_lsn) {
     c->in_txn = 0;
 }
 
+void capture_tick_metrics(capture_t *c, const char *waiting_for) {
+    capture_metrics_tick(c->met, repl_now_us(), &(capture_metrics_state_t){
+        c->flushed_lsn, c->received_lsn, c->inflight, c->inflight_bytes, c->txns,
+        c->tombstones, c->delivery_failed, c->delivery_err, waiting_for, c->reconnects});
+}
+
 void capture_serve(capture_t *c, int timeout_ms) {
     rd_kafka_poll(c->rk, timeout_ms);
     advance(c);
@@ -780,9 +790,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     c->streaming = 1;
     while (!err) {
         rd_kafka_poll(c->rk, 0);
-        capture_metrics_tick(c->met, repl_now_us(), &(capture_metrics_state_t){
-            c->flushed_lsn, c->received_lsn, c->inflight, c->inflight_bytes, c->txns,
-            c->tombstones, c->delivery_failed, c->delivery_err});
+        capture_tick_metrics(c, NULL);
         if (c->delivery_failed)
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
         if ((err = capture_eos_tick(c, 0, errstr, n))) break;
@@ -821,11 +829,14 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             if (c->inflight) wait_ms = wait_ms > 5 ? 5 : wait_ms;
             if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
                 return dp_seterr(errstr, n, DP_ERR_NET, "poll: %s", strerror(errno));
-            if (!PQconsumeInput(c->repl))
+            if (!PQconsumeInput(c->repl)) {
+                c->pg_lost = 1;
                 return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
                                  PQerrorMessage(c->repl));
+            }
             continue;
         }
+        if (r < 0) c->pg_lost = 1; /* a server restart ends the stream (-1) */
         if (r == -1)
             return dp_seterr(errstr, n, DP_ERR_PG, "replication stream ended by the server");
         if (r < 0)
@@ -855,6 +866,14 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
 }
 
 static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n);
+
+/* pg_gone: the stream ended because a PostgreSQL connection did (a
+ * restart, a network cut): a reconnect heals that. */
+static int pg_gone(capture_t *c) {
+    if (c->pg_lost) return 1;
+    return (c->repl && PQstatus(c->repl) == CONNECTION_BAD) ||
+           (c->sql && PQstatus(c->sql) == CONNECTION_BAD);
+}
 
 static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
@@ -1098,6 +1117,10 @@ int capture_main(int argc, char **argv) {
         dp_info(MOD, "streaming from slot \"%s\" (publication \"%s\")", c->s.slot_name,
                 c->s.publication_name);
         err = stream(c, errstr, sizeof errstr);
+        /* PostgreSQL restarted or the network dropped: heal, go on */
+        while (err && err != DP_ERR_STOPPED && pg_gone(c) &&
+               !(err = capture_reconnect(c, errstr, errstr, sizeof errstr)))
+            err = stream(c, errstr, sizeof errstr);
     }
     if (err && err != DP_ERR_STOPPED) {
         dp_error(MOD, "%s", errstr);

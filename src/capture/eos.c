@@ -203,6 +203,18 @@ int capture_eos_skip(capture_t *c) {
     return 1;
 }
 
+capture_eos_pos_t capture_eos_position(const capture_t *c) {
+    /* where the stream is, never behind a position still being skipped up
+     * to after a restart (the records up to it are in) */
+    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->in_txn, c->cur_final_lsn != 0};
+    const capture_eos_pos_t *r = &c->resume;
+    if (r->valid && (!at.valid || r->lsn_commit > at.lsn_commit ||
+                     (r->lsn_commit == at.lsn_commit && !at.complete &&
+                      (r->complete || r->records > at.records))))
+        at = *r;
+    return at;
+}
+
 dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
     if (!c->s.exactly_once || !c->ktx_open) return DP_OK;
     if (!c->committing) {
@@ -210,14 +222,7 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
             return DP_OK;
         /* what the commit makes safe: every transaction before the open one */
         c->commit_safe_seq = c->in_txn ? c->tail - 1 : c->tail;
-        /* the position: where the stream is, never behind one still being
-         * skipped up to after a restart (the records up to it are in) */
-        capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->in_txn, c->cur_final_lsn != 0};
-        const capture_eos_pos_t *r = &c->resume;
-        if (r->valid && (!at.valid || r->lsn_commit > at.lsn_commit ||
-                         (r->lsn_commit == at.lsn_commit && !at.complete &&
-                          (r->complete || r->records > at.records))))
-            at = *r;
+        capture_eos_pos_t at = capture_eos_position(c);
         if (c->streaming && at.valid) {
             char val[160];
             int vl = snprintf(val, sizeof val,

@@ -103,6 +103,8 @@ typedef struct capture {
     int streaming;              /* past the snapshot: positions are stored */
     int ktx_open, committing;   /* a Kafka transaction is open / being committed */
     int ktx_failed;             /* a commit failed (aborted or fenced): nothing more is safe */
+    int pg_lost;                /* the stream ended with the connection: reconnect heals it */
+    uint64_t reconnects;
     int64_t ktx_began_us;
     uint64_t safe_seq;          /* ring entries before it are in committed Kafka txns */
     uint64_t commit_safe_seq;   /* what the commit under way makes safe */
@@ -150,6 +152,9 @@ void capture_eos_on_begin(capture_t *c, uint64_t final_lsn);
 int capture_eos_skip(capture_t *c);
 dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n);
 uint64_t capture_eos_safe_seq(const capture_t *c);
+/* capture_eos_position: how far the records handed to Kafka reach, as a
+ * stored position (valid 0 before the first transaction) */
+capture_eos_pos_t capture_eos_position(const capture_t *c);
 /* capture_eos_flush: commit the open Kafka transaction now (bounded wait). */
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n);
 void capture_eos_fini(capture_t *c);
@@ -169,6 +174,14 @@ dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_
 void capture_convert_fini(capture_t *c);
 /* capture_serve: poll Kafka and move the confirmed position. */
 void capture_serve(capture_t *c, int timeout_ms);
+/* reconnect.c: after the PostgreSQL connections were lost (why says how):
+ * wait until Kafka has everything handed to it (committed, with
+ * exactly-once), then connect again with the retry policy's backoff
+ * until the slot streams, skipping what the slot sends again. Returns
+ * DP_ERR_STOPPED on a stop request, or an error Kafka gave meanwhile. */
+dp_err_t capture_reconnect(capture_t *c, const char *why, char *errstr, size_t n);
+/* capture_metrics_state: what capture_metrics_tick wants to know now */
+void capture_tick_metrics(capture_t *c, const char *waiting_for);
 
 /* snapshot.c: read every captured table inside the exported snapshot
  * (op "r") before streaming starts at the slot's consistent point. */

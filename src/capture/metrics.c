@@ -14,7 +14,7 @@ struct capture_metrics {
     dp_metrics_server_t *srv;
     dp_metric_t *events;
     dp_metric_series_t *tombstones, *txns, *lag_bytes, *lag_ms, *confirmed, *delivery_errors,
-        *queue_events, *queue_bytes;
+        *queue_events, *queue_bytes, *pg_connected, *reconnects;
     uint64_t wal_end;
     int64_t next_tick_us;
     /* direct-mapped cache of events series, so the hot path skips the
@@ -24,7 +24,8 @@ struct capture_metrics {
         char op;
         dp_metric_series_t *s;
     } cache[256];
-    int health; /* last published: 0 starting, 1 ok, 2 delivery failed, 3 stopping */
+    int health; /* last published: 0 starting, 1 ok, 2 delivery failed, 3 stopping, 4 waiting */
+    char waiting[256]; /* the reason published with health 4 */
 };
 
 capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr, size_t n) {
@@ -51,6 +52,10 @@ capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr
                       "LSN confirmed to PostgreSQL (flushed), as a number.");
     cm->queue_events = G("datapipe_capture_queue_events", "Events handed to Kafka, not yet acknowledged.");
     cm->queue_bytes = G("datapipe_capture_queue_bytes", "Bytes of those events.");
+    cm->pg_connected = G("datapipe_capture_postgres_connected",
+                         "1 while the replication connection streams, 0 while capture reconnects.");
+    cm->reconnects = C("datapipe_capture_postgres_reconnects_total",
+                       "Times capture connected to PostgreSQL again after losing the connection.");
 #undef G
 #undef C
     if (s->metrics_port > 0) {
@@ -106,17 +111,22 @@ void capture_metrics_delivery_error(capture_metrics_t *cm) {
 
 void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us, const capture_metrics_state_t *st) {
     if (!cm) return;
-    int health = st->delivery_failed ? 2 : 1;
-    if (health != cm->health) {
+    int health = st->delivery_failed ? 2 : st->waiting_for ? 4 : 1;
+    if (health != cm->health ||
+        (health == 4 && strncmp(cm->waiting, st->waiting_for, sizeof cm->waiting - 1) != 0)) {
         cm->health = health;
         if (st->delivery_failed) {
             char reason[600];
             snprintf(reason, sizeof reason, "kafka delivery failed: %s",
                      st->delivery_err ? st->delivery_err : "");
             dp_metrics_set_health(cm->reg, 0, reason);
+        } else if (health == 4) {
+            snprintf(cm->waiting, sizeof cm->waiting, "%s", st->waiting_for);
+            dp_metrics_set_health(cm->reg, 0, cm->waiting);
         } else {
             dp_metrics_set_health(cm->reg, 1, NULL);
         }
+        dp_metric_set(cm->pg_connected, health == 4 ? 0.0 : 1.0);
     }
     if (now_us < cm->next_tick_us) return;
     cm->next_tick_us = now_us + 250000;
@@ -128,6 +138,7 @@ void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us, const capture_m
     dp_metric_set(cm->queue_bytes, (double)st->inflight_bytes);
     dp_metric_set(cm->txns, (double)st->txns);
     dp_metric_set(cm->tombstones, (double)st->tombstones);
+    dp_metric_set(cm->reconnects, (double)st->reconnects);
 }
 
 void capture_metrics_stopping(capture_metrics_t *cm) {

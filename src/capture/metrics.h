@@ -16,6 +16,8 @@ typedef struct capture_metrics_state {
     uint64_t txns, tombstones;
     int delivery_failed;
     const char *delivery_err;
+    const char *waiting_for; /* what capture waits for (health 503 says it), NULL */
+    uint64_t reconnects;     /* to PostgreSQL, after the connection was lost */
 } capture_metrics_state_t;
 
 /* capture_metrics_new: the registry, and when datapipe.metrics.port is not
@@ -35,7 +37,8 @@ void capture_metrics_event(capture_metrics_t *cm, const char *schema, const char
 void capture_metrics_wal_end(capture_metrics_t *cm, uint64_t wal_end);
 void capture_metrics_delivery_error(capture_metrics_t *cm);
 /* capture_metrics_tick: gauges from st, once a second at most; health 200
- * while streaming, 503 once delivery failed. */
+ * while streaming, 503 once delivery failed or while it waits for a
+ * server (the reason names it). */
 void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us, const capture_metrics_state_t *st);
 /* capture_metrics_stopping: health 503 "stopping" (or still the delivery
  * failure that stopped it) */

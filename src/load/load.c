@@ -5,7 +5,15 @@
  * trip of several single-row statements; each statement must affect
  * exactly one row or the run fails, so the ledger (changes by table and
  * operation) is exact. The ledger is rewritten atomically to --report
- * every second and at the end. */
+ * every second and at the end.
+ *
+ * The server may go away (a restart, a network cut): load connects again
+ * (bounded) and goes on. A transaction whose COMMIT got no answer is in
+ * doubt; its xid, read at its start, and txid_status() after the
+ * reconnect say whether it committed, so the ledger counts committed
+ * changes only. With --synchronous-commit off (the default, for speed) a
+ * crash of the server may also lose commits it had acknowledged: fault
+ * tests that crash PostgreSQL use --synchronous-commit on. */
 #include "load/load.h"
 
 #include <getopt.h>
@@ -40,8 +48,14 @@ typedef struct load {
     id_set_t ids[2];
     uint64_t counts[2][3];
     dp_buf_t sql;
-    int ops[64][2];  /* table, op of each statement in the batch */
+    struct {
+        int t, op;
+        char id[37];
+    } ops[64];       /* each statement of the batch, to count or undo it */
     int nops;
+    const char *dsn;
+    const char *sync_commit;
+    uint64_t reconnects, in_doubt;
 } load_t;
 
 static uint64_t rnd(load_t *l) {
@@ -125,37 +139,123 @@ static void add_stmt(load_t *l) {
                           rnd(l) % 5 ? "true" : "false", id);
         }
     }
-    l->ops[l->nops][0] = t;
-    l->ops[l->nops][1] = op;
+    l->ops[l->nops].t = t;
+    l->ops[l->nops].op = op;
+    memcpy(l->ops[l->nops].id, id, 37);
     l->nops++;
 }
 
-/* run_batch: send BEGIN; stmts; COMMIT as one round trip and check that
- * each statement changed exactly one row. */
+/* undo_batch: the batch did not commit: its creates are not rows, its
+ * deletes still are */
+static void undo_batch(load_t *l) {
+    for (int i = l->nops - 1; i >= 0; i--) {
+        id_set_t *ids = &l->ids[l->ops[i].t];
+        if (l->ops[i].op == OP_C) {
+            for (size_t k = ids->n; k-- > 0;)
+                if (memcmp(ids->ids[k], l->ops[i].id, 37) == 0) {
+                    memcpy(ids->ids[k], ids->ids[--ids->n], 37);
+                    break;
+                }
+        } else if (l->ops[i].op == OP_D) {
+            if (ids->n == ids->cap) {
+                ids->cap = ids->cap ? ids->cap * 2 : 1024;
+                ids->ids = dp_xrealloc(ids->ids, sizeof *ids->ids * ids->cap);
+            }
+            memcpy(ids->ids[ids->n++], l->ops[i].id, 37);
+        }
+    }
+}
+
+/* session: connect (bounded: attempts a second apart while the server is
+ * away) and set the session up. 0 on success. */
+static int session(load_t *l, int attempts) {
+    for (int attempt = 0; attempt < attempts && !stop_requested; attempt++) {
+        if (l->conn) PQfinish(l->conn);
+        l->conn = PQconnectdb(l->dsn);
+        if (PQstatus(l->conn) == CONNECTION_OK) {
+            char q[64];
+            snprintf(q, sizeof q, "SET synchronous_commit TO %s", l->sync_commit);
+            PGresult *set = PQexec(l->conn, q);
+            if (PQresultStatus(set) != PGRES_COMMAND_OK)
+                dp_warn(MOD, "cannot set synchronous_commit: %s", PQresultErrorMessage(set));
+            PQclear(set);
+            return 0;
+        }
+        if (attempt == 0 && attempts > 1)
+            dp_warn(MOD, "cannot connect to postgresql: %s (trying again for %d s)",
+                    PQerrorMessage(l->conn), attempts);
+        if (attempt + 1 < attempts) {
+            struct timespec ts = {1, 0};
+            nanosleep(&ts, NULL);
+        }
+    }
+    dp_error(MOD, "cannot connect to postgresql: %s", PQerrorMessage(l->conn));
+    return -1;
+}
+
+/* committed: after a reconnect, did transaction xid commit? 1, 0, -1 */
+static int committed(load_t *l, const char *xid) {
+    const char *params[1] = {xid};
+    PGresult *r = PQexecParams(l->conn, "SELECT txid_status($1::bigint)", 1, NULL, params, NULL,
+                               NULL, 0);
+    int res = -1;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        res = !PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), "committed") == 0;
+    else
+        dp_error(MOD, "txid_status(%s): %s", xid, PQresultErrorMessage(r));
+    PQclear(r);
+    return res;
+}
+
+/* run_batch: send BEGIN; the xid; stmts; COMMIT as one round trip and
+ * check that each statement changed exactly one row. A lost connection
+ * is healed: the batch counts if it committed. */
 static int run_batch(load_t *l) {
     dp_buf_puts(&l->sql, "COMMIT;");
+    char xid[32] = "";
+    int idx = -2, ok = 1; /* -2: the BEGIN, -1: the xid */
     if (!PQsendQuery(l->conn, dp_buf_cstr(&l->sql))) {
-        dp_error(MOD, "send: %s", PQerrorMessage(l->conn));
-        return -1;
-    }
-    PGresult *r;
-    int idx = -1, ok = 1; /* -1: the BEGIN */
-    while ((r = PQgetResult(l->conn))) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            if (ok) dp_error(MOD, "statement failed: %s", PQresultErrorMessage(r));
-            ok = 0;
-        } else if (idx >= 0 && idx < l->nops && strcmp(PQcmdTuples(r), "1") != 0) {
-            dp_error(MOD, "statement %d changed %s rows, expected 1", idx, PQcmdTuples(r));
-            ok = 0;
+        ok = 0;
+    } else {
+        PGresult *r;
+        while ((r = PQgetResult(l->conn))) {
+            ExecStatusType st = PQresultStatus(r);
+            if (idx == -1 && st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+                snprintf(xid, sizeof xid, "%s", PQgetvalue(r, 0, 0));
+            } else if (st != PGRES_COMMAND_OK) {
+                if (ok && PQstatus(l->conn) == CONNECTION_OK)
+                    dp_error(MOD, "statement failed: %s", PQresultErrorMessage(r));
+                ok = 0;
+            } else if (idx >= 0 && idx < l->nops && strcmp(PQcmdTuples(r), "1") != 0) {
+                dp_error(MOD, "statement %d changed %s rows, expected 1", idx, PQcmdTuples(r));
+                ok = 0;
+            }
+            idx++;
+            PQclear(r);
         }
-        idx++;
-        PQclear(r);
     }
-    if (ok)
-        for (int i = 0; i < l->nops; i++) l->counts[l->ops[i][0]][l->ops[i][1]]++;
+    int counted = ok;
+    if (!ok && PQstatus(l->conn) != CONNECTION_OK) {
+        /* the server went away: reconnect, then ask whether it committed */
+        dp_warn(MOD, "lost the connection to postgresql: %s", PQerrorMessage(l->conn));
+        if (session(l, 60)) return -1;
+        l->reconnects++;
+        counted = 0;
+        if (*xid) {
+            int c = committed(l, xid);
+            if (c < 0) return -1;
+            counted = c;
+            l->in_doubt++;
+        }
+        ok = 1;
+    }
+    if (counted)
+        for (int i = 0; i < l->nops; i++) l->counts[l->ops[i].t][l->ops[i].op]++;
+    else
+        undo_batch(l);
     l->nops = 0;
     dp_buf_reset(&l->sql);
-    return ok ? 0 : -1;
+    return ok ? (counted ? 0 : 1) : -1;
 }
 
 static void write_report(load_t *l, const char *path, double secs, int final) {
@@ -187,7 +287,9 @@ static void usage(FILE *out) {
             "  --duration S   stop after S seconds (default 10; 0 = until Ctrl-C)\n"
             "  --changes N    stop after N changes (default: no limit)\n"
             "  --report FILE  ledger of changes made, as JSON, rewritten every second\n"
-            "  --dsn STR      libpq connection string (default: PG* environment)\n");
+            "  --dsn STR      libpq connection string (default: PG* environment)\n"
+            "  --synchronous-commit on|off  wait for the WAL flush at each commit, so\n"
+            "                 a crash of the server loses no counted change (default off)\n");
 }
 
 int load_main(int argc, char **argv) {
@@ -195,14 +297,15 @@ int load_main(int argc, char **argv) {
         {"rate", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'd'},
         {"changes", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
         {"report", required_argument, NULL, 'o'},  {"dsn", required_argument, NULL, 'D'},
+        {"synchronous-commit", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     double rate = 1000, duration = 10;
     long long max_changes = -1;
     unsigned long long seed = (unsigned long long)time(NULL);
-    const char *report = NULL, *dsn = "";
+    const char *report = NULL, *dsn = "", *sync_commit = "off";
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "r:d:n:s:o:D:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "r:d:n:s:o:D:S:h", opts, NULL)) != -1) {
         char *end = NULL;
         switch (o) {
         case 'r': rate = strtod(optarg, &end); break;
@@ -211,6 +314,13 @@ int load_main(int argc, char **argv) {
         case 's': seed = strtoull(optarg, &end, 10); break;
         case 'o': report = optarg; break;
         case 'D': dsn = optarg; break;
+        case 'S':
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                fprintf(stderr, "datapipe load: --synchronous-commit takes on or off\n");
+                return 2;
+            }
+            sync_commit = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -227,19 +337,15 @@ int load_main(int argc, char **argv) {
     memset(&l, 0, sizeof l);
     l.rng = seed * 0x9E3779B97F4A7C15ULL + 1;
     dp_buf_init(&l.sql, 1 << 20);
-    l.conn = PQconnectdb(dsn);
-    if (PQstatus(l.conn) != CONNECTION_OK) {
-        dp_error(MOD, "cannot connect to postgresql: %s", PQerrorMessage(l.conn));
+    l.dsn = dsn;
+    l.sync_commit = sync_commit;
+    /* the workload measures capture, not the source's fsync: by default
+     * commit without waiting for the WAL flush (the changes are in the WAL
+     * all the same, which is what capture reads) */
+    if (session(&l, 1)) {
         PQfinish(l.conn);
         return 1;
     }
-    /* the workload measures capture, not the source's fsync: commit
-     * without waiting for the WAL flush (the changes are in the WAL all the
-     * same, which is what capture reads) */
-    PGresult *set = PQexec(l.conn, "SET synchronous_commit TO off");
-    if (PQresultStatus(set) != PGRES_COMMAND_OK)
-        dp_warn(MOD, "cannot set synchronous_commit: %s", PQresultErrorMessage(set));
-    PQclear(set);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     /* statements per transaction: about one transaction per millisecond */
@@ -260,13 +366,14 @@ int load_main(int argc, char **argv) {
             nanosleep(&ts, NULL);
             continue;
         }
-        dp_buf_puts(&l.sql, "BEGIN;");
+        dp_buf_puts(&l.sql, "BEGIN;SELECT txid_current();");
         int n = per_txn;
         if (max_changes >= 0 && (uint64_t)n > (uint64_t)max_changes - done)
             n = (int)((uint64_t)max_changes - done);
         for (int i = 0; i < n; i++) add_stmt(&l);
-        if (run_batch(&l)) { rc = 1; break; }
-        done += (uint64_t)n;
+        int br = run_batch(&l);
+        if (br < 0) { rc = 1; break; }
+        if (br == 0) done += (uint64_t)n;
         if (now >= next_report) {
             write_report(&l, report, elapsed, 0);
             next_report = now + 1000000;
@@ -280,6 +387,9 @@ int load_main(int argc, char **argv) {
            (unsigned long long)l.counts[0][0], (unsigned long long)l.counts[0][1],
            (unsigned long long)l.counts[0][2], (unsigned long long)l.counts[1][0],
            (unsigned long long)l.counts[1][1], (unsigned long long)l.counts[1][2]);
+    if (l.reconnects)
+        printf("load: %llu reconnects, %llu transactions in doubt resolved\n",
+               (unsigned long long)l.reconnects, (unsigned long long)l.in_doubt);
     PQfinish(l.conn);
     for (int t = 0; t < 2; t++) free(l.ids[t].ids);
     dp_buf_fini(&l.sql);

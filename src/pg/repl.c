@@ -31,7 +31,7 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
                      size_t errstr_size) {
     char port[24];
     snprintf(port, sizeof port, "%lld", ci->port);
-    const char *keys[12], *vals[12];
+    const char *keys[16], *vals[16];
     int n = 0;
 #define KV(k, v) (keys[n] = (k), vals[n] = (v), n++)
     KV("host", ci->host);
@@ -42,6 +42,12 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
     KV("application_name", ci->application_name);
     KV("options", "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3");
     KV("connect_timeout", "10");
+    /* a peer that vanished (network cut, host gone) is noticed within
+     * about half a minute, not after TCP's retransmissions give up */
+    KV("keepalives_idle", "10");
+    KV("keepalives_interval", "5");
+    KV("keepalives_count", "3");
+    KV("tcp_user_timeout", "30000");
     if (replication) KV("replication", "database");
 #undef KV
     keys[n] = vals[n] = NULL;

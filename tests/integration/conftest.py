@@ -196,14 +196,19 @@ class Pipeline:
         return (f"host={e['PGHOST']} port={e['PGPORT']} user={e['PGUSER']} "
                 f"password={e['PGPASSWORD']} dbname={self.db}")
 
-    def start_load(self, ledger, rate=2000, duration=60, seed=11):
+    def start_load(self, ledger, rate=2000, duration=60, seed=11, *extra):
         """datapipe load against this pipeline's database; its ledger (what
-        it committed, per table and operation) goes to the file ledger."""
+        it committed, per table and operation) goes to the file ledger, its
+        output to load.log."""
         import subprocess
-        return subprocess.Popen([str(self.binary), "load", "--dsn", self.dsn(), "--rate", str(rate),
-                                 "--duration", str(duration), "--report", str(ledger),
-                                 "--seed", str(seed)], env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = open(self.tmp / "load.log", "ab")
+        try:
+            return subprocess.Popen([str(self.binary), "load", "--dsn", self.dsn(), "--rate", str(rate),
+                                     "--duration", str(duration), "--report", str(ledger),
+                                     "--seed", str(seed), *extra], env=self.env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
 
     def check_against_ledger(self, ledger, exactly_once=True):
         """Read the topics with an independent read_committed consumer and

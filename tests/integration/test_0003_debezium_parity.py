@@ -427,15 +427,6 @@ def column_view(doc, col):
     return out
 
 
-def free_port():
-    """A loopback port nobody listens on, for the worker's REST listener
-    (two runs at once must not collide on scripts/debezium's 28083)."""
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def snapshot_rows(p):
     """Rows that exist before either connector starts, for the snapshot run."""
     p.sql(insert("alltypes", 1, ROW_NORMAL))
@@ -483,7 +474,7 @@ def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_op
         dpcheck.wait_for(lambda: set(all_topics) <= set(admin(env).list_topics(timeout=10).topics), 30,
                          what="the topics to be known to the brokers")
         work = p.tmp / "connect"
-        port = os.environ.get("DP_DEBEZIUM_REST_PORT") or str(free_port())
+        port = os.environ.get("DP_DEBEZIUM_REST_PORT") or str(dpcheck.free_port())
         p.procs["debezium"] = dpcheck.start(
             [str(ROOT / "scripts" / "debezium"), "run", str(connector_properties(p, run)), str(work), port],
             env, p.tmp / "debezium.log")

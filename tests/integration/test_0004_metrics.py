@@ -4,8 +4,6 @@ Known changes go through a real pipeline; /metrics of both services is parsed
 with prometheus_client's text parser and its counters must match the changes
 made. Object sizes are checked against S3 as boto3 lists them."""
 import socket
-import urllib.error
-import urllib.request
 import uuid
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,22 +12,8 @@ import dpcheck
 from conftest import lsn_int
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path):
-    """(status, body, content type) of GET http://127.0.0.1:port/path; status None
-    while nothing listens."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode(), r.headers.get("Content-Type")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), e.headers.get("Content-Type")
-    except urllib.error.URLError as e:  # not listening yet
-        return None, str(e), None
+free_port = dpcheck.free_port
+get = dpcheck.http_get
 
 
 def scrape(port):

@@ -246,3 +246,34 @@ def wait_for(pred, timeout, interval=0.5, what="condition"):
             return v
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def free_port():
+    """A loopback port nobody listens on at the moment."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(port, path):
+    """(status, body, content type) of GET http://127.0.0.1:port/path; status None
+    while nothing listens."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.read().decode(), r.headers.get("Content-Type")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers.get("Content-Type")
+    except urllib.error.URLError as e:  # not listening yet
+        return None, str(e), None
+
+
+def stack(*args, timeout=300):
+    """Run scripts/stack with args (bounded); its output on failure."""
+    r = subprocess.run([str(ROOT / "scripts" / "stack"), *args], capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, f"scripts/stack {' '.join(args)}:\n{r.stdout}{r.stderr}"
+    return r.stdout
+
