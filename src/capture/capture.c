@@ -231,9 +231,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     capture_t *c = opaque;
     if ((uintptr_t)m->_private == CAPTURE_NO_TXN) {
-        if (m->err) dp_warn(MOD, "%s record not delivered: %s",
-                            c->pos_rkt && m->rkt == c->pos_rkt ? "position" : "heartbeat",
+        int pos = c->pos_rkt && m->rkt == c->pos_rkt;
+        if (m->err) dp_warn(MOD, "%s record not delivered: %s", pos ? "position" : "heartbeat",
                             rd_kafka_err2str(m->err));
+        if (m->err && pos) c->pos_failed = 1;
         return;
     }
     uint64_t seq = (uint64_t)(uintptr_t)m->_private;
@@ -654,6 +655,22 @@ void capture_tick_metrics(capture_t *c, const char *waiting_for) {
         c->tombstones, c->delivery_failed, c->delivery_err, waiting_for, c->reconnects});
 }
 
+dp_err_t capture_wait_acked(capture_t *c, const char *why, char *errstr, size_t n) {
+    int64_t next_note = repl_now_us() + 10000000;
+    while (rd_kafka_outq_len(c->rk) > 0 && !stop_requested && !c->delivery_failed) {
+        capture_serve(c, 100);
+        if (!why) continue;
+        capture_tick_metrics(c, "waiting for kafka to acknowledge");
+        if (repl_now_us() >= next_note) {
+            dp_warn(MOD, "waiting for Kafka to acknowledge %d records %s",
+                    rd_kafka_outq_len(c->rk), why);
+            next_note = repl_now_us() + 10000000;
+        }
+    }
+    if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
+    return stop_requested ? DP_ERR_STOPPED : DP_OK;
+}
+
 void capture_serve(capture_t *c, int timeout_ms) {
     rd_kafka_poll(c->rk, timeout_ms);
     advance(c);
@@ -952,29 +969,20 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     int want = mode == CAPTURE_SNAPSHOT_INITIAL || mode == CAPTURE_SNAPSHOT_INITIAL_ONLY ||
                mode == CAPTURE_SNAPSHOT_WHEN_NEEDED;
     /* a snapshot that began and did not finish (kill -9, crash) left its
-     * marker: the slot's position is not a complete copy, start over */
-    int marked = repl_marker_get(c->sql, s->slot_name, errstr, n);
-    if (marked < 0) return DP_ERR_PG;
+     * mark in the stored position: the slot's position is not a complete
+     * copy, start over. Kept in Kafka, so a capture user holding only
+     * REPLICATION and SELECT has it. */
     int exists = repl_slot_exists(c->sql, s->slot_name, errstr, n);
     if (exists < 0) return DP_ERR_PG;
-    if (marked) {
-        if (exists) {
-            dp_warn(MOD, "the snapshot for slot \"%s\" did not finish last time: dropping the "
-                    "slot and taking the snapshot again", s->slot_name);
-            if ((err = drop_slot(c, errstr, n))) return err;
-            exists = 0;
-        }
-        if ((err = repl_marker_clear(c->sql, s->slot_name, errstr, n))) return err;
+    if (c->resume.snapshot && exists && want) {
+        dp_warn(MOD, "the snapshot for slot \"%s\" did not finish last time: dropping the "
+                "slot and taking the snapshot again", s->slot_name);
+        if ((err = drop_slot(c, errstr, n))) return err;
+        exists = 0;
     }
-    int marking = 0;
-    if (want && !exists) {
-        /* the marker goes first: a crash at any later point is detected */
-        if (repl_marker_set(c->sql, s->slot_name, errstr, n))
-            dp_warn(MOD, "%s: an interrupted snapshot could not be detected (grant EXECUTE on "
-                    "pg_replication_origin_create/drop)", errstr);
-        else
-            marking = 1;
-    }
+    c->resume.snapshot = 0;
+    /* the mark goes first: a crash at any later point is detected */
+    if (want && !exists && (err = capture_eos_store_snapshot(c, 1, errstr, n))) return err;
     repl_slot_info_t slot;
     if ((err = repl_ensure_slot(c->sql, c->repl, s->slot_name, want, &slot, errstr, n))) return err;
     if (slot.wal_lost) {
@@ -985,25 +993,24 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
                              s->slot_name);
         dp_warn(MOD, "replication slot \"%s\" lost its WAL: dropping it and taking a new snapshot",
                 s->slot_name);
-        if ((err = drop_slot(c, errstr, n)) ||
+        if ((err = drop_slot(c, errstr, n)) || (err = capture_eos_store_snapshot(c, 1, errstr, n)) ||
             (err = repl_ensure_slot(c->sql, c->repl, s->slot_name, 1, &slot, errstr, n)))
             return err;
     }
     if (slot.created && want) {
         err = capture_snapshot(c, slot.snapshot, slot.consistent_lsn, errstr, n);
         if (err) {
-            /* a half-read snapshot must not look done: without the slot, the
-             * next start snapshots again */
+            /* a half-read snapshot must not look done: without the slot (and
+             * with the mark still set), the next start snapshots again */
             char derr[512];
             if (drop_slot(c, derr, sizeof derr)) dp_warn(MOD, "%s", derr);
             else dp_warn(MOD, "dropped slot \"%s\": the snapshot did not finish", s->slot_name);
-            if (!repl_marker_clear(c->sql, s->slot_name, derr, sizeof derr)) marking = 0;
             return err;
         }
-    }
-    /* every snapshot event is acknowledged by Kafka (and committed): the snapshot is done */
-    if (slot.created && want && (err = capture_eos_flush(c, errstr, n))) return err;
-    if (marking && (err = repl_marker_clear(c->sql, s->slot_name, errstr, n))) return err; else if (mode == CAPTURE_SNAPSHOT_INITIAL_ONLY) {
+        /* every snapshot event acknowledged by Kafka (committed with the
+         * mark's removal, with exactly-once): the snapshot is done */
+        if ((err = capture_eos_store_snapshot(c, 0, errstr, n))) return err;
+    } else if (mode == CAPTURE_SNAPSHOT_INITIAL_ONLY) {
         dp_info(MOD, "snapshot.mode initial_only and slot \"%s\" exists: nothing to do",
                 s->slot_name);
     }

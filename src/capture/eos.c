@@ -19,7 +19,12 @@
  * A producer with the same transactional.id (a second capture with this
  * name) fences the older one; init_transactions also aborts what a
  * crashed predecessor left open. Snapshots are not covered: an interrupted
- * snapshot starts over (see capture_setup). */
+ * snapshot starts over (see capture_setup).
+ *
+ * The same record says, in both delivery modes, whether a snapshot began
+ * and did not finish ("snapshot": true), as Debezium keeps snapshot state
+ * in its offsets: a capture user with only REPLICATION and SELECT can
+ * detect an interrupted snapshot. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +56,7 @@ static void position_key(const capture_t *c, dp_buf_t *out) {
     dp_buf_puts(out, "}]");
 }
 
-/* parse_position: {"lsn_commit":N,"records":N,"complete":bool} */
+/* parse_position: {"lsn_commit":N,"records":N,"complete":bool[,"snapshot":bool]} */
 static int parse_position(const char *v, size_t len, capture_eos_pos_t *pos) {
     dp_json_t j;
     memset(&j, 0, sizeof j);
@@ -60,14 +65,16 @@ static int parse_position(const char *v, size_t len, capture_eos_pos_t *pos) {
     if (dp_json_parse(&j, v, len, 64, err, sizeof err) == DP_OK &&
         j.nodes[0].type == DP_JSON_OBJECT) {
         uint32_t l = dp_json_get(&j, 0, "lsn_commit"), r = dp_json_get(&j, 0, "records"),
-                 cpl = dp_json_get(&j, 0, "complete");
+                 cpl = dp_json_get(&j, 0, "complete"), snap = dp_json_get(&j, 0, "snapshot");
         int64_t lsn, recs;
         if (l && r && cpl && dp_json_int64(&j, l, &lsn) == DP_OK &&
             dp_json_int64(&j, r, &recs) == DP_OK && lsn >= 0 && recs >= 0 &&
-            (j.nodes[cpl].type == DP_JSON_TRUE || j.nodes[cpl].type == DP_JSON_FALSE)) {
+            (j.nodes[cpl].type == DP_JSON_TRUE || j.nodes[cpl].type == DP_JSON_FALSE) &&
+            (!snap || j.nodes[snap].type == DP_JSON_TRUE || j.nodes[snap].type == DP_JSON_FALSE)) {
             pos->lsn_commit = (uint64_t)lsn;
             pos->records = (uint64_t)recs;
             pos->complete = j.nodes[cpl].type == DP_JSON_TRUE;
+            pos->snapshot = snap && j.nodes[snap].type == DP_JSON_TRUE;
             pos->valid = 1;
             ok = 1;
         }
@@ -147,17 +154,19 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
     if (!err) {
         c->resume = pos;
         if (pos.valid)
-            dp_info(MOD, "position from \"%s\": transaction ending at %X/%X, %llu records%s",
+            dp_info(MOD, "position from \"%s\": transaction ending at %X/%X, %llu records%s%s",
                     topic, (unsigned)(pos.lsn_commit >> 32), (unsigned)pos.lsn_commit,
-                    (unsigned long long)pos.records, pos.complete ? ", complete" : "");
+                    (unsigned long long)pos.records, pos.complete ? ", complete" : "",
+                    pos.snapshot ? ", a snapshot did not finish" : "");
     }
     return err;
 }
 
 dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n) {
-    if (!c->s.exactly_once) return DP_OK;
-    rd_kafka_error_t *e = rd_kafka_init_transactions(c->rk, TXN_TIMEOUT_MS);
-    if (e) return txn_error(e, "init", errstr, n);
+    if (c->s.exactly_once) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(c->rk, TXN_TIMEOUT_MS);
+        if (e) return txn_error(e, "init", errstr, n);
+    }
     c->pos_rkt = rd_kafka_topic_new(c->rk, c->s.offset_storage_topic, NULL);
     dp_buf_init(&c->pos_key, 4096);
     position_key(c, &c->pos_key);
@@ -203,15 +212,52 @@ int capture_eos_skip(capture_t *c) {
     return 1;
 }
 
+/* produce_position: hand the position record pos to librdkafka */
+static dp_err_t produce_position(capture_t *c, const capture_eos_pos_t *pos, char *errstr,
+                                 size_t n) {
+    char val[160];
+    int vl = snprintf(val, sizeof val, "{\"lsn_commit\":%llu,\"records\":%llu,\"complete\":%s%s}",
+                      (unsigned long long)pos->lsn_commit, (unsigned long long)pos->records,
+                      pos->complete ? "true" : "false", pos->snapshot ? ",\"snapshot\":true" : "");
+    rd_kafka_resp_err_t pe;
+    while ((pe = rd_kafka_producev(
+                c->rk, RD_KAFKA_V_RKT(c->pos_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(c->pos_key.data, c->pos_key.len), RD_KAFKA_V_VALUE(val, (size_t)vl),
+                RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(c->rk, 10);
+    if (pe)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce the position to \"%s\": %s",
+                         c->s.offset_storage_topic, rd_kafka_err2str(pe));
+    return DP_OK;
+}
+
+dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, size_t n) {
+    /* a new slot's LSNs are past any stored position: nothing to skip */
+    capture_eos_pos_t pos = {0, 0, 1, 1, running};
+    dp_err_t err;
+    if (!running && (err = capture_wait_acked(c, NULL, errstr, n))) return err;
+    if ((err = capture_eos_open(c, errstr, n)) || (err = produce_position(c, &pos, errstr, n)))
+        return err;
+    if (c->s.exactly_once) return capture_eos_flush(c, errstr, n);
+    c->pos_failed = 0;
+    if ((err = capture_wait_acked(c, NULL, errstr, n))) return err;
+    if (c->pos_failed)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "the snapshot state could not be stored in \"%s\"",
+                         c->s.offset_storage_topic);
+    return DP_OK;
+}
+
 capture_eos_pos_t capture_eos_position(const capture_t *c) {
     /* where the stream is, never behind a position still being skipped up
      * to after a restart (the records up to it are in) */
-    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->in_txn, c->cur_final_lsn != 0};
+    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->in_txn, c->cur_final_lsn != 0, 0};
     const capture_eos_pos_t *r = &c->resume;
     if (r->valid && (!at.valid || r->lsn_commit > at.lsn_commit ||
                      (r->lsn_commit == at.lsn_commit && !at.complete &&
                       (r->complete || r->records > at.records))))
         at = *r;
+    at.snapshot = 0; /* a streaming position: any snapshot is done */
     return at;
 }
 
@@ -224,22 +270,8 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
         c->commit_safe_seq = c->in_txn ? c->tail - 1 : c->tail;
         capture_eos_pos_t at = capture_eos_position(c);
         if (c->streaming && at.valid) {
-            char val[160];
-            int vl = snprintf(val, sizeof val,
-                              "{\"lsn_commit\":%llu,\"records\":%llu,\"complete\":%s}",
-                              (unsigned long long)at.lsn_commit, (unsigned long long)at.records,
-                              at.complete ? "true" : "false");
-            rd_kafka_resp_err_t pe;
-            while ((pe = rd_kafka_producev(
-                        c->rk, RD_KAFKA_V_RKT(c->pos_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_KEY(c->pos_key.data, c->pos_key.len),
-                        RD_KAFKA_V_VALUE(val, (size_t)vl),
-                        RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END)) ==
-                   RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                rd_kafka_poll(c->rk, 10);
-            if (pe)
-                return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce the position to \"%s\": %s",
-                                 c->s.offset_storage_topic, rd_kafka_err2str(pe));
+            dp_err_t err = produce_position(c, &at, errstr, n);
+            if (err) return err;
         }
         c->committing = 1;
     }

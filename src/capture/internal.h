@@ -61,6 +61,7 @@ typedef struct txn {
 typedef struct capture_eos_pos {
     uint64_t lsn_commit, records;
     int complete, valid;
+    int snapshot; /* a snapshot began and has not finished */
 } capture_eos_pos_t;
 
 typedef struct capture {
@@ -104,6 +105,7 @@ typedef struct capture {
     int ktx_open, committing;   /* a Kafka transaction is open / being committed */
     int ktx_failed;             /* a commit failed (aborted or fenced): nothing more is safe */
     int pg_lost;                /* the stream ended with the connection: reconnect heals it */
+    int pos_failed;             /* a stored position was not delivered (at-least-once) */
     uint64_t reconnects;
     int64_t ktx_began_us;
     uint64_t safe_seq;          /* ring entries before it are in committed Kafka txns */
@@ -155,6 +157,10 @@ uint64_t capture_eos_safe_seq(const capture_t *c);
 /* capture_eos_position: how far the records handed to Kafka reach, as a
  * stored position (valid 0 before the first transaction) */
 capture_eos_pos_t capture_eos_position(const capture_t *c);
+/* capture_eos_store_snapshot: durably mark in the offset topic that a
+ * snapshot begins (running 1), or that it is done (running 0; after all
+ * its records, and with exactly-once in their Kafka transaction). */
+dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, size_t n);
 /* capture_eos_flush: commit the open Kafka transaction now (bounded wait). */
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n);
 void capture_eos_fini(capture_t *c);
@@ -174,6 +180,10 @@ dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_
 void capture_convert_fini(capture_t *c);
 /* capture_serve: poll Kafka and move the confirmed position. */
 void capture_serve(capture_t *c, int timeout_ms);
+/* capture_wait_acked: serve Kafka until it acknowledged every record
+ * handed to it (as long as that takes, until a stop request; why, when
+ * not NULL, goes in a log line every 10 s and in /health). */
+dp_err_t capture_wait_acked(capture_t *c, const char *why, char *errstr, size_t n);
 /* reconnect.c: after the PostgreSQL connections were lost (why says how):
  * wait until Kafka has everything handed to it (committed, with
  * exactly-once), then connect again with the retry policy's backoff

@@ -32,20 +32,9 @@ static int64_t mono_ms(void) {
 
 /* settle: steps 1 to 3 above */
 static dp_err_t settle(capture_t *c, char *errstr, size_t n) {
-    int64_t next_note = mono_ms() + 10000;
-    while (rd_kafka_outq_len(c->rk) > 0 && !capture_stop_requested && !c->delivery_failed) {
-        capture_serve(c, 100);
-        capture_tick_metrics(c, "waiting for kafka to acknowledge before reconnecting to postgresql");
-        if (mono_ms() >= next_note) {
-            dp_warn(MOD, "waiting for Kafka to acknowledge %d records before reconnecting to "
-                    "PostgreSQL", rd_kafka_outq_len(c->rk));
-            next_note = mono_ms() + 10000;
-        }
-    }
-    if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
-    if (capture_stop_requested) return DP_ERR_STOPPED;
-    dp_err_t err = capture_eos_flush(c, errstr, n);
+    dp_err_t err = capture_wait_acked(c, "before reconnecting to PostgreSQL", errstr, n);
     if (err) return err;
+    if ((err = capture_eos_flush(c, errstr, n))) return err;
     c->resume = capture_eos_position(c);
     if (c->in_txn) capture_end_txn(c, 0);
     capture_serve(c, 0);

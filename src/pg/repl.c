@@ -225,11 +225,6 @@ dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errs
     return DP_OK;
 }
 
-/* marker_name: the replication origin that marks slot's snapshot */
-static void marker_name(const char *slot, char *out, size_t n) {
-    snprintf(out, n, "datapipe_snapshot_%s", slot);
-}
-
 static int query_bool(PGconn *sql, const char *q, const char *param, const char *what,
                       char *errstr, size_t n) {
     const char *params[1] = {param};
@@ -241,28 +236,6 @@ static int query_bool(PGconn *sql, const char *q, const char *param, const char 
     int v = PQntuples(r) > 0;
     PQclear(r);
     return v;
-}
-
-int repl_marker_get(PGconn *sql, const char *slot, char *errstr, size_t n) {
-    char name[600];
-    marker_name(slot, name, sizeof name);
-    return query_bool(sql, "SELECT 1 FROM pg_replication_origin WHERE roname = $1", name,
-                      "look up snapshot marker", errstr, n);
-}
-
-dp_err_t repl_marker_set(PGconn *sql, const char *slot, char *errstr, size_t n) {
-    char name[600];
-    marker_name(slot, name, sizeof name);
-    return query_bool(sql, "SELECT pg_replication_origin_create($1)", name,
-                      "create snapshot marker (replication origin)", errstr, n) < 0 ? DP_ERR_PG : DP_OK;
-}
-
-dp_err_t repl_marker_clear(PGconn *sql, const char *slot, char *errstr, size_t n) {
-    char name[600];
-    marker_name(slot, name, sizeof name);
-    return query_bool(sql, "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin "
-                           "WHERE roname = $1", name, "drop snapshot marker", errstr, n) < 0
-               ? DP_ERR_PG : DP_OK;
 }
 
 int repl_slot_exists(PGconn *sql, const char *slot, char *errstr, size_t n) {

@@ -46,12 +46,6 @@ typedef struct repl_slot_info {
 dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int export,
                           repl_slot_info_t *info, char *errstr, size_t errstr_size);
 
-/* Snapshot markers: a replication origin named after the slot records "a
- * snapshot for this slot has begun and not finished" durably in the
- * database. repl_marker_get: 1 if set, 0 if not, -1 on error. */
-int repl_marker_get(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
-dp_err_t repl_marker_set(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
-dp_err_t repl_marker_clear(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
 /* repl_slot_exists: 1, 0, or -1 on error. */
 int repl_slot_exists(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
 

@@ -6,6 +6,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 import dpcheck
 
 
@@ -113,36 +115,65 @@ def test_no_data_skips_the_snapshot(pipeline):
     assert ops == ["c"]
 
 
-def test_kill_during_snapshot_takes_it_again(pipeline):
+def stored_snapshot_mark(p, name):
+    """The snapshot mark of capture name in its stored position (the offset
+    topic, read_committed): True, False, or None with no position yet."""
+    key = json.dumps([name, {"server": p.prefix}], separators=(",", ":")).encode()
+    last = None
+    for m in dpcheck.read_topics(p.env, ["datapipe-offsets"], timeout=60):
+        if m.key() == key:
+            last = m.value()
+    return None if last is None else json.loads(last).get("snapshot", False)
+
+
+@pytest.mark.parametrize("exactly_once", [True, False], ids=["exactly-once", "at-least-once"])
+def test_kill_during_snapshot_takes_it_again(pipeline, exactly_once):
     """kill -9 in the middle of the snapshot: the next start must notice
-    (the marker in pg_replication_origin), drop the half-used slot and read
-    every table again, so no row is lost."""
+    (the mark in the stored position), drop the half-used slot and read
+    every table again, so no row is lost. The capture user holds only
+    REPLICATION and SELECT on the two tables, as the seed's debezium user."""
+    import secrets
     import signal
     p = pipeline
     fill(p, 60000, 0)
+    user, password = f"cap_{p.id}", secrets.token_hex(12)
+    p.sql(f"CREATE ROLE {user} LOGIN REPLICATION PASSWORD '{password}'")
+    p.sql(f"GRANT SELECT ON users, products TO {user}")
+    p.sql(f"CREATE PUBLICATION pub_{p.id} FOR TABLE users, products")  # the admin's one-time step
+    p.env["CAP_PASSWORD"] = password
     cfg = p.capture_config(**{"snapshot.mode": "initial", "snapshot.fetch.size": "200",
-                              "max.queue.size": "500"})
-    proc = p.start("capture", cfg)
-    # "snapshot <name> at <lsn>: N tables" is logged when reading begins
-    dpcheck.wait_for(lambda: " tables" in p.log("capture"), 60, interval=0.05, what="snapshot to start")
-    time.sleep(0.3)
-    assert proc.poll() is None and "snapshot done" not in p.log("capture"), "snapshot too quick to interrupt"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    marker = dpcheck.pg_rows(p.env, f"SELECT count(*) FROM pg_replication_origin "
-                                    f"WHERE roname = 'datapipe_snapshot_slot_{p.id}'")[0][0]
-    assert marker == 1
-    p.start("capture", cfg)
-    p.wait_streaming()
-    assert "did not finish last time" in p.log("capture")
-    dpcheck.wait_for(lambda: "snapshot done" in p.log("capture"), 180, what="second snapshot")
-    p.sql(f"INSERT INTO users (user_id, email) VALUES ('{uuid.uuid4()}', 'after@example.com')")
-    p.wait_confirmed(p.current_lsn(), timeout=120)
-    msgs = [json.loads(m.value())["payload"] for m in consume_all(p.env, [p.topics["users"]], f"k-{p.id}")
-            if m.value() is not None]
-    read_ids = {e["after"]["user_id"] for e in msgs if e["op"] == "r"}
-    table = {r[0] for r in p.sql("SELECT user_id::text FROM users", fetch=True)}
-    assert len(read_ids) == 60000 and read_ids <= table  # every row, at least once
-    assert [e["op"] for e in msgs].count("c") == 1
-    assert dpcheck.pg_rows(p.env, f"SELECT count(*) FROM pg_replication_origin "
-                                  f"WHERE roname = 'datapipe_snapshot_slot_{p.id}'")[0][0] == 0
+                              "max.queue.size": "500", "database.user": user,
+                              "database.password": "${env:CAP_PASSWORD}",
+                              "publication.autocreate.mode": "disabled",
+                              "datapipe.exactly.once": str(exactly_once).lower()})
+    try:
+        proc = p.start("capture", cfg)
+        # "snapshot <name> at <lsn>: N tables" is logged when reading begins
+        dpcheck.wait_for(lambda: " tables" in p.log("capture") or proc.poll() is not None, 60,
+                         interval=0.05, what="snapshot to start")
+        time.sleep(0.3)
+        assert proc.poll() is None and "snapshot done" not in p.log("capture"), \
+            "snapshot too quick to interrupt, or capture failed:\n" + p.log("capture")[-3000:]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert stored_snapshot_mark(p, f"cap-{p.id}") is True
+        p.start("capture", cfg)
+        p.wait_streaming()
+        assert "did not finish last time" in p.log("capture")
+        dpcheck.wait_for(lambda: "snapshot done" in p.log("capture"), 180, what="second snapshot")
+        p.sql(f"INSERT INTO users (user_id, email) VALUES ('{uuid.uuid4()}', 'after@example.com')")
+        p.wait_confirmed(p.current_lsn(), timeout=120)
+        msgs = [json.loads(m.value())["payload"]
+                for m in consume_all(p.env, [p.topics["users"]], f"k-{p.id}") if m.value() is not None]
+        read_ids = {e["after"]["user_id"] for e in msgs if e["op"] == "r"}
+        table = {r[0] for r in p.sql("SELECT user_id::text FROM users", fetch=True)}
+        assert len(read_ids) == 60000 and read_ids <= table  # every row, at least once
+        assert [e["op"] for e in msgs].count("c") == 1
+        assert stored_snapshot_mark(p, f"cap-{p.id}") is False
+    finally:
+        for proc in p.procs.values():
+            dpcheck.stop(proc, timeout=30)
+        p.procs.clear()
+        p.sql(f"DROP PUBLICATION IF EXISTS pub_{p.id}")
+        p.sql(f"REVOKE ALL ON users, products FROM {user}")
+        p.sql(f"DROP ROLE IF EXISTS {user}")
