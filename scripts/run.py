@@ -25,11 +25,25 @@ ARCHIVE_CFG = ROOT / "config" / "s3-sink-connector.json"
 PREFIX = "cdc-events"
 
 stop_requested = False
+children = []  # every process this run started: stopped on every way out
 
 
 def on_sigint(sig, frame):
     global stop_requested
     stop_requested = True
+
+
+def start(cmd, env, log):
+    p = dpcheck.start(cmd, env, log)
+    children.append(p)
+    return p
+
+
+def stop_children():
+    """Stop whatever this run started and is still running (bounded)."""
+    for p in reversed(children):
+        if p.poll() is None:
+            dpcheck.stop(p, timeout=30)
 
 
 def lsn_int(s):
@@ -39,11 +53,12 @@ def lsn_int(s):
 
 def status(binary, env):
     import subprocess
-    r = subprocess.run([str(binary), "status", "--capture", str(CAPTURE_CFG), "--archive",
-                        str(ARCHIVE_CFG), "--json"], env=env, capture_output=True, text=True, timeout=60)
     try:
+        r = subprocess.run([str(binary), "status", "--capture", str(CAPTURE_CFG), "--archive",
+                            str(ARCHIVE_CFG), "--json"], env=env, capture_output=True, text=True,
+                           timeout=60)
         return json.loads(r.stdout)
-    except ValueError:
+    except (ValueError, subprocess.TimeoutExpired):
         return None
 
 
@@ -55,6 +70,14 @@ def ledger(path):
 
 
 def main():
+    signal.signal(signal.SIGTERM, lambda sig, frame: sys.exit(143))
+    try:
+        return run()
+    finally:
+        stop_children()
+
+
+def run():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--duration", type=float, default=0, help="seconds; 0 = until Ctrl-C")
@@ -69,8 +92,8 @@ def main():
 
     start_lsn = dpcheck.pg_rows(env, "SELECT pg_current_wal_lsn()::text")[0][0]
     t0 = time.monotonic()
-    capture = dpcheck.start([str(binary), "capture", "--config", str(CAPTURE_CFG)], env, logdir / "capture.log")
-    archive = dpcheck.start([str(binary), "archive", "--config", str(ARCHIVE_CFG)], env, logdir / "archive.log")
+    capture = start([str(binary), "capture", "--config", str(CAPTURE_CFG)], env, logdir / "capture.log")
+    archive = start([str(binary), "archive", "--config", str(ARCHIVE_CFG)], env, logdir / "archive.log")
     print(f"datapipe run: logs in {logdir.relative_to(ROOT)}; capture pid {capture.pid}, archive pid {archive.pid}")
     ports = [json.loads(c.read_text())["config"].get("datapipe.metrics.port") for c in (CAPTURE_CFG, ARCHIVE_CFG)]
     if all(ports):
@@ -87,7 +110,7 @@ def main():
         print(f"error: capture exited with {capture.returncode}; see {logdir}/capture.log")
         print((logdir / "capture.log").read_text()[-2000:])
         return 1
-    load = dpcheck.start([str(binary), "load", "--rate", str(args.rate), "--duration",
+    load = start([str(binary), "load", "--rate", str(args.rate), "--duration",
                           str(args.duration if args.duration > 0 else 0), "--report", str(report)],
                          env, logdir / "load.log")
     print(f"load: {args.rate:.0f} changes/s " + (f"for {args.duration:.0f} s" if args.duration else "until Ctrl-C"))

@@ -1,7 +1,11 @@
 /* status.c - one report of the pipeline's position, from the capture and
  * archive configurations: the slot's confirmed position and lag in
  * PostgreSQL, end offsets of the archived topics against the archive
- * group's committed offsets, and the objects under topics.dir in S3. */
+ * group's committed offsets, and the objects under topics.dir in S3.
+ *
+ * It answers within a bounded time whatever is down: each server's part
+ * has its own deadline, and what did not answer is named in the report
+ * (a partition whose leader is gone, a server that refused or timed out). */
 #include "status/status.h"
 
 #include <getopt.h>
@@ -11,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "archive/archive.h"
 #include "capture/capture.h"
+#include "common/buf.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
 #include "pg/repl.h"
@@ -27,13 +34,40 @@ typedef struct report {
     long long kafka_end, archived;
     int s3_ok;
     long long objects, bytes;
+    int kafka_unanswered; /* partitions whose end offset did not come in time */
+    char pg_err[1024], kafka_err[1024], s3_err[1024];
 } report_t;
+
+/* KAFKA_BUDGET_MS: the whole Kafka part, however many partitions */
+#define KAFKA_BUDGET_MS 15000
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* left_ms: what remains of a budget ending at deadline, at most cap */
+static int left_ms(int64_t deadline, int cap) {
+    int64_t l = deadline - mono_ms();
+    return l <= 0 ? 0 : l > cap ? cap : (int)l;
+}
+
+/* one_line: errstr as one line for the report */
+static void one_line(char *dst, size_t n, const char *src) {
+    snprintf(dst, n, "%s", src);
+    for (char *p = dst; *p; p++)
+        if (*p == '\n' || *p == '\t') *p = ' ';
+}
 
 static void pg_part(const capture_settings_t *cs, report_t *r) {
     char errstr[512];
     repl_conninfo_t ci = {cs->hostname, cs->user, cs->password, cs->dbname, cs->port, "datapipe-status"};
-    PGconn *c = repl_connect(&ci, 0, errstr, sizeof errstr);
-    if (!c) { dp_warn("status", "%s", errstr); return; }
+    PGconn *c = repl_connect(&ci, 0, errstr, sizeof errstr); /* connect_timeout bounds it */
+    if (!c) {
+        one_line(r->pg_err, sizeof r->pg_err, errstr);
+        return;
+    }
     const char *params[1] = {cs->slot_name};
     PGresult *res = PQexecParams(c,
                                  "SELECT active, confirmed_flush_lsn, "
@@ -44,7 +78,11 @@ static void pg_part(const capture_settings_t *cs, report_t *r) {
         r->pg_ok = 1;
         r->slot_active = PQgetvalue(res, 0, 0)[0] == 't';
         snprintf(r->confirmed, sizeof r->confirmed, "%s", PQgetvalue(res, 0, 1));
-        r->slot_lag_bytes = atoll(PQgetvalue(res, 0, 2));
+        r->slot_lag_bytes = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    } else if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        snprintf(r->pg_err, sizeof r->pg_err, "slot \"%s\" does not exist", cs->slot_name);
+    } else {
+        one_line(r->pg_err, sizeof r->pg_err, PQresultErrorMessage(res));
     }
     PQclear(res);
     PQfinish(c);
@@ -54,12 +92,18 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     char errstr[512], group[600];
     snprintf(group, sizeof group, "connect-%s", as->name);
     const char *defaults[] = {"group.id", group, NULL};
+    int64_t deadline = mono_ms() + KAFKA_BUDGET_MS;
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->kafka, errstr, sizeof errstr);
-    if (!conf) return;
-    rd_kafka_t *rk = kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr);
-    if (!rk) return;
+    rd_kafka_t *rk = conf ? kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr) : NULL;
+    if (!rk) {
+        one_line(r->kafka_err, sizeof r->kafka_err, errstr);
+        return;
+    }
     const struct rd_kafka_metadata *md;
-    if (rd_kafka_metadata(rk, 1, NULL, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, left_ms(deadline, 10000));
+    if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(r->kafka_err, sizeof r->kafka_err, "no metadata from %s: %s",
+                 cfg_kv_get(&as->kafka, "bootstrap.servers"), rd_kafka_err2str(me));
         rd_kafka_destroy(rk);
         return;
     }
@@ -74,20 +118,35 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
                             : (as->topics && strstr(as->topics, name) != NULL);
         if (!match) continue;
         for (int p = 0; p < md->topics[t].partition_cnt; p++) {
+            const struct rd_kafka_metadata_partition *mp = &md->topics[t].partitions[p];
             int64_t lo, hi;
-            if (rd_kafka_query_watermark_offsets(rk, name, md->topics[t].partitions[p].id, &lo, &hi,
-                                                 5000) == 0)
+            /* a partition without a leader cannot answer: do not wait for it */
+            if (mp->leader < 0 || left_ms(deadline, 5000) == 0 ||
+                rd_kafka_query_watermark_offsets(rk, name, mp->id, &lo, &hi,
+                                                 left_ms(deadline, 5000)) != 0)
+                r->kafka_unanswered++;
+            else
                 r->kafka_end += hi;
-            rd_kafka_topic_partition_list_add(l, name, md->topics[t].partitions[p].id);
+            rd_kafka_topic_partition_list_add(l, name, mp->id);
         }
     }
     if (have_re) regfree(&re);
     rd_kafka_metadata_destroy(md);
-    if (rd_kafka_committed(rk, l, 10000) == 0) {
-        r->kafka_ok = 1;
+    rd_kafka_resp_err_t ce = left_ms(deadline, 10000)
+                                 ? rd_kafka_committed(rk, l, left_ms(deadline, 10000))
+                                 : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (ce == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        r->kafka_ok = !r->kafka_unanswered;
         for (int i = 0; i < l->cnt; i++)
             if (l->elems[i].offset > 0) r->archived += l->elems[i].offset;
+    } else {
+        snprintf(r->kafka_err, sizeof r->kafka_err, "committed offsets of group \"%s\": %s", group,
+                 rd_kafka_err2str(ce));
     }
+    if (r->kafka_unanswered && !*r->kafka_err)
+        snprintf(r->kafka_err, sizeof r->kafka_err,
+                 "%d partitions did not answer within %d s (a broker down, a leader gone)",
+                 r->kafka_unanswered, KAFKA_BUDGET_MS / 1000);
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);
 }
@@ -104,11 +163,14 @@ static void s3_part(const archive_settings_t *as, report_t *r) {
     char errstr[512];
     s3_client_t *c = NULL;
     archive_s3_client(as, 1, &c, errstr, sizeof errstr);
-    if (!c) { dp_warn("status", "%s", errstr); return; }
+    if (!c) {
+        one_line(r->s3_err, sizeof r->s3_err, errstr);
+        return;
+    }
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/", as->topics_dir);
     if (s3_list_objects(c, prefix, count_obj, r, errstr, sizeof errstr) == DP_OK) r->s3_ok = 1;
-    else dp_warn("status", "%s", errstr);
+    else one_line(r->s3_err, sizeof r->s3_err, errstr);
     s3_client_destroy(c);
 }
 
@@ -154,14 +216,26 @@ int status_main(int argc, char **argv) {
     kafka_part(&as, &r);
     s3_part(&as, &r);
     if (json) {
-        printf("{\"postgres\":{\"ok\":%s,\"slot\":\"%s\",\"active\":%s,\"confirmed_lsn\":\"%s\","
-               "\"lag_bytes\":%lld},\"kafka\":{\"ok\":%s,\"end_offsets\":%lld,"
-               "\"archived_offsets\":%lld,\"lag\":%lld},\"s3\":{\"ok\":%s,\"objects\":%lld,"
-               "\"bytes\":%lld}}\n",
-               r.pg_ok ? "true" : "false", cs.slot_name, r.slot_active ? "true" : "false",
-               r.confirmed, r.slot_lag_bytes, r.kafka_ok ? "true" : "false", r.kafka_end,
-               r.archived, r.kafka_end - r.archived, r.s3_ok ? "true" : "false", r.objects,
-               r.bytes);
+        dp_buf_t b;
+        dp_buf_init(&b, 1 << 16);
+        dp_buf_puts(&b, "{\"postgres\":{\"ok\":");
+        dp_buf_puts(&b, r.pg_ok ? "true" : "false");
+        dp_buf_puts(&b, ",\"slot\":");
+        dp_json_put_str(&b, cs.slot_name, strlen(cs.slot_name));
+        dp_buf_printf(&b, ",\"active\":%s,\"confirmed_lsn\":\"%s\",\"lag_bytes\":%lld,\"error\":",
+                      r.slot_active ? "true" : "false", r.confirmed, r.slot_lag_bytes);
+        dp_json_put_str(&b, r.pg_err, strlen(r.pg_err));
+        dp_buf_printf(&b, "},\"kafka\":{\"ok\":%s,\"end_offsets\":%lld,\"archived_offsets\":%lld,"
+                      "\"lag\":%lld,\"unanswered_partitions\":%d,\"error\":",
+                      r.kafka_ok ? "true" : "false", r.kafka_end, r.archived,
+                      r.kafka_end - r.archived, r.kafka_unanswered);
+        dp_json_put_str(&b, r.kafka_err, strlen(r.kafka_err));
+        dp_buf_printf(&b, "},\"s3\":{\"ok\":%s,\"objects\":%lld,\"bytes\":%lld,\"error\":",
+                      r.s3_ok ? "true" : "false", r.objects, r.bytes);
+        dp_json_put_str(&b, r.s3_err, strlen(r.s3_err));
+        dp_buf_puts(&b, "}}\n");
+        fputs(dp_buf_cstr(&b), stdout);
+        dp_buf_fini(&b);
     } else {
         printf("postgres  slot \"%s\" %s, confirmed %s, %lld bytes behind\n", cs.slot_name,
                r.pg_ok ? (r.slot_active ? "active" : "inactive") : "unknown",
@@ -170,6 +244,9 @@ int status_main(int argc, char **argv) {
                r.kafka_end, r.archived, as.name, r.kafka_end - r.archived);
         printf("s3        %lld objects, %lld bytes under s3://%s/%s/\n", r.objects, r.bytes,
                as.s3_bucket, as.topics_dir);
+        if (*r.pg_err) printf("postgres  unreachable or incomplete: %s\n", r.pg_err);
+        if (*r.kafka_err) printf("kafka     unreachable or incomplete: %s\n", r.kafka_err);
+        if (*r.s3_err) printf("s3        unreachable or incomplete: %s\n", r.s3_err);
     }
     rc = r.pg_ok && r.kafka_ok && r.s3_ok ? 0 : 1;
 out:
