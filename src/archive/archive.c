@@ -68,8 +68,8 @@ typedef struct part {
     int64_t uncommitted;  /* offset whose commit failed after its object was uploaded, -1 none */
     int eof;              /* consumed up to the end the broker reported (EOF event) */
     int64_t eof_offset;   /* that end */
-    int halted;           /* paused at last_seen + 1: its record could not be dead-lettered */
-    dp_retry_t dlq_retry; /* when to read that record again */
+    int halted;           /* paused at last_seen + 1: its record cannot be handled now */
+    dp_retry_t retry;     /* when to read that record again */
     open_file_t *f;
 } part_t;
 
@@ -392,22 +392,28 @@ static void set_paused(archive_t *a, part_t *p, int pause) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* dead_letter: hand m of p to the dead-letter topic. When that fails, p
- * stops at m (nothing past it is read or committed; the other partitions
- * go on) and m is read again after the retry policy's backoff. */
+/* hold: p stops at m, which cannot be handled now (its dead-letter write
+ * failed, the schema registry is away): nothing past it is read or
+ * committed, the other partitions go on, and m is read again after the
+ * retry policy's backoff (on_timer). */
+static void hold(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *why) {
+    long d = dp_retry_failed(&p->retry, mono_ms());
+    dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, nothing "
+             "past it is committed; trying again in %ld ms)", p->topic, p->partition,
+             (long long)m->offset, why, d);
+    p->halted = 1;
+    set_paused(a, p, 1);
+}
+
+/* dead_letter: hand m of p to the dead-letter topic, or hold p at m */
 static void dead_letter(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *cls,
                         const char *msg) {
     char err[512];
     if (to_dlq(a, m, cls, msg, err, sizeof err)) {
-        long d = dp_retry_failed(&p->dlq_retry, mono_ms());
-        dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, "
-                 "nothing past it is committed; trying again in %ld ms)", p->topic, p->partition,
-                 (long long)m->offset, err, d);
-        p->halted = 1;
-        set_paused(a, p, 1);
+        hold(a, p, m, err);
         return;
     }
-    dp_retry_ok(&p->dlq_retry);
+    dp_retry_ok(&p->retry);
     p->last_seen = m->offset;
     if (p->f) p->f->end_offset = m->offset;
 }
@@ -449,9 +455,8 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         size_t vl;
         err = arc_convert_value(a->conv, m->payload, m->len, &v, &vl, errstr, sizeof errstr);
         if (err == DP_ERR_NET) { /* the registry is away: the record is fine, do not dead-letter it */
-            dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (stopping; nothing past it is "
-                     "committed)", topic, m->partition, (long long)m->offset, errstr);
-            return err;
+            hold(a, p, m, errstr);
+            return DP_OK;
         }
         if (!err) err = arc_row_parse(&a->row, &a->json, v, vl, errstr, sizeof errstr);
     }
@@ -533,6 +538,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     p->f->rows++;
     p->f->end_offset = m->offset;
     p->last_seen = m->offset;
+    if (p->retry.failures) dp_retry_ok(&p->retry); /* whatever held it is over */
     a->rows++;
     if ((long long)p->f->rows >= a->s.flush_size) file_close(a, p);
     else bound_memory(a, m->len);
@@ -580,7 +586,7 @@ static void bound_memory(archive_t *a, size_t consumed) {
 static void on_timer(archive_t *a, int64_t now) {
     for (size_t i = 0; i < a->nparts; i++) {
         part_t *p = &a->parts[i];
-        if (p->halted && dp_retry_due(&p->dlq_retry, mono_ms())) {
+        if (p->halted && dp_retry_due(&p->retry, mono_ms())) {
             p->halted = 0;
             set_paused(a, p, 0);
             seek_back(a, p, p->last_seen + 1);
@@ -630,7 +636,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         p->eof = 0;
         if (p->halted) set_paused(a, p, 0);
         p->halted = 0;
-        dp_retry_ok(&p->dlq_retry);
+        dp_retry_ok(&p->retry);
     }
     if (coop) {
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);

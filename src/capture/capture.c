@@ -803,11 +803,13 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     int64_t interval_us = c->s.status_update_interval_ms * 1000;
     int64_t next_feedback = 0, last_feedback = 0, next_log = repl_now_us() + 10000000;
     int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = repl_now_us();
+    int64_t waiting_since = 0, next_wait_note = 0; /* backpressure: since when, next log line */
+    const char *waiting = NULL;                    /* what /health says capture waits for */
     dp_err_t err = DP_OK;
     c->streaming = 1;
     while (!err) {
         rd_kafka_poll(c->rk, 0);
-        capture_tick_metrics(c, NULL);
+        capture_tick_metrics(c, waiting);
         if (c->delivery_failed)
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
         if ((err = capture_eos_tick(c, 0, errstr, n))) break;
@@ -834,8 +836,22 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         if (c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes ||
             c->committing) {
             rd_kafka_poll(c->rk, 20); /* backpressure (or a commit): serve acks, do not read */
+            /* Kafka slow or away: after 5 s say so, in the log every 30 s and in /health */
+            if (!waiting_since) waiting_since = now;
+            if (now - waiting_since >= 5000000) {
+                waiting = "waiting for kafka to acknowledge";
+                if (now >= next_wait_note) {
+                    dp_warn(MOD, "waiting for Kafka: %lld records unacknowledged%s for %lld s; "
+                            "not reading the slot meanwhile", (long long)c->inflight,
+                            c->committing ? ", a transaction commit under way" : "",
+                            (long long)((now - waiting_since) / 1000000));
+                    next_wait_note = now + 30000000;
+                }
+            }
             continue;
         }
+        waiting_since = next_wait_note = 0;
+        waiting = NULL;
         char *buf = NULL;
         int r = PQgetCopyData(c->repl, &buf, 1);
         if (r == 0) {

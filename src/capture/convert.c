@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capture/internal.h"
 #include "common/log.h"
 #include "common/registry.h"
+#include "common/retry.h"
 #include "event/avro.h"
 
 #define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
@@ -99,6 +101,27 @@ static dp_err_t run(dp_avro_conv_t *conv, const char *topic, dp_buf_t *b, dp_buf
     return DP_OK;
 }
 
+/* run_healing: run, and while the registry cannot be reached (a new
+ * schema to register), wait for it with the retry policy's backoff,
+ * serving Kafka meanwhile; the stream waits, nothing is dropped */
+static dp_err_t run_healing(capture_t *c, dp_avro_conv_t *conv, const char *topic, dp_buf_t *b,
+                            dp_buf_t *out, char *errstr, size_t n) {
+    dp_retry_t retry = {0};
+    for (;;) {
+        dp_err_t err = run(conv, topic, b, out, errstr, n);
+        if (err != DP_ERR_NET || capture_stop_requested) return err;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long d = dp_retry_failed(&retry, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        dp_warn(MOD, "%s (waiting for the schema registry: trying again in %ld ms)", errstr, d);
+        for (long waited = 0; waited < d && !capture_stop_requested; waited += 100) {
+            capture_serve(c, 100);
+            capture_tick_metrics(c, "waiting for the schema registry");
+        }
+        if (capture_stop_requested) return DP_ERR_STOPPED;
+    }
+}
+
 dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_t *value,
                          char *errstr, size_t n) {
     struct capture_avro *a = c->avro;
@@ -106,8 +129,8 @@ dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_
     dp_err_t err = DP_OK;
     /* an empty buffer is a null record (a tombstone): it stays null, as
      * AvroConverter serializes null */
-    if (key && key->len && a->key) err = run(a->key, topic, key, &a->key_out, errstr, n);
+    if (key && key->len && a->key) err = run_healing(c, a->key, topic, key, &a->key_out, errstr, n);
     if (!err && value && value->len && a->value)
-        err = run(a->value, topic, value, &a->value_out, errstr, n);
+        err = run_healing(c, a->value, topic, value, &a->value_out, errstr, n);
     return err;
 }
