@@ -274,23 +274,22 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
      * once the record is accepted */
     rd_kafka_headers_t *hdrs = c->next_headers;
     c->next_headers = NULL;
-    /* not again what Kafka has from before a restart or a reconnect */
-    if (capture_eos_skip(c)) {
-        if (hdrs) rd_kafka_headers_destroy(hdrs);
-        return DP_OK;
-    }
+    dp_err_t err = DP_OK;
     if (c->s.exactly_once) {
-        /* a commit first when one is due (the record is not in it) */
-        dp_err_t err = capture_eos_tick(c, 0, errstr, n);
+        /* a commit first when one is due: the record is not in it, and the
+         * position it stores must not count the record yet */
+        err = capture_eos_tick(c, 0, errstr, n);
         while (!err && c->committing) {
             rd_kafka_poll(c->rk, 10);
             if (stop_requested) err = DP_ERR_STOPPED;
             else err = capture_eos_tick(c, 1, errstr, n);
         }
-        if (err || (err = capture_eos_open(c, errstr, n))) {
-            if (hdrs) rd_kafka_headers_destroy(hdrs);
-            return err;
-        }
+    }
+    /* then the record, unless Kafka has it from before a restart or a
+     * reconnect (counting it in the position from here on) */
+    if (err || capture_eos_skip(c) || (err = capture_eos_open(c, errstr, n))) {
+        if (hdrs) rd_kafka_headers_destroy(hdrs);
+        return err;
     }
     for (;;) {
         rd_kafka_resp_err_t e = hdrs ? rd_kafka_producev(
