@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (sp[i]->null) continue;
             const char *p = sp[i]->p;
             int in_input = p >= (const char *)data && p + sp[i]->len <= (const char *)data + size;
-            int in_scratch = p >= (const char *)row.scratch.data &&
+            int in_scratch = row.scratch.data && p >= (const char *)row.scratch.data &&
                              p + sp[i]->len <= (const char *)row.scratch.data + row.scratch.len;
             if (!in_input && !in_scratch) abort();
         }
