@@ -5,13 +5,14 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 15
-FUZZERS    := pgoutput json config archive_row metrics_http sts parquet_footer avro
+FUZZERS    := pgoutput json config archive_row metrics_http sts parquet_footer avro \
+              s3_list s3_error aws_credentials registry position
 PY         := .venv/bin/python
 JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: all setup build build-asan build-fuzz run test unit integration down docs-check fuzz bench clean
+.PHONY: all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench clean
 
 all: build
 
@@ -60,6 +61,14 @@ test: setup build build-asan docs-check
 	@$(MAKE) --no-print-directory fuzz
 	@scripts/stack up
 	@$(MAKE) --no-print-directory integration
+
+# make test-faults: every fault of the reliability promise at full length
+# (60 s outages, heavier load) on the real stack; writes docs/RELIABILITY.md.
+# `make test` runs the same suite in its reduced form.
+test-faults: setup build
+	@scripts/stack up
+	@DP_FAULTS=full DP_FAULTS_REPORT=docs/RELIABILITY.md DP_BUILD_DIR=$(BUILD) \
+	  $(PY) -m pytest -q -s tests/integration/test_0020_faults.py
 
 unit: build-asan
 	@cd $(BUILD_ASAN) && ctest --output-on-failure -j$(JOBS)

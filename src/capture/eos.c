@@ -56,33 +56,6 @@ static void position_key(const capture_t *c, dp_buf_t *out) {
     dp_buf_puts(out, "}]");
 }
 
-/* parse_position: {"lsn_commit":N,"records":N,"complete":bool[,"snapshot":bool]} */
-static int parse_position(const char *v, size_t len, capture_eos_pos_t *pos) {
-    dp_json_t j;
-    memset(&j, 0, sizeof j);
-    char err[128];
-    int ok = 0;
-    if (dp_json_parse(&j, v, len, 64, err, sizeof err) == DP_OK &&
-        j.nodes[0].type == DP_JSON_OBJECT) {
-        uint32_t l = dp_json_get(&j, 0, "lsn_commit"), r = dp_json_get(&j, 0, "records"),
-                 cpl = dp_json_get(&j, 0, "complete"), snap = dp_json_get(&j, 0, "snapshot");
-        int64_t lsn, recs;
-        if (l && r && cpl && dp_json_int64(&j, l, &lsn) == DP_OK &&
-            dp_json_int64(&j, r, &recs) == DP_OK && lsn >= 0 && recs >= 0 &&
-            (j.nodes[cpl].type == DP_JSON_TRUE || j.nodes[cpl].type == DP_JSON_FALSE) &&
-            (!snap || j.nodes[snap].type == DP_JSON_TRUE || j.nodes[snap].type == DP_JSON_FALSE)) {
-            pos->lsn_commit = (uint64_t)lsn;
-            pos->records = (uint64_t)recs;
-            pos->complete = j.nodes[cpl].type == DP_JSON_TRUE;
-            pos->snapshot = snap && j.nodes[snap].type == DP_JSON_TRUE;
-            pos->valid = 1;
-            ok = 1;
-        }
-    }
-    dp_json_fini(&j);
-    return ok;
-}
-
 /* load_position: the last committed position under our key, read from the
  * offset topic with read_committed up to its end. */
 static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
@@ -139,7 +112,7 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
         } else if (m->key_len == key.len && memcmp(m->key, key.data, key.len) == 0) {
             if (!m->payload) {
                 memset(&pos, 0, sizeof pos); /* deleted */
-            } else if (!parse_position(m->payload, m->len, &pos)) {
+            } else if (!capture_position_parse(m->payload, m->len, &pos)) {
                 err = dp_seterr(errstr, n, DP_ERR_PROTO,
                                 "the position in \"%s\" [%d] at offset %lld is not one datapipe "
                                 "wrote: %.*s", topic, m->partition, (long long)m->offset,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "capture/capture.h"
+#include "capture/position.h"
 #include "common/buf.h"
 #include "event/debezium.h"
 #include "event/unwrap.h"
@@ -54,15 +55,6 @@ typedef struct txn {
     int committed;
     int failed; /* a record of it was not delivered: the position stays before it */
 } txn_t;
-
-/* a stored stream position (eos.c): the PostgreSQL transaction whose
- * commit is at lsn_commit had its first `records` records (all of them
- * when complete) in committed Kafka transactions */
-typedef struct capture_eos_pos {
-    uint64_t lsn_commit, records;
-    int complete, valid;
-    int snapshot; /* a snapshot began and has not finished */
-} capture_eos_pos_t;
 
 typedef struct capture {
     capture_settings_t s;

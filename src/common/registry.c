@@ -150,28 +150,64 @@ static dp_err_t request(dp_registry_t *r, const char *path, const char *body, si
     return err;
 }
 
+void dp_registry_parse_error(const char *body, size_t len, long long *code, dp_buf_t *msg) {
+    dp_json_t j = {0};
+    char jerr[64];
+    *code = 0;
+    dp_buf_reset(msg);
+    if (dp_json_parse(&j, body, len, 4096, jerr, sizeof jerr) == DP_OK) {
+        uint32_t m = dp_json_get(&j, 0, "message"), c = dp_json_get(&j, 0, "error_code");
+        if (m) dp_json_str(&j, m, msg);
+        int64_t v;
+        if (c && dp_json_int64(&j, c, &v) == DP_OK) *code = v;
+    }
+    dp_json_fini(&j);
+}
+
+int dp_registry_parse_id(const char *body, size_t len, int32_t *id) {
+    dp_json_t j = {0};
+    char jerr[128];
+    int64_t v = -1;
+    uint32_t n;
+    int rc = -1;
+    if (dp_json_parse(&j, body, len, 4096, jerr, sizeof jerr) == DP_OK &&
+        (n = dp_json_get(&j, 0, "id")) && dp_json_int64(&j, n, &v) == DP_OK && v >= 0 &&
+        v <= INT32_MAX) {
+        *id = (int32_t)v;
+        rc = 0;
+    }
+    dp_json_fini(&j);
+    return rc;
+}
+
+dp_err_t dp_registry_parse_schema(const char *body, size_t len, dp_buf_t *out) {
+    dp_json_t j = {0};
+    char jerr[128];
+    uint32_t n = 0;
+    dp_err_t err = DP_OK;
+    if (dp_json_parse(&j, body, len, 1u << 20, jerr, sizeof jerr) != DP_OK ||
+        !(n = dp_json_get(&j, 0, "schema")) || dp_json_str(&j, n, out) != DP_OK)
+        err = DP_ERR_PROTO;
+    else
+        dp_buf_cstr(out);
+    dp_json_fini(&j);
+    return err;
+}
+
 /* answer_error: the registry's {"error_code", "message"} as an error */
 static dp_err_t answer_error(dp_registry_t *r, long status, dp_buf_t *resp, const char *what,
                              char *errstr, size_t errstr_size) {
     char shown[512];
     dp_registry_redact(r->urls[0], shown, sizeof shown);
-    dp_json_t j = {0};
-    char jerr[64];
     dp_buf_t msg;
     dp_buf_init(&msg, 1024);
     long long code = 0;
-    if (dp_json_parse(&j, (const char *)resp->data, resp->len, 4096, jerr, sizeof jerr) == DP_OK) {
-        uint32_t m = dp_json_get(&j, 0, "message"), c = dp_json_get(&j, 0, "error_code");
-        if (m) dp_json_str(&j, m, &msg);
-        int64_t v;
-        if (c && dp_json_int64(&j, c, &v) == DP_OK) code = v;
-    }
+    dp_registry_parse_error((const char *)resp->data, resp->len, &code, &msg);
     if (!msg.len) dp_buf_append(&msg, resp->data, resp->len > 300 ? 300 : resp->len);
     dp_err_t err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
                              "schema registry %s: %s: HTTP %ld (error code %lld): %.*s", shown, what,
                              status, code, (int)msg.len, (const char *)msg.data);
     dp_buf_fini(&msg);
-    dp_json_fini(&j);
     return err;
 }
 
@@ -194,23 +230,12 @@ dp_err_t dp_registry_register(dp_registry_t *r, const char *subject, const char 
     dp_err_t err = request(r, path, (const char *)body.data, body.len, &status, &resp, what, errstr,
                            errstr_size);
     if (!err && status != 200) err = answer_error(r, status, &resp, what, errstr, errstr_size);
-    if (!err) {
-        dp_json_t j = {0};
-        char jerr[128];
-        int64_t v = -1;
-        uint32_t n;
-        if (dp_json_parse(&j, (const char *)resp.data, resp.len, 4096, jerr, sizeof jerr) != DP_OK ||
-            !(n = dp_json_get(&j, 0, "id")) || dp_json_int64(&j, n, &v) != DP_OK || v < 0 ||
-            v > INT32_MAX) {
-            char shown[512];
-            dp_registry_redact(r->urls[0], shown, sizeof shown);
-            err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO, "schema registry %s: %s: no id in "
-                            "the answer %.*s", shown, what, (int)(resp.len > 200 ? 200 : resp.len),
-                            (const char *)resp.data);
-        } else {
-            *id = (int32_t)v;
-        }
-        dp_json_fini(&j);
+    if (!err && dp_registry_parse_id((const char *)resp.data, resp.len, id) != 0) {
+        char shown[512];
+        dp_registry_redact(r->urls[0], shown, sizeof shown);
+        err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO, "schema registry %s: %s: no id in "
+                        "the answer %.*s", shown, what, (int)(resp.len > 200 ? 200 : resp.len),
+                        (const char *)resp.data);
     }
     dp_buf_fini(&body);
     dp_buf_fini(&resp);
@@ -233,18 +258,9 @@ dp_err_t dp_registry_schema(dp_registry_t *r, int32_t id, dp_buf_t *out, char *e
     long status = 0;
     dp_err_t err = request(r, path, NULL, 0, &status, &resp, what, errstr, errstr_size);
     if (!err && status != 200) err = answer_error(r, status, &resp, what, errstr, errstr_size);
-    if (!err) {
-        dp_json_t j = {0};
-        char jerr[128];
-        uint32_t n = 0;
-        if (dp_json_parse(&j, (const char *)resp.data, resp.len, 1u << 20, jerr, sizeof jerr) != DP_OK ||
-            !(n = dp_json_get(&j, 0, "schema")) || dp_json_str(&j, n, out) != DP_OK)
-            err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
-                            "schema registry: %s: no schema in the answer", what);
-        else
-            dp_buf_cstr(out);
-        dp_json_fini(&j);
-    }
+    if (!err && dp_registry_parse_schema((const char *)resp.data, resp.len, out) != DP_OK)
+        err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
+                        "schema registry: %s: no schema in the answer", what);
     dp_buf_fini(&resp);
     return err;
 }

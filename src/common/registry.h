@@ -43,6 +43,25 @@ dp_err_t dp_registry_register_cb(void *ctx, const char *subject, const char *sch
 dp_err_t dp_registry_schema(dp_registry_t *r, int32_t id, dp_buf_t *out, char *errstr,
                             size_t errstr_size);
 
+/* Parsers of the registry's answer bodies (outside bytes, not
+ * NUL-terminated), exposed for tests and fuzzing; the calls above use them. */
+
+/* dp_registry_parse_id: N of a register answer {"id": N}; 0 and *id, or -1
+ * (*id unchanged) when body is not JSON or has no integer id in
+ * [0, INT32_MAX]. */
+int dp_registry_parse_id(const char *body, size_t len, int32_t *id);
+
+/* dp_registry_parse_schema: the decoded "schema" string of a lookup answer
+ * into out (replacing its content, NUL-terminated); DP_ERR_PROTO when body is
+ * not JSON, has no string schema or it does not fit out's max. */
+dp_err_t dp_registry_parse_schema(const char *body, size_t len, dp_buf_t *out);
+
+/* dp_registry_parse_error: an error answer {"error_code": N, "message": "..."}:
+ * *code is N (0 if absent or not an integer), msg the decoded message
+ * (replacing its content; empty when absent or not a string, possibly only a
+ * prefix when longer than msg's max). */
+void dp_registry_parse_error(const char *body, size_t len, long long *code, dp_buf_t *msg);
+
 /* dp_registry_redact: url without user:password@, for messages. */
 void dp_registry_redact(const char *url, char *out, size_t out_size);
 

@@ -419,9 +419,8 @@ static dp_err_t request_path(const s3_client_t *c, const char *key, dp_buf_t *ou
     return err;
 }
 
-/* parse_error_body: S3's <Error><Code>..</Code><Message>..</Message>. */
-static void parse_error_body(const char *doc, size_t len, char *code, size_t codesz,
-                             char *msg, size_t msgsz) {
+void s3_parse_error_body(const char *doc, size_t len, char *code, size_t codesz, char *msg,
+                         size_t msgsz) {
     s3_xml_span_t v;
     dp_buf_t b;
     dp_buf_init(&b, 4096);
@@ -538,12 +537,13 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
     if (is_2xx && req->error_in_body && req->out &&
         s3_xml_find((const char *)req->out->data + out_start, req->out->len - out_start,
                     "Error", &(s3_xml_span_t){0})) {
-        parse_error_body((const char *)req->out->data + out_start, req->out->len - out_start,
-                         resp->code, sizeof resp->code, emsg, sizeof emsg);
+        s3_parse_error_body((const char *)req->out->data + out_start,
+                            req->out->len - out_start, resp->code, sizeof resp->code, emsg,
+                            sizeof emsg);
         if (!resp->code[0]) snprintf(resp->code, sizeof resp->code, "InternalError");
     } else if (!is_2xx) {
-        parse_error_body((const char *)x.errbody.data, x.errbody.len, resp->code,
-                         sizeof resp->code, emsg, sizeof emsg);
+        s3_parse_error_body((const char *)x.errbody.data, x.errbody.len, resp->code,
+                            sizeof resp->code, emsg, sizeof emsg);
     }
     if (resp->status == 404 && req->ok404) goto done;
     err = s3_classify_http(resp->status, resp->code);
@@ -702,14 +702,41 @@ static dp_err_t query_param(dp_buf_t *out, const char *name, const char *value) 
     return err;
 }
 
+dp_err_t s3_list_parse(const char *doc, size_t len, s3_list_fn fn, void *ctx, dp_buf_t *key,
+                       dp_buf_t *token, int *truncated, int *stopped) {
+    s3_xml_span_t rest = {doc, len}, elem, v;
+    *truncated = *stopped = 0;
+    dp_buf_reset(token);
+    while (s3_xml_next(&rest, "Contents", &elem)) {
+        uint64_t size = 0;
+        dp_buf_reset(key);
+        if (!s3_xml_find(elem.p, elem.len, "Key", &v) ||
+            s3_xml_unescape(v.p, v.len, key) != DP_OK ||
+            !s3_xml_find(elem.p, elem.len, "Size", &v) || s3_xml_u64(v.p, v.len, &size))
+            return DP_ERR_PROTO;
+        dp_err_t err = fn(ctx, dp_buf_cstr(key), size);
+        if (err) {
+            *stopped = 1;
+            return err;
+        }
+    }
+    *truncated = s3_xml_find(doc, len, "IsTruncated", &v) && v.len == 4 &&
+                 memcmp(v.p, "true", 4) == 0;
+    if (*truncated && !(s3_xml_find(doc, len, "NextContinuationToken", &v) && v.len > 0 &&
+                        s3_xml_unescape(v.p, v.len, token) == DP_OK))
+        dp_buf_reset(token);
+    return DP_OK;
+}
+
 dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void *ctx,
                          char *errstr, size_t errstr_size) {
     if (!prefix) prefix = "";
     if (strlen(prefix) > S3_MAX_KEY_LEN) return bad_key("list", prefix, errstr, errstr_size);
-    dp_buf_t body, query, token, key;
+    dp_buf_t body, query, token, next, key;
     dp_buf_init(&body, LIST_BODY_MAX);
     dp_buf_init(&query, 16384);
     dp_buf_init(&token, 8192);
+    dp_buf_init(&next, 8192);
     dp_buf_init(&key, 4 * S3_MAX_KEY_LEN);
     dp_err_t err = DP_OK;
     char kbuf[256];
@@ -736,40 +763,25 @@ dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void
         err = request(c, &req, &resp, errstr, errstr_size);
         if (err) break;
 
-        const char *doc = (const char *)body.data;
-        size_t len = body.len;
-        s3_xml_span_t rest = {doc, len}, elem, v;
-        while (!err && s3_xml_next(&rest, "Contents", &elem)) {
-            uint64_t size = 0;
-            dp_buf_reset(&key);
-            if (!s3_xml_find(elem.p, elem.len, "Key", &v) ||
-                s3_xml_unescape(v.p, v.len, &key) != DP_OK ||
-                !s3_xml_find(elem.p, elem.len, "Size", &v) || s3_xml_u64(v.p, v.len, &size)) {
-                err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
-                                "s3 list \"%s\" in bucket \"%s\": page %d has an entry "
-                                "without a readable Key and Size",
-                                printable_key(prefix, kbuf, sizeof kbuf), c->bucket, page + 1);
-                break;
-            }
-            err = fn(ctx, dp_buf_cstr(&key), size);
-            if (err)
-                dp_seterr(errstr, errstr_size, err,
-                          "s3 list \"%s\" in bucket \"%s\": stopped by the caller (%s)",
-                          printable_key(prefix, kbuf, sizeof kbuf), c->bucket, dp_err_name(err));
-        }
-        if (err) break;
-        int truncated = s3_xml_find(doc, len, "IsTruncated", &v) && v.len == 4 &&
-                        memcmp(v.p, "true", 4) == 0;
-        if (!truncated) break;
-        dp_buf_t prev = token; /* a server repeating its token would loop forever */
-        dp_buf_init(&token, prev.max);
-        int repeated = 0;
-        if (s3_xml_find(doc, len, "NextContinuationToken", &v) && v.len > 0 &&
-            s3_xml_unescape(v.p, v.len, &token) == DP_OK)
-            repeated = token.len == prev.len && memcmp(token.data, prev.data, prev.len) == 0;
-        else
-            dp_buf_reset(&token);
-        dp_buf_fini(&prev);
+        int truncated = 0, stopped = 0;
+        err = s3_list_parse(body.data ? (const char *)body.data : "", body.len, fn, ctx, &key,
+                            &next, &truncated, &stopped);
+        if (err == DP_ERR_PROTO && !stopped)
+            dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
+                      "s3 list \"%s\" in bucket \"%s\": page %d has an entry without a "
+                      "readable Key and Size",
+                      printable_key(prefix, kbuf, sizeof kbuf), c->bucket, page + 1);
+        else if (err)
+            dp_seterr(errstr, errstr_size, err,
+                      "s3 list \"%s\" in bucket \"%s\": stopped by the caller (%s)",
+                      printable_key(prefix, kbuf, sizeof kbuf), c->bucket, dp_err_name(err));
+        if (err || !truncated) break;
+        /* a server repeating its token would loop forever */
+        int repeated = next.len > 0 && next.len == token.len &&
+                       memcmp(next.data, token.data, token.len) == 0;
+        dp_buf_t prev = token;
+        token = next;
+        next = prev;
         if (token.len == 0 || repeated) {
             err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
                             "s3 list \"%s\" in bucket \"%s\": truncated page %d without a "
@@ -781,6 +793,7 @@ dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void
     dp_buf_fini(&body);
     dp_buf_fini(&query);
     dp_buf_fini(&token);
+    dp_buf_fini(&next);
     dp_buf_fini(&key);
     return err;
 }

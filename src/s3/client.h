@@ -135,6 +135,26 @@ typedef dp_err_t (*s3_list_fn)(void *ctx, const char *key, uint64_t size);
 dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void *ctx,
                          char *errstr, size_t errstr_size);
 
+/* ---- parsers of S3's answers (exposed for tests and fuzzing) ---- */
+
+/* s3_list_parse: one ListObjectsV2 answer page doc[0..len) (not
+ * NUL-terminated): fn(ctx, key, size) for each <Contents> in document
+ * order, the key unescaped into key (NUL-terminated; its max bounds a key).
+ * Returns DP_OK, DP_ERR_PROTO for an entry without a readable Key and Size
+ * (*stopped 0), or fn's non-zero result (*stopped 1). On DP_OK, *truncated
+ * is 1 when <IsTruncated> is "true", and then token holds the unescaped
+ * <NextContinuationToken> (empty when it is absent, empty or unreadable);
+ * token is emptied otherwise. */
+dp_err_t s3_list_parse(const char *doc, size_t len, s3_list_fn fn, void *ctx, dp_buf_t *key,
+                       dp_buf_t *token, int *truncated, int *stopped);
+
+/* s3_parse_error_body: S3's <Error><Code>..</Code><Message>..</Message> in
+ * doc[0..len) (not NUL-terminated), unescaped into code and msg (both always
+ * NUL-terminated, "" when absent or unreadable, cut to their sizes; msg
+ * without its trailing dots, blanks and newlines). codesz, msgsz > 0. */
+void s3_parse_error_body(const char *doc, size_t len, char *code, size_t codesz, char *msg,
+                         size_t msgsz);
+
 /* ---- retry policy, shared with callers that retry at a higher level ---- */
 
 /* s3_classify_http: DP_OK for 2xx without an error code; DP_ERR_S3_RETRY for

@@ -67,11 +67,7 @@ static int read_file(const char *path, dp_buf_t *b) {
     return rc;
 }
 
-/* parse_profile: scan an INI credentials file for [profile] and take its
- * aws_access_key_id, aws_secret_access_key and aws_session_token. Returns 1
- * when the section exists. "[profile name]" is accepted too, as in
- * ~/.aws/config. Comments start with '#' or ';'. */
-static int parse_profile(char *text, const char *profile, s3_credentials_t *store) {
+int s3_credentials_parse_profile(char *text, const char *profile, s3_credentials_t *store) {
     int in = 0, found = 0;
     char *p = text;
     while (*p) {
@@ -261,7 +257,7 @@ dp_err_t s3_credentials_resolve(s3_config_t *cfg, s3_credentials_t *store, char 
                                                                                  : DP_ERR_IO,
                          "s3 credentials: cannot read \"%s\": %s", path, strerror(e));
     }
-    int found = parse_profile((char *)text.data, profile, store);
+    int found = s3_credentials_parse_profile((char *)text.data, profile, store);
     OPENSSL_cleanse(text.data, text.len);
     dp_buf_fini(&text);
     if (!found) {

@@ -66,6 +66,15 @@ int64_t s3_credentials_expiry(const s3_credentials_t *store);
  * (Unix ms) is within S3_CREDENTIALS_REFRESH_MS of that, or past it. */
 int s3_credentials_refresh_due(const s3_credentials_t *store, int64_t now_ms);
 
+/* s3_credentials_parse_profile: scan the NUL-terminated text of an INI
+ * credentials file for the section [profile] ("[profile name]" is accepted
+ * too, as in ~/.aws/config) and take its aws_access_key_id,
+ * aws_secret_access_key and aws_session_token into store (each a trimmed,
+ * non-empty value, replacing one set before; a later line wins). Lines are
+ * trimmed of blanks; '#' or ';' starts a comment line. Returns 1 when the
+ * section exists, 0 if not. Writes NULs into text (keep it to wipe it). */
+int s3_credentials_parse_profile(char *text, const char *profile, s3_credentials_t *store);
+
 /* s3_credentials_fini: wipe and free what *store owns; may be called twice. */
 void s3_credentials_fini(s3_credentials_t *store);
 
