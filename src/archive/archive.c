@@ -496,7 +496,14 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         dp_error(MOD, "invalid \"path.format\" \"%s\"", a->s.path_format);
         return DP_ERR_CONFIG;
     }
-    if (p->f && strcmp(p->f->path, path) != 0 && file_close(a, p)) return DP_OK;
+    if (p->f && strcmp(p->f->path, path) != 0) {
+        /* m belongs to another time path: the file closes first. If that
+         * close re-read the partition (a failed upload, or an adopted object
+         * that ends before the file did) or covered m already, m comes
+         * again: taking it now would put it before the records re-read */
+        int64_t before = p->last_seen;
+        if (file_close(a, p) || p->last_seen < before || m->offset <= p->last_seen) return DP_OK;
+    }
     if (!p->f && file_open(a, p, path, m->offset, errstr, sizeof errstr)) {
         dp_error(MOD, "%s", errstr);
         return DP_ERR_INVALID;
@@ -705,7 +712,11 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
                               /* the drain's "caught up": offsets are not dense (transaction
                                * markers), so the end is where the broker says it is */
                               "enable.partition.eof", "true",
-                              "fetch.max.bytes", fetch_max, NULL};
+                              "fetch.max.bytes", fetch_max,
+                              /* a member that died (kill -9, a node lost) gives its partitions
+                               * up after 10 s, not the client default 45 s: the loop never
+                               * stalls long (no GC), so a short session is safe */
+                              "session.timeout.ms", "10000", "heartbeat.interval.ms", "3000", NULL};
     const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;

@@ -397,6 +397,40 @@ def test_an_existing_object_is_adopted_not_overwritten(pipeline):
     cleanup_s3(p)
 
 
+def test_an_object_adopted_at_an_hour_boundary_loses_no_record(pipeline):
+    """The record that closes a file because it belongs to the next hour
+    must wait when that close adopts an existing, shorter object and reads
+    the partition again from the object's end: found by the fault suite
+    (all brokers stopped across 14:00 lost the records between the adopted
+    object's end and the first record of the new hour). Archiver A cuts
+    files of 5 records; B, in another group, keeps one file per hour, so
+    its first close (at the first record of the second hour) meets A's
+    first object (offsets 0..4) and must read 5..9 again."""
+    p = pipeline
+    topic = add_topic(p, "hours", 1)
+    src = Source(p.env)
+    base = hour_start_ms(2)
+    for j in range(10):
+        src.send(topic, 0, base + j, "h" * 10)
+    for j in range(3):
+        src.send(topic, 0, base + HOUR_MS + j, "n" * 10)
+    src.flush()
+    s3 = dpcheck.s3_client(p.env)
+    common = {"topics.regex": re.escape(topic), "rotate.interval.ms": "600000"}
+    start_archive(p, "a", p.archive_config(**common, **{"flush.size": "5"}))
+    drain(p, "a")
+    first = [k for k in dpcheck.list_keys(p.env, p.dir + "/") if k.endswith("+0000000000.snappy.parquet")]
+    assert len(first) == 1, first
+    for k in dpcheck.list_keys(p.env, p.dir + "/"):  # only A's first object stays
+        if k not in first:
+            s3.delete_object(Bucket=p.env["S3_BUCKET"], Key=k)
+    start_archive(p, "b", p.archive_config(**common, **{"flush.size": "100", "name": f"arc-{p.id}-b"}))
+    drain(p, "b")
+    assert "exists already" in log_of(p, "b"), log_of(p, "b")[-3000:]
+    check_exactly_once(p, src.expected)
+    cleanup_s3(p)
+
+
 # ---- low traffic ------------------------------------------------------------
 
 def test_single_record_reaches_s3_within_schedule_interval_and_once(pipeline):
