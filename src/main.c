@@ -8,6 +8,7 @@
 #include "load/load.h"
 #include "s3/cli.h"
 #include "status/status.h"
+#include "verify/verify.h"
 
 #ifndef DP_VERSION
 #define DP_VERSION "0.1.0"
@@ -44,6 +45,7 @@ static const struct {
     {"archive", archive_main, "archive Kafka topics into S3 as Parquet"},
     {"load", load_main, "generate the seed's e-commerce workload"},
     {"status", status_main, "show the pipeline's position: slot, topics, archive"},
+    {"verify", verify_main, "check that the archive in S3 holds every record once"},
     {"s3", s3_main, "put, get, head, ls, rm objects (S3_ENDPOINT_URL, S3_BUCKET, AWS_*)"},
     {"version", version_main, "print the version"},
     {"config-docs", config_docs_main, "print the configuration reference (Markdown)"},
