@@ -95,6 +95,7 @@ typedef struct archive {
     int64_t next_metrics_us;
     int64_t next_drain_check_ms;
     int assigned;          /* a rebalance has handed this consumer its partitions */
+    int64_t rebalanced_ms; /* when the last assignment or revocation came (monotonic) */
     archive_metrics_t *met;
     int task, ntasks;      /* this consumer's number, of tasks.max */
     long long prefetch;    /* bytes librdkafka may prefetch for this task */
@@ -616,6 +617,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* kafka.partition.assignment.strategy=cooperative-sticky hands over and
      * takes back only the partitions that move */
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    a->rebalanced_ms = mono_ms();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         a->assigned = 1;
         for (int i = 0; i < parts->cnt; i++)
@@ -820,6 +822,25 @@ static void refresh_credentials(archive_t *a) {
  * reaches the end: the last stable offset under read_committed) and no
  * record came after it. The EOF is queued behind the partition's records,
  * so every record before it went through on_message. */
+/* others_may_hold: the group has members besides this process's tasks,
+ * and the last rebalance is recent: a member killed a moment ago keeps its
+ * partitions until its session expires (then a rebalance hands them on),
+ * so "my partitions are at their end" does not yet mean the topics are.
+ * A live other member that holds partitions drains its own. */
+static int others_may_hold(archive_t *a) {
+    char group[600];
+    snprintf(group, sizeof group, "connect-%s", a->s.name);
+    const struct rd_kafka_group_list *gl = NULL;
+    int members = 0;
+    if (rd_kafka_list_groups(a->rk, group, &gl, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && gl) {
+        if (gl->group_cnt == 1) members = gl->groups[0].member_cnt;
+        rd_kafka_group_list_destroy(gl);
+    }
+    const char *st = cfg_kv_get(&a->s.kafka, "session.timeout.ms");
+    long long session_ms = st ? strtoll(st, NULL, 10) : 10000;
+    return members > a->ntasks && mono_ms() - a->rebalanced_ms < session_ms + 5000;
+}
+
 static int caught_up(archive_t *a) {
     rd_kafka_topic_partition_list_t *l = NULL;
     if (rd_kafka_assignment(a->rk, &l) || !l) return 0;
@@ -831,7 +852,7 @@ static int caught_up(archive_t *a) {
         ok = p && p->eof && !p->halted;
     }
     rd_kafka_topic_partition_list_destroy(l);
-    return ok;
+    return ok && !others_may_hold(a);
 }
 
 static int run(archive_t *a) {
