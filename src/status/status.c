@@ -12,10 +12,12 @@
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "archive/archive.h"
 #include "capture/capture.h"
@@ -40,6 +42,21 @@ typedef struct report {
 
 /* KAFKA_BUDGET_MS: the whole Kafka part, however many partitions */
 #define KAFKA_BUDGET_MS 15000
+/* STATUS_MAX_S: the whole command, whatever a library call does; past it
+ * status names the part that did not answer and exits 3 */
+#define STATUS_MAX_S 45
+
+static const char *volatile current_part = "configuration";
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char a[] = "datapipe status: no answer from ", b[] = " within 45 s\n";
+    const char *part = current_part;
+    (void)!write(2, a, sizeof a - 1);
+    (void)!write(2, part, strlen(part));
+    (void)!write(2, b, sizeof b - 1);
+    _exit(3);
+}
 
 static int64_t mono_ms(void) {
     struct timespec ts;
@@ -104,7 +121,7 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(r->kafka_err, sizeof r->kafka_err, "no metadata from %s: %s",
                  cfg_kv_get(&as->kafka, "bootstrap.servers"), rd_kafka_err2str(me));
-        rd_kafka_destroy(rk);
+        rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         return;
     }
     regex_t re;
@@ -148,7 +165,8 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
                  "%d partitions did not answer within %d s (a broker down, a leader gone)",
                  r->kafka_unanswered, KAFKA_BUDGET_MS / 1000);
     rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_destroy(rk);
+    /* it never joined the group: nothing to leave, no wait for a coordinator that may be gone */
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 static dp_err_t count_obj(void *ctx, const char *key, uint64_t size) {
@@ -212,9 +230,15 @@ int status_main(int argc, char **argv) {
     }
     report_t r;
     memset(&r, 0, sizeof r);
+    signal(SIGALRM, on_alarm);
+    alarm(STATUS_MAX_S);
+    current_part = "postgresql";
     pg_part(&cs, &r);
+    current_part = "kafka";
     kafka_part(&as, &r);
+    current_part = "s3";
     s3_part(&as, &r);
+    current_part = "the output";
     if (json) {
         dp_buf_t b;
         dp_buf_init(&b, 1 << 16);
