@@ -154,7 +154,24 @@ def run():
     if archive.returncode != 0:
         print(f"error: archive exited with {archive.returncode}; see {logdir}/archive.log")
         return 1
-    return verify(env, start_lsn, ledger(report), time.monotonic() - t0)
+    complete = datapipe_verify(binary, env)
+    return verify(env, start_lsn, ledger(report), time.monotonic() - t0) or (0 if complete else 1)
+
+
+def datapipe_verify(binary, env):
+    """`datapipe verify` over the whole archive (footers only): complete?"""
+    import subprocess
+    print("\ndatapipe verify (the Parquet footers against Kafka):")
+    try:
+        r = subprocess.run([str(binary), "verify", "--config", str(ARCHIVE_CFG)], env=env,
+                           capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        print("  FAIL datapipe verify did not answer within 600 s")
+        return False
+    for line in (r.stdout + r.stderr).strip().splitlines():
+        print("  " + line)
+    print(f"  {'ok  ' if r.returncode == 0 else 'FAIL'} datapipe verify exit {r.returncode}")
+    return r.returncode == 0
 
 
 def verify(env, start_lsn, led, elapsed):

@@ -10,12 +10,9 @@ Every test works under a random key prefix and removes it afterwards.
 """
 import concurrent.futures
 import hashlib
-import http.client
-import http.server
 import os
 import re
 import subprocess
-import threading
 import time
 
 import pytest
@@ -268,71 +265,7 @@ def test_sse_headers_are_signed_and_accepted(stack, s3, prefix, tmp_path):
 # ---- faults, through a proxy in front of the real server -------------------
 
 
-class FaultProxy(dpcheck.LoopbackServer):
-    """HTTP proxy to the real S3 server. `rule(n, method, path)` sees the
-    n-th request (0-based) and returns None to forward it, ("status", code,
-    s3_code) to answer with an S3 error document, ("drop",) to close the
-    connection without an answer, or ("stall", seconds) to wait that long and
-    then close the connection unanswered."""
-
-    def __init__(self, upstream, rule):
-        self.rule = rule
-        self.requests = []
-        self.lock = threading.Lock()
-        host, port = upstream.split("//", 1)[1].split(":")
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def handle_any(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with proxy.lock:
-                    n = len(proxy.requests)
-                    proxy.requests.append((self.command, self.path))
-                action = proxy.rule(n, self.command, self.path)
-                if action and action[0] == "stall":
-                    time.sleep(action[1])
-                if action and action[0] in ("drop", "stall"):
-                    self.close_connection = True
-                    return
-                if action and action[0] == "status":
-                    doc = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{action[2]}"
-                           f"</Code><Message>injected {action[2]}.</Message></Error>").encode()
-                    self.send_response(action[1])
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(doc)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(doc)
-                    return
-                conn = http.client.HTTPConnection(host, int(port), timeout=60)
-                try:
-                    headers = {k: v for k, v in self.headers.items()}
-                    conn.request(self.command, self.path, body=body, headers=headers)
-                    resp = conn.getresponse()
-                    data = resp.read()
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(data)
-                finally:
-                    conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
-
-        super().__init__(Handler)
-
-    def count(self, method=None, contains=""):
-        with self.lock:
-            return sum(1 for m, p in self.requests if (method is None or m == method) and contains in p)
+FaultProxy = dpcheck.FaultProxy
 
 
 def test_slowdown_is_retried_with_backoff(stack, s3, prefix, tmp_path):

@@ -119,21 +119,7 @@ class RecordingProxy(Server):
     def handle(self, h, body):
         with self.lock:
             self.requests.append((h.command, h.path, {k.lower(): v for k, v in h.headers.items()}))
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        try:
-            conn.request(h.command, h.path, body=body, headers=dict(h.headers.items()))
-            resp = conn.getresponse()
-            data = resp.read()
-            h.send_response(resp.status)
-            for k, v in resp.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    h.send_header(k, v)
-            h.send_header("Content-Length", str(len(data)))
-            h.end_headers()
-            if h.command != "HEAD":
-                h.wfile.write(data)
-        finally:
-            conn.close()
+        dpcheck.forward(h, self.host, self.port, body)
 
 
 @pytest.fixture

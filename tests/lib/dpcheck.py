@@ -5,12 +5,15 @@ pyarrow and DuckDB, PostgreSQL with psycopg, Kafka with confluent-kafka.
 Shared by `make run` (scripts/run.py) and the integration tests.
 """
 import base64
+import http.client
+import http.server
 import json
 import os
 import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -246,6 +249,79 @@ def wait_for(pred, timeout, interval=0.5, what="condition"):
             return v
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def forward(h, host, port, body):
+    """Send the request handler h is serving (its body already read) to
+    host:port and copy the answer back to h's client."""
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    try:
+        conn.request(h.command, h.path, body=body, headers=dict(h.headers.items()))
+        resp = conn.getresponse()
+        data = resp.read()
+        h.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+    finally:
+        conn.close()
+
+
+class FaultProxy(LoopbackServer):
+    """HTTP proxy to the real S3 server. `rule(n, method, path)` sees the
+    n-th request (0-based) and returns None to forward it, ("status", code,
+    s3_code) to answer with an S3 error document, ("drop",) to close the
+    connection without an answer, ("stall", seconds) to wait that long and
+    then close the connection unanswered, or ("delay", seconds) to wait that
+    long and then forward it (a slow server)."""
+
+    def __init__(self, upstream, rule):
+        self.rule = rule
+        self.requests = []
+        self.lock = threading.Lock()
+        host, port = upstream.split("//", 1)[1].split(":")
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_any(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with proxy.lock:
+                    n = len(proxy.requests)
+                    proxy.requests.append((self.command, self.path))
+                action = proxy.rule(n, self.command, self.path)
+                if action and action[0] in ("stall", "delay"):
+                    time.sleep(action[1])
+                if action and action[0] in ("drop", "stall"):
+                    self.close_connection = True
+                    return
+                if action and action[0] == "status":
+                    doc = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{action[2]}"
+                           f"</Code><Message>injected {action[2]}.</Message></Error>").encode()
+                    self.send_response(action[1])
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(doc)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(doc)
+                    return
+                forward(self, host, int(port), body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+        super().__init__(Handler)
+
+    def count(self, method=None, contains=""):
+        with self.lock:
+            return sum(1 for m, p in self.requests if (method is None or m == method) and contains in p)
 
 
 def free_port():
