@@ -13,6 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -822,23 +823,47 @@ static void refresh_credentials(archive_t *a) {
  * reaches the end: the last stable offset under read_committed) and no
  * record came after it. The EOF is queued behind the partition's records,
  * so every record before it went through on_message. */
-/* others_may_hold: the group has members besides this process's tasks,
- * and the last rebalance is recent: a member killed a moment ago keeps its
- * partitions until its session expires (then a rebalance hands them on),
- * so "my partitions are at their end" does not yet mean the topics are.
- * A live other member that holds partitions drains its own. */
-static int others_may_hold(archive_t *a) {
-    char group[600];
-    snprintf(group, sizeof group, "connect-%s", a->s.name);
-    const struct rd_kafka_group_list *gl = NULL;
-    int members = 0;
-    if (rd_kafka_list_groups(a->rk, group, &gl, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && gl) {
-        if (gl->group_cnt == 1) members = gl->groups[0].member_cnt;
-        rd_kafka_group_list_destroy(gl);
+/* topic_archived: topic is one this archive subscribes to */
+static int topic_archived(const archive_t *a, const char *topic) {
+    if (a->s.topics_regex) {
+        char pat[1200];
+        regex_t re;
+        snprintf(pat, sizeof pat, "^(%s)$", a->s.topics_regex);
+        if (regcomp(&re, pat, REG_EXTENDED | REG_NOSUB)) return 0;
+        int m = regexec(&re, topic, 0, NULL, 0) == 0;
+        regfree(&re);
+        return m;
     }
+    size_t tl = strlen(topic);
+    for (const char *p = a->s.topics; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        if ((size_t)(t - p) == tl && strncmp(p, topic, tl) == 0) return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* others_may_hold: a drain must not stop while partitions of the topics
+ * may still sit with a member that died a moment ago (kill -9): it keeps
+ * them until its session expires, and then a rebalance hands them on.
+ * When this consumer holds every partition of the topics there is nothing
+ * to wait for; otherwise it waits until the last rebalance is older than
+ * the session timeout plus a margin (heartbeats, the rejoin). */
+static int others_may_hold(archive_t *a, int assigned_cnt) {
     const char *st = cfg_kv_get(&a->s.kafka, "session.timeout.ms");
     long long session_ms = st ? strtoll(st, NULL, 10) : 10000;
-    return members > a->ntasks && mono_ms() - a->rebalanced_ms < session_ms + 5000;
+    if (mono_ms() - a->rebalanced_ms >= session_ms + 8000) return 0;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(a->rk, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR || !md) return 1;
+    int total = 0;
+    for (int t = 0; t < md->topic_cnt; t++)
+        if (topic_archived(a, md->topics[t].topic)) total += md->topics[t].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return assigned_cnt < total;
 }
 
 static int caught_up(archive_t *a) {
@@ -851,8 +876,9 @@ static int caught_up(archive_t *a) {
         part_t *p = get_part(a, l->elems[i].topic, l->elems[i].partition, 0);
         ok = p && p->eof && !p->halted;
     }
+    int cnt = l->cnt;
     rd_kafka_topic_partition_list_destroy(l);
-    return ok && !others_may_hold(a);
+    return ok && !others_may_hold(a, cnt);
 }
 
 static int run(archive_t *a) {
