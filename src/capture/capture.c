@@ -21,6 +21,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/retry.h"
 #include "event/debezium.h"
 #include "kafka/kafka.h"
 #include "pg/pgoutput.h"
@@ -248,6 +249,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (m->err && !c->delivery_failed) {
         c->delivery_failed = 1;
+        c->delivery_code = m->err;
+        c->restart = kfk_producer_restart_heals(m->err);
         snprintf(c->delivery_err, sizeof c->delivery_err, "delivery to \"%s\" [%d] failed: %s",
                  rd_kafka_topic_name(m->rkt), m->partition, rd_kafka_err2str(m->err));
     }
@@ -1111,7 +1114,11 @@ static void capture_free(capture_t *c) {
     cfg_free(&capture_config_table, &c->s);
 }
 
-int capture_main(int argc, char **argv) {
+/* capture_once: one life of capture, from the configuration to the stop;
+ * *again says that it ended on a failure a new producer heals, or (in a
+ * restart, restarting set) on any runtime failure: the slot still held by
+ * the previous life's walsender, a server not back yet */
+static int capture_once(int argc, char **argv, int restarting, int *again) {
     capture_t *c = dp_xcalloc(1, sizeof *c);
     char errstr[1024] = "";
     dp_err_t err;
@@ -1160,7 +1167,33 @@ int capture_main(int argc, char **argv) {
             (unsigned long long)c->txns, (unsigned)(c->flushed_lsn >> 32),
             (unsigned)c->flushed_lsn);
 out:
+    *again = rc == 1 && (c->restart || restarting) && !stop_requested;
     capture_free(c);
     free(c);
     return rc;
+}
+
+/* capture_main: capture, started again (with the retry policy's backoff)
+ * after a failure that only a new Kafka producer heals: its idempotence
+ * or transaction state is broken (a broker lost acknowledged batches, the
+ * coordinator aborted a transaction that outlived its timeout). What is
+ * confirmed stays confirmed; the slot sends the rest again, and the
+ * stored position skips what Kafka has. */
+int capture_main(int argc, char **argv) {
+    dp_retry_t retry = {0};
+    for (;;) {
+        int again = 0;
+        int rc = capture_once(argc, argv, retry.failures > 0, &again);
+        if (!again) return rc;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        long d = dp_retry_failed(&retry, now);
+        dp_warn(MOD, "restarting capture in %ld ms with a new Kafka producer", d);
+        for (long waited = 0; waited < d && !stop_requested; waited += 100) {
+            struct timespec nap = {0, 100000000};
+            nanosleep(&nap, NULL);
+        }
+        if (stop_requested) return rc;
+    }
 }

@@ -37,6 +37,16 @@
 
 #define TXN_TIMEOUT_MS 30000
 
+/* txn_failed: a transactional call failed with e: a new producer heals
+ * it. That includes "fenced": the coordinator fences a producer whose
+ * transaction outlived transaction.timeout.ms just as a second capture
+ * with this name would; with a real second capture, the one holding the
+ * slot goes on and the other fails to get the slot. Not heals: a
+ * transactional.id this principal may not use. */
+static void txn_failed(capture_t *c, const rd_kafka_error_t *e) {
+    c->restart = rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+}
+
 static dp_err_t txn_error(rd_kafka_error_t *e, const char *what, char *errstr, size_t n) {
     dp_err_t err = dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction %s: %s%s", what,
                              rd_kafka_error_string(e),
@@ -153,6 +163,7 @@ dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n) {
     rd_kafka_error_t *e = rd_kafka_begin_transaction(c->rk);
     if (e) {
         c->ktx_failed = 1;
+        txn_failed(c, e);
         return txn_error(e, "begin", errstr, n);
     }
     c->ktx_open = 1;
@@ -266,6 +277,7 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
      * path (the shutdown drain included): the records of this transaction
      * are not in Kafka, and only a restart sends them again from the slot */
     c->ktx_failed = 1;
+    txn_failed(c, e);
     if (rd_kafka_error_txn_requires_abort(e)) {
         rd_kafka_error_t *a = rd_kafka_abort_transaction(c->rk, TXN_TIMEOUT_MS);
         if (a) rd_kafka_error_destroy(a);

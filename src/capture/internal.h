@@ -84,6 +84,8 @@ typedef struct capture {
     int64_t inflight, inflight_bytes;
     int delivery_failed;
     char delivery_err[512];
+    rd_kafka_resp_err_t delivery_code; /* the first failed delivery's error */
+    int restart;                /* a failure a new producer heals (capture_main restarts) */
 
     int snapshot_only;      /* snapshot.mode initial_only: no streaming */
     rd_kafka_topic_t *hb_rkt; /* heartbeat topic, once known to exist */

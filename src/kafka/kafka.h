@@ -27,5 +27,9 @@ int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *er
 
 /* kfk_err: map a librdkafka error to ours (retriable or fatal). */
 dp_err_t kfk_err(rd_kafka_resp_err_t err);
+/* kfk_producer_restart_heals: err, as a record's delivery failure, comes
+ * from a broken producer state or a Kafka outage that a new producer
+ * heals (1), not from the record itself (0: too large, not authorized) */
+int kfk_producer_restart_heals(rd_kafka_resp_err_t err);
 
 #endif
