@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/breaker.h"
 #include "common/log.h"
 #include "common/retry.h"
@@ -110,11 +111,6 @@ static int64_t now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int create) {
     for (size_t i = 0; i < a->nparts; i++)
@@ -292,7 +288,7 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
     int guarded = 0;
     if (!err) {
-        if (dp_breaker_allow(&a->breaker, mono_ms())) guarded = 1;
+        if (dp_breaker_allow(&a->breaker, dp_mono_ms())) guarded = 1;
         else err = dp_seterr(errstr, sizeof errstr, DP_ERR_S3_RETRY, "s3 circuit breaker is open");
     }
     if (!err) err = pqt_writer_finish(f->w, keys, vals, 4, errstr, sizeof errstr);
@@ -303,7 +299,7 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     } /* else file_drop aborts it */
     if (guarded) {
         /* S3 answered a create-only write that the key exists: S3 is fine */
-        dp_breaker_record(&a->breaker, !err || err == DP_ERR_EXISTS, mono_ms());
+        dp_breaker_record(&a->breaker, !err || err == DP_ERR_EXISTS, dp_mono_ms());
         breaker_note(a, b0);
     }
     if (err == DP_ERR_EXISTS) {
@@ -399,7 +395,7 @@ static void set_paused(archive_t *a, part_t *p, int pause) {
  * committed, the other partitions go on, and m is read again after the
  * retry policy's backoff (on_timer). */
 static void hold(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *why) {
-    long d = dp_retry_failed(&p->retry, mono_ms());
+    long d = dp_retry_failed(&p->retry, dp_mono_ms());
     dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, nothing "
              "past it is committed; trying again in %ld ms)", p->topic, p->partition,
              (long long)m->offset, why, d);
@@ -534,7 +530,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         dp_error(MOD, "writing \"%s\": %s", p->f->key, errstr);
         if (err == DP_ERR_S3 || err == DP_ERR_S3_RETRY) {
             dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
-            dp_breaker_record(&a->breaker, 0, mono_ms());
+            dp_breaker_record(&a->breaker, 0, dp_mono_ms());
             breaker_note(a, b0);
         }
         int64_t start = p->f->start_offset;
@@ -595,7 +591,7 @@ static void bound_memory(archive_t *a, size_t consumed) {
 static void on_timer(archive_t *a, int64_t now) {
     for (size_t i = 0; i < a->nparts; i++) {
         part_t *p = &a->parts[i];
-        if (p->halted && dp_retry_due(&p->retry, mono_ms())) {
+        if (p->halted && dp_retry_due(&p->retry, dp_mono_ms())) {
             p->halted = 0;
             set_paused(a, p, 0);
             seek_back(a, p, p->last_seen + 1);
@@ -618,7 +614,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* kafka.partition.assignment.strategy=cooperative-sticky hands over and
      * takes back only the partitions that move */
     int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    a->rebalanced_ms = mono_ms();
+    a->rebalanced_ms = dp_mono_ms();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         a->assigned = 1;
         for (int i = 0; i < parts->cnt; i++)
@@ -834,17 +830,7 @@ static int topic_archived(const archive_t *a, const char *topic) {
         regfree(&re);
         return m;
     }
-    size_t tl = strlen(topic);
-    for (const char *p = a->s.topics; p && *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        const char *e = p;
-        while (*e && *e != ',') e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
-        if ((size_t)(t - p) == tl && strncmp(p, topic, tl) == 0) return 1;
-        p = e;
-    }
-    return 0;
+    return archive_topic_listed(a->s.topics, topic);
 }
 
 /* others_may_hold: a drain must not stop while partitions of the topics
@@ -856,7 +842,7 @@ static int topic_archived(const archive_t *a, const char *topic) {
 static int others_may_hold(archive_t *a, int assigned_cnt) {
     const char *st = cfg_kv_get(&a->s.kafka, "session.timeout.ms");
     long long session_ms = st ? strtoll(st, NULL, 10) : 10000;
-    if (mono_ms() - a->rebalanced_ms >= session_ms + 8000) return 0;
+    if (dp_mono_ms() - a->rebalanced_ms >= session_ms + 8000) return 0;
     const struct rd_kafka_metadata *md = NULL;
     if (rd_kafka_metadata(a->rk, 1, NULL, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR || !md) return 1;
     int total = 0;
@@ -887,16 +873,16 @@ static int run(archive_t *a) {
     while (!stop_requested) {
         if (now_us() < a->pause_until_us ||
             (dp_breaker_state(&a->breaker) == DP_BREAKER_OPEN &&
-             mono_ms() < dp_breaker_retry_at_ms(&a->breaker))) {
+             dp_mono_ms() < dp_breaker_retry_at_ms(&a->breaker))) {
             /* S3 failing: consume nothing for a while; Kafka keeps the data */
             struct timespec ts = {0, 100000000};
             nanosleep(&ts, NULL);
             continue;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 200);
-        if (!m && drain_requested && mono_ms() >= a->next_drain_check_ms) {
+        if (!m && drain_requested && dp_mono_ms() >= a->next_drain_check_ms) {
             /* it asks the brokers: at most once a second */
-            a->next_drain_check_ms = mono_ms() + 1000;
+            a->next_drain_check_ms = dp_mono_ms() + 1000;
             if (caught_up(a)) {
                 dp_info(MOD, "drained: every assigned partition archived up to its end");
                 break;

@@ -48,6 +48,9 @@ extern const cfg_table_t archive_config_table;
 #define ARCHIVE_MAX_TASKS 64
 
 int archive_main(int argc, char **argv);
+/* archive_topic_listed: topic is one of the comma-separated names of the
+ * `topics` key (blanks around names ignored); 0 for a NULL list */
+int archive_topic_listed(const char *topics, const char *topic);
 
 /* archive_s3_client: an S3 client for the archive settings s (endpoint,
  * region, bucket, credentials through the usual chain, SSE, part size). */

@@ -1,6 +1,7 @@
 /* config.c - the archive service's configuration table: the Confluent S3
  * sink's key names, plus kafka.* pass-through to librdkafka. */
 #include <stddef.h>
+#include <string.h>
 
 #include "archive/archive.h"
 
@@ -129,3 +130,17 @@ static const cfg_def_t defs[] = {
 };
 
 const cfg_table_t archive_config_table = {"archive", defs, sizeof defs / sizeof defs[0]};
+
+int archive_topic_listed(const char *topics, const char *topic) {
+    size_t tl = strlen(topic);
+    for (const char *p = topics; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *e = p;
+        while (*e && *e != ',') e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ') t--;
+        if ((size_t)(t - p) == tl && strncmp(p, topic, tl) == 0) return 1;
+        p = e;
+    }
+    return 0;
+}

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/retry.h"
 #include "event/debezium.h"
@@ -1185,10 +1186,7 @@ int capture_main(int argc, char **argv) {
         int again = 0;
         int rc = capture_once(argc, argv, retry.failures > 0, &again);
         if (!again) return rc;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        long d = dp_retry_failed(&retry, now);
+        long d = dp_retry_failed(&retry, dp_mono_ms());
         dp_warn(MOD, "restarting capture in %ld ms with a new Kafka producer", d);
         for (long waited = 0; waited < d && !stop_requested; waited += 100) {
             struct timespec nap = {0, 100000000};

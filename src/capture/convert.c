@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "capture/internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/registry.h"
 #include "common/retry.h"
@@ -110,9 +111,7 @@ static dp_err_t run_healing(capture_t *c, dp_avro_conv_t *conv, const char *topi
     for (;;) {
         dp_err_t err = run(conv, topic, b, out, errstr, n);
         if (err != DP_ERR_NET || capture_stop_requested) return err;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        long d = dp_retry_failed(&retry, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        long d = dp_retry_failed(&retry, dp_mono_ms());
         dp_warn(MOD, "%s (waiting for the schema registry: trying again in %ld ms)", errstr, d);
         for (long waited = 0; waited < d && !capture_stop_requested; waited += 100) {
             capture_serve(c, 100);

@@ -20,15 +20,11 @@
 #include <time.h>
 
 #include "capture/internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/retry.h"
 #include "pg/repl.h"
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* settle: steps 1 to 3 above */
 static dp_err_t settle(capture_t *c, char *errstr, size_t n) {
@@ -64,11 +60,11 @@ dp_err_t capture_reconnect(capture_t *c, const char *why, char *errstr, size_t n
     if (err) return err;
     dp_retry_t retry = {0};
     for (;;) {
-        long delay = dp_retry_failed(&retry, mono_ms());
+        long delay = dp_retry_failed(&retry, dp_mono_ms());
         snprintf(waiting, sizeof waiting, "waiting for postgresql: %s", reason);
         dp_warn(MOD, "reconnecting to PostgreSQL in %ld ms (confirmed %X/%X)", delay,
                 (unsigned)(c->flushed_lsn >> 32), (unsigned)c->flushed_lsn);
-        while (!dp_retry_due(&retry, mono_ms()) && !capture_stop_requested) {
+        while (!dp_retry_due(&retry, dp_mono_ms()) && !capture_stop_requested) {
             capture_serve(c, 100);
             capture_tick_metrics(c, waiting);
         }

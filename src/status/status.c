@@ -21,6 +21,7 @@
 
 #include "archive/archive.h"
 #include "capture/capture.h"
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -58,17 +59,7 @@ static void on_alarm(int sig) {
     _exit(3);
 }
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-/* left_ms: what remains of a budget ending at deadline, at most cap */
-static int left_ms(int64_t deadline, int cap) {
-    int64_t l = deadline - mono_ms();
-    return l <= 0 ? 0 : l > cap ? cap : (int)l;
-}
 
 /* one_line: errstr as one line for the report */
 static void one_line(char *dst, size_t n, const char *src) {
@@ -109,7 +100,7 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     char errstr[512], group[600];
     snprintf(group, sizeof group, "connect-%s", as->name);
     const char *defaults[] = {"group.id", group, NULL};
-    int64_t deadline = mono_ms() + KAFKA_BUDGET_MS;
+    int64_t deadline = dp_mono_ms() + KAFKA_BUDGET_MS;
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->kafka, errstr, sizeof errstr);
     rd_kafka_t *rk = conf ? kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr) : NULL;
     if (!rk) {
@@ -117,7 +108,7 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
         return;
     }
     const struct rd_kafka_metadata *md;
-    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, left_ms(deadline, 10000));
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, dp_left_ms(deadline, 10000));
     if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(r->kafka_err, sizeof r->kafka_err, "no metadata from %s: %s",
                  cfg_kv_get(&as->kafka, "bootstrap.servers"), rd_kafka_err2str(me));
@@ -138,9 +129,9 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
             const struct rd_kafka_metadata_partition *mp = &md->topics[t].partitions[p];
             int64_t lo, hi;
             /* a partition without a leader cannot answer: do not wait for it */
-            if (mp->leader < 0 || left_ms(deadline, 5000) == 0 ||
+            if (mp->leader < 0 || dp_left_ms(deadline, 5000) == 0 ||
                 rd_kafka_query_watermark_offsets(rk, name, mp->id, &lo, &hi,
-                                                 left_ms(deadline, 5000)) != 0)
+                                                 dp_left_ms(deadline, 5000)) != 0)
                 r->kafka_unanswered++;
             else
                 r->kafka_end += hi;
@@ -149,8 +140,8 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     }
     if (have_re) regfree(&re);
     rd_kafka_metadata_destroy(md);
-    rd_kafka_resp_err_t ce = left_ms(deadline, 10000)
-                                 ? rd_kafka_committed(rk, l, left_ms(deadline, 10000))
+    rd_kafka_resp_err_t ce = dp_left_ms(deadline, 10000)
+                                 ? rd_kafka_committed(rk, l, dp_left_ms(deadline, 10000))
                                  : RD_KAFKA_RESP_ERR__TIMED_OUT;
     if (ce == RD_KAFKA_RESP_ERR_NO_ERROR) {
         r->kafka_ok = !r->kafka_unanswered;

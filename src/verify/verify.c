@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -115,24 +116,14 @@ typedef struct verify {
     int64_t last_progress_ms;
 } verify_t;
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-/* left_ms: what remains of a budget ending at deadline, at most cap */
-static int left_ms(int64_t deadline, int cap) {
-    int64_t l = deadline - mono_ms();
-    return l <= 0 ? 0 : l > cap ? cap : (int)l;
-}
 
 /* progress: one overwritten line on stderr, when stderr is a terminal, at
  * most five times a second */
 static void progress(verify_t *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(verify_t *v, const char *fmt, ...) {
     if (!v->tty) return;
-    int64_t now = mono_ms();
+    int64_t now = dp_mono_ms();
     if (now - v->last_progress_ms < 200) return;
     v->last_progress_ms = now;
     va_list ap;
@@ -167,17 +158,7 @@ static dp_err_t fail(verify_t *v, dp_err_t err, const char *fmt, ...) {
 /* topic_archived: whether this configuration archives topic */
 static int topic_archived(const verify_t *v, const char *topic) {
     if (v->have_re) return regexec(&v->re, topic, 0, NULL, 0) == 0;
-    size_t tl = strlen(topic);
-    for (const char *p = v->s.topics; p && *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        const char *e = p;
-        while (*e && *e != ',') e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
-        if ((size_t)(t - p) == tl && strncmp(p, topic, tl) == 0) return 1;
-        p = e;
-    }
-    return 0;
+    return archive_topic_listed(v->s.topics, topic);
 }
 
 /* ---- Kafka ---- */
@@ -227,10 +208,10 @@ static int cmp_str(const void *a, const void *b) {
  * KAFKA_BUDGET_MS */
 static dp_err_t kafka_facts(verify_t *v) {
     const char *servers = cfg_kv_get(&v->s.kafka, "bootstrap.servers");
-    int64_t deadline = mono_ms() + KAFKA_BUDGET_MS;
+    int64_t deadline = dp_mono_ms() + KAFKA_BUDGET_MS;
     const struct rd_kafka_metadata *md;
     progress(v, "asking kafka (%s) for the topics", servers);
-    rd_kafka_resp_err_t me = rd_kafka_metadata(v->rk, 1, NULL, &md, left_ms(deadline, 15000));
+    rd_kafka_resp_err_t me = rd_kafka_metadata(v->rk, 1, NULL, &md, dp_left_ms(deadline, 15000));
     if (me)
         return fail(v, DP_ERR_NET, "kafka at \"%s\" did not answer: no metadata (%s)", servers,
                     rd_kafka_err2str(me));
@@ -270,8 +251,8 @@ static dp_err_t kafka_facts(verify_t *v) {
     rd_kafka_metadata_destroy(md);
     if (!err && l->cnt) {
         progress(v, "committed offsets of group \"%s\"", v->group);
-        rd_kafka_resp_err_t ce = left_ms(deadline, 15000)
-                                     ? rd_kafka_committed(v->rk, l, left_ms(deadline, 15000))
+        rd_kafka_resp_err_t ce = dp_left_ms(deadline, 15000)
+                                     ? rd_kafka_committed(v->rk, l, dp_left_ms(deadline, 15000))
                                      : RD_KAFKA_RESP_ERR__TIMED_OUT;
         if (ce)
             err = fail(v, DP_ERR_NET, "kafka at \"%s\": no committed offsets of group \"%s\" (%s)",
@@ -292,9 +273,9 @@ static dp_err_t kafka_facts(verify_t *v) {
         progress(v, "watermarks of \"%s\" [%d]", topic, part);
         int64_t lo = 0, hi = 0;
         rd_kafka_resp_err_t we = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        if (left_ms(deadline, 10000))
+        if (dp_left_ms(deadline, 10000))
             we = rd_kafka_query_watermark_offsets(v->rk, topic, part, &lo, &hi,
-                                                  left_ms(deadline, 10000));
+                                                  dp_left_ms(deadline, 10000));
         if (we)
             err = fail(v, DP_ERR_NET, "kafka at \"%s\": no offsets for \"%s\" [%d] (%s)", servers,
                        topic, part, rd_kafka_err2str(we));
@@ -447,13 +428,13 @@ static dp_err_t kafka_check(verify_t *v, vfy_plan_t *pl) {
     rd_kafka_topic_partition_list_destroy(l);
     if (ae) err = fail(v, DP_ERR_NET, "kafka: cannot read the topics: %s", rd_kafka_err2str(ae));
     qsort(rds, n, sizeof *rds, cmp_reader);
-    int64_t idle_until = mono_ms() + KAFKA_IDLE_MS;
+    int64_t idle_until = dp_mono_ms() + KAFKA_IDLE_MS;
     while (!err && finished < n) {
         progress(v, "reading kafka: %zu of %zu ranges, %zu of %zu partitions done", done, total,
                  finished, n);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(v->rk, 200);
         if (!m) {
-            if (mono_ms() > idle_until) {
+            if (dp_mono_ms() > idle_until) {
                 const reader_t *rd = rds;
                 while (rd->done) rd++;
                 err = fail(v, DP_ERR_NET, "kafka at \"%s\": nothing from \"%s\" [%d] for %d s while "
@@ -465,7 +446,7 @@ static dp_err_t kafka_check(verify_t *v, vfy_plan_t *pl) {
         }
         reader_t *rd = find_reader(v, rds, n, m);
         if (rd && !rd->done) {
-            idle_until = mono_ms() + KAFKA_IDLE_MS;
+            idle_until = dp_mono_ms() + KAFKA_IDLE_MS;
             err = reader_on_message(v, pl, rd, m, &done);
             if (rd->done) {
                 finished++;
@@ -1056,15 +1037,15 @@ int verify_main(int argc, char **argv) {
     if (err) fail(v, DP_ERR_CONFIG, "%s", errstr);
     if (!err && strcmp(v->s.log_level, "debug") == 0) dp_log_level = DP_LOG_DEBUG;
     if (!err) err = setup(v);
-    int64_t t0 = mono_ms();
+    int64_t t0 = dp_mono_ms();
     if (!err) err = kafka_open(v);
     if (!err) err = kafka_facts(v);
     if (!err)
-        dp_debug(MOD, "kafka: %zu partitions in %lld ms", v->nfacts, (long long)(mono_ms() - t0));
+        dp_debug(MOD, "kafka: %zu partitions in %lld ms", v->nfacts, (long long)(dp_mono_ms() - t0));
     if (!err) err = s3_scan(v);
     if (!err)
         dp_debug(MOD, "s3: %llu objects listed and read at %lld ms", (unsigned long long)v->listed,
-                 (long long)(mono_ms() - t0));
+                 (long long)(dp_mono_ms() - t0));
     vfy_plan_t pl;
     memset(&pl, 0, sizeof pl);
     vfy_verdict_t vd;
@@ -1072,7 +1053,7 @@ int verify_main(int argc, char **argv) {
     if (!err) {
         vfy_plan_build(&pl, v->objs, v->nobjs, v->facts, v->nfacts);
         err = kafka_check(v, &pl);
-        dp_debug(MOD, "kafka: %zu ranges read at %lld ms", pl.nranges, (long long)(mono_ms() - t0));
+        dp_debug(MOD, "kafka: %zu ranges read at %lld ms", pl.nranges, (long long)(dp_mono_ms() - t0));
     }
     progress_clear(v);
     int rc;
