@@ -34,9 +34,10 @@ def test_exactly_once_confirms_nothing_of_an_aborted_transaction(pipeline):
     load = p.start_load(ledger, rate=500, duration=40)
     time.sleep(4)
     # capture stands still with its transaction open until the coordinator
-    # has aborted it (its check runs every 10 s)
+    # has aborted it: its check runs every 10 s, so 25 s cover two checks
+    # past the 4 s timeout even on a busy machine
     proc.send_signal(signal.SIGSTOP)
-    time.sleep(16)
+    time.sleep(25)
     proc.send_signal(signal.SIGCONT)
     # the transaction is gone: capture starts again by itself with a new
     # producer, from what it had confirmed
