@@ -6,7 +6,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 15
 FUZZERS    := pgoutput json config archive_row metrics_http sts parquet_footer avro \
-              s3_list s3_error aws_credentials registry position
+              s3_list s3_error aws_credentials registry position parquet_reader
 PY         := .venv/bin/python
 JOBS       ?= 2
 DURATION   ?= 0

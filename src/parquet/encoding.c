@@ -1,4 +1,5 @@
-/* encoding.c - RLE/bit-packed hybrid and boolean bit packing (see encoding.h). */
+/* encoding.c - RLE/bit-packed hybrid encoder and decoder, boolean bit
+ * packing (see encoding.h). */
 #include "parquet/encoding.h"
 
 #include "parquet/thrift.h" /* pqt_varint_encode */
@@ -120,4 +121,96 @@ int pqt_bit_width(uint32_t max_value) {
     int w = 1;
     while (w < 32 && (max_value >> w) != 0) w++;
     return w;
+}
+
+/* ---- decoding ---- */
+
+/* An output view for the decoder: bytes or 32-bit words. */
+typedef struct outv {
+    uint8_t *u8;
+    uint32_t *u32;
+} outv_t;
+
+static inline void out_set(const outv_t *o, size_t i, uint32_t x) {
+    if (o->u8)
+        o->u8[i] = (uint8_t)x;
+    else
+        o->u32[i] = x;
+}
+
+/* get_varint: a run header of at most 64 bits from p[*pos..len). */
+static int get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*pos >= len) return -1;
+        uint8_t b = p[(*pos)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return 0;
+    }
+    return -1;
+}
+
+/* unpack: take values of bit_width bits, LSB first, from q (which holds
+ * at least ceil(take * bit_width / 8) bytes) into out[i..i+take). */
+static void unpack(const uint8_t *q, int bit_width, const outv_t *o, size_t i, size_t take) {
+    uint64_t mask = ((uint64_t)1 << bit_width) - 1, acc = 0;
+    int nbits = 0;
+    for (size_t k = 0; k < take; k++) {
+        while (nbits < bit_width) {
+            acc |= (uint64_t)*q++ << nbits;
+            nbits += 8;
+        }
+        out_set(o, i + k, (uint32_t)(acc & mask));
+        acc >>= bit_width;
+        nbits -= bit_width;
+    }
+}
+
+/* rle_decode: the decoder shared by the u8 and u32 entry points. */
+static dp_err_t rle_decode(const uint8_t *p, size_t len, int bit_width, const outv_t *o, size_t n) {
+    size_t pos = 0, i = 0, vbytes = (size_t)(bit_width + 7) / 8;
+    while (i < n) {
+        uint64_t h;
+        if (get_varint(p, len, &pos, &h)) return DP_ERR_INVALID;
+        uint64_t count = h >> 1, want = n - i;
+        if (h & 1) { /* bit-packed: count groups of 8 values */
+            uint64_t take = count > want / 8 ? want : count * 8;
+            uint64_t need = (take * (uint64_t)bit_width + 7) / 8, left = len - pos;
+            if (need > left) return DP_ERR_INVALID;
+            unpack(p + pos, bit_width, o, i, (size_t)take);
+            /* the whole run, or what there is of it: nothing follows a cut run */
+            if (bit_width == 0) {
+                /* no bytes */
+            } else if (count <= left / (uint64_t)bit_width) {
+                pos += (size_t)(count * (uint64_t)bit_width);
+            } else {
+                pos = len;
+            }
+            i += (size_t)take;
+        } else { /* RLE: count copies of one value */
+            if (vbytes > len - pos) return DP_ERR_INVALID;
+            uint64_t x = 0;
+            for (size_t k = 0; k < vbytes; k++)
+                x |= (uint64_t)p[pos + k] << (8 * k);
+            pos += vbytes;
+            if (x >> bit_width) return DP_ERR_INVALID;
+            size_t take = (size_t)(count < want ? count : want);
+            for (size_t k = 0; k < take; k++)
+                out_set(o, i + k, (uint32_t)x);
+            i += take;
+        }
+    }
+    return DP_OK;
+}
+
+dp_err_t pqt_rle_decode_u8(const uint8_t *p, size_t len, int bit_width, uint8_t *out, size_t n) {
+    if (bit_width < 0 || bit_width > 8) return DP_ERR_INVALID;
+    outv_t o = {out, NULL};
+    return rle_decode(p, len, bit_width, &o, n);
+}
+
+dp_err_t pqt_rle_decode_u32(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n) {
+    if (bit_width < 0 || bit_width > 32) return DP_ERR_INVALID;
+    outv_t o = {NULL, out};
+    return rle_decode(p, len, bit_width, &o, n);
 }

@@ -1,4 +1,5 @@
-/* thrift.c - Thrift compact protocol encoder (see thrift.h for the format). */
+/* thrift.c - Thrift compact protocol encoder and bounded reader (see
+ * thrift.h for the format). */
 #include "parquet/thrift.h"
 
 #include <string.h>
@@ -139,3 +140,125 @@ void pqt_thrift_binary(pqt_thrift_t *t, const void *p, size_t n) {
 void pqt_thrift_string(pqt_thrift_t *t, const char *s) { pqt_thrift_binary(t, s, strlen(s)); }
 
 void pqt_thrift_raw(pqt_thrift_t *t, const void *p, size_t n) { put(t, p, n); }
+
+/* ---- reading ---- */
+
+int pqt_trd_varint(pqt_trd_t *r, uint64_t *v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end) return -1;
+        uint8_t b = *r->p++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return 0;
+    }
+    return -1;
+}
+
+int pqt_trd_i64(pqt_trd_t *r, int64_t *v) {
+    uint64_t z;
+    if (pqt_trd_varint(r, &z)) return -1;
+    *v = (int64_t)((z >> 1) ^ (UINT64_C(0) - (z & 1)));
+    return 0;
+}
+
+int pqt_trd_i32(pqt_trd_t *r, int32_t *v) {
+    uint64_t z;
+    if (pqt_trd_varint(r, &z) || z > UINT32_MAX) return -1;
+    *v = (int32_t)(int64_t)((z >> 1) ^ (UINT64_C(0) - (z & 1)));
+    return 0;
+}
+
+int pqt_trd_binary(pqt_trd_t *r, const uint8_t **s, size_t *n) {
+    uint64_t len;
+    if (pqt_trd_varint(r, &len) || len > (uint64_t)(r->end - r->p)) return -1;
+    *s = r->p;
+    *n = (size_t)len;
+    r->p += len;
+    return 0;
+}
+
+int pqt_trd_list_header(pqt_trd_t *r, int *elem_type, uint64_t *count) {
+    if (r->p >= r->end) return -1;
+    uint8_t h = *r->p++;
+    *elem_type = h & 0x0f;
+    *count = h >> 4;
+    if (*count == 15 && pqt_trd_varint(r, count)) return -1;
+    return *count > (uint64_t)(r->end - r->p) ? -1 : 0;
+}
+
+int pqt_trd_field(pqt_trd_t *r, int16_t *id, int *type) {
+    if (r->p >= r->end) return -1;
+    uint8_t h = *r->p++;
+    *type = h & 0x0f;
+    if (*type == PQT_TC_STOP) return 0;
+    if (h >> 4) {
+        *id = (int16_t)(*id + (h >> 4));
+    } else { /* long form: the id follows as a zigzag varint, kept modulo 2^16 */
+        uint64_t z;
+        if (pqt_trd_varint(r, &z)) return -1;
+        *id = (int16_t)(uint16_t)((z >> 1) ^ (UINT64_C(0) - (z & 1)));
+    }
+    return 0;
+}
+
+static int skip_struct(pqt_trd_t *r, int depth) {
+    if (depth > PQT_TRD_MAX_DEPTH) return -1;
+    int16_t id = 0;
+    for (;;) {
+        int type;
+        if (pqt_trd_field(r, &id, &type)) return -1;
+        if (type == PQT_TC_STOP) return 0;
+        if (pqt_trd_skip(r, type, depth + 1)) return -1;
+    }
+}
+
+/* skip_elems: count elements of type et (bools one byte each). */
+static int skip_elems(pqt_trd_t *r, int et, uint64_t count, int depth) {
+    for (uint64_t i = 0; i < count; i++) {
+        if (et == PQT_TC_TRUE || et == PQT_TC_FALSE) {
+            if (r->p >= r->end) return -1;
+            r->p++;
+        } else if (pqt_trd_skip(r, et, depth + 1)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pqt_trd_skip(pqt_trd_t *r, int type, int depth) {
+    uint64_t v, count;
+    const uint8_t *s;
+    size_t n;
+    int et;
+    switch (type) {
+    case PQT_TC_TRUE:
+    case PQT_TC_FALSE: return 0; /* bool in a field header */
+    case PQT_TC_BYTE:
+        if (r->p >= r->end) return -1;
+        r->p++;
+        return 0;
+    case PQT_TC_I16:
+    case PQT_TC_I32:
+    case PQT_TC_I64: return pqt_trd_varint(r, &v);
+    case PQT_TC_DOUBLE:
+        if (r->end - r->p < 8) return -1;
+        r->p += 8;
+        return 0;
+    case PQT_TC_BINARY: return pqt_trd_binary(r, &s, &n);
+    case PQT_TC_LIST:
+    case PQT_TC_SET:
+        if (depth > PQT_TRD_MAX_DEPTH || pqt_trd_list_header(r, &et, &count)) return -1;
+        return skip_elems(r, et, count, depth);
+    case PQT_TC_MAP:
+        if (depth > PQT_TRD_MAX_DEPTH || pqt_trd_varint(r, &count)) return -1;
+        if (count == 0) return 0;
+        if (count > (uint64_t)(r->end - r->p) || r->p >= r->end) return -1;
+        et = *r->p++;
+        for (uint64_t i = 0; i < count; i++)
+            if (pqt_trd_skip(r, et >> 4, depth + 1) || pqt_trd_skip(r, et & 0x0f, depth + 1))
+                return -1;
+        return 0;
+    case PQT_TC_STRUCT: return skip_struct(r, depth);
+    default: return -1;
+    }
+}

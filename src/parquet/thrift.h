@@ -1,5 +1,6 @@
-/* thrift.h - the write side of the Thrift compact protocol, enough to
- * serialize Parquet metadata (FileMetaData, PageHeader) into a dp_buf.
+/* thrift.h - the Thrift compact protocol, enough for Parquet metadata
+ * (FileMetaData, PageHeader): an encoder that serializes into a dp_buf
+ * and a bounded reader (pqt_trd_*, at the end) for bytes from outside.
  *
  * The encoder keeps a sticky error: the first failure (the output buffer
  * hit its max, structs nested too deep, a field id out of order) is
@@ -109,5 +110,50 @@ void pqt_thrift_string(pqt_thrift_t *t, const char *s);
 /* pqt_thrift_raw: append already-encoded bytes (e.g. a struct serialized
  * earlier into another buffer) as one list element. */
 void pqt_thrift_raw(pqt_thrift_t *t, const void *p, size_t n);
+
+/* ---- reading ----
+ * A reader walks bytes that come from outside (S3 objects): every length
+ * and count is checked against the bytes left, skipped values nest at
+ * most PQT_TRD_MAX_DEPTH deep, and nothing is allocated. Each function
+ * returns 0 on success and -1 on malformed or truncated input; the
+ * position is then unspecified and the reader should be dropped. */
+
+#define PQT_TRD_MAX_DEPTH 32
+
+typedef struct pqt_trd {
+    const uint8_t *p, *end; /* next byte, end of the readable bytes */
+} pqt_trd_t;
+
+static inline void pqt_trd_init(pqt_trd_t *r, const uint8_t *p, size_t n) {
+    r->p = p;
+    r->end = p + n;
+}
+
+/* pqt_trd_varint: a ULEB128 value of at most 64 bits (10 bytes). */
+int pqt_trd_varint(pqt_trd_t *r, uint64_t *v);
+
+/* pqt_trd_i32 / _i64: a zigzag varint; _i32 also serves i16 and
+ * refuses values outside int32_t. */
+int pqt_trd_i32(pqt_trd_t *r, int32_t *v);
+int pqt_trd_i64(pqt_trd_t *r, int64_t *v);
+
+/* pqt_trd_binary: a length-prefixed binary/string; *s points into the
+ * input (not NUL-terminated). */
+int pqt_trd_binary(pqt_trd_t *r, const uint8_t **s, size_t *n);
+
+/* pqt_trd_list_header: element type and count of a list or set; the
+ * count is at most the bytes left (every element takes one byte at least). */
+int pqt_trd_list_header(pqt_trd_t *r, int *elem_type, uint64_t *count);
+
+/* pqt_trd_field: the next field header of a struct. *id holds the
+ * previous field id of the struct on entry (0 before the first field)
+ * and this field's id on return. *type is 0 at the struct's stop byte;
+ * PQT_TC_TRUE / PQT_TC_FALSE carry a bool field's value. */
+int pqt_trd_field(pqt_trd_t *r, int16_t *id, int *type);
+
+/* pqt_trd_skip: skip one value of compact type type (a bool in a list is
+ * one byte; PQT_TC_TRUE/FALSE as field types have no bytes). depth is the
+ * nesting of the value (1 for a field of a top-level struct). */
+int pqt_trd_skip(pqt_trd_t *r, int type, int depth);
 
 #endif
