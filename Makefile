@@ -6,13 +6,13 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 15
 FUZZERS    := pgoutput json config archive_row metrics_http sts parquet_footer avro \
-              s3_list s3_error aws_credentials registry position parquet_reader
+              s3_list s3_error aws_credentials registry position parquet_reader frame
 PY         := .venv/bin/python
 JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench clean
+.PHONY: check-source all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench clean
 
 all: build
 
@@ -56,7 +56,7 @@ run: setup build
 
 # make test: unit tests under ASan+UBSan, then integration tests against
 # the real stack with the sanitized binary.
-test: setup build build-asan docs-check
+test: setup check-source build build-asan docs-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz
 	@scripts/stack up
@@ -75,6 +75,10 @@ unit: build-asan
 
 integration:
 	@DP_BUILD_DIR=$(BUILD_ASAN) $(PY) -m pytest -q tests/integration
+
+# check-source: banned functions and over-long functions (scripts/check-source)
+check-source:
+	@scripts/check-source
 
 docs-check: build
 	@$(BUILD)/datapipe config-docs > $(BUILD)/CONFIGURATION.md

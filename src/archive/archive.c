@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <regex.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,10 @@
 #define DLQ_TIMEOUT_MS "30000"
 #define DLQ_WAIT_MS 45000
 
-static volatile sig_atomic_t stop_requested, drain_requested;
+/* set by signal handlers and by any task thread, read by all: atomics
+ * (lock-free, so also safe in a signal handler) */
+static atomic_int stop_requested, drain_requested;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free for signal handlers");
 static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 /* SIGUSR1: archive everything up to the current end of the topics, then stop */
 static void on_drain(int sig) { (void)sig; drain_requested = 1; }
@@ -238,9 +242,11 @@ static dp_err_t adopt(archive_t *a, part_t *p, open_file_t *f, char *errstr, siz
         err = pqt_footer_kv(tail.data, tail.len, "datapipe.kafka.partition", part, sizeof part,
                             &need, errstr, n);
     dp_buf_fini(&tail);
-    char *e = NULL;
+    char *e = NULL, *pe = NULL;
     long long last = err ? -1 : strtoll(end, &e, 10);
-    if (!err && (strcmp(topic, p->topic) || atoi(part) != p->partition || *e || last < f->start_offset))
+    long pn = err ? -1 : strtol(part, &pe, 10);
+    if (!err && (strcmp(topic, p->topic) || !*part || *pe || pn != p->partition || *e ||
+                 last < f->start_offset))
         err = dp_seterr(errstr, n, DP_ERR_INVALID, "its footer names \"%s\" [%s] up to offset %s",
                         topic, part, end);
     if (err) {
@@ -423,6 +429,49 @@ static void put_span(pqt_writer_t *w, size_t col, const arc_span_t *s, char *err
 
 static void bound_memory(archive_t *a, size_t consumed);
 
+/* write_row: the parsed row (a->row) of m into p's open file. A failure
+ * of the writer is one of the upload (its row groups stream into it): the
+ * file is dropped and the partition read again from the file's start;
+ * returns 1 then, else 0. */
+static int write_row(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *topic) {
+    char errstr[1024];
+    pqt_writer_t *w = p->f->w;
+    arc_row_t *r = &a->row;
+    if (r->ts_null) pqt_write_null(w, ARC_COL_EVENT_TIMESTAMP, errstr, sizeof errstr);
+    else pqt_write_int64(w, ARC_COL_EVENT_TIMESTAMP, r->event_ts_ms, errstr, sizeof errstr);
+    put_span(w, ARC_COL_OPERATION_TYPE, &r->op, errstr, sizeof errstr);
+    put_span(w, ARC_COL_TABLE_NAME, &r->table, errstr, sizeof errstr);
+    put_span(w, ARC_COL_CONNECTOR_VERSION, &r->version, errstr, sizeof errstr);
+    put_span(w, ARC_COL_DATABASE_NAME, &r->db, errstr, sizeof errstr);
+    put_span(w, ARC_COL_SCHEMA_NAME, &r->schema, errstr, sizeof errstr);
+    if (r->txid_null) pqt_write_null(w, ARC_COL_TRANSACTION_ID, errstr, sizeof errstr);
+    else pqt_write_int64(w, ARC_COL_TRANSACTION_ID, r->txid, errstr, sizeof errstr);
+    if (r->lsn_null) pqt_write_null(w, ARC_COL_LSN, errstr, sizeof errstr);
+    else pqt_write_int64(w, ARC_COL_LSN, r->lsn, errstr, sizeof errstr);
+    put_span(w, ARC_COL_BEFORE_DATA, &r->before, errstr, sizeof errstr);
+    put_span(w, ARC_COL_AFTER_DATA, &r->after, errstr, sizeof errstr);
+    pqt_write_bytes(w, ARC_COL_KAFKA_TOPIC, topic, strlen(topic), errstr, sizeof errstr);
+    pqt_write_int32(w, ARC_COL_KAFKA_PARTITION, m->partition, errstr, sizeof errstr);
+    pqt_write_int64(w, ARC_COL_KAFKA_OFFSET, m->offset, errstr, sizeof errstr);
+    dp_err_t err = pqt_end_row(w, errstr, sizeof errstr);
+    if (err) {
+        /* the row group flush streams into the upload: treat as upload error */
+        dp_error(MOD, "writing \"%s\": %s", p->f->key, errstr);
+        if (err == DP_ERR_S3 || err == DP_ERR_S3_RETRY) {
+            dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
+            dp_breaker_record(&a->breaker, 0, dp_mono_ms());
+            breaker_note(a, b0);
+        }
+        int64_t start = p->f->start_offset;
+        file_drop(p->f);
+        p->f = NULL;
+        seek_back(a, p, start);
+        archive_metrics_upload(a->met, 0, 0, 0, 0);
+        return 1;
+    }
+    return 0;
+}
+
 /* on_message: one consumed record. Returns non-zero to stop. */
 static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
@@ -434,7 +483,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     char errstr[1024];
     if (!m->payload) {
         a->tombstones++;
-        if (a->s.behavior_on_null_values == 1) {
+        if (a->s.behavior_on_null_values == ARC_NULL_FAIL) {
             dp_error(MOD, "null value (tombstone) at \"%s\" [%d] offset %lld and "
                      "behavior.on.null.values=fail", topic, m->partition, (long long)m->offset);
             return DP_ERR_INVALID;
@@ -506,40 +555,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         dp_error(MOD, "%s", errstr);
         return DP_ERR_INVALID;
     }
-    pqt_writer_t *w = p->f->w;
-    arc_row_t *r = &a->row;
-    if (r->ts_null) pqt_write_null(w, ARC_COL_EVENT_TIMESTAMP, errstr, sizeof errstr);
-    else pqt_write_int64(w, ARC_COL_EVENT_TIMESTAMP, r->event_ts_ms, errstr, sizeof errstr);
-    put_span(w, ARC_COL_OPERATION_TYPE, &r->op, errstr, sizeof errstr);
-    put_span(w, ARC_COL_TABLE_NAME, &r->table, errstr, sizeof errstr);
-    put_span(w, ARC_COL_CONNECTOR_VERSION, &r->version, errstr, sizeof errstr);
-    put_span(w, ARC_COL_DATABASE_NAME, &r->db, errstr, sizeof errstr);
-    put_span(w, ARC_COL_SCHEMA_NAME, &r->schema, errstr, sizeof errstr);
-    if (r->txid_null) pqt_write_null(w, ARC_COL_TRANSACTION_ID, errstr, sizeof errstr);
-    else pqt_write_int64(w, ARC_COL_TRANSACTION_ID, r->txid, errstr, sizeof errstr);
-    if (r->lsn_null) pqt_write_null(w, ARC_COL_LSN, errstr, sizeof errstr);
-    else pqt_write_int64(w, ARC_COL_LSN, r->lsn, errstr, sizeof errstr);
-    put_span(w, ARC_COL_BEFORE_DATA, &r->before, errstr, sizeof errstr);
-    put_span(w, ARC_COL_AFTER_DATA, &r->after, errstr, sizeof errstr);
-    pqt_write_bytes(w, ARC_COL_KAFKA_TOPIC, topic, strlen(topic), errstr, sizeof errstr);
-    pqt_write_int32(w, ARC_COL_KAFKA_PARTITION, m->partition, errstr, sizeof errstr);
-    pqt_write_int64(w, ARC_COL_KAFKA_OFFSET, m->offset, errstr, sizeof errstr);
-    err = pqt_end_row(w, errstr, sizeof errstr);
-    if (err) {
-        /* the row group flush streams into the upload: treat as upload error */
-        dp_error(MOD, "writing \"%s\": %s", p->f->key, errstr);
-        if (err == DP_ERR_S3 || err == DP_ERR_S3_RETRY) {
-            dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
-            dp_breaker_record(&a->breaker, 0, dp_mono_ms());
-            breaker_note(a, b0);
-        }
-        int64_t start = p->f->start_offset;
-        file_drop(p->f);
-        p->f = NULL;
-        seek_back(a, p, start);
-        archive_metrics_upload(a->met, 0, 0, 0, 0);
-        return DP_OK;
-    }
+    if (write_row(a, p, m, topic)) return DP_OK; /* the file was dropped: read again */
     p->f->rows++;
     p->f->end_offset = m->offset;
     p->last_seen = m->offset;

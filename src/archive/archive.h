@@ -12,6 +12,9 @@
 #include "s3/client.h"
 #include "s3/credentials.h"
 
+/* behavior.on.null.values */
+typedef enum { ARC_NULL_IGNORE, ARC_NULL_FAIL } arc_null_behavior_t;
+
 typedef struct archive_settings {
     char *name, *connector_class;
     long long tasks_max;
@@ -25,14 +28,14 @@ typedef struct archive_settings {
     long long partition_duration_ms;
     char *path_format, *partitioner_class, *timestamp_extractor, *timestamp_field;
     char *format_class;
-    int parquet_codec;          /* none|snappy|gzip|zstd */
+    int parquet_codec;          /* pqt_codec_t */
     long long filename_offset_zero_pad_width;
     char *key_converter, *value_converter;
     int key_schemas_enable, value_schemas_enable;
     char *key_registry_url, *value_registry_url;
     char *aws_access_key_id, *aws_secret_access_key;
     char *ssea_name, *sse_kms_key_id;
-    int behavior_on_null_values; /* ignore|fail */
+    int behavior_on_null_values; /* arc_null_behavior_t */
     char *errors_tolerance;
     char *dlq_topic;
     long long max_record_bytes, row_group_bytes, max_buffer_bytes;

@@ -22,9 +22,11 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/relist.h"
 #include "common/retry.h"
 #include "event/debezium.h"
 #include "kafka/kafka.h"
+#include "pg/catalog.h"
 #include "pg/pgoutput.h"
 #include "pg/repl.h"
 #include "capture/internal.h"
@@ -36,41 +38,6 @@ static void on_signal(int sig) { (void)sig; stop_requested = 1; }
 
 
 /* ---- configuration-derived helpers ---- */
-
-static dp_err_t compile_list(const char *list, regex_list_t *out, const char *key, char *errstr,
-                             size_t n) {
-    memset(out, 0, sizeof *out);
-    if (!list || !*list) return DP_OK;
-    char *copy = dp_xstrdup(list), *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
-        size_t l = strlen(tok);
-        while (l && tok[l - 1] == ' ') tok[--l] = 0;
-        if (!l) continue;
-        char pat[1024];
-        snprintf(pat, sizeof pat, "^(%s)$", tok);
-        out->re = dp_xrealloc(out->re, sizeof(regex_t) * (out->n + 1));
-        if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
-            free(copy);
-            return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression \"%s\" in \"%s\"",
-                             tok, key);
-        }
-        out->n++;
-    }
-    free(copy);
-    return DP_OK;
-}
-
-static int list_match(const regex_list_t *l, const char *s) {
-    for (size_t i = 0; i < l->n; i++)
-        if (regexec(&l->re[i], s, 0, NULL, 0) == 0) return 1;
-    return 0;
-}
-
-static void free_list(regex_list_t *l) {
-    for (size_t i = 0; i < l->n; i++) regfree(&l->re[i]);
-    free(l->re);
-}
 
 static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
     if (!c->s.transforms || !*c->s.transforms) {
@@ -239,15 +206,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         if (m->err && pos) c->pos_failed = 1;
         return;
     }
-    uint64_t seq = (uint64_t)(uintptr_t)m->_private;
-    txn_t *t = &c->ring[seq % c->ring_cap];
-    t->pending--;
-    c->inflight--;
-    c->inflight_bytes -= (int64_t)(m->len + m->key_len);
-    if (m->err) {
-        t->failed = 1; /* acknowledged, but not in Kafka: never confirmed */
-        capture_metrics_delivery_error(c->met);
-    }
+    cap_acks_acked(&c->acks, (uint64_t)(uintptr_t)m->_private, m->len + m->key_len, m->err != 0);
+    if (m->err) capture_metrics_delivery_error(c->met);
     if (m->err && !c->delivery_failed) {
         c->delivery_failed = 1;
         c->delivery_code = m->err;
@@ -259,21 +219,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 
 /* advance: move flushed_lsn over every leading fully acknowledged txn */
 static void advance(capture_t *c) {
-    uint64_t safe = capture_eos_safe_seq(c); /* exactly-once: only what Kafka committed */
-    while (c->head < c->tail && c->head < safe) {
-        txn_t *t = &c->ring[c->head % c->ring_cap];
-        if (!t->committed || t->pending || t->failed) break;
-        if (t->end_lsn > c->flushed_lsn) c->flushed_lsn = t->end_lsn;
-        c->head++;
-    }
-    /* nothing open and nothing unacknowledged: everything received is done */
-    if (c->head == c->tail && !c->in_txn && c->received_lsn > c->flushed_lsn)
-        c->flushed_lsn = c->received_lsn;
+    /* exactly-once: only what Kafka committed (capture_eos_safe_seq) */
+    c->flushed_lsn = cap_acks_advance(&c->acks, capture_eos_safe_seq(c), c->flushed_lsn,
+                                      c->received_lsn);
 }
 
 static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t klen,
                         const void *val, size_t vlen, char *errstr, size_t n) {
-    uint64_t seq = c->tail - 1; /* the open transaction */
+    uint64_t seq = c->acks.tail - 1; /* the open transaction */
     /* headers the transform made for this record: librdkafka owns them
      * once the record is accepted */
     rd_kafka_headers_t *hdrs = c->next_headers;
@@ -283,7 +236,7 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
         /* a commit first when one is due: the record is not in it, and the
          * position it stores must not count the record yet */
         err = capture_eos_tick(c, 0, errstr, n);
-        while (!err && c->committing) {
+        while (!err && c->ktx.state == EOS_COMMITTING) {
             rd_kafka_poll(c->rk, 10);
             if (stop_requested) err = DP_ERR_STOPPED;
             else err = capture_eos_tick(c, 1, errstr, n);
@@ -317,9 +270,7 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
             return DP_ERR_STOPPED;
         }
     }
-    c->ring[seq % c->ring_cap].pending++;
-    c->inflight++;
-    c->inflight_bytes += (int64_t)(klen + vlen);
+    cap_acks_sent(&c->acks, seq, klen + vlen);
     return DP_OK;
 }
 
@@ -394,44 +345,11 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
                             size_t n) {
     if (te->t.cols) dbz_table_fini(&te->t);
     /* catalog facts pgoutput does not carry: NOT NULL and the primary key */
-    char oid[16];
-    snprintf(oid, sizeof oid, "%u", m->u.relation.relid);
-    const char *params[1] = {oid};
-    PGresult *r = PQexecParams(
-        c->sql,
-        "SELECT a.attname, a.attnotnull, COALESCE(a.attnum = ANY(i.indkey), false), "
-        /* and what Debezium's schemas need: domains' base types, enum
-         * labels, column defaults */
-        "t.typname, CASE WHEN t.typtype = 'd' THEN t.typbasetype END, t.typtypmod, "
-        "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
-        " WHERE e.enumtypid = t.oid OR (t.typcategory = 'A' AND e.enumtypid = t.typelem)), "
-        "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, t.typelem "
-        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-        "LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
-        1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        dp_err_t e = dp_seterr(errstr, n, DP_ERR_PG, "catalog lookup of relation %s: %s", oid,
-                               PQresultErrorMessage(r));
-        PQclear(r);
-        return e;
-    }
-    int nc = PQntuples(r);
-    dbz_catalog_col_t *cat = dp_xcalloc((size_t)nc + 1, sizeof *cat);
-    for (int i = 0; i < nc; i++) {
-        cat[i].name = PQgetvalue(r, i, 0);
-        cat[i].not_null = PQgetvalue(r, i, 1)[0] == 't';
-        cat[i].in_pk = PQgetvalue(r, i, 2)[0] == 't';
-        cat[i].type_name = PQgetvalue(r, i, 3);
-        if (!PQgetisnull(r, i, 4)) {
-            cat[i].base_oid = (uint32_t)strtoul(PQgetvalue(r, i, 4), NULL, 10);
-            cat[i].base_typmod = (int32_t)strtol(PQgetvalue(r, i, 5), NULL, 10);
-        }
-        cat[i].enum_labels = PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6);
-        cat[i].default_expr = PQgetisnull(r, i, 7) ? NULL : PQgetvalue(r, i, 7);
-        cat[i].elem_oid = (uint32_t)strtoul(PQgetvalue(r, i, 8), NULL, 10);
-    }
+    pgcat_facts_t facts;
+    dp_err_t err = pgcat_facts(c->sql, m->u.relation.relid, &facts, errstr, n);
+    if (err) return err;
+    int nc = facts.n;
+    dbz_catalog_col_t *cat = facts.cols;
     /* message.key.columns replaces the primary key as the message key */
     const key_override_t *ko = key_override_for(c, m);
     for (size_t k = 0; ko && k < ko->ncols; k++) {
@@ -443,8 +361,7 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
                                    "does not have", ko->cols[k], (int)m->u.relation.nspname.len,
                                    m->u.relation.nspname.p, (int)m->u.relation.relname.len,
                                    m->u.relation.relname.p);
-            free(cat);
-            PQclear(r);
+            pgcat_facts_fini(&facts);
             return e;
         }
     }
@@ -452,15 +369,14 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
         cat[i].in_pk = 0;
         for (size_t k = 0; k < ko->ncols; k++) cat[i].in_pk |= strcmp(cat[i].name, ko->cols[k]) == 0;
     }
-    dp_err_t err = dbz_table_init(&te->t, m, cat, (size_t)nc, &c->opt, errstr, n);
-    free(cat);
-    PQclear(r);
+    err = dbz_table_init(&te->t, m, cat, (size_t)nc, &c->opt, errstr, n);
+    pgcat_facts_fini(&facts);
     if (err) return err;
 
     char full[1024];
     snprintf(full, sizeof full, "%s.%s", te->t.schema, te->t.table);
-    te->included = (c->include.n == 0 || list_match(&c->include, full)) &&
-                   !list_match(&c->exclude, full);
+    te->included = (c->include.n == 0 || dp_relist_match(&c->include, full)) &&
+                   !dp_relist_match(&c->exclude, full);
     if (!te->included) return DP_OK;
     char base[1200];
     snprintf(base, sizeof base, "%s.%s.%s", c->s.topic_prefix, te->t.schema, te->t.table);
@@ -631,30 +547,21 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
 dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n) {
     /* make room for the transaction in the ring; a failed delivery holds
      * the ring's head for good, so it ends the wait */
-    while (c->tail - c->head >= c->ring_cap && !stop_requested && !c->delivery_failed)
+    while (cap_acks_full(&c->acks) && !stop_requested && !c->delivery_failed)
         capture_serve(c, 50);
     if (stop_requested) return DP_ERR_STOPPED;
     if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
-    txn_t *t = &c->ring[c->tail % c->ring_cap];
-    t->end_lsn = 0;
-    t->pending = 0;
-    t->committed = 0;
-    t->failed = 0;
-    c->tail++;
-    c->in_txn = 1;
+    cap_acks_begin(&c->acks);
     return DP_OK;
 }
 
 void capture_end_txn(capture_t *c, uint64_t end_lsn) {
-    txn_t *t = &c->ring[(c->tail - 1) % c->ring_cap];
-    t->end_lsn = end_lsn;
-    t->committed = 1;
-    c->in_txn = 0;
+    cap_acks_end(&c->acks, end_lsn);
 }
 
 void capture_tick_metrics(capture_t *c, const char *waiting_for) {
     capture_metrics_tick(c->met, repl_now_us(), &(capture_metrics_state_t){
-        c->flushed_lsn, c->received_lsn, c->inflight, c->inflight_bytes, c->txns,
+        c->flushed_lsn, c->received_lsn, c->acks.inflight, c->acks.inflight_bytes, c->txns,
         c->tombstones, c->delivery_failed, c->delivery_err, waiting_for, c->reconnects});
 }
 
@@ -696,7 +603,7 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
         return txmeta_send(c, 0, lsn, c->commit_ts_us, errstr, n);
     }
     case PGO_COMMIT: {
-        if (!c->in_txn) return dp_seterr(errstr, n, DP_ERR_PROTO, "commit without begin");
+        if (!c->acks.open) return dp_seterr(errstr, n, DP_ERR_PROTO, "commit without begin");
         if (c->s.provide_transaction_metadata &&
             (err = txmeta_send(c, 1, lsn, m.u.commit.commit_ts + REPL_PG_EPOCH_US, errstr, n)))
             return err;
@@ -708,7 +615,7 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
     }
     case PGO_RELATION: return on_relation(c, &m, errstr, n);
     case PGO_INSERT: case PGO_UPDATE: case PGO_DELETE:
-        if (!c->in_txn) return dp_seterr(errstr, n, DP_ERR_PROTO, "change outside a transaction");
+        if (!c->acks.open) return dp_seterr(errstr, n, DP_ERR_PROTO, "change outside a transaction");
         return on_change(c, &m, lsn, errstr, n);
     case PGO_TRUNCATE: return on_truncate(c, &m, lsn, errstr, n);
     case PGO_TYPE: case PGO_ORIGIN: case PGO_MESSAGE: return DP_OK;
@@ -722,11 +629,24 @@ static dp_err_t feedback(capture_t *c, int64_t now, char *errstr, size_t n) {
     uint64_t written = c->received_lsn > c->flushed_lsn ? c->received_lsn : c->flushed_lsn;
     dp_err_t err = repl_send_feedback(c->repl, written, c->flushed_lsn, now, errstr, n);
     if (!err) {
-        if (c->flushed_lsn != c->reported_lsn)
+        if (c->flushed_lsn != c->fb.reported)
             dp_debug(MOD, "confirmed %X/%X", (unsigned)(c->flushed_lsn >> 32), (unsigned)c->flushed_lsn);
-        c->reported_lsn = c->flushed_lsn;
+        pgf_feedback_sent(&c->fb, now, c->flushed_lsn);
     }
     return err;
+}
+
+/* wait_pg: wait up to ms for the replication socket, then read what came */
+static dp_err_t wait_pg(capture_t *c, int ms, char *errstr, size_t n) {
+    struct pollfd pfd = {PQsocket(c->repl), POLLIN, 0};
+    if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+        return dp_seterr(errstr, n, DP_ERR_NET, "poll: %s", strerror(errno));
+    if (!PQconsumeInput(c->repl)) {
+        c->pg_lost = 1;
+        return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
+                         PQerrorMessage(c->repl));
+    }
+    return DP_OK;
 }
 
 /* heartbeat: run heartbeat.action.query and send Debezium's heartbeat
@@ -776,7 +696,7 @@ static void heartbeat(capture_t *c, int64_t now) {
         vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(now / 1000));
     if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
     char terr[512];
-    if (c->committing) return; /* the next one goes in the next transaction */
+    if (c->ktx.state == EOS_COMMITTING) return; /* the next one goes in the next transaction */
     if (capture_eos_open(c, terr, sizeof terr)) {
         dp_warn(MOD, "heartbeat: %s", terr);
         return;
@@ -803,8 +723,8 @@ static void heartbeat(capture_t *c, int64_t now) {
 }
 
 static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
-    int64_t interval_us = c->s.status_update_interval_ms * 1000;
-    int64_t next_feedback = 0, last_feedback = 0, next_log = repl_now_us() + 10000000;
+    pgf_feedback_init(&c->fb, c->s.status_update_interval_ms * 1000);
+    int64_t next_log = repl_now_us() + 10000000;
     int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = repl_now_us();
     int64_t waiting_since = 0, next_wait_note = 0; /* backpressure: since when, next log line */
     const char *waiting = NULL;                    /* what /health says capture waits for */
@@ -818,16 +738,12 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         if ((err = capture_eos_tick(c, 0, errstr, n))) break;
         advance(c);
         int64_t now = repl_now_us();
-        if (now >= next_feedback ||
-            (c->flushed_lsn != c->reported_lsn && now - last_feedback >= 1000000)) {
-            if ((err = feedback(c, now, errstr, n))) break;
-            last_feedback = now;
-            next_feedback = now + interval_us;
-        }
+        if (pgf_feedback_due(&c->fb, now, c->flushed_lsn) && (err = feedback(c, now, errstr, n)))
+            break;
         if (now >= next_log) {
             dp_info(MOD, "events=%llu txns=%llu inflight=%lld confirmed=%X/%X",
                     (unsigned long long)c->events, (unsigned long long)c->txns,
-                    (long long)c->inflight, (unsigned)(c->flushed_lsn >> 32),
+                    (long long)c->acks.inflight, (unsigned)(c->flushed_lsn >> 32),
                     (unsigned)c->flushed_lsn);
             next_log = now + 10000000;
         }
@@ -836,8 +752,8 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             next_heartbeat = now + hb_interval_us;
         }
         if (stop_requested) break;
-        if (c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes ||
-            c->committing) {
+        if (c->acks.inflight >= c->s.max_queue_size || c->acks.inflight_bytes >= c->s.max_queue_size_bytes ||
+            c->ktx.state == EOS_COMMITTING) {
             rd_kafka_poll(c->rk, 20); /* backpressure (or a commit): serve acks, do not read */
             /* Kafka slow or away: after 5 s say so, in the log every 30 s and in /health */
             if (!waiting_since) waiting_since = now;
@@ -845,8 +761,8 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
                 waiting = "waiting for kafka to acknowledge";
                 if (now >= next_wait_note) {
                     dp_warn(MOD, "waiting for Kafka: %lld records unacknowledged%s for %lld s; "
-                            "not reading the slot meanwhile", (long long)c->inflight,
-                            c->committing ? ", a transaction commit under way" : "",
+                            "not reading the slot meanwhile", (long long)c->acks.inflight,
+                            c->ktx.state == EOS_COMMITTING ? ", a transaction commit under way" : "",
                             (long long)((now - waiting_since) / 1000000));
                     next_wait_note = now + 30000000;
                 }
@@ -858,18 +774,10 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         char *buf = NULL;
         int r = PQgetCopyData(c->repl, &buf, 1);
         if (r == 0) {
-            struct pollfd pfd = {PQsocket(c->repl), POLLIN, 0};
-            int wait_ms = (int)((next_feedback - now) / 1000);
-            if (wait_ms > 100) wait_ms = 100;
-            if (wait_ms < 0) wait_ms = 0;
-            if (c->inflight) wait_ms = wait_ms > 5 ? 5 : wait_ms;
-            if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
-                return dp_seterr(errstr, n, DP_ERR_NET, "poll: %s", strerror(errno));
-            if (!PQconsumeInput(c->repl)) {
-                c->pg_lost = 1;
-                return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
-                                 PQerrorMessage(c->repl));
-            }
+            int64_t wait = pgf_feedback_deadline(&c->fb, c->flushed_lsn) - now;
+            int wait_ms = wait <= 0 ? 0 : wait >= 100000 ? 100 : (int)(wait / 1000);
+            if (c->acks.inflight && wait_ms > 5) wait_ms = 5;
+            err = wait_pg(c, wait_ms, errstr, n);
             continue;
         }
         if (r < 0) c->pg_lost = 1; /* a server restart ends the stream (-1) */
@@ -878,23 +786,17 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         if (r < 0)
             return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
                              PQerrorMessage(c->repl));
-        const unsigned char *p = (const unsigned char *)buf;
-        if (p[0] == 'k' && r >= 18) {
-            uint64_t wal_end = pgo_be64(p + 1);
-            capture_metrics_wal_end(c->met, wal_end);
-            if (!c->in_txn && c->head == c->tail && wal_end > c->received_lsn)
-                c->received_lsn = wal_end;
-            if (p[17]) {
+        pgf_frame_t f;
+        err = pgf_parse((const uint8_t *)buf, (size_t)r, &f, errstr, n);
+        if (!err) capture_metrics_wal_end(c->met, f.wal_end);
+        if (!err && f.kind == PGF_KEEPALIVE) {
+            if (cap_acks_idle(&c->acks) && f.wal_end > c->received_lsn) c->received_lsn = f.wal_end;
+            if (f.reply_requested) {
                 advance(c);
                 err = feedback(c, repl_now_us(), errstr, n);
-                last_feedback = repl_now_us();
             }
-        } else if (p[0] == 'w' && r >= 25) {
-            uint64_t start = pgo_be64(p + 1);
-            capture_metrics_wal_end(c->met, pgo_be64(p + 9));
-            err = on_xlogdata(c, p + 25, (size_t)r - 25, start, errstr, n);
-        } else {
-            err = dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected copy message 0x%02x", p[0]);
+        } else if (!err) {
+            err = on_xlogdata(c, f.data, f.len, f.wal_start, errstr, n);
         }
         PQfreemem(buf);
     }
@@ -911,18 +813,9 @@ static int pg_gone(capture_t *c) {
            (c->sql && PQstatus(c->sql) == CONNECTION_BAD);
 }
 
-static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
+/* setup_options: skipped.operations and the encoder's options */
+static void setup_options(capture_t *c) {
     capture_settings_t *s = &c->s;
-    dp_err_t err;
-    if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
-    if ((err = capture_convert_setup(c, errstr, n))) return err; /* convert.c */
-    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
-        return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                         "missing required configuration key \"kafka.bootstrap.servers\" for capture");
-    if ((err = compile_list(s->table_include_list, &c->include, "table.include.list", errstr, n)) ||
-        (err = compile_list(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr, n)) ||
-        (err = setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)))
-        return err;
     if (strcmp(s->skipped_operations, "none") != 0) {
         for (const char *p = s->skipped_operations; *p; p++) {
             switch (*p) {
@@ -930,11 +823,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
             case 'u': c->skip_u = 1; break;
             case 'd': c->skip_d = 1; break;
             case 't': c->skip_t = 1; break;
-            case ',': case ' ': break;
-            default:
-                return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                                 "invalid value \"%s\" for \"skipped.operations\": expected c, u, "
-                                 "d, t or none", s->skipped_operations);
+            default: break; /* ',' and ' '; the configuration checked the rest */
             }
         }
     }
@@ -945,7 +834,12 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     c->opt.decimal_mode = (dbz_decimal_mode_t)s->decimal_handling_mode;
     c->opt.time_mode = (dbz_time_mode_t)s->time_precision_mode;
     c->opt.binary_mode = (dbz_binary_mode_t)s->binary_handling_mode;
+}
 
+/* setup_producer: the Kafka producer, transactional with exactly-once */
+static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
+    capture_settings_t *s = &c->s;
+    dp_err_t err;
     char qsize[32], qbytes[32];
     snprintf(qsize, sizeof qsize, "%lld", s->max_queue_size * 2 + 1000);
     snprintf(qbytes, sizeof qbytes, "%lld", s->max_queue_size_bytes / 1024 * 2 + 1024);
@@ -969,21 +863,14 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     if (!(c->rk = kfk_new(RD_KAFKA_PRODUCER, conf, "producer", errstr, n))) return DP_ERR_KAFKA;
     if ((err = capture_eos_setup(c, errstr, n))) return err;
     if (s->provide_transaction_metadata && (err = txmeta_setup(c, errstr, n))) return err;
+    return DP_OK;
+}
 
-    repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
-    if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
-    /* our checks first: they name the problem better than the walsender */
-    if ((err = repl_check_server(c->sql, s->user, errstr, n))) return err;
-    if (!(c->repl = repl_connect(&ci, 1, errstr, n))) return DP_ERR_NET;
-    if ((err = repl_ensure_publication(c->sql, s->publication_name, s->publication_autocreate_mode,
-                                       s->table_include_list, errstr, n)))
-        return err;
-    c->ring_cap = (uint64_t)s->max_queue_size + 1024;
-    c->ring = dp_xcalloc(c->ring_cap, sizeof *c->ring);
-    c->dec = dp_xmalloc(sizeof *c->dec);
-    dp_buf_init(&c->key, (size_t)s->max_event_bytes);
-    dp_buf_init(&c->value, (size_t)s->max_event_bytes);
-
+/* setup_slot: the slot, and the snapshot when snapshot.mode wants one and
+ * the slot is new (or lost its WAL, or a snapshot did not finish) */
+static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
+    capture_settings_t *s = &c->s;
+    dp_err_t err;
     int mode = s->snapshot_mode;
     int want = mode == CAPTURE_SNAPSHOT_INITIAL || mode == CAPTURE_SNAPSHOT_INITIAL_ONLY ||
                mode == CAPTURE_SNAPSHOT_WHEN_NEEDED;
@@ -1040,6 +927,38 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     return repl_start(c->repl, s->slot_name, s->publication_name, errstr, n);
 }
 
+static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
+    capture_settings_t *s = &c->s;
+    dp_err_t err;
+    if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
+    if ((err = capture_convert_setup(c, errstr, n))) return err; /* convert.c */
+    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "missing required configuration key \"kafka.bootstrap.servers\" for capture");
+    if ((err = dp_relist_compile(s->table_include_list, &c->include, "table.include.list", errstr,
+                                 n)) ||
+        (err = dp_relist_compile(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr,
+                                 n)) ||
+        (err = setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)))
+        return err;
+    setup_options(c);
+    if ((err = setup_producer(c, errstr, n))) return err;
+
+    repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
+    if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
+    /* our checks first: they name the problem better than the walsender */
+    if ((err = repl_check_server(c->sql, s->user, errstr, n))) return err;
+    if (!(c->repl = repl_connect(&ci, 1, errstr, n))) return DP_ERR_NET;
+    if ((err = repl_ensure_publication(c->sql, s->publication_name, s->publication_autocreate_mode,
+                                       s->table_include_list, errstr, n)))
+        return err;
+    cap_acks_init(&c->acks, (uint64_t)s->max_queue_size + 1024);
+    c->dec = dp_xmalloc(sizeof *c->dec);
+    dp_buf_init(&c->key, (size_t)s->max_event_bytes);
+    dp_buf_init(&c->value, (size_t)s->max_event_bytes);
+    return setup_slot(c, errstr, n);
+}
+
 /* drop_slot: close the replication connection and drop the slot, waiting
  * (bounded) for the server to release it. */
 static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n) {
@@ -1089,8 +1008,8 @@ static void capture_free(capture_t *c) {
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->repl) PQfinish(c->repl);
     if (c->sql) PQfinish(c->sql);
-    free_list(&c->include);
-    free_list(&c->exclude);
+    dp_relist_free(&c->include);
+    dp_relist_free(&c->exclude);
     for (size_t i = 0; i < c->nrouters; i++) {
         regfree(&c->routers[i].re);
         free(c->routers[i].replacement);
@@ -1106,7 +1025,7 @@ static void capture_free(capture_t *c) {
         free(c->keys[i].cols);
     }
     free(c->keys);
-    free(c->ring);
+    cap_acks_fini(&c->acks);
     free(c->dec);
     dp_buf_fini(&c->key);
     dp_buf_fini(&c->value);

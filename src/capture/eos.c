@@ -47,6 +47,15 @@ static void txn_failed(capture_t *c, const rd_kafka_error_t *e) {
     c->restart = rd_kafka_error_code(e) != RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
 }
 
+/* step: move the transaction's state machine; a refused transition is a
+ * bug in this file, logged once per event */
+static void step(capture_t *c, eos_event_t ev, uint64_t commit_seq) {
+    eos_state_t from = c->ktx.state;
+    if (eos_sm_step(&c->ktx, ev, repl_now_us(), commit_seq))
+        dp_error(MOD, "kafka transaction: event %d refused in state %s", (int)ev,
+                 eos_sm_state_name(from));
+}
+
 static dp_err_t txn_error(rd_kafka_error_t *e, const char *what, char *errstr, size_t n) {
     dp_err_t err = dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction %s: %s%s", what,
                              rd_kafka_error_string(e),
@@ -157,17 +166,15 @@ dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n) {
 }
 
 dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n) {
-    if (!c->s.exactly_once || c->ktx_open) return DP_OK;
-    if (c->ktx_failed)
+    if (!c->s.exactly_once || eos_sm_open(&c->ktx)) return DP_OK;
+    if (c->ktx.state == EOS_FAILED)
         return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction: an earlier commit failed");
     rd_kafka_error_t *e = rd_kafka_begin_transaction(c->rk);
+    step(c, e ? EOS_EV_BEGIN_FAILED : EOS_EV_BEGIN, 0);
     if (e) {
-        c->ktx_failed = 1;
         txn_failed(c, e);
         return txn_error(e, "begin", errstr, n);
     }
-    c->ktx_open = 1;
-    c->ktx_began_us = repl_now_us();
     return DP_OK;
 }
 
@@ -235,7 +242,7 @@ dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, siz
 capture_eos_pos_t capture_eos_position(const capture_t *c) {
     /* where the stream is, never behind a position still being skipped up
      * to after a restart (the records up to it are in) */
-    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->in_txn, c->cur_final_lsn != 0, 0};
+    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->acks.open, c->cur_final_lsn != 0, 0};
     const capture_eos_pos_t *r = &c->resume;
     if (r->valid && (!at.valid || r->lsn_commit > at.lsn_commit ||
                      (r->lsn_commit == at.lsn_commit && !at.complete &&
@@ -246,54 +253,54 @@ capture_eos_pos_t capture_eos_position(const capture_t *c) {
 }
 
 dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
-    if (!c->s.exactly_once || !c->ktx_open) return DP_OK;
-    if (!c->committing) {
-        if (!force && repl_now_us() - c->ktx_began_us < c->s.transaction_interval_ms * 1000)
+    if (!c->s.exactly_once) return DP_OK;
+    if (c->ktx.state == EOS_FAILED)
+        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction: an earlier commit failed");
+    if (!eos_sm_open(&c->ktx)) return DP_OK;
+    if (c->ktx.state == EOS_OPEN) {
+        if (!force &&
+            !eos_sm_commit_due(&c->ktx, repl_now_us(), c->s.transaction_interval_ms * 1000))
             return DP_OK;
-        /* what the commit makes safe: every transaction before the open one */
-        c->commit_safe_seq = c->in_txn ? c->tail - 1 : c->tail;
         capture_eos_pos_t at = capture_eos_position(c);
         if (c->streaming && at.valid) {
             dp_err_t err = produce_position(c, &at, errstr, n);
             if (err) return err;
         }
-        c->committing = 1;
+        /* what the commit makes safe: every transaction before the open one */
+        step(c, EOS_EV_COMMIT_START, c->acks.open ? c->acks.tail - 1 : c->acks.tail);
     }
     /* short waits: the loop goes on answering PostgreSQL's keepalives
      * while Kafka is slow; nothing new is produced until this commit is in */
     rd_kafka_error_t *e = rd_kafka_commit_transaction(c->rk, 200);
     if (!e) {
-        c->committing = 0;
-        c->ktx_open = 0;
-        c->safe_seq = c->commit_safe_seq;
-        c->ktx_commits++;
+        step(c, EOS_EV_COMMITTED, 0);
         return DP_OK;
     }
     if (rd_kafka_error_is_retriable(e)) {
         rd_kafka_error_destroy(e);
+        step(c, EOS_EV_RETRY, 0);
         return DP_OK; /* the next tick tries again */
     }
     /* from here on nothing past the last commit may be confirmed, on any
      * path (the shutdown drain included): the records of this transaction
      * are not in Kafka, and only a restart sends them again from the slot */
-    c->ktx_failed = 1;
     txn_failed(c, e);
     if (rd_kafka_error_txn_requires_abort(e)) {
         rd_kafka_error_t *a = rd_kafka_abort_transaction(c->rk, TXN_TIMEOUT_MS);
         if (a) rd_kafka_error_destroy(a);
-        c->ktx_open = 0;
-        c->committing = 0;
+        step(c, EOS_EV_ABORTED, 0);
         return txn_error(e, "commit (aborted; restart resumes from the last commit)", errstr, n);
     }
+    step(c, EOS_EV_FATAL, 0);
     return txn_error(e, "commit", errstr, n);
 }
 
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {
     int64_t deadline = repl_now_us() + 60000000;
-    while (c->s.exactly_once && c->ktx_open) {
+    while (c->s.exactly_once && eos_sm_open(&c->ktx)) {
         dp_err_t err = capture_eos_tick(c, 1, errstr, n);
         if (err) return err;
-        if (!c->ktx_open) break;
+        if (!eos_sm_open(&c->ktx)) break;
         if (repl_now_us() > deadline)
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction commit: no answer in 60 s");
         rd_kafka_poll(c->rk, 10);
@@ -302,11 +309,10 @@ dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {
 }
 
 uint64_t capture_eos_safe_seq(const capture_t *c) {
-    if (!c->s.exactly_once) return c->tail;
+    if (!c->s.exactly_once) return c->acks.tail;
     /* between transactions every record received is in a committed one;
      * after a failed commit only what the last good commit covered */
-    if (!c->ktx_open && !c->ktx_failed) return c->tail;
-    return c->safe_seq;
+    return eos_sm_safe_seq(&c->ktx, c->acks.tail);
 }
 
 void capture_eos_fini(capture_t *c) {

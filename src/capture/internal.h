@@ -10,12 +10,16 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "capture/acks.h"
 #include "capture/capture.h"
+#include "capture/eos_state.h"
 #include "capture/position.h"
 #include "common/buf.h"
+#include "common/relist.h"
 #include "event/debezium.h"
 #include "event/unwrap.h"
 #include "event/txmeta.h"
+#include "pg/frame.h"
 #include "pg/pgoutput.h"
 
 #define MOD "capture"
@@ -24,11 +28,6 @@
 #define CAPTURE_NO_TXN UINTPTR_MAX
 
 extern volatile sig_atomic_t capture_stop_requested;
-
-typedef struct regex_list {
-    regex_t *re;
-    size_t n;
-} regex_list_t;
 
 typedef struct router {
     regex_t re;
@@ -49,17 +48,10 @@ typedef struct table_entry {
     rd_kafka_topic_t *rkt;
 } table_entry_t;
 
-typedef struct txn {
-    uint64_t end_lsn;
-    uint32_t pending;
-    int committed;
-    int failed; /* a record of it was not delivered: the position stays before it */
-} txn_t;
-
 typedef struct capture {
     capture_settings_t s;
     dbz_options_t opt;
-    regex_list_t include, exclude;
+    dp_relist_t include, exclude;
     router_t *routers;
     size_t nrouters;
     key_override_t *keys;
@@ -73,15 +65,13 @@ typedef struct capture {
     table_entry_t *tables;
     size_t ntables;
 
-    txn_t *ring;
-    uint64_t ring_cap, head, tail; /* seq numbers; entry = ring[seq % cap] */
-    int in_txn;
+    cap_acks_t acks;            /* source transactions until Kafka acknowledged them */
     uint32_t xid;
     int64_t commit_ts_us;
     uint64_t last_commit_lsn;
 
-    uint64_t received_lsn, flushed_lsn, reported_lsn;
-    int64_t inflight, inflight_bytes;
+    uint64_t received_lsn, flushed_lsn;
+    pgf_feedback_t fb;          /* when the next status update goes to PostgreSQL */
     int delivery_failed;
     char delivery_err[512];
     rd_kafka_resp_err_t delivery_code; /* the first failed delivery's error */
@@ -96,15 +86,10 @@ typedef struct capture {
     dp_buf_t key, value;
     /* datapipe.exactly.once (eos.c) */
     int streaming;              /* past the snapshot: positions are stored */
-    int ktx_open, committing;   /* a Kafka transaction is open / being committed */
-    int ktx_failed;             /* a commit failed (aborted or fenced): nothing more is safe */
+    eos_sm_t ktx;               /* the Kafka transaction (eos_state.h) */
     int pg_lost;                /* the stream ended with the connection: reconnect heals it */
     int pos_failed;             /* a stored position was not delivered (at-least-once) */
     uint64_t reconnects;
-    int64_t ktx_began_us;
-    uint64_t safe_seq;          /* ring entries before it are in committed Kafka txns */
-    uint64_t commit_safe_seq;   /* what the commit under way makes safe */
-    uint64_t ktx_commits;
     uint64_t cur_final_lsn;     /* commit LSN of the transaction being read (Begin) */
     uint64_t txn_records;       /* records of it so far, skipped ones included */
     uint64_t skip, skipped;     /* records of it still to skip (UINT64_MAX: all); total */

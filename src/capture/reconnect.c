@@ -32,7 +32,7 @@ static dp_err_t settle(capture_t *c, char *errstr, size_t n) {
     if (err) return err;
     if ((err = capture_eos_flush(c, errstr, n))) return err;
     c->resume = capture_eos_position(c);
-    if (c->in_txn) capture_end_txn(c, 0);
+    if (c->acks.open) capture_end_txn(c, 0);
     capture_serve(c, 0);
     return DP_OK;
 }

@@ -19,6 +19,7 @@
 
 #include "capture/internal.h"
 #include "common/log.h"
+#include "pg/catalog.h"
 #include "pg/repl.h"
 
 typedef struct snap_table {
@@ -28,13 +29,9 @@ typedef struct snap_table {
 
 static dp_err_t sql_ok(PGconn *c, PGresult *r, ExecStatusType want, const char *what,
                        char *errstr, size_t n) {
-    if (PQresultStatus(r) == want) return DP_OK;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-    msg[strcspn(msg, "\n")] = 0;
-    PQclear(r);
-    return dp_seterr(errstr, n, PQstatus(c) == CONNECTION_OK ? DP_ERR_PG : DP_ERR_NET,
-                     "snapshot: %s: %s", what, msg);
+    char label[128];
+    snprintf(label, sizeof label, "snapshot: %s", what);
+    return pgcat_check(c, r, want, label, errstr, n);
 }
 
 /* exec_cmd: run a command that returns no rows; the result is freed. */
@@ -76,44 +73,13 @@ static dp_err_t list_tables(capture_t *c, PGconn *snap, snap_table_t **out, size
 /* bind: a Relation message built from the catalog (inside the snapshot)
  * so the table is encoded exactly as streaming will encode it. */
 static dp_err_t bind_table(capture_t *c, PGconn *snap, const snap_table_t *st, table_entry_t **out,
-                     char *errstr, size_t n) {
-    char oid[16];
-    snprintf(oid, sizeof oid, "%u", st->oid);
-    const char *params[1] = {oid};
-    PGresult *r = PQexecParams(
-        snap,
-        "SELECT a.attname, a.atttypid, a.atttypmod, "
-        "COALESCE(a.attnum = ANY(i.indkey), false), c.relreplident "
-        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
-        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        1, NULL, params, NULL, NULL, 0);
-    dp_err_t err = sql_ok(snap, r, PGRES_TUPLES_OK, "read columns", errstr, n);
+                           char *errstr, size_t n) {
+    pgcat_relation_t rel;
+    dp_err_t err = pgcat_relation(snap, st->oid, st->schema, st->name, &rel, errstr, n);
     if (err) return err;
-    int ncols = PQntuples(r);
-    if (ncols > PGO_MAX_COLUMNS) ncols = PGO_MAX_COLUMNS;
-    pgo_msg_t m;
-    memset(&m, 0, sizeof m);
-    m.kind = PGO_RELATION;
-    m.u.relation.relid = st->oid;
-    m.u.relation.nspname.p = st->schema;
-    m.u.relation.nspname.len = (uint32_t)strlen(st->schema);
-    m.u.relation.relname.p = st->name;
-    m.u.relation.relname.len = (uint32_t)strlen(st->name);
-    m.u.relation.replident = ncols ? PQgetvalue(r, 0, 4)[0] : 'd';
-    m.u.relation.ncols = (uint16_t)ncols;
-    m.u.relation.cols = c->dec->relcols;
-    for (int i = 0; i < ncols; i++) {
-        pgo_column_t *col = &c->dec->relcols[i];
-        col->flags = PQgetvalue(r, i, 3)[0] == 't';
-        col->name.p = PQgetvalue(r, i, 0);
-        col->name.len = (uint32_t)PQgetlength(r, i, 0);
-        col->type_oid = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
-        col->typmod = (int32_t)strtol(PQgetvalue(r, i, 2), NULL, 10);
-    }
     table_entry_t *te = capture_add_table(c, st->oid);
-    err = capture_bind_table(c, te, &m, errstr, n);
-    PQclear(r);
+    err = capture_bind_table(c, te, &rel.msg, errstr, n);
+    pgcat_relation_fini(&rel);
     *out = te;
     return err;
 }
@@ -158,7 +124,7 @@ static dp_err_t flush_pending(reader_t *rd, int ends_table, int ends_snapshot, P
     }
     pgo_tuple_t row = {(uint16_t)ncols, vals};
     /* the same in-flight bound as streaming */
-    while ((c->inflight >= c->s.max_queue_size || c->inflight_bytes >= c->s.max_queue_size_bytes) &&
+    while ((c->acks.inflight >= c->s.max_queue_size || c->acks.inflight_bytes >= c->s.max_queue_size_bytes) &&
            !capture_stop_requested)
         capture_serve(c, 20);
     dp_err_t err = capture_stop_requested
@@ -288,7 +254,7 @@ dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t lsn,
     if (!err) err = exec_cmd(snap, "COMMIT", "commit", errstr, n);
     /* wait for Kafka to take every snapshot event before streaming starts,
      * so a failure here still leaves the slot to be dropped */
-    while (!err && c->inflight > 0 && !c->delivery_failed && !capture_stop_requested)
+    while (!err && c->acks.inflight > 0 && !c->delivery_failed && !capture_stop_requested)
         capture_serve(c, 50);
     if (!err && c->delivery_failed)
         err = dp_seterr(errstr, n, DP_ERR_KAFKA, "snapshot: %s", c->delivery_err);

@@ -99,6 +99,22 @@ dp_err_t dp_buf_printf(dp_buf_t *b, const char *fmt, ...) {
     return DP_OK;
 }
 
+dp_err_t dp_buf_put_u64(dp_buf_t *b, uint64_t v) {
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return dp_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+dp_err_t dp_buf_put_i64(dp_buf_t *b, int64_t v) {
+    if (v >= 0) return dp_buf_put_u64(b, (uint64_t)v);
+    dp_err_t err = dp_buf_putc(b, '-');
+    return err ? err : dp_buf_put_u64(b, 0 - (uint64_t)v);
+}
+
 const char *dp_buf_cstr(dp_buf_t *b) {
     /* may exceed max by the one NUL byte, never by data */
     if (b->len + 1 > b->cap) {

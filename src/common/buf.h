@@ -38,6 +38,10 @@ dp_err_t dp_buf_puts(dp_buf_t *b, const char *s);
 dp_err_t dp_buf_printf(dp_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* dp_buf_cstr: NUL-terminate (not counted in len) and return data. */
+/* dp_buf_put_u64, dp_buf_put_i64: the decimal text of v (what "%llu" and
+ * "%lld" print, without a format string's cost) */
+dp_err_t dp_buf_put_u64(dp_buf_t *b, uint64_t v);
+dp_err_t dp_buf_put_i64(dp_buf_t *b, int64_t v);
 const char *dp_buf_cstr(dp_buf_t *b);
 
 #endif

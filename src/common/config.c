@@ -45,22 +45,28 @@ static int enum_index(const char *enums, const char *value) {
     return -1;
 }
 
+/* map_find: the entry of map named name (any case), or NULL */
+static const cfg_enum_t *map_find(const cfg_enum_t *map, const char *name) {
+    for (; map && map->name; map++)
+        if (strcasecmp(map->name, name) == 0) return map;
+    return NULL;
+}
+
+/* choices: the names a key accepts, "a|b|c" (from its map or its set) */
+static const char *choices(const cfg_def_t *d, char *buf, size_t n) {
+    if (!d->map) return d->enums ? d->enums : "";
+    size_t used = 0;
+    buf[0] = 0;
+    for (const cfg_enum_t *m = d->map; m->name && used < n; m++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", m == d->map ? "" : "|", m->name);
+    return buf;
+}
+
 const char *cfg_enum_name(const cfg_table_t *t, const char *name, int v) {
-    static __thread char out[64];
     const cfg_def_t *d = find_def(t, name, NULL);
-    if (!d || !d->enums) return "";
-    const char *p = d->enums;
-    for (int i = 0; i < v && p; i++) {
-        p = strchr(p, '|');
-        if (p) p++;
-    }
-    if (!p) return "";
-    const char *bar = strchr(p, '|');
-    size_t l = bar ? (size_t)(bar - p) : strlen(p);
-    if (l >= sizeof out) l = sizeof out - 1;
-    memcpy(out, p, l);
-    out[l] = 0;
-    return out;
+    for (const cfg_enum_t *m = d ? d->map : NULL; m && m->name; m++)
+        if (m->value == v) return m->name;
+    return "";
 }
 
 static void kv_add(cfg_kv_t *kv, const char *key, const char *value) {
@@ -84,15 +90,22 @@ const char *cfg_kv_get(const cfg_kv_t *kv, const char *key) {
     return NULL;
 }
 
+/* set_def: key = value; errors quote shown, which is value itself or the
+ * reference it was resolved from */
 static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, const char *value,
-                        size_t prefix_len, char *errstr, size_t errstr_size) {
+                        const char *shown, size_t prefix_len, char *errstr, size_t errstr_size) {
     char *base = settings;
+    char names[512];
     switch (d->type) {
     case CFG_STRING: {
         if (d->enums && enum_index(d->enums, value) < 0)
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                             "invalid value \"%s\" for \"%s\": expected one of %s", value, key,
+                             "invalid value \"%s\" for \"%s\": expected one of %s", shown, key,
                              d->enums);
+        char why[512];
+        if (d->check && d->check(value, why, sizeof why))
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "invalid value \"%s\" for \"%s\": %s",
+                             shown, key, why);
         char **slot = (char **)(base + d->offset);
         free(*slot);
         *slot = dp_xstrdup(value);
@@ -105,11 +118,11 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
         while (*end && isspace((unsigned char)*end)) end++;
         if (errno || end == value || *end)
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                             "invalid value \"%s\" for \"%s\": expected an integer", value, key);
+                             "invalid value \"%s\" for \"%s\": expected an integer", shown, key);
         if (v < d->min || v > d->max)
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                             "value %lld for \"%s\" out of range [%lld, %lld]", v, key, d->min,
-                             d->max);
+                             "value \"%s\" for \"%s\" out of range [%lld, %lld]", shown, key,
+                             d->min, d->max);
         *(long long *)(base + d->offset) = v;
         return DP_OK;
     }
@@ -119,18 +132,18 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
         else if (strcasecmp(value, "false") == 0) v = 0;
         else
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                             "invalid value \"%s\" for \"%s\": expected true or false", value,
+                             "invalid value \"%s\" for \"%s\": expected true or false", shown,
                              key);
         *(int *)(base + d->offset) = v;
         return DP_OK;
     }
     case CFG_ENUM: {
-        int v = enum_index(d->enums, value);
-        if (v < 0)
+        const cfg_enum_t *m = map_find(d->map, value);
+        if (!m)
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                             "invalid value \"%s\" for \"%s\": expected one of %s", value, key,
-                             d->enums);
-        *(int *)(base + d->offset) = v;
+                             "invalid value \"%s\" for \"%s\": expected one of %s", shown, key,
+                             choices(d, names, sizeof names));
+        *(int *)(base + d->offset) = m->value;
         return DP_OK;
     }
     case CFG_PREFIX:
@@ -140,8 +153,8 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
     return DP_ERR_CONFIG;
 }
 
-dp_err_t cfg_set(const cfg_table_t *t, void *settings, const char *key, const char *value,
-                 char *errstr, size_t errstr_size) {
+static dp_err_t set_shown(const cfg_table_t *t, void *settings, const char *key,
+                          const char *value, const char *shown, char *errstr, size_t errstr_size) {
     size_t plen = 0;
     const cfg_def_t *d = find_def(t, key, &plen);
     if (!d)
@@ -151,9 +164,14 @@ dp_err_t cfg_set(const cfg_table_t *t, void *settings, const char *key, const ch
         dp_warn("config", "\"%s\" is deprecated, use \"%s\"", key, d->alias_of);
         const cfg_def_t *a = find_def(t, d->alias_of, NULL);
         if (!a) return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "bad alias for \"%s\"", key);
-        return set_def(a, settings, key, value, 0, errstr, errstr_size);
+        return set_def(a, settings, key, value, shown, 0, errstr, errstr_size);
     }
-    return set_def(d, settings, key, value, plen, errstr, errstr_size);
+    return set_def(d, settings, key, value, shown, plen, errstr, errstr_size);
+}
+
+dp_err_t cfg_set(const cfg_table_t *t, void *settings, const char *key, const char *value,
+                 char *errstr, size_t errstr_size) {
+    return set_shown(t, settings, key, value, value, errstr, errstr_size);
 }
 
 dp_err_t cfg_defaults(const cfg_table_t *t, void *settings, char *errstr, size_t errstr_size) {
@@ -162,7 +180,7 @@ dp_err_t cfg_defaults(const cfg_table_t *t, void *settings, char *errstr, size_t
         if (d->type == CFG_PREFIX || (d->flags & CFG_F_DEPRECATED)) continue;
         if (d->type == CFG_INT) *(long long *)((char *)settings + d->offset) = CFG_UNSET_INT;
         if (!d->def) continue;
-        dp_err_t err = set_def(d, settings, d->name, d->def, 0, errstr, errstr_size);
+        dp_err_t err = set_def(d, settings, d->name, d->def, d->def, 0, errstr, errstr_size);
         if (err) return err;
     }
     return DP_OK;
@@ -320,12 +338,11 @@ dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t er
     return DP_OK;
 }
 
-static dp_err_t set_resolved(const cfg_table_t *t, void *settings, const char *key,
-                             const char *raw, const char *origin, char *errstr,
-                             size_t errstr_size) {
+dp_err_t cfg_set_ref(const cfg_table_t *t, void *settings, const char *key, const char *raw,
+                     const char *origin, char *errstr, size_t errstr_size) {
     char *v;
     dp_err_t err = cfg_resolve_refs(raw, &v, errstr, errstr_size);
-    if (!err) err = cfg_set(t, settings, key, v, errstr, errstr_size);
+    if (!err) err = set_shown(t, settings, key, v, raw, errstr, errstr_size);
     free(v);
     if (err && errstr && errstr_size) {
         char tmp[1024];
@@ -371,7 +388,7 @@ static dp_err_t load_json(const cfg_table_t *t, void *settings, const char *text
             uint32_t v = j.nodes[k].next;
             if (j.nodes[v].type == DP_JSON_STRING && find_def(t, "name", NULL)) {
                 dp_json_str(&j, v, &val);
-                if ((err = set_resolved(t, settings, "name", dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
+                if ((err = cfg_set_ref(t, settings, "name", dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
             }
         }
         obj = inner;
@@ -391,7 +408,7 @@ static dp_err_t load_json(const cfg_table_t *t, void *settings, const char *text
                             "%s: value of \"%s\" must be a string, number or boolean", origin, kname);
             goto done;
         }
-        if ((err = set_resolved(t, settings, kname, dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
+        if ((err = cfg_set_ref(t, settings, kname, dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
     }
 done:
     dp_json_fini(&j);
@@ -417,7 +434,7 @@ static dp_err_t load_properties(const cfg_table_t *t, void *settings, const char
             if (!key || !val) abort();
             char where[600];
             snprintf(where, sizeof where, "%s:%d", origin, lineno);
-            dp_err_t err = set_resolved(t, settings, key, val, where, errstr, errstr_size);
+            dp_err_t err = cfg_set_ref(t, settings, key, val, where, errstr, errstr_size);
             free(key);
             free(val);
             if (err) return err;
@@ -481,13 +498,15 @@ void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
     fprintf(out, "## %s\n\n| key | type | default | description |\n|---|---|---|---|\n", t->service);
     for (size_t i = 0; i < t->ndefs; i++) {
         const cfg_def_t *d = &t->defs[i];
+        char names[512];
+        const char *one_of = d->map || d->enums ? choices(d, names, sizeof names) : NULL;
         char range[96] = "";
         if (d->type == CFG_INT) snprintf(range, sizeof range, " [%lld..%lld]", d->min, d->max);
         fprintf(out, "| `%s%s` | %s%s | %s%s%s | %s%s%s%s%s |\n", d->name,
                 d->type == CFG_PREFIX ? "*" : "", type_name(d), range, d->def ? "`" : "",
                 d->def ? d->def : (d->flags & CFG_F_REQUIRED ? "required" : ""),
-                d->def ? "`" : "", d->doc, d->enums ? " One of: `" : "",
-                d->enums ? d->enums : "", d->enums ? "`." : "",
+                d->def ? "`" : "", d->doc, one_of ? " One of: `" : "", one_of ? one_of : "",
+                one_of ? "`." : "",
                 d->alias_of ? " Deprecated alias." : "");
     }
     fputc('\n', out);
@@ -525,7 +544,7 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
             break;
         }
         *eq = 0;
-        err = cfg_set(t, settings, optarg, eq + 1, errstr, sizeof errstr);
+        err = cfg_set_ref(t, settings, optarg, eq + 1, "--set", errstr, sizeof errstr);
         *eq = '=';
     }
     if (!err) err = cfg_check_required(t, settings, errstr, sizeof errstr);

@@ -21,7 +21,7 @@ typedef enum {
     CFG_STRING,  /* char * (owned by the settings struct) */
     CFG_INT,     /* long long, within [min, max] */
     CFG_BOOL,    /* int, "true"/"false" */
-    CFG_ENUM,    /* int index into the '|'-separated enums list */
+    CFG_ENUM,    /* int: the C enum value its map gives the name */
     CFG_PREFIX   /* any key starting with name is kept in cfg_kv_t list */
 } cfg_type_t;
 
@@ -31,16 +31,28 @@ enum {
     CFG_F_DEPRECATED = 4  /* accepted with a warning, mapped to alias_of */
 };
 
+/* one name of an enum key and the C enum value it stands for */
+typedef struct cfg_enum {
+    const char *name;
+    int value;
+} cfg_enum_t;
+
+/* a validator of a string key's value: DP_OK, or DP_ERR_CONFIG with the
+ * reason (which must not quote the value: it may come from a secret) */
+typedef dp_err_t (*cfg_check_fn)(const char *value, char *errstr, size_t errstr_size);
+
 typedef struct cfg_def {
     const char *name;
     cfg_type_t type;
     size_t offset;        /* into the settings struct; for CFG_PREFIX the cfg_kv_t list */
     long long min, max;   /* CFG_INT bounds */
     const char *def;      /* default as text, NULL = none */
-    const char *enums;    /* CFG_ENUM: "a|b|c"; CFG_STRING: optional allowed set */
+    const char *enums;    /* CFG_STRING: optional allowed set "a|b|c" */
     int flags;
     const char *alias_of; /* CFG_F_DEPRECATED: the key it maps to */
     const char *doc;
+    const cfg_enum_t *map;  /* CFG_ENUM: its names, {NULL, 0} ended (matched ignoring case) */
+    cfg_check_fn check;     /* CFG_STRING: optional validator, after the allowed set */
 } cfg_def_t;
 
 /* a list of (key, value) pairs kept for a CFG_PREFIX entry, key without
@@ -65,9 +77,15 @@ dp_err_t cfg_load(const cfg_table_t *table, void *settings, const char *path, ch
 /* cfg_load_text: as cfg_load, from a buffer; origin names it in errors. */
 dp_err_t cfg_load_text(const cfg_table_t *table, void *settings, const char *text, size_t len,
                        const char *origin, char *errstr, size_t errstr_size);
-/* cfg_set: set one key (used by loaders and by --set KEY=VALUE). */
+/* cfg_set: set one key to a plain value. */
 dp_err_t cfg_set(const cfg_table_t *table, void *settings, const char *key, const char *value,
                  char *errstr, size_t errstr_size);
+/* cfg_set_ref: set one key to raw, after resolving its ${file:...} and
+ * ${env:...} references (as the loaders and --set do); origin names where
+ * raw came from in errors. An error shows raw, never what a reference
+ * resolved to. */
+dp_err_t cfg_set_ref(const cfg_table_t *table, void *settings, const char *key, const char *raw,
+                     const char *origin, char *errstr, size_t errstr_size);
 /* cfg_defaults: apply every default; called by cfg_load first. */
 dp_err_t cfg_defaults(const cfg_table_t *table, void *settings, char *errstr, size_t errstr_size);
 /* cfg_check_required: fail naming the first required key never set. */

@@ -881,25 +881,25 @@ static int put_array(dp_buf_t *b, const dbz_column_t *c, const char *s, size_t n
     return 0;
 }
 
-static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
-    size_t mark = b->len;
-    if (conv == c->conv && special_numeric(c, s, n)) {
-        int which = s[0] == 'N' ? 0 : s[0] == 'I' ? 1 : 2;
-        if (conv == DBZ_CONV_DECIMAL_STRING) { /* SpecialValueDecimal's enum names */
-            static const char *const names[] = {"\"NAN\"", "\"POSITIVE_INFINITY\"",
-                                                "\"NEGATIVE_INFINITY\""};
-            dp_buf_puts(b, names[which]);
-        } else if (conv == DBZ_CONV_DECIMAL_DOUBLE) { /* Jackson's strings for these doubles */
-            static const char *const names[] = {"\"NaN\"", "\"Infinity\"", "\"-Infinity\""};
-            dp_buf_puts(b, names[which]);
-        } else {
-            dp_buf_puts(b, "null"); /* no Decimal for these: Debezium writes null */
-        }
-        return 0;
+/* put_special: NaN or an infinity (s) of a numeric column */
+static void put_special(dp_buf_t *b, dbz_conv_t conv, const char *s) {
+    int which = s[0] == 'N' ? 0 : s[0] == 'I' ? 1 : 2;
+    if (conv == DBZ_CONV_DECIMAL_STRING) { /* SpecialValueDecimal's enum names */
+        static const char *const names[] = {"\"NAN\"", "\"POSITIVE_INFINITY\"",
+                                            "\"NEGATIVE_INFINITY\""};
+        dp_buf_puts(b, names[which]);
+    } else if (conv == DBZ_CONV_DECIMAL_DOUBLE) { /* Jackson's strings for these doubles */
+        static const char *const names[] = {"\"NaN\"", "\"Infinity\"", "\"-Infinity\""};
+        dp_buf_puts(b, names[which]);
+    } else {
+        dp_buf_puts(b, "null"); /* no Decimal for these: Debezium writes null */
     }
+}
+
+/* put_number: integers and floating point numbers; 0, or -1 when s is not such a value */
+static int put_number(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+    (void)c;
     switch (conv) {
-    case DBZ_CONV_STRING: case DBZ_CONV_ENUM: dp_json_put_str(b, s, n); return 0;
-    case DBZ_CONV_BOOL: dp_buf_puts(b, n && s[0] == 't' ? "true" : "false"); return 0;
     case DBZ_CONV_INT16: case DBZ_CONV_INT32: case DBZ_CONV_INT64:
     case DBZ_CONV_FLOAT32: case DBZ_CONV_FLOAT64: {
         /* PostgreSQL's text of a number is valid JSON except NaN/Infinity,
@@ -917,6 +917,15 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         dp_buf_append(b, s, n);
         return 0;
     }
+    default: break;
+    }
+    return -1;
+}
+
+/* put_decimal: numeric and money in each decimal.handling.mode; 0, or -1 when s is not such a value */
+static int put_decimal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+    (void)c;
+    switch (conv) {
     case DBZ_CONV_DECIMAL: {
         uint8_t out[520];
         size_t ol;
@@ -955,6 +964,15 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         }
         break;
     }
+    default: break;
+    }
+    return -1;
+}
+
+/* put_bytes: bytea in each binary.handling.mode; 0, or -1 when s is not such a value */
+static int put_bytes(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+    (void)c;
+    switch (conv) {
     case DBZ_CONV_BYTES: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
     case DBZ_CONV_BYTES_HEX: {
         if (n >= 2 && s[0] == '\\' && s[1] == 'x' && n % 2 == 0) {
@@ -973,6 +991,15 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         }
         break;
     }
+    default: break;
+    }
+    return -1;
+}
+
+/* put_temporal: dates, times, timestamps and intervals; 0, or -1 when s is not such a value */
+static int put_temporal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+    (void)c;
+    switch (conv) {
     case DBZ_CONV_DATE: case DBZ_CONV_DATE_CONNECT: {
         int64_t us;
         int inf = infinity(s, n);
@@ -981,7 +1008,7 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
             return 0;
         }
         if (dbz_parse_timestamp(s, n, &us) == DP_OK) {
-            dp_buf_printf(b, "%lld", (long long)(us / 86400000000LL));
+            dp_buf_put_i64(b, us / 86400000000LL);
             return 0;
         }
         break;
@@ -992,7 +1019,7 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         if (parse_time(s, n, &i, &us) == 0 && i == n) {
             /* time[] elements go through java.sql.Time: milliseconds */
             if (c->elem_conv == DBZ_CONV_ARRAY && c->conv != DBZ_CONV_ARRAY) us = us / 1000 * 1000;
-            dp_buf_printf(b, "%lld", (long long)(conv == DBZ_CONV_TIME_US ? us : us / 1000));
+            dp_buf_put_i64(b, conv == DBZ_CONV_TIME_US ? us : us / 1000);
             return 0;
         }
         break;
@@ -1002,12 +1029,12 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         int inf = infinity(s, n);
         if (inf) { /* pgjdbc's DATE_POSITIVE/NEGATIVE_INFINITY taken as µs */
             int64_t v = inf > 0 ? 9223372036825200000LL : -9223372036832400000LL;
-            dp_buf_printf(b, "%lld", (long long)(conv == DBZ_CONV_TS_US ? v : v / 1000));
+            dp_buf_put_i64(b, conv == DBZ_CONV_TS_US ? v : v / 1000);
             return 0;
         }
         if (dbz_parse_timestamp(s, n, &us) == DP_OK) {
             int64_t t = conv != DBZ_CONV_TS_US ? (us - ((us % 1000) + 1000) % 1000) / 1000 : us;
-            dp_buf_printf(b, "%lld", (long long)t);
+            dp_buf_put_i64(b, t);
             return 0;
         }
         break;
@@ -1030,13 +1057,45 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
     case DBZ_CONV_INTERVAL: {
         int64_t us;
         if (dbz_interval_micros(s, n, &us) == DP_OK) {
-            dp_buf_printf(b, "%lld", (long long)us);
+            dp_buf_put_i64(b, us);
             return 0;
         }
         break;
     }
+    default: break;
+    }
+    return -1;
+}
+
+static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+    size_t mark = b->len;
+    if (conv == c->conv && special_numeric(c, s, n)) {
+        put_special(b, conv, s);
+        return 0;
+    }
+    int r = -1;
+    switch (conv) {
+    case DBZ_CONV_STRING: case DBZ_CONV_ENUM: dp_json_put_str(b, s, n); return 0;
+    case DBZ_CONV_BOOL: dp_buf_puts(b, n && s[0] == 't' ? "true" : "false"); return 0;
+    case DBZ_CONV_INT16: case DBZ_CONV_INT32: case DBZ_CONV_INT64:
+    case DBZ_CONV_FLOAT32: case DBZ_CONV_FLOAT64:
+        r = put_number(b, c, conv, s, n);
+        break;
+    case DBZ_CONV_DECIMAL: case DBZ_CONV_MONEY: case DBZ_CONV_DECIMAL_STRING:
+    case DBZ_CONV_DECIMAL_DOUBLE: case DBZ_CONV_VSDECIMAL:
+        r = put_decimal(b, c, conv, s, n);
+        break;
+    case DBZ_CONV_BYTES: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES_HEX:
+        r = put_bytes(b, c, conv, s, n);
+        break;
+    case DBZ_CONV_DATE: case DBZ_CONV_DATE_CONNECT: case DBZ_CONV_TIME_MS: case DBZ_CONV_TIME_US:
+    case DBZ_CONV_TIME_CONNECT: case DBZ_CONV_TS_MS: case DBZ_CONV_TS_US: case DBZ_CONV_TS_CONNECT:
+    case DBZ_CONV_TSTZ: case DBZ_CONV_TIMETZ: case DBZ_CONV_INTERVAL:
+        r = put_temporal(b, c, conv, s, n);
+        break;
     case DBZ_CONV_ARRAY: {
-        int r = put_array(b, c, s, n);
+        r = put_array(b, c, s, n);
         /* a non-null element does not fit the item schema: Debezium's
          * Struct rejects the value and leaves the field null */
         if (r == 0 && c->elem_unfit && !only_nulls(b, mark)) r = 1;
@@ -1049,6 +1108,7 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
         break;
     }
     }
+    if (r == 0) return 0;
     b->len = mark;
     return -1;
 }
@@ -1362,22 +1422,36 @@ dp_err_t dbz_encode_value(const dbz_table_t *t, const dbz_options_t *opt, char o
     dp_buf_puts(out, ",\"source\":{\"version\":\"" DBZ_COMPAT_VERSION "\",\"connector\":\"postgresql\",\"name\":");
     dp_json_put_str(out, opt->topic_prefix, strlen(opt->topic_prefix));
     int64_t cts = src->commit_ts_us;
-    dp_buf_printf(out, ",\"ts_ms\":%lld,\"snapshot\":\"%s\",\"db\":", (long long)(cts / 1000),
-                  src->snapshot ? src->snapshot : "false");
+    dp_buf_puts(out, ",\"ts_ms\":");
+    dp_buf_put_i64(out, cts / 1000);
+    dp_buf_puts(out, ",\"snapshot\":\"");
+    dp_buf_puts(out, src->snapshot ? src->snapshot : "false");
+    dp_buf_puts(out, "\",\"db\":");
     dp_json_put_str(out, opt->dbname, strlen(opt->dbname));
     /* sequence: [end LSN of the last commit, this LSN], the first null
      * before any commit was seen, as Debezium writes it */
-    if (src->last_commit_lsn)
-        dp_buf_printf(out, ",\"sequence\":\"[\\\"%llu\\\",", (unsigned long long)src->last_commit_lsn);
-    else
+    if (src->last_commit_lsn) {
+        dp_buf_puts(out, ",\"sequence\":\"[\\\"");
+        dp_buf_put_u64(out, src->last_commit_lsn);
+        dp_buf_puts(out, "\\\",");
+    } else {
         dp_buf_puts(out, ",\"sequence\":\"[null,");
-    dp_buf_printf(out, "\\\"%llu\\\"]\",\"ts_us\":%lld,\"ts_ns\":%lld,\"schema\":",
-                  (unsigned long long)src->lsn, (long long)cts, (long long)cts * 1000);
+    }
+    dp_buf_puts(out, "\\\"");
+    dp_buf_put_u64(out, src->lsn);
+    dp_buf_puts(out, "\\\"]\",\"ts_us\":");
+    dp_buf_put_i64(out, cts);
+    dp_buf_puts(out, ",\"ts_ns\":");
+    dp_buf_put_i64(out, (int64_t)((uint64_t)cts * 1000));
+    dp_buf_puts(out, ",\"schema\":");
     dp_json_put_str(out, t->schema, strlen(t->schema));
     dp_buf_puts(out, ",\"table\":");
     dp_json_put_str(out, t->table, strlen(t->table));
-    dp_buf_printf(out, ",\"txId\":%u,\"lsn\":%llu,\"xmin\":null},\"transaction\":", src->xid,
-                  (unsigned long long)src->lsn);
+    dp_buf_puts(out, ",\"txId\":");
+    dp_buf_put_u64(out, src->xid);
+    dp_buf_puts(out, ",\"lsn\":");
+    dp_buf_put_u64(out, src->lsn);
+    dp_buf_puts(out, ",\"xmin\":null},\"transaction\":");
     if (src->txn)
         dp_buf_printf(out, "{\"id\":\"%u:%llu\",\"total_order\":%llu,\"data_collection_order\":%llu}",
                       src->txn->xid, (unsigned long long)src->txn->lsn,
@@ -1385,8 +1459,15 @@ dp_err_t dbz_encode_value(const dbz_table_t *t, const dbz_options_t *opt, char o
                       (unsigned long long)src->txn->data_collection_order);
     else
         dp_buf_puts(out, "null");
-    dp_buf_printf(out, ",\"op\":\"%c\",\"ts_ms\":%lld,\"ts_us\":%lld,\"ts_ns\":%lld}", op,
-                  (long long)(now_us / 1000), (long long)now_us, (long long)now_us * 1000);
+    dp_buf_puts(out, ",\"op\":\"");
+    dp_buf_putc(out, op);
+    dp_buf_puts(out, "\",\"ts_ms\":");
+    dp_buf_put_i64(out, now_us / 1000);
+    dp_buf_puts(out, ",\"ts_us\":");
+    dp_buf_put_i64(out, now_us);
+    dp_buf_puts(out, ",\"ts_ns\":");
+    dp_buf_put_i64(out, (int64_t)((uint64_t)now_us * 1000));
+    dp_buf_puts(out, "}");
     if (opt->schemas_enable) dp_buf_putc(out, '}');
     return out->overflow ? DP_ERR_NOMEM : DP_OK;
 }

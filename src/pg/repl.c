@@ -1,6 +1,8 @@
 /* repl.c - replication connection set-up and protocol framing. */
 #include "pg/repl.h"
 
+#include "pg/frame.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +99,8 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
     return DP_OK;
 }
 
-dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, const char *tables,
+dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
+                                 const char *tables,
                                  char *errstr, size_t errstr_size) {
     const char *params[1] = {pubname};
     PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
@@ -106,15 +109,15 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, con
     int exists = PQntuples(r) == 1;
     PQclear(r);
     if (exists) return DP_OK;
-    if (mode == 1)
+    if (mode == REPL_PUB_DISABLED)
         return dp_seterr(errstr, errstr_size, DP_ERR_PG,
                          "publication \"%s\" does not exist and publication.autocreate.mode is "
                          "disabled", pubname);
     char q[8192], qname[512];
     repl_quote_ident(pubname, qname, sizeof qname);
-    if (mode == 0) {
+    if (mode == REPL_PUB_ALL_TABLES) {
         snprintf(q, sizeof q, "CREATE PUBLICATION %s FOR ALL TABLES", qname);
-    } else if (mode == 3) {
+    } else if (mode == REPL_PUB_NO_TABLES) {
         snprintf(q, sizeof q, "CREATE PUBLICATION %s", qname);
     } else {
         if (!tables || !*tables)
@@ -204,13 +207,8 @@ dp_err_t repl_start(PGconn *repl, const char *slot, const char *pubname, char *e
 
 dp_err_t repl_send_feedback(PGconn *repl, uint64_t written, uint64_t flushed, int64_t now_us,
                             char *errstr, size_t errstr_size) {
-    unsigned char msg[34];
-    msg[0] = 'r';
-    pgo_put_be64(msg + 1, written);
-    pgo_put_be64(msg + 9, flushed);
-    pgo_put_be64(msg + 17, flushed);
-    pgo_put_be64(msg + 25, (uint64_t)(now_us - REPL_PG_EPOCH_US));
-    msg[33] = 0;
+    uint8_t msg[PGF_STATUS_LEN];
+    pgf_status_update(msg, written, flushed, now_us);
     if (PQputCopyData(repl, (const char *)msg, sizeof msg) <= 0 || PQflush(repl))
         return pgerr(repl, NULL, "send feedback", errstr, errstr_size);
     return DP_OK;

@@ -26,10 +26,17 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
  * REPLICATION (or be superuser). */
 dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t errstr_size);
 
-/* repl_ensure_publication: create pubname if missing: mode 0 all_tables
- * (FOR ALL TABLES), 1 disabled (must exist), 2 filtered (FOR TABLE tables,
- * a comma-separated list of schema.table), 3 no_tables. */
-dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, int mode, const char *tables,
+/* publication.autocreate.mode */
+typedef enum {
+    REPL_PUB_ALL_TABLES, /* FOR ALL TABLES */
+    REPL_PUB_DISABLED,   /* must exist */
+    REPL_PUB_FILTERED,   /* FOR TABLE tables, a comma-separated list of schema.table */
+    REPL_PUB_NO_TABLES   /* no tables */
+} repl_pub_mode_t;
+
+/* repl_ensure_publication: create pubname if missing, as mode says */
+dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
+                                 const char *tables,
                                  char *errstr, size_t errstr_size);
 
 /* repl_slot_info: what we need to know of an existing slot */

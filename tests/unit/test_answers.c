@@ -19,8 +19,8 @@ typedef struct keys {
 
 static dp_err_t on_key(void *ctx, const char *key, uint64_t size) {
     keys_t *k = ctx;
-    strcat(k->all, key);
-    strcat(k->all, "|");
+    size_t used = strlen(k->all);
+    snprintf(k->all + used, sizeof k->all - used, "%s|", key);
     k->total += size;
     return strcmp(key, "stop") == 0 ? DP_ERR_FULL : DP_OK;
 }

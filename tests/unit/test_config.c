@@ -2,12 +2,15 @@
  * .properties: defaults, aliases, references, and an error naming the key
  * for every kind of bad input. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "archive/archive.h"
 #include "capture/capture.h"
 #include "common/log.h"
 #include "event/debezium.h"
+#include "parquet/writer.h"
+#include "pg/repl.h"
 #include "testlib.h"
 
 static dp_err_t load(capture_settings_t *s, const char *text, char *err, size_t n) {
@@ -20,7 +23,75 @@ static dp_err_t load(capture_settings_t *s, const char *text, char *err, size_t 
 
 #define REQ "\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\""
 
+/* a value that came from ${env:} or ${file:} is never printed; --set
+ * resolves references like the file does; an unknown time zone or a bad
+ * skipped.operations is refused, naming the key */
+static void test_refs_and_validators(void) {
+    char err[1024];
+    capture_settings_t s;
+    memset(&s, 0, sizeof s);
+    setenv("DP_TEST_SECRET", "s3cr3t-value-x", 1);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"${env:DP_TEST_SECRET}\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"database.port\"") != NULL);
+    CHECK(strstr(err, "${env:DP_TEST_SECRET}") != NULL);
+    CHECK(strstr(err, "s3cr3t-value-x") == NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"${env:DP_TEST_SECRET}\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "s3cr3t-value-x") == NULL);
+    CHECK(strstr(err, "\"snapshot.mode\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"skipped.operations\":\"c,x\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"skipped.operations\"") != NULL);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"skipped.operations\":\"c, u\"}", err, sizeof err), DP_OK);
+    cfg_free(&capture_config_table, &s);
+
+    /* --set KEY=${env:...} */
+    char path[] = "/tmp/dp-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char *doc = "{" REQ "}";
+    CHECK_EQ_INT(write(fd, doc, strlen(doc)), strlen(doc));
+    close(fd);
+    setenv("DP_TEST_PW", "pw-from-env", 1);
+    char a0[] = "capture", a1[] = "--config", a3[] = "--set", a4[] = "database.password=${env:DP_TEST_PW}";
+    char *argv[] = {a0, a1, path, a3, a4, NULL};
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(cfg_load_cli(&capture_config_table, &s, 5, argv), 0);
+    CHECK_EQ_STR(s.password, "pw-from-env");
+    cfg_free(&capture_config_table, &s);
+    unlink(path);
+
+    /* time zones: found as the C library finds them ($TZDIR) */
+    char dir[] = "/tmp/dp-test-tz-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char zone[256];
+    snprintf(zone, sizeof zone, "%s/Test", dir);
+    mkdir(zone, 0700);
+    snprintf(zone, sizeof zone, "%s/Test/Zone", dir);
+    FILE *f = fopen(zone, "wb");
+    CHECK(f != NULL);
+    if (f) fputs("TZif2 fake", f), fclose(f);
+    setenv("TZDIR", dir, 1);
+    archive_settings_t a;
+    memset(&a, 0, sizeof a);
+    cfg_defaults(&archive_config_table, &a, err, sizeof err);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "Test/Zone", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "UTC", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "Mars/Olympus", err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"timezone\"") != NULL);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "../../etc/passwd", err, sizeof err),
+                 DP_ERR_CONFIG);
+    cfg_free(&archive_config_table, &a);
+    unsetenv("TZDIR");
+    unlink(zone);
+    snprintf(zone, sizeof zone, "%s/Test", dir);
+    rmdir(zone);
+    rmdir(dir);
+}
+
 int main(void) {
+    test_refs_and_validators();
     dp_log_level = DP_LOG_ERROR;
     capture_settings_t s;
     memset(&s, 0, sizeof s);
@@ -135,8 +206,24 @@ int main(void) {
     memset(&a, 0, sizeof a);
     CHECK_EQ_INT(cfg_load(&archive_config_table, &a, "config/s3-sink-connector.json", err, sizeof err), DP_OK);
     CHECK_EQ_INT(a.flush_size, 1000);
-    CHECK_EQ_INT(a.parquet_codec, 1);
+    CHECK_EQ_INT(a.parquet_codec, PQT_CODEC_SNAPPY);
     CHECK_EQ_STR(a.topics_dir, "cdc-events");
+    CHECK_EQ_INT(a.behavior_on_null_values, ARC_NULL_IGNORE);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "behavior.on.null.values", "FAIL", err, sizeof err),
+                 DP_OK);
+    CHECK_EQ_INT(a.behavior_on_null_values, ARC_NULL_FAIL);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "parquet.codec", "lz4", err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "none|snappy|gzip|zstd") != NULL);
+    CHECK_EQ_STR(cfg_enum_name(&archive_config_table, "parquet.codec", PQT_CODEC_ZSTD), "zstd");
     cfg_free(&archive_config_table, &a);
+    /* enum keys hold the C enum's value, not a position */
+    memset(&s, 0, sizeof s);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"never\",\"publication.autocreate.mode\":"
+                      "\"disabled\",\"binary.handling.mode\":\"hex\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(s.snapshot_mode, CAPTURE_SNAPSHOT_NEVER);
+    CHECK_EQ_INT(s.publication_autocreate_mode, REPL_PUB_DISABLED);
+    CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_HEX);
+    cfg_free(&capture_config_table, &s);
     return tl_finish("test_config");
 }

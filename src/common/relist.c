@@ -1,0 +1,44 @@
+/* relist.c - lists of anchored regular expressions; see relist.h. */
+#include "common/relist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+
+dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, char *errstr,
+                           size_t n) {
+    memset(out, 0, sizeof *out);
+    if (!list || !*list) return DP_OK;
+    char *copy = dp_xstrdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t l = strlen(tok);
+        while (l && tok[l - 1] == ' ') tok[--l] = 0;
+        if (!l) continue;
+        char pat[1024];
+        snprintf(pat, sizeof pat, "^(%s)$", tok);
+        out->re = dp_xrealloc(out->re, sizeof(regex_t) * (out->n + 1));
+        if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+            free(copy);
+            return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression \"%s\" in \"%s\"",
+                             tok, key);
+        }
+        out->n++;
+    }
+    free(copy);
+    return DP_OK;
+}
+
+int dp_relist_match(const dp_relist_t *l, const char *s) {
+    for (size_t i = 0; i < l->n; i++)
+        if (regexec(&l->re[i], s, 0, NULL, 0) == 0) return 1;
+    return 0;
+}
+
+void dp_relist_free(dp_relist_t *l) {
+    for (size_t i = 0; i < l->n; i++) regfree(&l->re[i]);
+    free(l->re);
+    memset(l, 0, sizeof *l);
+}
