@@ -46,6 +46,7 @@
 #include "common/log.h"
 #include "kafka/kafka.h"
 #include "s3/client.h"
+#include "verify/rows.h"
 
 #define MOD "verify"
 #define KAFKA_BUDGET_MS 30000   /* metadata, watermarks and committed offsets together */
@@ -60,13 +61,17 @@
 
 static const char usage_text[] =
     "usage: datapipe verify --config FILE [--set KEY=VALUE]... [--json] [--parallel N]\n"
-    "                       [--max-objects N]\n"
+    "                       [--max-objects N] [--against-postgres CAPTURE_CONFIG]\n"
     "  --config FILE      the archive's configuration (the file `datapipe archive` reads)\n"
     "  --set KEY=VALUE    override one of its keys\n"
     "  --json             one JSON document on stdout\n"
     "  --parallel N       footers read at once (1-64, default 8)\n"
     "  --max-objects N    refuse to hold more object summaries (default 10000000)\n"
-    "exit: 0 complete, 1 gaps, overlaps or foreign objects, 2 usage or configuration, "
+    "  --against-postgres CAPTURE_CONFIG\n"
+    "                     also rebuild the latest row per key from the archive and compare it\n"
+    "                     with the live tables of the capture's configuration\n"
+    "exit: 0 complete, 1 gaps, overlaps, foreign objects or rows that differ, 2 usage or "
+    "configuration, "
     "3 a server did not answer\n";
 
 /* a foreign object kept for the report */
@@ -114,6 +119,8 @@ typedef struct verify {
     dp_err_t failed;
     char errstr[1024];
     int64_t last_progress_ms;
+    /* --against-postgres */
+    vfy_rows_t *rows;
 } verify_t;
 
 
@@ -668,6 +675,42 @@ static void obj_key(const verify_t *v, const vfy_object_t *o, char *out, size_t 
                  (int)v->s.filename_offset_zero_pad_width, (long long)o->start, vfy_exts[o->ext]);
 }
 
+/* ---- rows (--against-postgres) ---- */
+
+/* rows_check: every archived object read whole, one at a time, into the
+ * rows state; then the live tables against it */
+static dp_err_t rows_check(verify_t *v) {
+    dp_buf_t body;
+    dp_buf_init(&body, (size_t)1 << 31);
+    char key[1600], errstr[1024];
+    dp_err_t err = DP_OK;
+    for (size_t i = 0; !err && i < v->nobjs; i++) {
+        progress(v, "rows: reading object %zu of %zu", i + 1, v->nobjs);
+        obj_key(v, &v->objs[i], key, sizeof key);
+        dp_buf_reset(&body);
+        err = s3_get_object(v->lister, key, &body, errstr, sizeof errstr);
+        if (err == DP_ERR_S3 && strstr(errstr, "NoSuchKey")) {
+            v->vanished++;
+            err = DP_OK;
+            continue;
+        }
+        if (err) {
+            err = fail(v, err == DP_ERR_NOMEM ? DP_ERR_NOMEM : DP_ERR_NET, "reading \"%s\": %s", key,
+                       errstr);
+            break;
+        }
+        /* an object that cannot be read is a finding, not a stop */
+        if (vfy_rows_object(v->rows, key, body.data, body.len, errstr, sizeof errstr))
+            dp_debug(MOD, "%s", errstr);
+    }
+    dp_buf_fini(&body);
+    if (err) return err;
+    progress(v, "rows: reading the live tables");
+    if ((err = vfy_rows_compare(v->rows, errstr, sizeof errstr)))
+        return fail(v, err, "postgresql: %s", errstr);
+    return DP_OK;
+}
+
 static const char *kind_name(vfy_gap_kind_t k) {
     return k == VFY_GAP_BETWEEN        ? "between"
            : k == VFY_GAP_BEFORE_FIRST ? "before_first"
@@ -698,7 +741,8 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
     dp_buf_t b;
     dp_buf_init(&b, (size_t)1 << 30);
     char key[1600];
-    dp_buf_printf(&b, "{\"complete\":%s,\"bucket\":", vd->complete ? "true" : "false");
+    int complete = vd->complete && (!v->rows || vfy_rows_complete(v->rows));
+    dp_buf_printf(&b, "{\"complete\":%s,\"bucket\":", complete ? "true" : "false");
     json_str(&b, v->s.s3_bucket);
     dp_buf_puts(&b, ",\"prefix\":");
     snprintf(key, sizeof key, "%s/", v->s.topics_dir);
@@ -792,7 +836,10 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         json_str(&b, unverified_reason(r->unverified));
         dp_buf_putc(&b, '}');
     }
-    dp_buf_puts(&b, "],\"error\":null}\n");
+    dp_buf_puts(&b, "],\"rows\":");
+    if (v->rows) vfy_rows_report_json(v->rows, &b);
+    else dp_buf_puts(&b, "null");
+    dp_buf_puts(&b, ",\"error\":null}\n");
     fputs(dp_buf_cstr(&b), out);
     dp_buf_fini(&b);
 }
@@ -972,6 +1019,7 @@ static void verify_free(verify_t *v) {
     vfy_strtab_fini(&v->topics);
     vfy_strtab_fini(&v->names);
     pthread_mutex_destroy(&v->mu);
+    vfy_rows_close(v->rows);
     cfg_free(&archive_config_table, &v->s);
 }
 
@@ -981,10 +1029,10 @@ int verify_main(int argc, char **argv) {
                                          {"json", no_argument, NULL, 'j'},
                                          {"parallel", required_argument, NULL, 'p'},
                                          {"max-objects", required_argument, NULL, 'm'},
-                                         {"against-postgres", no_argument, NULL, 'P'},
+                                         {"against-postgres", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL;
+    const char *config = NULL, *against = NULL;
     int json = 0, o;
     long long parallel = DEFAULT_PARALLEL, max_objects = DEFAULT_MAX_OBJECTS;
     optind = 1;
@@ -994,11 +1042,8 @@ int verify_main(int argc, char **argv) {
         else if (o == 's') continue; /* applied after the file, in order */
         else if (o == 'p' && !parse_count(optarg, 1, 64, &parallel)) continue;
         else if (o == 'm' && !parse_count(optarg, 1, 1LL << 40, &max_objects)) continue;
-        else if (o == 'P') {
-            fprintf(stderr, "datapipe verify: --against-postgres (rows mode) is not implemented; "
-                    "run without it for the offsets check\n");
-            return 2;
-        } else {
+        else if (o == 'P') against = optarg;
+        else {
             if (o == 'p' || o == 'm')
                 fprintf(stderr, "datapipe verify: invalid --%s \"%s\"\n",
                         o == 'p' ? "parallel" : "max-objects", optarg);
@@ -1030,13 +1075,18 @@ int verify_main(int argc, char **argv) {
             break;
         }
         *eq = 0;
-        err = cfg_set(&archive_config_table, &v->s, optarg, eq + 1, errstr, sizeof errstr);
+        err = cfg_set_ref(&archive_config_table, &v->s, optarg, eq + 1, "--set", errstr,
+                          sizeof errstr);
         *eq = '=';
     }
     if (!err) err = cfg_check_required(&archive_config_table, &v->s, errstr, sizeof errstr);
     if (err) fail(v, DP_ERR_CONFIG, "%s", errstr);
     if (!err && strcmp(v->s.log_level, "debug") == 0) dp_log_level = DP_LOG_DEBUG;
     if (!err) err = setup(v);
+    if (!err && against) {
+        err = vfy_rows_open(&v->rows, against, errstr, sizeof errstr);
+        if (err) fail(v, err, "%s", errstr);
+    }
     int64_t t0 = dp_mono_ms();
     if (!err) err = kafka_open(v);
     if (!err) err = kafka_facts(v);
@@ -1055,6 +1105,7 @@ int verify_main(int argc, char **argv) {
         err = kafka_check(v, &pl);
         dp_debug(MOD, "kafka: %zu ranges read at %lld ms", pl.nranges, (long long)(dp_mono_ms() - t0));
     }
+    if (!err && v->rows) err = rows_check(v);
     progress_clear(v);
     int rc;
     if (err) {
@@ -1064,7 +1115,8 @@ int verify_main(int argc, char **argv) {
         vfy_plan_finish(&pl, v->facts, v->foreign_total, &vd);
         if (json) report_json(v, &pl, &vd, stdout);
         else report_text(v, &pl, &vd, stdout);
-        rc = vd.complete ? 0 : 1;
+        if (v->rows && !json) vfy_rows_report_text(v->rows, stdout);
+        rc = vd.complete && (!v->rows || vfy_rows_complete(v->rows)) ? 0 : 1;
     }
     fflush(stdout);
     vfy_plan_fini(&pl);

@@ -200,4 +200,68 @@ typedef struct vfy_verdict {
  * when there is no gap, no overlap and no foreign object). */
 void vfy_plan_finish(vfy_plan_t *pl, const vfy_facts_t *facts, size_t foreign, vfy_verdict_t *v);
 
+/* ---- rows: the latest state per key, against the live tables ---- */
+
+/* The rows check (rows.c, --against-postgres) folds every archived change
+ * into the latest state per (table, primary key), then streams each live
+ * table and compares row by row. What is kept per key is a hash of the
+ * row, never the row: about 80 bytes and the key's text, whatever the
+ * number of changes or objects.
+ *
+ * Order: a snapshot row (op r) comes before every streamed change of its
+ * key; streamed changes of one key are ordered by their LSN (a row's
+ * changes are serialised by its lock, so a later change has a later LSN);
+ * a Kafka offset breaks ties (the same record in two objects).
+ *
+ * A row is compared as JSON values, not bytes: numbers by value, strings
+ * decoded, objects member by member in order. A member whose archived
+ * value is Debezium's "__debezium_unavailable_value" (an unchanged TOASTed
+ * column) is left out of that key's comparison. */
+
+typedef enum { VFY_ROW_MISSING, VFY_ROW_EXTRA, VFY_ROW_DIFFERS } vfy_row_kind_t;
+
+/* per table counts */
+typedef struct vfy_table_rows {
+    char *schema, *table;
+    char **pk;              /* primary key columns, in key order */
+    size_t npk;
+    uint64_t changes;       /* archived changes folded */
+    uint64_t keys;          /* keys whose latest state is a row */
+    uint64_t live;          /* rows read from the table */
+    uint64_t missing, extra, differs;
+    uint8_t truncated;      /* an archived truncate: order of the latest in trunc */
+    uint8_t trunc_streamed;
+    int64_t trunc_lsn, trunc_seq;
+} vfy_table_rows_t;
+
+typedef struct vfy_state vfy_state_t;
+
+/* each finding: table index, kind, the key as text ("id=5", strings quoted) */
+typedef void (*vfy_row_fn)(void *ctx, uint32_t table, vfy_row_kind_t kind, const char *key);
+
+vfy_state_t *vfy_state_new(void);
+void vfy_state_free(vfy_state_t *s);
+/* vfy_state_add_table: a table to compare, with its primary key columns;
+ * returns its index */
+uint32_t vfy_state_add_table(vfy_state_t *s, const char *schema, const char *table,
+                             const char *const *pk, size_t npk);
+/* vfy_state_table: the index of schema.table, or -1 */
+int vfy_state_table(const vfy_state_t *s, const char *schema, const char *table);
+vfy_table_rows_t *vfy_state_counts(vfy_state_t *s, uint32_t table);
+size_t vfy_state_ntables(const vfy_state_t *s);
+/* vfy_state_fold: one archived change of table: op c, u, r (after holds
+ * the row), d (before holds at least the key) or t (the whole table);
+ * lsn -1 when null, seq the Kafka offset. DP_ERR_INVALID when the row is
+ * not a JSON object or lacks a key column. */
+dp_err_t vfy_state_fold(vfy_state_t *s, uint32_t table, char op, int64_t lsn, int64_t seq,
+                        const char *before, size_t blen, const char *after, size_t alen,
+                        char *errstr, size_t errstr_size);
+/* vfy_state_check: one live row of table, as the "after" JSON object the
+ * capture would write for it; fn hears a missing or differing row */
+dp_err_t vfy_state_check(vfy_state_t *s, uint32_t table, const char *after, size_t alen,
+                         vfy_row_fn fn, void *ctx, char *errstr, size_t errstr_size);
+/* vfy_state_finish_table: after every live row of table was checked: fn
+ * hears each archived row the table does not have */
+void vfy_state_finish_table(vfy_state_t *s, uint32_t table, vfy_row_fn fn, void *ctx);
+
 #endif

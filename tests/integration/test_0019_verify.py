@@ -229,3 +229,77 @@ def test_verify_on_a_running_archive_reports_no_false_gap(pipeline):
     finally:
         for k in dpcheck.list_keys(p.env, p.dir + "/"):
             s3.delete_object(Bucket=p.env["S3_BUCKET"], Key=k)
+
+
+def test_verify_rows_against_postgres(pipeline):
+    """--against-postgres: rows that exist before capture starts (the
+    snapshot), then inserts, updates and deletes, all archived: the
+    archive's latest state per key is every table. Then changes made while
+    capture is stopped, so that the archive cannot have them: verify must
+    name exactly those keys (from our own SQL, not from datapipe) as
+    missing, extra and differing."""
+    p = pipeline
+    s3 = dpcheck.s3_client(p.env)
+    bucket = p.env["S3_BUCKET"]
+    cfg = p.archive_config()
+    early = [str(uuid.uuid4()) for _ in range(30)]
+    p.sql(";".join(f"INSERT INTO users (user_id, email, first_name) VALUES ('{u}', 'e-{u}@x.org', 'early')"
+                   for u in early))
+    capcfg = p.capture_config()
+    try:
+        p.start_capture(capcfg)
+        p.wait_streaming()
+        p.start("archive", cfg)
+        dpcheck.wait_for(lambda: "archiving" in p.log("archive"), 60, what="archive to start")
+        workload(p, rounds=2)
+        p.sql(f"UPDATE users SET last_name = 'late \"q\" \u00e9' WHERE user_id = '{early[0]}'")
+        p.wait_confirmed(p.current_lsn())
+        dpcheck.stop(p.procs["capture"])
+        p.drain_archive()
+
+        r, doc = verify(p, cfg, "--against-postgres", str(capcfg), json_out=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+        rows = doc["rows"]
+        assert rows["complete"] is True and doc["complete"] is True, rows
+        n_users = p.sql("SELECT count(*) FROM users", fetch=True)[0][0]
+        n_products = p.sql("SELECT count(*) FROM products", fetch=True)[0][0]
+        by_table = {t["table"]: t for t in rows["tables"]}
+        assert by_table["public.users"]["live"] == by_table["public.users"]["archived"] == n_users
+        assert by_table["public.products"]["live"] == by_table["public.products"]["archived"] == n_products
+        assert rows["findings"] == [] and rows["unreadable_objects"] == 0
+        r, _ = verify(p, cfg, "--against-postgres", str(capcfg))
+        assert r.returncode == 0 and "the archive reproduces every table" in r.stdout, r.stdout
+
+        # ---- changes the archive cannot have: capture is stopped ----
+        gone_product = p.sql("SELECT product_id FROM products ORDER BY product_id LIMIT 1", fetch=True)[0][0]
+        new_user = str(uuid.uuid4())
+        p.sql(f"UPDATE users SET tier = 'platinum' WHERE user_id = '{early[1]}'")
+        p.sql(f"DELETE FROM products WHERE product_id = '{gone_product}'")
+        p.sql(f"INSERT INTO users (user_id, email) VALUES ('{new_user}', 'n-{new_user}@x.org')")
+        r, doc = verify(p, cfg, "--against-postgres", str(capcfg), json_out=True)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert doc["complete"] is False and doc["counts"]["gaps"] == 0  # the offsets are fine
+        found = sorted((f["kind"], f["table"], f["key"]) for f in doc["rows"]["findings"])
+        assert found == sorted([("differs", "public.users", f'user_id="{early[1]}"'),
+                                ("extra", "public.products", f'product_id="{gone_product}"'),
+                                ("missing", "public.users", f'user_id="{new_user}"')]), found
+        r, _ = verify(p, cfg, "--against-postgres", str(capcfg))
+        assert r.returncode == 1 and "does NOT reproduce" in r.stdout, r.stdout
+        assert f'differs public.users user_id="{early[1]}"' in " ".join(r.stdout.split()), r.stdout
+
+        # ---- configuration errors name the key; a wrong password is not printed ----
+        bad = p.tmp / "bad-capture.json"
+        c = json.loads(capcfg.read_text())
+        c["config"]["database.password"] = "not-the-password-x"
+        bad.write_text(json.dumps(c))
+        r, doc = verify(p, cfg, "--against-postgres", str(bad), json_out=True)
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "not-the-password-x" not in r.stdout + r.stderr
+        c["config"]["transforms"] = "unwrap"
+        c["config"]["transforms.unwrap.type"] = "io.debezium.transforms.ExtractNewRecordState"
+        bad.write_text(json.dumps(c))
+        r, _ = verify(p, cfg, "--against-postgres", str(bad))
+        assert r.returncode == 2 and '"transforms.unwrap.type"' in r.stderr, r.stderr
+    finally:
+        for k in dpcheck.list_keys(p.env, p.dir + "/"):
+            s3.delete_object(Bucket=bucket, Key=k)

@@ -461,7 +461,129 @@ static void test_plan_parts(void) {
     vfy_plan_fini(&pl);
 }
 
+/* ---- rows: the latest state per key ---- */
+
+typedef struct seen {
+    int missing, extra, differs;
+    char last[128];
+} seen_t;
+
+static void on_row(void *ctx, uint32_t table, vfy_row_kind_t kind, const char *key) {
+    (void)table;
+    seen_t *s = ctx;
+    if (kind == VFY_ROW_MISSING) s->missing++;
+    else if (kind == VFY_ROW_EXTRA) s->extra++;
+    else s->differs++;
+    snprintf(s->last, sizeof s->last, "%s", key);
+}
+
+static size_t slen(const char *s) { return s ? strlen(s) : 0; }
+#define FOLD(st, t, op, lsn, seq, b, a) \
+    vfy_state_fold(st, t, op, lsn, seq, b, slen(b), a, slen(a), err, sizeof err)
+#define LIVE(st, t, a, sn) vfy_state_check(st, t, a, strlen(a), on_row, sn, err, sizeof err)
+
+static void test_state_latest(void) {
+    char err[256];
+    const char *pk[] = {"id"};
+    vfy_state_t *st = vfy_state_new();
+    uint32_t t = vfy_state_add_table(st, "public", "users", pk, 1);
+    CHECK_EQ_INT(vfy_state_table(st, "public", "users"), 0);
+    CHECK_EQ_INT(vfy_state_table(st, "public", "nope"), -1);
+    /* a snapshot row, then a change whose LSN is lower than the snapshot's
+     * (its transaction began before the snapshot): the change is later */
+    CHECK_EQ_INT(FOLD(st, t, 'r', 500, 0, NULL, "{\"id\":1,\"name\":\"a\"}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'u', 400, 9, NULL, "{\"id\":1,\"name\":\"b\"}"), DP_OK);
+    /* the same record again (an overlap) and an older change: no effect */
+    CHECK_EQ_INT(FOLD(st, t, 'u', 400, 9, NULL, "{\"id\":1,\"name\":\"b\"}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 300, 2, NULL, "{\"id\":1,\"name\":\"z\"}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 600, 10, NULL, "{\"id\":2,\"name\":\"c\"}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'd', 700, 11, "{\"id\":2,\"name\":null}", NULL), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 800, 12, NULL, "{\"id\":3,\"name\":\"x\",\"n\":1.5}"), DP_OK);
+    seen_t sn = {0};
+    /* numbers by value: 1.50 is 1.5 */
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":1,\"name\":\"b\"}", &sn), DP_OK);
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":3,\"name\":\"x\",\"n\":1.50}", &sn), DP_OK);
+    CHECK_EQ_INT(sn.missing + sn.differs, 0);
+    /* id 2 was deleted: the table's row is missing from the archive */
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":2,\"name\":\"c\"}", &sn), DP_OK);
+    CHECK_EQ_INT(sn.missing, 1);
+    CHECK_EQ_STR(sn.last, "id=2");
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":4,\"name\":\"q\"}", &sn), DP_OK);
+    CHECK_EQ_INT(sn.missing, 2);
+    vfy_state_finish_table(st, t, on_row, &sn);
+    CHECK_EQ_INT(sn.extra, 0);
+    CHECK_EQ_INT(vfy_state_counts(st, t)->keys, 2);
+    CHECK_EQ_INT(vfy_state_counts(st, t)->live, 4);
+    CHECK_EQ_INT(vfy_state_counts(st, t)->changes, 7);
+    vfy_state_free(st);
+}
+
+static void test_state_differs(void) {
+    char err[256];
+    const char *pk[] = {"k", "id"};
+    vfy_state_t *st = vfy_state_new();
+    uint32_t t = vfy_state_add_table(st, "s", "t", pk, 2);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 1, 1, NULL, "{\"id\":1,\"k\":\"a\\\"b\",\"v\":\"x\"}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 2, 2, NULL, "{\"id\":2,\"k\":\"a\",\"v\":\"x\"}"), DP_OK);
+    /* an unchanged TOASTed value is not compared */
+    CHECK_EQ_INT(FOLD(st, t, 'u', 3, 3, NULL,
+                      "{\"id\":2,\"k\":\"a\",\"v\":\"__debezium_unavailable_value\"}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 4, 4, NULL, "{\"id\":3,\"k\":\"a\",\"v\":\"x\"}"), DP_OK);
+    seen_t sn = {0};
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":1,\"k\":\"a\\u0022b\",\"v\":\"y\"}", &sn), DP_OK);
+    CHECK_EQ_INT(sn.differs, 1);
+    CHECK_EQ_STR(sn.last, "k=\"a\\\"b\",id=1");
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":2,\"k\":\"a\",\"v\":\"long text\"}", &sn), DP_OK);
+    CHECK_EQ_INT(sn.differs, 1);
+    vfy_state_finish_table(st, t, on_row, &sn);
+    CHECK_EQ_INT(sn.extra, 1);
+    CHECK_EQ_STR(sn.last, "k=\"a\",id=3");
+    /* a row without its key column, or not an object */
+    CHECK_EQ_INT(FOLD(st, t, 'c', 5, 5, NULL, "{\"id\":9}"), DP_ERR_INVALID);
+    CHECK(strstr(err, "\"k\"") != NULL);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 5, 5, NULL, "[1]"), DP_ERR_INVALID);
+    CHECK_EQ_INT(FOLD(st, t, 'x', 5, 5, NULL, "{}"), DP_ERR_INVALID);
+    CHECK_EQ_INT(FOLD(st, t, 'd', 5, 5, NULL, NULL), DP_ERR_INVALID);
+    vfy_state_free(st);
+}
+
+static void test_state_truncate(void) {
+    char err[256];
+    const char *pk[] = {"id"};
+    vfy_state_t *st = vfy_state_new();
+    uint32_t t = vfy_state_add_table(st, "public", "p", pk, 1);
+    CHECK_EQ_INT(FOLD(st, t, 'r', 100, 0, NULL, "{\"id\":1}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 200, 1, NULL, "{\"id\":2}"), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 't', 300, 2, NULL, NULL), DP_OK);
+    CHECK_EQ_INT(FOLD(st, t, 'c', 400, 3, NULL, "{\"id\":3}"), DP_OK);
+    seen_t sn = {0};
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":3}", &sn), DP_OK);
+    CHECK_EQ_INT(LIVE(st, t, "{\"id\":1}", &sn), DP_OK);
+    CHECK_EQ_INT(sn.missing, 1);
+    vfy_state_finish_table(st, t, on_row, &sn);
+    CHECK_EQ_INT(sn.extra, 0);
+    /* many keys: the table grows and finds them all again */
+    for (int i = 10; i < 5000; i++) {
+        char row[64];
+        snprintf(row, sizeof row, "{\"id\":%d}", i);
+        FOLD(st, t, 'c', 1000 + i, i, NULL, row);
+    }
+    sn = (seen_t){0};
+    for (int i = 10; i < 5000; i += 2) {
+        char row[64];
+        snprintf(row, sizeof row, "{\"id\":%d}", i);
+        LIVE(st, t, row, &sn);
+    }
+    vfy_state_finish_table(st, t, on_row, &sn);
+    CHECK_EQ_INT(sn.missing, 0);
+    CHECK_EQ_INT(sn.extra, 2495); /* the odd ids; id 3 was seen before */
+    vfy_state_free(st);
+}
+
 int main(void) {
+    test_state_latest();
+    test_state_differs();
+    test_state_truncate();
     test_strtab();
     test_shape();
     test_keys();
