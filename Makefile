@@ -12,7 +12,7 @@ JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: check-source all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench clean
+.PHONY: check-source all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode clean
 
 all: build
 
@@ -86,7 +86,8 @@ docs-check: build
 	  { echo "docs/CONFIGURATION.md is stale: run '$(BUILD)/datapipe config-docs > docs/CONFIGURATION.md'"; exit 1; }
 
 # make bench: pipeline figures (backlog drain vs pg_recvlogical, archive
-# rate, RSS, bytes per event) and the Parquet writer; prints, asserts nothing.
+# rate, RSS, bytes per event), the Parquet writer and the event encoding
+# (bench-encode); prints, asserts nothing.
 BENCH_CHANGES ?= 200000
 bench: setup build
 	@scripts/stack up
@@ -94,6 +95,20 @@ bench: setup build
 	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -Isrc -o $(BUILD)/bench_parquet bench/bench_parquet.c \
 	  src/parquet/[a-z]*.c src/common/buf.c src/common/err.c src/common/log.c -lsnappy -lz -lzstd
 	@$(BUILD)/bench_parquet
+	@$(MAKE) --no-print-directory bench-encode
+
+# make bench-encode: capture's encoding of change events in process, no
+# servers (bench/bench_encode.c): events/s per converter path over 3 runs,
+# then instructions per event under callgrind (bench/bench_encode.sh).
+# Compiled as the RelWithDebInfo build compiles, without CMake.
+ENCODE_SOURCES = src/event/[a-z]*.c src/pg/pgoutput.c src/common/buf.c src/common/config.c \
+                 src/common/err.c src/common/json.c src/common/log.c
+bench-encode:
+	@mkdir -p $(BUILD)
+	@$(CC) -std=c11 -O2 -g -DNDEBUG -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	  -Wformat=2 -Werror -fno-common -Isrc -o $(BUILD)/bench_encode bench/bench_encode.c \
+	  $(ENCODE_SOURCES) -lm
+	@bench/bench_encode.sh $(BUILD)/bench_encode
 
 down:
 	@scripts/stack down
