@@ -3,17 +3,24 @@
 
 Shows a live progress line; on Ctrl-C (or after --duration seconds) stops
 the load, drains capture and archive, then checks with independent tools
-(boto3, pyarrow, DuckDB, psycopg) that every change made is in S3 exactly
-once, and that replaying the archive reproduces the tables. Exit 0 only
-if so. The stack stays up for inspection; `make down` stops it.
+(boto3, pyarrow, DuckDB, psycopg, confluent-kafka) that every change made is
+in S3 exactly once, and that replaying the archive reproduces the tables. Exit
+0 only if so. The stack stays up for inspection; `make down` stops it.
+
+The check reads only the objects this run wrote (chosen by their time path and
+by the topics' offsets at the start, see dpcheck.run_objects), one at a time,
+and folds them into counters: its memory depends on the run, not on the
+archive. `datapipe verify` checks the whole archive's offsets beside it.
+`--check LOGDIR` repeats the check of a finished run (meaningful until the next
+run changes the tables).
 """
 import argparse
+import importlib
 import json
 import shutil
 import signal
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "lib"))
@@ -22,7 +29,13 @@ import dpcheck  # noqa: E402
 ROOT = dpcheck.ROOT
 CAPTURE_CFG = ROOT / "config" / "postgres-cdc-connector.json"
 ARCHIVE_CFG = ROOT / "config" / "s3-sink-connector.json"
-PREFIX = "cdc-events"
+ARCHIVE = json.loads(ARCHIVE_CFG.read_text())["config"]
+PREFIX = ARCHIVE.get("topics.dir", "topics")
+# the tables of the seed's workload: key, compared columns, Debezium decimal column
+TABLES = (("users", "user_id", ("tier", "last_name"), None),
+          ("products", "product_id", ("is_active",), "price"))
+# the check lists the archive from the time path of the run's start less this margin
+MARGIN_S = 600
 
 stop_requested = False
 children = []  # every process this run started: stopped on every way out
@@ -82,15 +95,30 @@ def run():
     ap.add_argument("--build", default="build")
     ap.add_argument("--duration", type=float, default=0, help="seconds; 0 = until Ctrl-C")
     ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--check", metavar="LOGDIR", help="only repeat the end-of-run check of the run in LOGDIR")
     args = ap.parse_args()
     binary = ROOT / args.build / "datapipe"
     env = dpcheck.process_env()
+    if args.check:
+        run_start = json.loads((Path(args.check) / "run-start.json").read_text())
+        return verify(env, run_start, ledger(Path(args.check) / "load.json"), None)
     logdir = ROOT / ".stack" / "logs" / time.strftime("run-%Y%m%d-%H%M%S")
     logdir.mkdir(parents=True, exist_ok=True)
     report = logdir / "load.json"
     signal.signal(signal.SIGINT, on_sigint)
 
-    start_lsn = dpcheck.pg_rows(env, "SELECT pg_current_wal_lsn()::text")[0][0]
+    # Where this run starts, for the check to read only what it wrote: the time, then
+    # the topics' offsets, then the LSN. In this order every change after start_lsn
+    # is produced after the offsets were taken, so it is at or above them.
+    run_start = {"time_ms": int(time.time() * 1000)}
+    try:
+        run_start["offsets"] = [[t, p, o] for (t, p), o in dpcheck.topic_end_offsets(
+            env, ARCHIVE.get("topics.regex"), [t for t in ARCHIVE.get("topics", "").split(",") if t]).items()]
+    except Exception as e:  # the check then reads every object since the start time
+        print(f"warning: cannot read the topics' offsets ({e}); the check will read more objects")
+        run_start["offsets"] = None
+    run_start["lsn"] = dpcheck.pg_rows(env, "SELECT pg_current_wal_lsn()::text")[0][0]
+    (logdir / "run-start.json").write_text(json.dumps(run_start) + "\n")
     t0 = time.monotonic()
     capture = start([str(binary), "capture", "--config", str(CAPTURE_CFG)], env, logdir / "capture.log")
     archive = start([str(binary), "archive", "--config", str(ARCHIVE_CFG)], env, logdir / "archive.log")
@@ -155,7 +183,7 @@ def run():
         print(f"error: archive exited with {archive.returncode}; see {logdir}/archive.log")
         return 1
     complete = datapipe_verify(binary, env)
-    return verify(env, start_lsn, ledger(report), time.monotonic() - t0) or (0 if complete else 1)
+    return verify(env, run_start, ledger(report), time.monotonic() - t0) or (0 if complete else 1)
 
 
 def datapipe_verify(binary, env):
@@ -174,60 +202,94 @@ def datapipe_verify(binary, env):
     return r.returncode == 0
 
 
-def verify(env, start_lsn, led, elapsed):
+def verify(env, run_start, led, elapsed):
+    """The independent check of the run that started at run_start (run-start.json): only
+    its objects, read one at a time; see dpcheck.RunFold for what memory it keeps."""
+    t_check = time.monotonic()
+    for lib in ("boto3", "duckdb", "psycopg", "pyarrow.parquet", "pyarrow.compute"):
+        importlib.import_module(lib)  # loaded first, so that rss0 is the base the data adds to
+    rss0 = dpcheck.rss_mib()
+    s = lsn_int(run_start["lsn"])
+    start_offsets = None if run_start.get("offsets") is None else {(t, p): o for t, p, o in run_start["offsets"]}
+    ok = True
+    s3 = dpcheck.s3_client(env)
+    objs = dpcheck.run_objects(env, PREFIX + "/", run_start["time_ms"], start_offsets,
+                               ARCHIVE.get("path.format", "'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH"),
+                               int(ARCHIVE.get("partition.duration.ms", 3600000)), ARCHIVE.get("timezone", "UTC"),
+                               margin_ms=MARGIN_S * 1000, s3=s3)
+    tables = [dpcheck.LatestState(t, pk, cols, dec) for t, pk, cols, dec in TABLES]
+    fold = dpcheck.RunFold(s, start_offsets, tables)
+    # a mirror of the objects read (only those: the run's, and any older object that
+    # reaches into its offsets), for DuckDB; replaced by the next run
     mirror = ROOT / ".stack" / "archive-mirror"
     shutil.rmtree(mirror, ignore_errors=True)
-    keys = dpcheck.download_archive(env, PREFIX + "/", mirror)
-    bad_keys = dpcheck.check_key_layout(keys, PREFIX)
-    table = dpcheck.read_archive(mirror, PREFIX)
-    rows = table.to_pylist() if table is not None else []
-    ok = True
-    print(f"\narchive: {len(keys)} objects, {len(rows)} rows under s3://{env['S3_BUCKET']}/{PREFIX}/")
-    if bad_keys:
+    for _, path in dpcheck.fetch_objects(env, objs.read, mirror, s3=s3):
+        fold.add_file(path)
+    print(f"\narchive: read {len(objs.read)} objects ({objs.bytes / 2**20:.1f} MiB), {fold.rows} rows, under "
+          f"s3://{env['S3_BUCKET']}/{PREFIX}/: the objects this run can have written")
+    print(f"  listed {objs.listed} keys "
+          + (f"after {objs.start_after!r} (the run's start time less {MARGIN_S // 60} min)"
+             if objs.start_after else "(the whole prefix)")
+          + f"; {objs.older} older by their offsets ({objs.footers} footers read)"
+          + ("" if start_offsets is not None else "; no start offsets: every listed object read"))
+    if objs.foreign:
         ok = False
-        print(f"  FAIL {len(bad_keys)} keys do not follow the layout, e.g. {bad_keys[0]}")
-    offsets = Counter((r["kafka_topic"], r["kafka_partition"], r["kafka_offset"]) for r in rows)
-    dups = sum(1 for v in offsets.values() if v > 1)
-    print(f"  {'ok  ' if not dups else 'FAIL'} each Kafka record in exactly one row ({dups} duplicated)")
+        print(f"  FAIL {len(objs.foreign)} keys do not follow the layout, e.g. {objs.foreign[0]}")
+    records, dups = fold.duplicated_records()
+    print(f"  {'ok  ' if not dups else 'FAIL'} each Kafka record of this run in exactly one row "
+          f"({records} records, {dups} duplicated)")
     ok &= dups == 0
-    s = lsn_int(start_lsn)
-    run_rows = [r for r in rows if r["lsn"] is not None and r["lsn"] >= s]
-    got = Counter((r["table_name"], r["operation_type"]) for r in run_rows)
-    distinct = len({(r["table_name"], r["lsn"]) for r in run_rows})
-    print(f"  this run: {led['total']} changes made, {len(run_rows)} rows archived ({distinct} distinct changes)")
-    for t in ("users", "products"):
+    if fold.below_start:
+        ok = False
+        print(f"  FAIL {fold.below_start} rows of this run lie below the topics' offsets at its start: "
+              "the objects were chosen wrongly")
+    distinct = fold.distinct_changes()
+    print(f"  this run: {led['total']} changes made, {fold.run_rows} rows archived ({distinct} distinct changes)")
+    for t, _, _, _ in TABLES:
         for op in ("c", "u", "d"):
-            want, have = led[t][op], got.get((t, op), 0)
+            want, have = led[t][op], fold.counts.get((t, op), 0)
             flag = "ok  " if want == have else "FAIL"
             ok &= want == have
             print(f"  {flag} {t:9} {op}: made {want:>7}  archived {have:>7}")
-    ok &= distinct == len(run_rows)
-    for t, pk, cols in (("users", "user_id", ("tier", "last_name")), ("products", "product_id", ("is_active",))):
-        state = dpcheck.replay(rows, t, pk)
-        src = {str(r[0]): r[1:] for r in dpcheck.pg_rows(env, f"SELECT {pk}, {', '.join(cols)} FROM {t}")}
-        same_keys = set(state) == set(src)
-        same_vals = same_keys and all(tuple(state[k][c] for c in cols) == src[k] for k in src)
-        flag = "ok  " if same_vals else "FAIL"
-        ok &= same_vals
-        print(f"  {flag} replaying the archive reproduces table {t} ({len(src)} rows)")
+    if distinct != fold.run_rows:
+        ok = False
+        print(f"  FAIL {fold.run_rows - distinct} rows repeat a change (same table and lsn) of another row")
     prices_ok = True
-    state = dpcheck.replay(rows, "products", "product_id")
-    for pid, price in dpcheck.pg_rows(env, "SELECT product_id, price FROM products"):
-        a = state.get(str(pid), {}).get("price")
-        if price is not None and (a is None or abs(dpcheck.decode_decimal(a, 2) - float(price)) > 1e-9):
-            prices_ok = False
+    for st in tables:
+        r = st.compare(env)
+        same = not (r["missing"] or r["extra"] or r["differ"])
+        ok &= same
+        print(f"  {'ok  ' if same else 'FAIL'} replaying the archive reproduces table {st.table} for the "
+              f"{r['keys']} keys this run touched ({r['present']} present, {r['deleted']} deleted"
+              + ("" if same else f"; {r['missing']} missing, {r['extra']} not deleted, {r['differ']} differ") + ")")
+        for e in r["examples"]:
+            print(f"         e.g. {e}")
+        if st.decimal:
+            prices_ok &= r["decimal_differ"] == 0
     print(f"  {'ok  ' if prices_ok else 'FAIL'} product prices (Debezium decimals) decode to the table's values")
     ok &= prices_ok
-    q = ("table_name, operation_type, count(*) AS n FROM {src} "
-         "GROUP BY ALL ORDER BY 1, 2")
-    print("\nDuckDB over the archive (hive partitioning on):")
-    print(f"  SELECT {q.format(src=dpcheck.duckdb_source(PREFIX + '/**/*.parquet'))}")
-    for row in dpcheck.duckdb_query(mirror, PREFIX, q):
-        print(f"    {row[0]:10} {row[1]}  {row[2]:>8}")
-    hours = dpcheck.duckdb_query(mirror, PREFIX, "count(DISTINCT (year, month, day, hour)) FROM {src}")[0][0]
-    print(f"  rows span {hours} hour partition(s); local copy in {mirror.relative_to(ROOT)}")
+    print("\nDuckDB over the objects read (hive partitioning on), this run's rows:")
+    if objs.read:
+        q = f"table_name, operation_type, count(*) AS n FROM {{src}} WHERE lsn >= {s} GROUP BY ALL ORDER BY 1, 2"
+        print(f"  SELECT {q.format(src=dpcheck.duckdb_source(PREFIX + '/**/*.parquet'))}")
+        rows = dpcheck.duckdb_query_bounded(mirror, PREFIX, q)
+        for row in rows:
+            print(f"    {row[0]:10} {row[1]}  {row[2]:>8}")
+        same = {(r[0], r[1]): r[2] for r in rows} == dict(fold.counts)
+        ok &= same
+        print(f"  {'ok  ' if same else 'FAIL'} DuckDB counts the rows as pyarrow does")
+        hours = dpcheck.duckdb_query_bounded(mirror, PREFIX, "count(DISTINCT (year, month, day, hour)) FROM {src} "
+                                                            f"WHERE lsn >= {s}")[0][0]
+        disk = sum(f.stat().st_size for f in mirror.rglob("*.parquet"))
+        print(f"  rows span {hours} hour partition(s); local copy of the objects read in "
+              f"{mirror.relative_to(ROOT)} ({disk / 2**20:.1f} MiB, replaced by the next run)")
+    else:
+        print("  no object to query")
+    print(f"\ncheck: {time.monotonic() - t_check:.1f} s for {fold.objects} objects, {fold.rows} rows; peak RSS "
+          f"{dpcheck.peak_rss_mib():.0f} MiB (this process; {rss0:.0f} MiB with its libraries loaded, before reading)")
     rate = led["total"] / led["seconds"] if led.get("seconds") else 0
-    print(f"\nsummary: {led['total']} changes in {led['seconds']:.0f} s ({rate:.0f}/s), run took {elapsed:.0f} s: "
+    print(f"\nsummary: {led['total']} changes in {led['seconds']:.0f} s ({rate:.0f}/s)"
+          + (f", run took {elapsed:.0f} s: " if elapsed is not None else ": ")
           + ("every change made is in S3, exactly once" if ok else "MISMATCH, see above"))
     print("the stack is still up: `scripts/stack status`, `make down` to stop it")
     return 0 if ok else 1
