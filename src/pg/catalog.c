@@ -7,16 +7,12 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "pg/repl.h"
 
 dp_err_t pgcat_check(PGconn *c, PGresult *r, ExecStatusType want, const char *what,
                      char *errstr, size_t n) {
     if (PQresultStatus(r) == want) return DP_OK;
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-    msg[strcspn(msg, "\n")] = 0;
-    PQclear(r);
-    return dp_seterr(errstr, n, PQstatus(c) == CONNECTION_OK ? DP_ERR_PG : DP_ERR_NET, "%s: %s",
-                     what, msg);
+    return repl_error(c, r, what, errstr, n);
 }
 
 /* query_relation: sql with relation relid as $1; *res on success, the

@@ -66,7 +66,7 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
     return c;
 }
 
-static dp_err_t pgerr(PGconn *c, PGresult *r, const char *what, char *errstr, size_t n) {
+dp_err_t repl_error(PGconn *c, PGresult *r, const char *what, char *errstr, size_t n) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     msg[strcspn(msg, "\n")] = 0;
@@ -77,7 +77,7 @@ static dp_err_t pgerr(PGconn *c, PGresult *r, const char *what, char *errstr, si
 
 dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t errstr_size) {
     PGresult *r = PQexec(sql, "SHOW wal_level");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "show wal_level", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "show wal_level", errstr, errstr_size);
     if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
         dp_err_t e = dp_seterr(errstr, errstr_size, DP_ERR_PG,
                                "wal_level is \"%s\" on the server; logical decoding needs "
@@ -89,7 +89,7 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
     const char *params[1] = {user};
     r = PQexecParams(sql, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = $1", 1,
                      NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "check role", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "check role", errstr, errstr_size);
     int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     if (!ok)
@@ -105,7 +105,7 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode
     const char *params[1] = {pubname};
     PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
                                params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "look up publication", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "look up publication", errstr, errstr_size);
     int exists = PQntuples(r) == 1;
     PQclear(r);
     if (exists) return DP_OK;
@@ -127,7 +127,7 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode
     }
     dp_info("pg", "creating publication: %s", q);
     r = PQexec(sql, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pgerr(sql, r, "create publication", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return repl_error(sql, r, "create publication", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
 }
@@ -148,7 +148,7 @@ dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int expor
                                "FROM pg_replication_slots WHERE slot_name = $1 AND database = "
                                "current_database()",
                                1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "look up slot", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "look up slot", errstr, errstr_size);
     if (PQntuples(r) == 1) {
         dp_err_t e = DP_OK;
         if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0)
@@ -171,7 +171,7 @@ dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int expor
     snprintf(q, sizeof q, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", qslot,
              export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     r = PQexec(repl, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(repl, r, "create replication slot", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(repl, r, "create replication slot", errstr, errstr_size);
     info->created = 1;
     info->consistent_lsn = repl_parse_lsn(PQgetvalue(r, 0, 1));
     if (export && !PQgetisnull(r, 0, 2))
@@ -200,7 +200,7 @@ dp_err_t repl_start(PGconn *repl, const char *slot, const char *pubname, char *e
              "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names %s)",
              qslot, lit);
     PGresult *r = PQexec(repl, q);
-    if (PQresultStatus(r) != PGRES_COPY_BOTH) return pgerr(repl, r, "start replication", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_COPY_BOTH) return repl_error(repl, r, "start replication", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
 }
@@ -210,7 +210,7 @@ dp_err_t repl_send_feedback(PGconn *repl, uint64_t written, uint64_t flushed, in
     uint8_t msg[PGF_STATUS_LEN];
     pgf_status_update(msg, written, flushed, now_us);
     if (PQputCopyData(repl, (const char *)msg, sizeof msg) <= 0 || PQflush(repl))
-        return pgerr(repl, NULL, "send feedback", errstr, errstr_size);
+        return repl_error(repl, NULL, "send feedback", errstr, errstr_size);
     return DP_OK;
 }
 
@@ -218,7 +218,7 @@ dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errs
     const char *params[1] = {slot};
     PGresult *r = PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, params, NULL,
                                NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pgerr(sql, r, "drop slot", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "drop slot", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
 }
@@ -228,7 +228,7 @@ static int query_bool(PGconn *sql, const char *q, const char *param, const char 
     const char *params[1] = {param};
     PGresult *r = PQexecParams(sql, q, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pgerr(sql, r, what, errstr, n);
+        repl_error(sql, r, what, errstr, n);
         return -1;
     }
     int v = PQntuples(r) > 0;

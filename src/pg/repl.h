@@ -17,6 +17,11 @@ typedef struct repl_conninfo {
     const char *application_name;
 } repl_conninfo_t;
 
+/* repl_error: the failure of a query (r, freed; NULL: the connection's
+ * error) as "what: message": DP_ERR_PG, or DP_ERR_NET when the connection
+ * is gone */
+dp_err_t repl_error(PGconn *c, PGresult *r, const char *what, char *errstr, size_t errstr_size);
+
 /* repl_connect: a regular (replication=0) or replication=database
  * connection, with TimeZone UTC so timestamptz text is in UTC. */
 PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
