@@ -90,14 +90,43 @@ def committed_sum(env, group, topics):
         c.close()
 
 
-def count(made, changes):
-    """(lost, duplicated) of the ledger made among changes, a list of
-    (table, lsn, op) as readers found them."""
-    distinct = set(changes)
-    by_op = Counter((t, op) for t, _, op in distinct)
-    lost = sum(max(0, made[t][op] - by_op[(t, op)]) for t in ("users", "products") for op in "cud")
-    extra = sum(max(0, by_op[(t, op)] - made[t][op]) for t in ("users", "products") for op in "cud")
-    return lost + extra, len(changes) - len(distinct)
+WITNESS_OPS = {"INSERT": "c", "UPDATE": "u", "DELETE": "d"}
+
+
+def witness(p):
+    """What PostgreSQL committed, from the WAL itself: the changes a second
+    logical slot (test_decoding, created before the load started) holds,
+    as a set of (table, lsn, op). Independent of capture and of the load."""
+    rows = p.sql(f"SELECT lsn::text, data FROM pg_logical_slot_peek_changes('witness_{p.id}', NULL, NULL) "
+                 "WHERE data LIKE 'table public.%'", fetch=True)
+    truth = set()
+    for lsn, data in rows:
+        table, op = data[len("table public."):].split(":", 2)[:2]
+        truth.add((table, conftest.lsn_int(lsn), WITNESS_OPS[op.strip()]))
+    return truth
+
+
+def check_ledger(made, truth):
+    """The load's ledger must agree with the WAL: it decides lost and
+    duplicated, so a miscounted in-doubt transaction is a failure too."""
+    by_op = Counter((t, op) for t, _, op in truth)
+    off = {f"{t}.{op}": made[t][op] - by_op[(t, op)] for t in ("users", "products") for op in "cud"
+           if made[t][op] != by_op[(t, op)]}
+    assert not off, f"the load's ledger disagrees with the WAL (ledger minus WAL): {off}"
+
+
+def count(truth, changes, where):
+    """(lost, duplicated) of the committed changes truth among changes, a
+    list of (table, lsn, op) as a reader found them; prints what differs."""
+    found = Counter(changes)
+    missing = sorted(truth - found.keys(), key=lambda c: c[1])
+    extra = sorted(found.keys() - truth, key=lambda c: c[1])
+    show = lambda cs: [f"{t}.{op}@{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}" for t, lsn, op in cs[:10]]  # noqa: E731
+    if missing:
+        print(f"{where}: missing {len(missing)}: {show(missing)}")
+    if extra:
+        print(f"{where}: not committed in PostgreSQL {len(extra)}: {show(extra)}")
+    return len(missing) + len(extra), sum(n - 1 for n in found.values())
 
 
 class Run:
@@ -119,6 +148,7 @@ class Run:
         p.start_capture(self.ccfg)
         p.wait_streaming()
         p.start("archive", self.acfg)
+        p.sql(f"SELECT pg_create_logical_replication_slot('witness_{p.id}', 'test_decoding')")
         self.ledger = p.tmp / "ledger.json"
         # until stopped: the load goes on through the fault and the recovery
         self.load = p.start_load(self.ledger, RATE, 0, 5, "--synchronous-commit", "on")
@@ -150,21 +180,24 @@ class Run:
             assert p.procs[what].poll() is None, f"{what} stopped:\n" + p.log(what)[-3000:]
         p.wait_confirmed(p.current_lsn(), timeout=300)
         made = json.loads(self.ledger.read_text())
+        truth = witness(p)
         k_lost = k_dup = None
         if kafka_check:
             msgs = dpcheck.read_topics(p.env, list(p.topics.values()), timeout=300)
             events = [json.loads(m.value())["payload"] for m in msgs if m.value() is not None]
-            k_lost, k_dup = count(made, [(e["source"]["table"], e["source"]["lsn"], e["op"]) for e in events])
+            k_lost, k_dup = count(truth, [(e["source"]["table"], e["source"]["lsn"], e["op"]) for e in events],
+                                 "kafka")
         p.drain_archive(timeout=300)
         _, table, _ = p.archive_rows()
         rows = table.to_pylist() if table is not None else []
-        s_lost, s_dup = count(made, [(r["table_name"], r["lsn"], r["operation_type"]) for r in rows])
+        s_lost, s_dup = count(truth, [(r["table_name"], r["lsn"], r["operation_type"]) for r in rows], "s3")
         offsets = Counter((r["kafka_topic"], r["kafka_partition"], r["kafka_offset"]) for r in rows)
         s_dup = max(s_dup, sum(v - 1 for v in offsets.values()))
         RESULTS.append({"fault": name, "made": made["total"], "kafka_lost": k_lost, "kafka_dup": k_dup,
                         "s3_lost": s_lost, "s3_dup": s_dup, "recovery_s": recovery_s})
         print(f"{name}: {made['total']} changes made; kafka lost {k_lost} dup {k_dup}; "
               f"s3 lost {s_lost} dup {s_dup}; recovered in {recovery_s:.1f} s")
+        check_ledger(made, truth)
         assert (k_lost or 0) == 0 and (k_dup or 0) == 0, f"kafka: {k_lost} lost, {k_dup} duplicated"
         assert s_lost == 0 and s_dup == 0, f"s3: {s_lost} lost, {s_dup} duplicated"
 
@@ -277,6 +310,63 @@ def test_postgres_shutdown_and_restart(pipeline, mode, sig):
     log = p.log("capture")
     assert "lost the connection to PostgreSQL" in log and "reconnected to PostgreSQL" in log, log[-3000:]
     assert "reconnects" in (p.tmp / "load.log").read_text()
+
+
+@pytest.mark.parametrize("hold", ["lock", "syncrep"])
+def test_load_ledger_when_a_crash_cuts_a_commit(pipeline, hold):
+    """`datapipe load` counts a transaction cut by a crash only if it
+    committed. The load's next transaction is held, then PostgreSQL shuts
+    down immediately and comes back, and another transaction commits. The
+    ledger must match what the WAL holds.
+    - lock: the transaction has its xid and waits on a table lock, with no
+      WAL written. Its xid cannot say what became of it: an xid handed out
+      but never written is handed out again after a crash, so txid_status()
+      answers for another transaction (or says "in the future").
+    - syncrep: the COMMIT is in the WAL and waits for a synchronous standby
+      that does not exist; it never answers, and it committed."""
+    import psycopg
+    p, e = pipeline, pipeline.env
+    admin = psycopg.connect(host=e["PGHOST"], port=e["PGPORT"], user=e["PGUSER"],
+                            password=e["PGPASSWORD"], dbname=p.db, autocommit=True)
+    p.sql(f"SELECT pg_create_logical_replication_slot('witness_{p.id}', 'test_decoding')")
+    ledger = p.tmp / "ledger.json"
+    load = p.start_load(ledger, 20, 0, 5 if hold == "lock" else 7, "--synchronous-commit", "on")
+    held = {"lock": "wait_event_type = 'Lock' AND backend_xid IS NOT NULL",
+            "syncrep": "wait_event = 'SyncRep'"}[hold]
+    try:
+        dpcheck.wait_for(lambda: ledger.exists() and json.loads(ledger.read_text())["total"] >= 10, 30,
+                         what="the load to commit")
+        if hold == "lock":
+            admin.autocommit = False
+            admin.execute("LOCK TABLE users, products IN EXCLUSIVE MODE")
+        else:
+            admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'datapipe_no_such_standby'")
+            admin.execute("SELECT pg_reload_conf()")
+        dpcheck.wait_for(lambda: p.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                       f"current_database() AND {held}", fetch=True)[0][0] == 1, 30,
+                         what=f"the load's transaction to be held ({hold})")
+        if hold == "syncrep":  # for the restart; the running server keeps waiting
+            admin.execute("ALTER SYSTEM RESET synchronous_standby_names")
+        try:
+            dpcheck.stack("stop", "postgres", "QUIT")
+        finally:
+            dpcheck.stack("up")
+        p.sql("CREATE TABLE xid_taker (i int)")  # a committed transaction after the restart
+        dpcheck.wait_for(lambda: "in doubt" in (p.tmp / "load.log").read_text(), 60,
+                         what="the load to reconnect")
+        before = json.loads(ledger.read_text())["total"]
+        dpcheck.wait_for(lambda: load.poll() is not None or json.loads(ledger.read_text())["total"] >= before + 10,
+                         60, what="the load to go on after the restart")
+    finally:
+        rc = dpcheck.stop(load, signal.SIGINT, timeout=60)
+        admin.close()
+        p.sql("ALTER SYSTEM RESET synchronous_standby_names")
+        p.sql("SELECT pg_reload_conf()")
+    log = (p.tmp / "load.log").read_text()
+    assert rc == 0, log[-3000:]
+    assert ("in doubt after the reconnect: " + ("not committed" if hold == "lock" else "committed")) in log, \
+        log[-3000:]
+    check_ledger(json.loads(ledger.read_text()), witness(p))
 
 
 def test_s3_server_stopped(pipeline):
