@@ -243,7 +243,7 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
         }
     }
     /* then the record, unless Kafka has it from before a restart or a
-     * reconnect (counting it in the position from here on) */
+     * reconnect; it counts in the position once librdkafka took it */
     if (err || capture_eos_skip(c) || (err = capture_eos_open(c, errstr, n))) {
         if (hdrs) rd_kafka_headers_destroy(hdrs);
         return err;
@@ -270,6 +270,7 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
             return DP_ERR_STOPPED;
         }
     }
+    capture_eos_sent(c);
     cap_acks_sent(&c->acks, seq, klen + vlen);
     return DP_OK;
 }

@@ -196,12 +196,14 @@ void capture_eos_on_begin(capture_t *c, uint64_t final_lsn) {
 }
 
 int capture_eos_skip(capture_t *c) {
-    c->txn_records++;
     if (!c->skip) return 0;
     if (c->skip != UINT64_MAX) c->skip--;
     c->skipped++;
+    c->txn_records++;
     return 1;
 }
+
+void capture_eos_sent(capture_t *c) { c->txn_records++; }
 
 /* produce_position: hand the position record pos to librdkafka */
 static dp_err_t produce_position(capture_t *c, const capture_eos_pos_t *pos, char *errstr,

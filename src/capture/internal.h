@@ -130,7 +130,12 @@ void capture_end_txn(capture_t *c, uint64_t end_lsn);
 dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n);
 dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n);
 void capture_eos_on_begin(capture_t *c, uint64_t final_lsn);
+/* capture_eos_skip: 1 when Kafka holds the record from before a restart or
+ * a reconnect (it counts in the position); capture_eos_sent counts a
+ * record librdkafka accepted. A record counts only once it is in one or
+ * the other: the position must never cover one that is not. */
 int capture_eos_skip(capture_t *c);
+void capture_eos_sent(capture_t *c);
 dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n);
 uint64_t capture_eos_safe_seq(const capture_t *c);
 /* capture_eos_position: how far the records handed to Kafka reach, as a
