@@ -61,9 +61,10 @@ class Toxiproxy:
         except (urllib.error.URLError, ConnectionError):
             return None
 
-    def proxy(self, name, upstream):
-        """A proxy to upstream ("host:port"); returns its local port."""
-        port = dpcheck.free_port()
+    def proxy(self, name, upstream, port=None):
+        """A proxy to upstream ("host:port") on port (a free one by
+        default); returns its local port."""
+        port = port or dpcheck.free_port()
         assert self._call("POST", "/proxies", {"name": name, "listen": f"127.0.0.1:{port}",
                                                "upstream": upstream, "enabled": True}) is not None
         return port
@@ -397,25 +398,41 @@ def test_s3_throttling_and_slow_answers(pipeline, kind):
         r.finish(name, rec)
 
 
-@pytest.mark.parametrize("link", ["capture-postgres", "archive-s3"])
+@pytest.mark.parametrize("link", ["capture-postgres", "archive-s3", "capture-kafka", "archive-kafka"])
 def test_network_cut(pipeline, tmp_path, link):
     """A real TCP fault proxy (toxiproxy) between the service and the server;
-    disabling it cuts every connection and refuses new ones."""
+    disabling it cuts every connection and refuses new ones. Kafka: the
+    service bootstraps at the brokers' PROXIED listener (scripts/stack), which
+    advertises the proxy's ports, so every broker connection of that service
+    goes through the proxy while the others' do not."""
     p = pipeline
     tp = Toxiproxy(tmp_path)
+    names = [link]
     try:
         if link == "capture-postgres":
             port = tp.proxy(link, f"{p.env['PGHOST']}:{p.env['PGPORT']}")
             r = Run(p, capture_extra={"database.port": str(port)})
-        else:
+        elif link == "archive-s3":
             up = p.env["S3_ENDPOINT_URL"].split("//", 1)[1]
             port = tp.proxy(link, up)
             r = Run(p, archive_extra={"store.url": f"http://127.0.0.1:{port}"})
+        else:
+            listen = p.env["KAFKA_PROXIED_BOOTSTRAP"].split(",")
+            names = [f"{link}-{i}" for i in range(len(listen))]
+            for name, at, up in zip(names, listen, p.env["KAFKA_PROXIED_UPSTREAMS"].split(",")):
+                tp.proxy(name, up, int(at.rsplit(":", 1)[1]))
+            extra = {"kafka.bootstrap.servers": p.env["KAFKA_PROXIED_BOOTSTRAP"]}
+            r = Run(p, **({"capture_extra": extra} if link.startswith("capture") else {"archive_extra": extra}))
         r.start()
-        tp.enabled(link, False)
+        for name in names:
+            tp.enabled(name, False)
         time.sleep(SHORT_S)
-        tp.enabled(link, True)
+        for name in names:
+            tp.enabled(name, True)
         r.finish(f"network cut {link.replace('-', ' to ')} for {SHORT_S} s", r.recovered())
+        if link.endswith("kafka"):  # the cut reached the service, and only through the proxy
+            service = link.split("-")[0]
+            assert "brokers are down" in p.log(service), p.log(service)[-3000:]
     finally:
         tp.close()
 
