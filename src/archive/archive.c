@@ -682,27 +682,13 @@ static long long prefetch_bytes(long long share) {
 
 static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     archive_settings_t *s = &a->s;
-    if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
+    if (dp_log_set_level_name(s->svc.log_level) < 0) return DP_ERR_CONFIG;
     dp_err_t cerr = arc_convert_new(s, &a->conv, errstr, n); /* convert.c */
     if (cerr) return cerr;
-    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
-        return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                         "missing required configuration key \"kafka.bootstrap.servers\" for archive");
-    if (!s->topics_regex == !s->topics)
-        return dp_seterr(errstr, n, DP_ERR_CONFIG, "set exactly one of \"topics.regex\" and \"topics\"");
-    if (strcmp(s->errors_tolerance, "all") == 0 && !*s->dlq_topic)
-        return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                         "\"errors.tolerance\" all needs \"errors.deadletterqueue.topic.name\"");
     static const char *const exts[] = {".parquet", ".snappy.parquet", ".gz.parquet", ".zstd.parquet"};
     a->ext = exts[s->parquet_codec];
-    char probe[512];
-    if (arc_format_path(s->path_format, 0, s->partition_duration_ms, s->timezone, probe, sizeof probe))
-        return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid \"path.format\" \"%s\"", s->path_format);
 
     s3_client_t *client = NULL;
-    if (strcmp(s->timestamp_extractor, "RecordField") == 0 && !*s->timestamp_field)
-        return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                         "\"timestamp.extractor\" RecordField needs \"timestamp.field\"");
     dp_err_t err = archive_s3_client_ex(s, (int)s->s3_retries, &client, &a->creds, errstr, n);
     if (err) return err;
     a->s3 = client;
@@ -733,7 +719,7 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
                                * stalls long (no GC), so a short session is safe */
                               "session.timeout.ms", "10000", "heartbeat.interval.ms", "3000", NULL};
     const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
-    rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_opaque(conf, a);
@@ -742,7 +728,7 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (*s->dlq_topic) {
         const char *pdef[] = {"client.id", client_id, "message.timeout.ms", DLQ_TIMEOUT_MS, NULL};
         const char *pforced[] = {"enable.idempotence", "true", "acks", "all", NULL};
-        rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->kafka, errstr, n);
+        rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->svc.kafka, errstr, n);
         if (!pc) return DP_ERR_CONFIG;
         rd_kafka_conf_set_dr_msg_cb(pc, on_dlq_delivery);
         rd_kafka_conf_set_opaque(pc, a);
@@ -856,7 +842,7 @@ static int topic_archived(const archive_t *a, const char *topic) {
  * to wait for; otherwise it waits until the last rebalance is older than
  * the session timeout plus a margin (heartbeats, the rejoin). */
 static int others_may_hold(archive_t *a, int assigned_cnt) {
-    const char *st = cfg_kv_get(&a->s.kafka, "session.timeout.ms");
+    const char *st = cfg_kv_get(&a->s.svc.kafka, "session.timeout.ms");
     long long session_ms = st ? strtoll(st, NULL, 10) : 10000;
     if (dp_mono_ms() - a->rebalanced_ms >= session_ms + 8000) return 0;
     const struct rd_kafka_metadata *md = NULL;

@@ -39,10 +39,7 @@ typedef struct archive_settings {
     char *errors_tolerance;
     char *dlq_topic;
     long long max_record_bytes, row_group_bytes, max_buffer_bytes;
-    char *log_level;
-    char *metrics_host;         /* datapipe.metrics.host */
-    long long metrics_port;     /* datapipe.metrics.port, 0 = off */
-    cfg_kv_t kafka;
+    cfg_service_t svc;               /* datapipe.log.level, datapipe.metrics.*, kafka.* */
 } archive_settings_t;
 
 extern const cfg_table_t archive_config_table;

@@ -152,18 +152,29 @@ static const cfg_def_t defs[] = {
      "that lost its partitions without noticing) is adopted: its footer says which offsets it "
      "holds and the archive goes on after them. Turn off only for an S3-compatible server "
      "that rejects the header; replays then overwrite.", NULL, NULL},
-    {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,
-     NULL, "Log level.", NULL, NULL},
-    {"datapipe.metrics.port", CFG_INT, S(metrics_port), 0, 65535, "0", NULL, 0, NULL,
-     "Port of the HTTP endpoint with GET /metrics (Prometheus text format) and GET /health; "
-     "0 = no endpoint.", NULL, NULL},
-    {"datapipe.metrics.host", CFG_STRING, S(metrics_host), 0, 0, "127.0.0.1", NULL, 0, NULL,
-     "Address the metrics endpoint binds (0.0.0.0 for every interface).", NULL, NULL},
-    {"kafka.", CFG_PREFIX, S(kafka), 0, 0, NULL, NULL, 0, NULL,
-     "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required).", NULL, NULL},
 };
 
-const cfg_table_t archive_config_table = {"archive", defs, sizeof defs / sizeof defs[0]};
+/* finalize: the rules across the archive's keys */
+static dp_err_t finalize(void *settings, char *errstr, size_t n) {
+    const archive_settings_t *s = settings;
+    if (!s->topics_regex == !s->topics)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG, "set exactly one of \"topics.regex\" and \"topics\"");
+    if (strcmp(s->errors_tolerance, "all") == 0 && !*s->dlq_topic)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "\"errors.tolerance\" all needs \"errors.deadletterqueue.topic.name\"");
+    if (strcmp(s->timestamp_extractor, "RecordField") == 0 && !*s->timestamp_field)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "\"timestamp.extractor\" RecordField needs \"timestamp.field\"");
+    char probe[512];
+    if (arc_format_path(s->path_format, 0, s->partition_duration_ms, s->timezone, probe, sizeof probe))
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "invalid \"path.format\": expected Joda-style fields such as "
+                         "'year'=YYYY/'month'=MM in single quotes and pattern letters");
+    return DP_OK;
+}
+
+const cfg_table_t archive_config_table = {"archive", defs, sizeof defs / sizeof defs[0],
+                                          offsetof(archive_settings_t, svc), finalize};
 
 int archive_topic_listed(const char *topics, const char *topic) {
     size_t tl = strlen(topic);

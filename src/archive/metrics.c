@@ -56,8 +56,8 @@ archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr
                     "S3 circuit breaker: 0 closed, 1 open, 2 half-open.");
 #undef G
 #undef C
-    if (s->metrics_port > 0) {
-        am->srv = dp_metrics_server_start(am->reg, s->metrics_host, (int)s->metrics_port, errstr, n);
+    if (s->svc.metrics_port > 0) {
+        am->srv = dp_metrics_server_start(am->reg, s->svc.metrics_host, (int)s->svc.metrics_port, errstr, n);
         if (!am->srv) {
             archive_metrics_destroy(am);
             return NULL;

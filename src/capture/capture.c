@@ -857,7 +857,7 @@ static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
                               "transaction.timeout.ms", "900000", NULL};
     const char *forced[] = {"enable.idempotence", "true", "acks", "all", "partitioner",
                             "murmur2_random", NULL};
-    rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->kafka, errstr, n);
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, c);
@@ -931,11 +931,8 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
 static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
     dp_err_t err;
-    if (dp_log_set_level_name(s->log_level) < 0) return DP_ERR_CONFIG;
+    if (dp_log_set_level_name(s->svc.log_level) < 0) return DP_ERR_CONFIG;
     if ((err = capture_convert_setup(c, errstr, n))) return err; /* convert.c */
-    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
-        return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                         "missing required configuration key \"kafka.bootstrap.servers\" for capture");
     if ((err = dp_relist_compile(s->table_include_list, &c->include, "table.include.list", errstr,
                                  n)) ||
         (err = dp_relist_compile(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr,

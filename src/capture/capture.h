@@ -38,10 +38,7 @@ typedef struct capture_settings {
     int exactly_once;                /* datapipe.exactly.once */
     char *offset_storage_topic;
     long long transaction_interval_ms;
-    char *log_level;
-    char *metrics_host;              /* datapipe.metrics.host */
-    long long metrics_port;          /* datapipe.metrics.port, 0 = off */
-    cfg_kv_t kafka;                  /* kafka.* pass-through to librdkafka */
+    cfg_service_t svc;               /* datapipe.log.level, datapipe.metrics.*, kafka.* */
 } capture_settings_t;
 
 enum {

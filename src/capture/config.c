@@ -174,15 +174,7 @@ static const cfg_def_t defs[] = {
      "visible to read_committed readers at commits).", NULL, NULL},
     {"datapipe.max.event.bytes", CFG_INT, S(max_event_bytes), 4096, 1LL << 30, "16777216", NULL, 0,
      NULL, "Largest encoded event; a bigger row is an error naming the table.", NULL, NULL},
-    {"datapipe.log.level", CFG_STRING, S(log_level), 0, 0, "info", "error|warn|info|debug", 0,
-     NULL, "Log level.", NULL, NULL},
-    {"datapipe.metrics.port", CFG_INT, S(metrics_port), 0, 65535, "0", NULL, 0, NULL,
-     "Port of the HTTP endpoint with GET /metrics (Prometheus text format) and GET /health; "
-     "0 = no endpoint.", NULL, NULL},
-    {"datapipe.metrics.host", CFG_STRING, S(metrics_host), 0, 0, "127.0.0.1", NULL, 0, NULL,
-     "Address the metrics endpoint binds (0.0.0.0 for every interface).", NULL, NULL},
-    {"kafka.", CFG_PREFIX, S(kafka), 0, 0, NULL, NULL, 0, NULL,
-     "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required).", NULL, NULL},
 };
 
-const cfg_table_t capture_config_table = {"capture", defs, sizeof defs / sizeof defs[0]};
+const cfg_table_t capture_config_table = {"capture", defs, sizeof defs / sizeof defs[0],
+                                          offsetof(capture_settings_t, svc), NULL};

@@ -82,7 +82,7 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
     const char *defaults[] = {"client.id", c->s.name, "isolation.level", "read_committed",
                               "enable.partition.eof", "true", "enable.auto.commit", "false",
                               "group.id", "datapipe-position-reader", NULL};
-    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &c->s.kafka, errstr, n);
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &c->s.svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_t *rk = kfk_new(RD_KAFKA_CONSUMER, conf, "position reader", errstr, n);
     if (!rk) return DP_ERR_KAFKA;

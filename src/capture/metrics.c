@@ -58,8 +58,8 @@ capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr
                        "Times capture connected to PostgreSQL again after losing the connection.");
 #undef G
 #undef C
-    if (s->metrics_port > 0) {
-        cm->srv = dp_metrics_server_start(cm->reg, s->metrics_host, (int)s->metrics_port, errstr, n);
+    if (s->svc.metrics_port > 0) {
+        cm->srv = dp_metrics_server_start(cm->reg, s->svc.metrics_host, (int)s->svc.metrics_port, errstr, n);
         if (!cm->srv) {
             capture_metrics_destroy(cm);
             return NULL;

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,38 @@
 /* a key whose value is still the default sentinel */
 #define CFG_UNSET_INT (-0x7fffffffffffffffLL)
 
-static const cfg_def_t *find_def(const cfg_table_t *t, const char *key, size_t *plen) {
-    for (size_t i = 0; i < t->ndefs; i++) {
-        const cfg_def_t *d = &t->defs[i];
+#define SVC(f) offsetof(cfg_service_t, f)
+/* the keys every service has */
+static const cfg_def_t service_defs[] = {
+    {"datapipe.log.level", CFG_STRING, SVC(log_level), 0, 0, "info", "error|warn|info|debug", 0,
+     NULL, "Log level.", NULL, NULL},
+    {"datapipe.metrics.port", CFG_INT, SVC(metrics_port), 0, 65535, "0", NULL, 0, NULL,
+     "Port of the HTTP endpoint with GET /metrics (Prometheus text format) and GET /health; "
+     "0 = no endpoint.", NULL, NULL},
+    {"datapipe.metrics.host", CFG_STRING, SVC(metrics_host), 0, 0, "127.0.0.1", NULL, 0, NULL,
+     "Address the metrics endpoint binds (0.0.0.0 for every interface).", NULL, NULL},
+    {"kafka.", CFG_PREFIX, SVC(kafka), 0, 0, NULL, NULL, 0, NULL,
+     "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required).", NULL, NULL},
+};
+#define NSERVICE (sizeof service_defs / sizeof service_defs[0])
+
+/* def_count, def_at: every key of t, its own then the shared ones, and
+ * where in the settings its offset counts from */
+static size_t def_count(const cfg_table_t *t) { return t->ndefs + NSERVICE; }
+
+static const cfg_def_t *def_at(const cfg_table_t *t, size_t i, size_t *base) {
+    if (i < t->ndefs) {
+        *base = 0;
+        return &t->defs[i];
+    }
+    *base = t->service_offset;
+    return &service_defs[i - t->ndefs];
+}
+
+static const cfg_def_t *find_def(const cfg_table_t *t, const char *key, size_t *plen,
+                                 size_t *base) {
+    for (size_t i = 0; i < def_count(t); i++) {
+        const cfg_def_t *d = def_at(t, i, base);
         if (d->type == CFG_PREFIX) {
             size_t l = strlen(d->name);
             if (strncmp(key, d->name, l) == 0 && key[l]) {
@@ -63,7 +93,8 @@ static const char *choices(const cfg_def_t *d, char *buf, size_t n) {
 }
 
 const char *cfg_enum_name(const cfg_table_t *t, const char *name, int v) {
-    const cfg_def_t *d = find_def(t, name, NULL);
+    size_t base;
+    const cfg_def_t *d = find_def(t, name, NULL, &base);
     for (const cfg_enum_t *m = d ? d->map : NULL; m && m->name; m++)
         if (m->value == v) return m->name;
     return "";
@@ -155,18 +186,18 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
 
 static dp_err_t set_shown(const cfg_table_t *t, void *settings, const char *key,
                           const char *value, const char *shown, char *errstr, size_t errstr_size) {
-    size_t plen = 0;
-    const cfg_def_t *d = find_def(t, key, &plen);
+    size_t plen = 0, base;
+    const cfg_def_t *d = find_def(t, key, &plen, &base);
     if (!d)
         return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "unknown configuration key \"%s\" for %s",
                          key, t->service);
     if (d->flags & CFG_F_DEPRECATED) {
         dp_warn("config", "\"%s\" is deprecated, use \"%s\"", key, d->alias_of);
-        const cfg_def_t *a = find_def(t, d->alias_of, NULL);
+        const cfg_def_t *a = find_def(t, d->alias_of, NULL, &base);
         if (!a) return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "bad alias for \"%s\"", key);
-        return set_def(a, settings, key, value, shown, 0, errstr, errstr_size);
+        return set_def(a, (char *)settings + base, key, value, shown, 0, errstr, errstr_size);
     }
-    return set_def(d, settings, key, value, shown, plen, errstr, errstr_size);
+    return set_def(d, (char *)settings + base, key, value, shown, plen, errstr, errstr_size);
 }
 
 dp_err_t cfg_set(const cfg_table_t *t, void *settings, const char *key, const char *value,
@@ -175,38 +206,43 @@ dp_err_t cfg_set(const cfg_table_t *t, void *settings, const char *key, const ch
 }
 
 dp_err_t cfg_defaults(const cfg_table_t *t, void *settings, char *errstr, size_t errstr_size) {
-    for (size_t i = 0; i < t->ndefs; i++) {
-        const cfg_def_t *d = &t->defs[i];
+    for (size_t i = 0, base; i < def_count(t); i++) {
+        const cfg_def_t *d = def_at(t, i, &base);
+        char *s = (char *)settings + base;
         if (d->type == CFG_PREFIX || (d->flags & CFG_F_DEPRECATED)) continue;
-        if (d->type == CFG_INT) *(long long *)((char *)settings + d->offset) = CFG_UNSET_INT;
+        if (d->type == CFG_INT) *(long long *)(s + d->offset) = CFG_UNSET_INT;
         if (!d->def) continue;
-        dp_err_t err = set_def(d, settings, d->name, d->def, d->def, 0, errstr, errstr_size);
+        dp_err_t err = set_def(d, s, d->name, d->def, d->def, 0, errstr, errstr_size);
         if (err) return err;
     }
     return DP_OK;
 }
 
-dp_err_t cfg_check_required(const cfg_table_t *t, const void *settings, char *errstr,
-                            size_t errstr_size) {
-    for (size_t i = 0; i < t->ndefs; i++) {
-        const cfg_def_t *d = &t->defs[i];
+dp_err_t cfg_finish(const cfg_table_t *t, void *settings, char *errstr, size_t errstr_size) {
+    for (size_t i = 0, base; i < def_count(t); i++) {
+        const cfg_def_t *d = def_at(t, i, &base);
         if (!(d->flags & CFG_F_REQUIRED)) continue;
-        const char *base = settings;
+        const char *s = (const char *)settings + base;
         int missing = 0;
-        if (d->type == CFG_STRING) missing = *(char *const *)(base + d->offset) == NULL;
-        if (d->type == CFG_INT) missing = *(const long long *)(base + d->offset) == CFG_UNSET_INT;
+        if (d->type == CFG_STRING) missing = *(char *const *)(s + d->offset) == NULL;
+        if (d->type == CFG_INT) missing = *(const long long *)(s + d->offset) == CFG_UNSET_INT;
         if (missing)
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
                              "missing required configuration key \"%s\" for %s", d->name,
                              t->service);
     }
-    return DP_OK;
+    const cfg_service_t *svc = (const cfg_service_t *)((const char *)settings + t->service_offset);
+    if (!cfg_kv_get(&svc->kafka, "bootstrap.servers"))
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                         "missing required configuration key \"kafka.bootstrap.servers\" for %s",
+                         t->service);
+    return t->finalize ? t->finalize(settings, errstr, errstr_size) : DP_OK;
 }
 
 void cfg_free(const cfg_table_t *t, void *settings) {
-    for (size_t i = 0; i < t->ndefs; i++) {
-        const cfg_def_t *d = &t->defs[i];
-        char *base = settings;
+    for (size_t i = 0, off; i < def_count(t); i++) {
+        const cfg_def_t *d = def_at(t, i, &off);
+        char *base = (char *)settings + off;
         if (d->flags & CFG_F_DEPRECATED) continue; /* an alias owns nothing */
         if (d->type == CFG_STRING) {
             char **slot = (char **)(base + d->offset);
@@ -386,7 +422,8 @@ static dp_err_t load_json(const cfg_table_t *t, void *settings, const char *text
                 goto done;
             }
             uint32_t v = j.nodes[k].next;
-            if (j.nodes[v].type == DP_JSON_STRING && find_def(t, "name", NULL)) {
+            size_t base;
+            if (j.nodes[v].type == DP_JSON_STRING && find_def(t, "name", NULL, &base)) {
                 dp_json_str(&j, v, &val);
                 if ((err = cfg_set_ref(t, settings, "name", dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
             }
@@ -486,8 +523,8 @@ static const char *type_name(const cfg_def_t *d) {
 
 void cfg_print_help(const cfg_table_t *t, FILE *out) {
     fprintf(out, "%s configuration keys:\n", t->service);
-    for (size_t i = 0; i < t->ndefs; i++) {
-        const cfg_def_t *d = &t->defs[i];
+    for (size_t i = 0, base; i < def_count(t); i++) {
+        const cfg_def_t *d = def_at(t, i, &base);
         fprintf(out, "  %-42s %-8s %s%s%s%s\n", d->type == CFG_PREFIX ? "" : d->name, type_name(d),
                 d->doc, d->def ? " (default: " : "", d->def ? d->def : "", d->def ? ")" : "");
         if (d->type == CFG_PREFIX) fprintf(out, "  %s*\n", d->name);
@@ -496,8 +533,8 @@ void cfg_print_help(const cfg_table_t *t, FILE *out) {
 
 void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
     fprintf(out, "## %s\n\n| key | type | default | description |\n|---|---|---|---|\n", t->service);
-    for (size_t i = 0; i < t->ndefs; i++) {
-        const cfg_def_t *d = &t->defs[i];
+    for (size_t i = 0, base; i < def_count(t); i++) {
+        const cfg_def_t *d = def_at(t, i, &base);
         char names[512];
         const char *one_of = d->map || d->enums ? choices(d, names, sizeof names) : NULL;
         char range[96] = "";
@@ -547,7 +584,7 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
         err = cfg_set_ref(t, settings, optarg, eq + 1, "--set", errstr, sizeof errstr);
         *eq = '=';
     }
-    if (!err) err = cfg_check_required(t, settings, errstr, sizeof errstr);
+    if (!err) err = cfg_finish(t, settings, errstr, sizeof errstr);
     if (err) {
         dp_error(t->service, "%s", errstr);
         return 2;

@@ -3,7 +3,10 @@
  * A service declares its keys once as an array of cfg_def_t (name, type,
  * offset into its settings struct, bounds, default, documentation). From
  * that one table come parsing, validation, defaults, `--help` output and
- * docs/CONFIGURATION.md.
+ * docs/CONFIGURATION.md. The keys every service has (the log, the metrics
+ * endpoint, kafka.*) are one shared table, cfg_service_defs, filling a
+ * cfg_service_t inside the settings; rules that span keys are the table's
+ * finalize step, run once every value is set (cfg_finish).
  *
  * Sources: a Kafka Connect connector JSON document (either the REST form
  * {"name":..., "config":{...}} or a flat object), or a .properties file.
@@ -62,10 +65,23 @@ typedef struct cfg_kv {
     size_t n;
 } cfg_kv_t;
 
+/* the keys every service shares, at cfg_table_t.service_offset in its
+ * settings */
+typedef struct cfg_service {
+    char *log_level;        /* datapipe.log.level */
+    char *metrics_host;     /* datapipe.metrics.host */
+    long long metrics_port; /* datapipe.metrics.port, 0 = off */
+    cfg_kv_t kafka;         /* kafka.* pass-through to librdkafka */
+} cfg_service_t;
+
 typedef struct cfg_table {
     const char *service;   /* "capture", "archive" */
-    const cfg_def_t *defs;
+    const cfg_def_t *defs; /* its own keys; the shared ones follow them */
     size_t ndefs;
+    size_t service_offset; /* of its cfg_service_t in the settings */
+    /* rules that span keys, once every value is set: DP_OK or
+     * DP_ERR_CONFIG naming the keys (never a value: it may be a secret) */
+    dp_err_t (*finalize)(void *settings, char *errstr, size_t errstr_size);
 } cfg_table_t;
 
 /* cfg_load: read path (JSON or .properties, told apart by the first
@@ -88,9 +104,10 @@ dp_err_t cfg_set_ref(const cfg_table_t *table, void *settings, const char *key, 
                      const char *origin, char *errstr, size_t errstr_size);
 /* cfg_defaults: apply every default; called by cfg_load first. */
 dp_err_t cfg_defaults(const cfg_table_t *table, void *settings, char *errstr, size_t errstr_size);
-/* cfg_check_required: fail naming the first required key never set. */
-dp_err_t cfg_check_required(const cfg_table_t *table, const void *settings, char *errstr,
-                            size_t errstr_size);
+/* cfg_finish: once every value is set (the file, then --set): fail naming
+ * the first required key never set, or the rule across keys that does not
+ * hold (kafka.bootstrap.servers, then the table's finalize). */
+dp_err_t cfg_finish(const cfg_table_t *table, void *settings, char *errstr, size_t errstr_size);
 /* cfg_free: release every string and list the table owns in settings. */
 void cfg_free(const cfg_table_t *table, void *settings);
 /* cfg_enum_name: the text of enum value v of key name. */

@@ -101,7 +101,7 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     snprintf(group, sizeof group, "connect-%s", as->name);
     const char *defaults[] = {"group.id", group, NULL};
     int64_t deadline = dp_mono_ms() + KAFKA_BUDGET_MS;
-    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->kafka, errstr, sizeof errstr);
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->svc.kafka, errstr, sizeof errstr);
     rd_kafka_t *rk = conf ? kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr) : NULL;
     if (!rk) {
         one_line(r->kafka_err, sizeof r->kafka_err, errstr);
@@ -111,7 +111,7 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, dp_left_ms(deadline, 10000));
     if (me != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(r->kafka_err, sizeof r->kafka_err, "no metadata from %s: %s",
-                 cfg_kv_get(&as->kafka, "bootstrap.servers"), rd_kafka_err2str(me));
+                 cfg_kv_get(&as->svc.kafka, "bootstrap.servers"), rd_kafka_err2str(me));
         rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
         return;
     }
@@ -214,7 +214,9 @@ int status_main(int argc, char **argv) {
     char errstr[1024];
     int rc = 0;
     if (cfg_load(&capture_config_table, &cs, cpath, errstr, sizeof errstr) ||
-        cfg_load(&archive_config_table, &as, apath, errstr, sizeof errstr)) {
+        cfg_finish(&capture_config_table, &cs, errstr, sizeof errstr) ||
+        cfg_load(&archive_config_table, &as, apath, errstr, sizeof errstr) ||
+        cfg_finish(&archive_config_table, &as, errstr, sizeof errstr)) {
         fprintf(stderr, "datapipe status: %s\n", errstr);
         rc = 2;
         goto out;

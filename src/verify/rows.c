@@ -143,7 +143,7 @@ dp_err_t vfy_rows_open(vfy_rows_t **out, const char *capture_config, char *errst
     r->state = vfy_state_new();
     char e[512];
     dp_err_t err = cfg_load(&capture_config_table, &r->s, capture_config, e, sizeof e);
-    if (!err) err = cfg_check_required(&capture_config_table, &r->s, e, sizeof e);
+    if (!err) err = cfg_finish(&capture_config_table, &r->s, e, sizeof e);
     if (err) return dp_seterr(errstr, n, DP_ERR_CONFIG, "--against-postgres: %s", e);
     if ((err = refuse_unwrap(&r->s, errstr, n))) return err;
     r->opt.topic_prefix = r->s.topic_prefix;

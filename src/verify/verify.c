@@ -185,7 +185,7 @@ static dp_err_t kafka_open(verify_t *v) {
     const char *defaults[] = {"group.id", v->group, "client.id", "datapipe-verify",
                               "enable.partition.eof", "true", "queued.max.messages.kbytes", "16384",
                               "fetch.max.bytes", "16777216", NULL};
-    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &v->s.kafka, errstr, sizeof errstr);
+    rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &v->s.svc.kafka, errstr, sizeof errstr);
     if (!conf) return fail(v, DP_ERR_CONFIG, "%s", errstr);
     /* whatever the archive's file says about these, verify needs them so */
     static const char *const mine[] = {"isolation.level", "read_committed", "enable.auto.commit",
@@ -214,7 +214,7 @@ static int cmp_str(const void *a, const void *b) {
  * high watermark is never below the committed offset), within
  * KAFKA_BUDGET_MS */
 static dp_err_t kafka_facts(verify_t *v) {
-    const char *servers = cfg_kv_get(&v->s.kafka, "bootstrap.servers");
+    const char *servers = cfg_kv_get(&v->s.svc.kafka, "bootstrap.servers");
     int64_t deadline = dp_mono_ms() + KAFKA_BUDGET_MS;
     const struct rd_kafka_metadata *md;
     progress(v, "asking kafka (%s) for the topics", servers);
@@ -445,7 +445,7 @@ static dp_err_t kafka_check(verify_t *v, vfy_plan_t *pl) {
                 const reader_t *rd = rds;
                 while (rd->done) rd++;
                 err = fail(v, DP_ERR_NET, "kafka at \"%s\": nothing from \"%s\" [%d] for %d s while "
-                           "reading offsets %lld..%lld", cfg_kv_get(&v->s.kafka, "bootstrap.servers"),
+                           "reading offsets %lld..%lld", cfg_kv_get(&v->s.svc.kafka, "bootstrap.servers"),
                            rd->topic, rd->p->partition, KAFKA_IDLE_MS / 1000,
                            (long long)pl->ranges[rd->i].from, (long long)pl->ranges[rd->i].to);
             }
@@ -982,11 +982,6 @@ static int parse_count(const char *s, long long lo, long long hi, long long *out
 /* setup: everything from the configuration that can fail before a server is asked */
 static dp_err_t setup(verify_t *v) {
     archive_settings_t *s = &v->s;
-    if (!cfg_kv_get(&s->kafka, "bootstrap.servers"))
-        return fail(v, DP_ERR_CONFIG,
-                    "missing required configuration key \"kafka.bootstrap.servers\"");
-    if (!s->topics_regex == !s->topics)
-        return fail(v, DP_ERR_CONFIG, "set exactly one of \"topics.regex\" and \"topics\"");
     if (s->topics_regex) {
         char pat[1200];
         snprintf(pat, sizeof pat, "^(%s)$", s->topics_regex);
@@ -1079,9 +1074,9 @@ int verify_main(int argc, char **argv) {
                           sizeof errstr);
         *eq = '=';
     }
-    if (!err) err = cfg_check_required(&archive_config_table, &v->s, errstr, sizeof errstr);
+    if (!err) err = cfg_finish(&archive_config_table, &v->s, errstr, sizeof errstr);
     if (err) fail(v, DP_ERR_CONFIG, "%s", errstr);
-    if (!err && strcmp(v->s.log_level, "debug") == 0) dp_log_level = DP_LOG_DEBUG;
+    if (!err && strcmp(v->s.svc.log_level, "debug") == 0) dp_log_level = DP_LOG_DEBUG;
     if (!err) err = setup(v);
     if (!err && against) {
         err = vfy_rows_open(&v->rows, against, errstr, sizeof errstr);

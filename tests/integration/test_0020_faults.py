@@ -296,7 +296,7 @@ def test_postgres_shutdown_and_restart(pipeline, mode, sig):
     """Capture keeps running, says in /health that it waits for PostgreSQL,
     reconnects to the slot with backoff and resumes from the confirmed
     position; `datapipe load` reconnects too and counts only committed
-    changes (an unanswered COMMIT resolved by txid_status)."""
+    changes (an unanswered COMMIT resolved from the data)."""
     p = pipeline
     r = Run(p)
 

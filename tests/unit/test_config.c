@@ -17,11 +17,12 @@ static dp_err_t load(capture_settings_t *s, const char *text, char *err, size_t 
     cfg_free(&capture_config_table, s);
     memset(s, 0, sizeof *s);
     dp_err_t e = cfg_load_text(&capture_config_table, s, text, strlen(text), "test", err, n);
-    if (!e) e = cfg_check_required(&capture_config_table, s, err, n);
+    if (!e) e = cfg_finish(&capture_config_table, s, err, n);
     return e;
 }
 
-#define REQ "\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\""
+#define REQ "\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\"," \
+            "\"kafka.bootstrap.servers\":\"k:9092\""
 
 /* a value that came from ${env:} or ${file:} is never printed; --set
  * resolves references like the file does; an unknown time zone or a bad
@@ -90,7 +91,63 @@ static void test_refs_and_validators(void) {
     rmdir(dir);
 }
 
+/* an archive configuration as properties, minimal, plus extra lines */
+static dp_err_t load_archive(archive_settings_t *a, const char *extra, char *err, size_t n) {
+    char text[2048];
+    snprintf(text, sizeof text, "name=a\ns3.bucket.name=b\nflush.size=10\n%s", extra);
+    cfg_free(&archive_config_table, a);
+    memset(a, 0, sizeof *a);
+    dp_err_t e = cfg_load_text(&archive_config_table, a, text, strlen(text), "test", err, n);
+    if (!e) e = cfg_finish(&archive_config_table, a, err, n);
+    return e;
+}
+
+/* the shared keys (log, metrics, kafka.*) fill each service's cfg_service_t
+ * and appear once in its --help; the finalize step checks the rules that
+ * span keys once every value is set, naming the keys and no value */
+static void test_shared_keys_and_finalize(void) {
+    char err[1024];
+    archive_settings_t a;
+    memset(&a, 0, sizeof a);
+    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\ndatapipe.metrics.port=9\n",
+                              err, sizeof err), DP_OK);
+    CHECK_EQ_STR(cfg_kv_get(&a.svc.kafka, "bootstrap.servers"), "k:1");
+    CHECK_EQ_INT(a.svc.metrics_port, 9);
+    CHECK_EQ_STR(a.svc.metrics_host, "127.0.0.1");
+    CHECK_EQ_STR(a.svc.log_level, "info");
+    CHECK_EQ_INT(load_archive(&a, "topics=t\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"kafka.bootstrap.servers\" for archive") != NULL);
+    CHECK_EQ_INT(load_archive(&a, "kafka.bootstrap.servers=k:1\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "exactly one of \"topics.regex\" and \"topics\"") != NULL);
+    CHECK_EQ_INT(load_archive(&a, "topics=t\ntopics.regex=t.*\nkafka.bootstrap.servers=k:1\n", err,
+                              sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "exactly one of") != NULL);
+    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\nerrors.tolerance=all\n", err,
+                              sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"errors.deadletterqueue.topic.name\"") != NULL);
+    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "timestamp.extractor=RecordField\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"timestamp.field\"") != NULL);
+    setenv("DP_TEST_SECRET", "s3cr3t-value-y", 1);
+    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "path.format=${env:DP_TEST_SECRET}\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"path.format\"") != NULL);
+    CHECK(strstr(err, "s3cr3t-value-y") == NULL);
+    cfg_free(&archive_config_table, &a);
+    /* --help lists each shared key once, after the service's own */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cfg_print_help(&capture_config_table, f);
+    fclose(f);
+    const char *first = strstr(buf, "datapipe.metrics.port");
+    CHECK(first != NULL && strstr(first + 1, "datapipe.metrics.port") == NULL);
+    CHECK(strstr(buf, "kafka.*") != NULL && strstr(buf, "kafka.*") > strstr(buf, "slot.name"));
+    free(buf);
+}
+
 int main(void) {
+    test_shared_keys_and_finalize();
     test_refs_and_validators();
     dp_log_level = DP_LOG_ERROR;
     capture_settings_t s;
@@ -112,11 +169,12 @@ int main(void) {
     CHECK_EQ_INT(load(&s, "# comment\n! also\ndatabase.hostname = h\ndatabase.user: u\n"
                           "database.dbname=d\ntopic.prefix=p\nkafka.bootstrap.servers=b:1\n"
                           "publication.autocreate.mode=filtered\n", err, sizeof err), DP_OK);
-    CHECK_EQ_STR(cfg_kv_get(&s.kafka, "bootstrap.servers"), "b:1");
+    CHECK_EQ_STR(cfg_kv_get(&s.svc.kafka, "bootstrap.servers"), "b:1");
     CHECK_EQ_INT(s.publication_autocreate_mode, 2);
     /* deprecated alias */
     CHECK_EQ_INT(load(&s, "{\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\","
-                          "\"database.server.name\":\"postgres\"}", err, sizeof err), DP_OK);
+                          "\"database.server.name\":\"postgres\",\"kafka.bootstrap.servers\":\"b:1\"}",
+                      err, sizeof err), DP_OK);
     CHECK_EQ_STR(s.topic_prefix, "postgres");
     /* errors name the key */
     CHECK_EQ_INT(load(&s, "{" REQ ",\"databse.port\":\"1\"}", err, sizeof err), DP_ERR_CONFIG);
