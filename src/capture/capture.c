@@ -547,9 +547,22 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
 
 dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n) {
     /* make room for the transaction in the ring; a failed delivery holds
-     * the ring's head for good, so it ends the wait */
-    while (cap_acks_full(&c->acks) && !stop_requested && !c->delivery_failed)
+     * the ring's head for good, so it ends the wait. With exactly-once the
+     * entries read since the last Kafka commit leave the ring only with the
+     * next one: waiting for room commits (or it would wait for itself). */
+    int64_t next_note = repl_now_us() + 10000000;
+    while (cap_acks_full(&c->acks) && !stop_requested && !c->delivery_failed) {
+        dp_err_t err = capture_eos_tick(c, 1, errstr, n);
+        if (err) return err;
         capture_serve(c, 50);
+        if (repl_now_us() >= next_note) {
+            dp_warn(MOD, "waiting for room in the acknowledgement ring (%llu transactions, %lld "
+                    "records unacknowledged, kafka transaction %s)",
+                    (unsigned long long)(c->acks.tail - c->acks.head), (long long)c->acks.inflight,
+                    eos_sm_state_name(c->ktx.state));
+            next_note = repl_now_us() + 10000000;
+        }
+    }
     if (stop_requested) return DP_ERR_STOPPED;
     if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
     cap_acks_begin(&c->acks);

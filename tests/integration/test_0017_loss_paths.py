@@ -77,6 +77,25 @@ def test_stop_while_the_producer_queue_is_full_loses_nothing(pipeline):
     p.check_against_ledger(ledger, exactly_once=True)
 
 
+def test_exactly_once_full_ring_commits_to_make_room(pipeline):
+    """The acknowledgement ring holds max.queue.size + 1,024 transactions;
+    with exactly-once, those read since the last Kafka commit leave it only
+    with the next commit. When it fills first (many small transactions, a
+    long datapipe.transaction.interval.ms), waiting for room must commit:
+    capture goes on and confirms everything."""
+    p = pipeline
+    cfg = p.capture_config(**{"snapshot.mode": "no_data", "max.queue.size": "16",
+                              "datapipe.transaction.interval.ms": "10000"})
+    proc = p.start_capture(cfg)
+    p.wait_streaming()
+    ledger = p.tmp / "ledger.json"
+    load = p.start_load(ledger, 1000, 6)  # about 6,000 one-change transactions
+    assert load.wait(timeout=120) == 0
+    p.wait_confirmed(p.current_lsn(), timeout=120)
+    assert proc.poll() is None, p.log("capture")[-3000:]
+    p.check_against_ledger(ledger, exactly_once=True)
+
+
 def set_topic_config(env, topic, name, value):
     a = AdminClient({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]})
     entry = ConfigEntry(name, str(value), incremental_operation=AlterConfigOpType.SET)
