@@ -650,12 +650,31 @@ static dp_err_t feedback(capture_t *c, int64_t now, char *errstr, size_t n) {
     return err;
 }
 
-/* wait_pg: wait up to ms for the replication socket, then read what came */
-static dp_err_t wait_pg(capture_t *c, int ms, char *errstr, size_t n) {
-    struct pollfd pfd = {PQsocket(c->repl), POLLIN, 0};
-    if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+/* turn_deadline: when the loop must run again at the latest, whatever
+ * arrives: a feedback due, the log line, a heartbeat, the open Kafka
+ * transaction's commit, and twice a second for the metrics and /health */
+static int64_t turn_deadline(const capture_t *c, int64_t now, int64_t next_log, int64_t next_hb) {
+    int64_t d = now + 500000, fb = pgf_feedback_deadline(&c->fb, c->flushed_lsn);
+    if (fb < d) d = fb;
+    if (next_log < d) d = next_log;
+    if (c->s.heartbeat_interval_ms > 0 && next_hb < d) d = next_hb;
+    if (c->ktx.state == EOS_OPEN && c->ktx.began_us + c->s.transaction_interval_ms * 1000 < d)
+        d = c->ktx.began_us + c->s.transaction_interval_ms * 1000;
+    if (c->ktx.state == EOS_COMMITTING) d = now; /* the commit call itself waits */
+    return d;
+}
+
+/* wait_turn: the loop's one wait, until the deadline, on librdkafka's
+ * queue and (read_pg) the replication socket; then what PostgreSQL sent
+ * is read in */
+static dp_err_t wait_turn(capture_t *c, int64_t until, int read_pg, char *errstr, size_t n) {
+    int64_t left = until - repl_now_us();
+    int ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
+    struct pollfd pfd[2] = {{c->wake.fd[0], POLLIN, 0}, {read_pg ? PQsocket(c->repl) : -1, POLLIN, 0}};
+    if (poll(pfd, 2, ms) < 0 && errno != EINTR)
         return dp_seterr(errstr, n, DP_ERR_NET, "poll: %s", strerror(errno));
-    if (!PQconsumeInput(c->repl)) {
+    kfk_wakeup_drain(&c->wake);
+    if (read_pg && !PQconsumeInput(c->repl)) {
         c->pg_lost = 1;
         return dp_seterr(errstr, n, DP_ERR_NET, "replication connection: %s",
                          PQerrorMessage(c->repl));
@@ -768,7 +787,9 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         if (stop_requested) break;
         if (c->acks.inflight >= c->s.max_queue_size || c->acks.inflight_bytes >= c->s.max_queue_size_bytes ||
             c->ktx.state == EOS_COMMITTING) {
-            rd_kafka_poll(c->rk, 20); /* backpressure (or a commit): serve acks, do not read */
+            /* backpressure (or a commit): serve acks, do not read */
+            if ((err = wait_turn(c, turn_deadline(c, now, next_log, next_heartbeat), 0, errstr, n)))
+                break;
             /* Kafka slow or away: after 5 s say so, in the log every 30 s and in /health */
             if (!waiting_since) waiting_since = now;
             if (now - waiting_since >= 5000000) {
@@ -788,10 +809,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
         char *buf = NULL;
         int r = PQgetCopyData(c->repl, &buf, 1);
         if (r == 0) {
-            int64_t wait = pgf_feedback_deadline(&c->fb, c->flushed_lsn) - now;
-            int wait_ms = wait <= 0 ? 0 : wait >= 100000 ? 100 : (int)(wait / 1000);
-            if (c->acks.inflight && wait_ms > 5) wait_ms = 5;
-            err = wait_pg(c, wait_ms, errstr, n);
+            err = wait_turn(c, turn_deadline(c, now, next_log, next_heartbeat), 1, errstr, n);
             continue;
         }
         if (r < 0) c->pg_lost = 1; /* a server restart ends the stream (-1) */
@@ -875,6 +893,7 @@ static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, c);
     if (!(c->rk = kfk_new(RD_KAFKA_PRODUCER, conf, "producer", errstr, n))) return DP_ERR_KAFKA;
+    if ((err = kfk_wakeup_init(&c->wake, c->rk, errstr, n))) return err;
     if ((err = capture_eos_setup(c, errstr, n))) return err;
     if (s->provide_transaction_metadata && (err = txmeta_setup(c, errstr, n))) return err;
     return DP_OK;
@@ -1016,6 +1035,7 @@ static void capture_free(capture_t *c) {
     free(c->tx_te.topic);
     dbz_txmeta_fini(&c->txm);
     capture_eos_fini(c);
+    kfk_wakeup_fini(&c->wake);
     if (c->rk) rd_kafka_destroy(c->rk);
     if (c->repl) PQfinish(c->repl);
     if (c->sql) PQfinish(c->sql);
@@ -1051,6 +1071,7 @@ static void capture_free(capture_t *c) {
  * the previous life's walsender, a server not back yet */
 static int capture_once(int argc, char **argv, int restarting, int *again) {
     capture_t *c = dp_xcalloc(1, sizeof *c);
+    c->wake.fd[0] = c->wake.fd[1] = -1;
     char errstr[1024] = "";
     dp_err_t err;
     int rc = cfg_load_cli(&capture_config_table, &c->s, argc, argv);

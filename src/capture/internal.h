@@ -19,6 +19,7 @@
 #include "event/debezium.h"
 #include "event/unwrap.h"
 #include "event/txmeta.h"
+#include "kafka/kafka.h"
 #include "pg/frame.h"
 #include "pg/pgoutput.h"
 
@@ -60,6 +61,7 @@ typedef struct capture {
 
     PGconn *sql, *repl;
     rd_kafka_t *rk;
+    kfk_wakeup_t wake; /* readable when the producer's queue has events */
     pgo_decoder_t *dec;
 
     table_entry_t *tables;

@@ -1,6 +1,10 @@
 /* kafka.c - librdkafka configuration and metadata helpers. */
 #include "kafka/kafka.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <string.h>
 #include <time.h>
 
@@ -125,4 +129,31 @@ rd_kafka_t *kfk_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *wha
         dp_seterr(errstr, errstr_size, DP_ERR_KAFKA, "kafka %s: %s", what, kerr);
     }
     return rk;
+}
+
+dp_err_t kfk_wakeup_init(kfk_wakeup_t *w, rd_kafka_t *rk, char *errstr, size_t n) {
+    if (pipe2(w->fd, O_NONBLOCK | O_CLOEXEC)) {
+        w->fd[0] = w->fd[1] = -1;
+        return dp_seterr(errstr, n, DP_ERR_IO, "pipe for librdkafka's queue events: %s",
+                         strerror(errno));
+    }
+    w->q = rd_kafka_queue_get_main(rk);
+    rd_kafka_queue_io_event_enable(w->q, w->fd[1], "1", 1);
+    return DP_OK;
+}
+
+void kfk_wakeup_drain(kfk_wakeup_t *w) {
+    char buf[256];
+    while (w->fd[0] >= 0 && read(w->fd[0], buf, sizeof buf) > 0) continue;
+}
+
+void kfk_wakeup_fini(kfk_wakeup_t *w) {
+    if (w->q) {
+        rd_kafka_queue_io_event_enable(w->q, -1, NULL, 0);
+        rd_kafka_queue_destroy(w->q);
+        w->q = NULL;
+    }
+    for (int i = 0; i < 2; i++)
+        if (w->fd[i] > 0) close(w->fd[i]);
+    w->fd[0] = w->fd[1] = -1;
 }

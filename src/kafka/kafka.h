@@ -32,4 +32,20 @@ dp_err_t kfk_err(rd_kafka_resp_err_t err);
  * heals (1), not from the record itself (0: too large, not authorized) */
 int kfk_producer_restart_heals(rd_kafka_resp_err_t err);
 
+/* kfk_wakeup: a descriptor that turns readable when rk's main queue
+ * (delivery reports, errors) gets an event while empty, so that a loop
+ * waits once, with poll(), on it and on its own sockets; rd_kafka_poll(rk,
+ * 0) then serves the events. */
+typedef struct kfk_wakeup {
+    rd_kafka_queue_t *q;
+    int fd[2]; /* fd[0] is polled */
+} kfk_wakeup_t;
+
+/* kfk_wakeup_init: DP_OK, or DP_ERR_IO with the reason */
+dp_err_t kfk_wakeup_init(kfk_wakeup_t *w, rd_kafka_t *rk, char *errstr, size_t errstr_size);
+/* kfk_wakeup_drain: empty the descriptor after a wake */
+void kfk_wakeup_drain(kfk_wakeup_t *w);
+/* kfk_wakeup_fini: before rd_kafka_destroy; safe on a zeroed one */
+void kfk_wakeup_fini(kfk_wakeup_t *w);
+
 #endif
