@@ -218,9 +218,11 @@ def report():
          "(tests/integration/test_0020_faults.py, DP_FAULTS=reduced: 8 s outages, 3 kills); "
          "`make test-faults` runs it at full length. ") + "Each fault runs on its own pipeline "
         f"(capture with exactly-once, archive) under `datapipe load` at {RATE} changes/s from "
-        "before the fault until both services recovered; independent readers count the load's ledger afterwards: Kafka with "
-        "confluent-kafka (read_committed), S3 with boto3 and pyarrow. Lost counts changes of the "
-        "ledger missing (or extra); duplicated counts changes found more than once. Time to recover "
+        "before the fault until both services recovered; independent readers count afterwards: Kafka with "
+        "confluent-kafka (read_committed), S3 with boto3 and pyarrow, against what PostgreSQL "
+        "committed, read from the WAL by a second slot (test_decoding) made before the load "
+        "started; the load's ledger must agree with it too. Lost counts committed changes missing "
+        "(or changes found that were not committed); duplicated counts changes found more than once. Time to recover "
         "runs from the end of the fault until capture confirmed the WAL written by then and the "
         "archive committed past where it stood.",
         "",
