@@ -5,11 +5,16 @@
  *
  * It answers within a bounded time whatever is down: each server's part
  * has its own deadline, and what did not answer is named in the report
- * (a partition whose leader is gone, a server that refused or timed out). */
+ * (a partition whose leader is gone, a server that refused or timed out).
+ * The Kafka part runs in a thread of its own: librdkafka's offset query
+ * waits for a broker that is down longer than the timeout it is given, so
+ * past its budget the report goes on without it. */
 #include "status/status.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <librdkafka/rdkafka.h>
 #include <regex.h>
 #include <signal.h>
@@ -160,6 +165,67 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
+/* the Kafka part in a thread: what it found, once done */
+typedef struct kafka_job {
+    const archive_settings_t *as;
+    report_t r;
+    int done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} kafka_job_t;
+
+static void *kafka_thread(void *arg) {
+    kafka_job_t *j = arg;
+    kafka_part(j->as, &j->r);
+    pthread_mutex_lock(&j->mu);
+    j->done = 1;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+/* kafka_bounded: kafka_part within its budget and a margin; 1 when it
+ * did not finish (its thread goes on, and what it uses must stay) */
+static int kafka_bounded(const archive_settings_t *as, report_t *r) {
+    kafka_job_t *j = dp_xcalloc(1, sizeof *j);
+    j->as = as;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, kafka_thread, j)) {
+        kafka_part(as, r);
+        return 0;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += KAFKA_BUDGET_MS / 1000 + 5;
+    pthread_mutex_lock(&j->mu);
+    int rc = 0;
+    while (!j->done && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&j->cv, &j->mu, &until);
+    int done = j->done;
+    pthread_mutex_unlock(&j->mu);
+    if (!done) {
+        pthread_detach(t);
+        snprintf(r->kafka_err, sizeof r->kafka_err, "no answer within %d s (a broker down, a "
+                 "leader gone)", KAFKA_BUDGET_MS / 1000 + 5);
+        return 1;
+    }
+    pthread_join(t, NULL);
+    r->kafka_ok = j->r.kafka_ok;
+    r->kafka_end = j->r.kafka_end;
+    r->archived = j->r.archived;
+    r->kafka_unanswered = j->r.kafka_unanswered;
+    memcpy(r->kafka_err, j->r.kafka_err, sizeof r->kafka_err);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+    return 0;
+}
+
 static dp_err_t count_obj(void *ctx, const char *key, uint64_t size) {
     report_t *r = ctx;
     (void)key;
@@ -212,7 +278,7 @@ int status_main(int argc, char **argv) {
     memset(&cs, 0, sizeof cs);
     memset(&as, 0, sizeof as);
     char errstr[1024];
-    int rc = 0;
+    int rc = 0, abandoned = 0;
     if (cfg_load(&capture_config_table, &cs, cpath, errstr, sizeof errstr) ||
         cfg_finish(&capture_config_table, &cs, errstr, sizeof errstr) ||
         cfg_load(&archive_config_table, &as, apath, errstr, sizeof errstr) ||
@@ -228,7 +294,7 @@ int status_main(int argc, char **argv) {
     current_part = "postgresql";
     pg_part(&cs, &r);
     current_part = "kafka";
-    kafka_part(&as, &r);
+    abandoned = kafka_bounded(&as, &r);
     current_part = "s3";
     s3_part(&as, &r);
     current_part = "the output";
@@ -268,6 +334,6 @@ int status_main(int argc, char **argv) {
     rc = r.pg_ok && r.kafka_ok && r.s3_ok ? 0 : 1;
 out:
     cfg_free(&capture_config_table, &cs);
-    cfg_free(&archive_config_table, &as);
+    if (!abandoned) cfg_free(&archive_config_table, &as); /* else its thread still reads it */
     return rc;
 }

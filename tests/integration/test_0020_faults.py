@@ -457,7 +457,8 @@ def test_kafka_unresponsive(pipeline):
 
 def test_status_answers_with_a_broker_down(pipeline):
     """`datapipe status` answers within a bounded time with one broker
-    killed, and names what did not answer."""
+    killed: it reports PostgreSQL and S3 and names what in Kafka did not
+    answer, rather than running into its last-resort alarm (exit 3)."""
     p = pipeline
     r = Run(p)
     r.start()
@@ -467,10 +468,10 @@ def test_status_answers_with_a_broker_down(pipeline):
         res = subprocess.run([str(p.binary), "status", "--capture", str(r.ccfg), "--archive", str(r.acfg)],
                              env=p.env, capture_output=True, text=True, timeout=90)
         print(f"status with a broker down: exit {res.returncode} after {time.monotonic() - t0:.1f} s")
-        if res.returncode == 3:  # its own bound: it names the part that did not answer
-            assert "no answer from kafka" in res.stderr, res.stderr
-        else:
-            assert "postgres  slot" in res.stdout and "kafka" in res.stdout, res.stdout + res.stderr
+        assert res.returncode in (0, 1), res.stdout + res.stderr
+        assert "postgres  slot" in res.stdout and "s3 " in res.stdout, res.stdout + res.stderr
+        if res.returncode == 1:
+            assert "kafka     unreachable or incomplete" in res.stdout, res.stdout
     finally:
         dpcheck.stack("up")
     r.finish("one broker killed while `datapipe status` runs", r.recovered())
