@@ -334,6 +334,12 @@ int status_main(int argc, char **argv) {
     rc = r.pg_ok && r.kafka_ok && r.s3_ok ? 0 : 1;
 out:
     cfg_free(&capture_config_table, &cs);
-    if (!abandoned) cfg_free(&archive_config_table, &as); /* else its thread still reads it */
+    if (abandoned) {
+        /* librdkafka's thread still runs on what it was given: leave at
+         * once, without tearing that down under it (or reporting it) */
+        fflush(stdout);
+        _exit(rc);
+    }
+    cfg_free(&archive_config_table, &as);
     return rc;
 }
