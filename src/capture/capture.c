@@ -658,8 +658,8 @@ static int64_t turn_deadline(const capture_t *c, int64_t now, int64_t next_log, 
     if (fb < d) d = fb;
     if (next_log < d) d = next_log;
     if (c->s.heartbeat_interval_ms > 0 && next_hb < d) d = next_hb;
-    if (c->ktx.state == EOS_OPEN && c->ktx.began_us + c->s.transaction_interval_ms * 1000 < d)
-        d = c->ktx.began_us + c->s.transaction_interval_ms * 1000;
+    int64_t commit_at = eos_sm_commit_at(&c->ktx, c->s.transaction_interval_ms * 1000);
+    if (c->ktx.state == EOS_OPEN && commit_at < d) d = commit_at;
     if (c->ktx.state == EOS_COMMITTING) d = now; /* the commit call itself waits */
     return d;
 }

@@ -54,9 +54,14 @@ static inline uint64_t eos_sm_safe_seq(const eos_sm_t *m, uint64_t tail) {
     return m->state == EOS_IDLE ? tail : m->safe_seq;
 }
 
+/* eos_sm_commit_at: when the open transaction's commit falls due */
+static inline int64_t eos_sm_commit_at(const eos_sm_t *m, int64_t interval_us) {
+    return m->began_us + interval_us;
+}
+
 /* eos_sm_commit_due: the open transaction has run interval_us */
 static inline int eos_sm_commit_due(const eos_sm_t *m, int64_t now_us, int64_t interval_us) {
-    return m->state == EOS_OPEN && now_us - m->began_us >= interval_us;
+    return m->state == EOS_OPEN && now_us >= eos_sm_commit_at(m, interval_us);
 }
 
 const char *eos_sm_state_name(eos_state_t s);

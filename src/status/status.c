@@ -196,7 +196,10 @@ static int kafka_bounded(const archive_settings_t *as, report_t *r) {
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&j->mu, NULL);
     pthread_t t;
-    if (pthread_create(&t, NULL, kafka_thread, j)) {
+    if (pthread_create(&t, NULL, kafka_thread, j)) { /* no thread: in line, unbounded by it */
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
         kafka_part(as, r);
         return 0;
     }
