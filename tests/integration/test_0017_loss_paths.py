@@ -22,19 +22,24 @@ import conftest
 import dpcheck
 
 
+def streaming_under_load(p, capture_extra, rate, duration):
+    """capture (no snapshot, capture_extra) streaming, then `datapipe load`
+    at rate for duration s (0: until stopped): (cfg, proc, ledger, load)"""
+    cfg = p.capture_config(**{"snapshot.mode": "no_data", **capture_extra})
+    proc = p.start_capture(cfg)
+    p.wait_streaming()
+    ledger = p.tmp / "ledger.json"
+    return cfg, proc, ledger, p.start_load(ledger, rate, duration)
+
+
 def test_exactly_once_confirms_nothing_of_an_aborted_transaction(pipeline):
     p = pipeline
     # a transaction that stays open 4 s is aborted by its coordinator; one
     # stays open 3 s, so that a stop lands inside one rather
     # than in a commit (which the coordinator completes without capture)
-    cfg = p.capture_config(**{"snapshot.mode": "no_data",
-                              "kafka.transaction.timeout.ms": "4000",
-                              "kafka.message.timeout.ms": "4000",
-                              "datapipe.transaction.interval.ms": "3000"})
-    proc = p.start_capture(cfg)
-    p.wait_streaming()
-    ledger = p.tmp / "ledger.json"
-    load = p.start_load(ledger, rate=500, duration=0)  # until stopped
+    _, proc, ledger, load = streaming_under_load(
+        p, {"kafka.transaction.timeout.ms": "4000", "kafka.message.timeout.ms": "4000",
+            "datapipe.transaction.interval.ms": "3000"}, 500, 0)  # the load: until stopped
     time.sleep(4)
     for attempt in range(3):
         # capture stands still with its transaction open until the coordinator
@@ -70,12 +75,8 @@ def test_stop_while_the_producer_queue_is_full_loses_nothing(pipeline):
     several stops under load, each followed by a start."""
     import random
     p = pipeline
-    cfg = p.capture_config(**{"snapshot.mode": "no_data", "kafka.queue.buffering.max.messages": "1",
-                              "kafka.linger.ms": "0"})
-    proc = p.start_capture(cfg)
-    p.wait_streaming()
-    ledger = p.tmp / "ledger.json"
-    load = p.start_load(ledger, 400, 12)
+    cfg, proc, ledger, load = streaming_under_load(
+        p, {"kafka.queue.buffering.max.messages": "1", "kafka.linger.ms": "0"}, 400, 12)
     rnd = random.Random(17)
     for _ in range(6):
         time.sleep(rnd.uniform(1.0, 2.0))
@@ -94,12 +95,9 @@ def test_exactly_once_full_ring_commits_to_make_room(pipeline):
     long datapipe.transaction.interval.ms), waiting for room must commit:
     capture goes on and confirms everything."""
     p = pipeline
-    cfg = p.capture_config(**{"snapshot.mode": "no_data", "max.queue.size": "16",
-                              "datapipe.transaction.interval.ms": "10000"})
-    proc = p.start_capture(cfg)
-    p.wait_streaming()
-    ledger = p.tmp / "ledger.json"
-    load = p.start_load(ledger, 1000, 6)  # about 6,000 one-change transactions
+    _, proc, ledger, load = streaming_under_load(
+        p, {"max.queue.size": "16", "datapipe.transaction.interval.ms": "10000"}, 1000, 6)
+    # about 6,000 one-change transactions
     assert load.wait(timeout=120) == 0
     p.wait_confirmed(p.current_lsn(), timeout=120)
     assert proc.poll() is None, p.log("capture")[-3000:]
