@@ -14,16 +14,12 @@
  *   avro-unwrap   AvroConverter and ExtractNewRecordState (UNWRAP_CONFIG)
  *   json-txmeta   JsonConverter with provide.transaction.metadata=true
  *
- * What is measured mirrors src/capture/capture.c and convert.c, whose
- * steps are static there (line numbers at commit bd02575):
- *   on_message  <- on_xlogdata   capture.c:683-717 (Begin, Commit, changes)
- *   on_change   <- on_change     capture.c:577-606 (repl_now_us, ops)
- *   emit        <- capture_emit  capture.c:536-575 (txmeta_count, dbz_encode_key,
- *                                dbz_encode_value, unwrap, capture_convert, produce)
- *   unwrap      <- unwrap        capture.c:509-534
- *   txmeta_*    <- txmeta_send   capture.c:346-354, txmeta_count capture.c:359-369
- *   key_changed <- key_changed   capture.c:489-497
- *   convert     <- capture_convert and run, convert.c:95-135
+ * What is measured is capture's path through src/capture/capture.c: on_xlogdata
+ * (Begin, Commit, changes), on_change (repl_now_us, ops, key_changed),
+ * capture_emit and send_event: txmeta_count, then the event pipeline
+ * (dbz_pipeline_event, src/event/pipeline.c) that capture calls too, and
+ * txmeta_send (dbz_txmeta_encode, dbz_pipeline_convert). The loop around
+ * them is repeated here because capture's is tied to libpq and librdkafka.
  * Left out, as they are not encoding: produce() (a sink counts the bytes
  * librdkafka would be handed), the acknowledgement ring, exactly-once's
  * skip and commit ticks, capture_metrics_event, and librdkafka headers
@@ -63,6 +59,7 @@
 #include "common/log.h"
 #include "event/avro.h"
 #include "event/debezium.h"
+#include "event/pipeline.h"
 #include "event/txmeta.h"
 #include "event/unwrap.h"
 #include "pg/pgoutput.h"
@@ -339,6 +336,7 @@ static void pool_free(pool_t *p) {
 typedef struct bench_table {
     uint32_t relid;
     dbz_table_t t;
+    dbz_plan_t plan;
     const char *topic;
 } bench_table_t;
 
@@ -353,13 +351,11 @@ typedef struct bench {
     uint32_t xid;
     int64_t commit_ts_us;
     uint64_t last_commit_lsn;
-    dp_buf_t key, value;
+    dbz_pipeline_t pipe;
     dbz_txmeta_t txm;
     dbz_unwrap_t *unwrap;
-    dp_buf_t unwrapped;
     /* convert.c's struct capture_avro, without the registry clients */
     dp_avro_conv_t *avro_key, *avro_value;
-    dp_buf_t key_out, value_out;
     /* what produce() would have been handed */
     uint64_t records, key_bytes, value_bytes, events;
 } bench_t;
@@ -392,57 +388,16 @@ static dp_err_t produce(bench_t *b, const void *key, size_t klen, const void *va
     return DP_OK;
 }
 
-/* run: convert.c's run(): transcode *buf into out, then swap them */
-static dp_err_t run(dp_avro_conv_t *conv, const char *topic, dp_buf_t *buf, dp_buf_t *out,
-                    char *errstr, size_t n) {
-    dp_err_t err = dp_avro_conv_run(conv, topic, buf->data, buf->len, out, errstr, n);
-    if (err) return err;
-    dp_buf_t t = *buf;
-    *buf = *out;
-    *out = t;
-    return DP_OK;
-}
-
-/* convert: convert.c's capture_convert (run_healing only adds the wait
- * for an unreachable registry around run) */
-static dp_err_t convert(bench_t *b, const char *topic, dp_buf_t *key, dp_buf_t *value,
-                        char *errstr, size_t n) {
-    if (!b->avro_key && !b->avro_value) return DP_OK;
-    dp_err_t err = DP_OK;
-    if (key && key->len && b->avro_key) err = run(b->avro_key, topic, key, &b->key_out, errstr, n);
-    if (!err && value && value->len && b->avro_value)
-        err = run(b->avro_value, topic, value, &b->value_out, errstr, n);
-    return err;
-}
-
-/* unwrap: capture.c's unwrap() */
-static dp_err_t unwrap(bench_t *b, dp_buf_t *value, int *drop, char *errstr, size_t n) {
-    *drop = 0;
-    if (!b->unwrap) return DP_OK;
-    dbz_unwrap_result_t res;
-    dp_err_t err = dbz_unwrap_apply(b->unwrap, value ? value->data : NULL, value ? value->len : 0,
-                                    &b->unwrapped, &res, errstr, n);
-    if (err) return err;
-    *drop = res == DBZ_UNWRAP_DROP;
-    if (res == DBZ_UNWRAP_VALUE) {
-        dp_buf_t t = *value;
-        *value = b->unwrapped;
-        b->unwrapped = t;
-    }
-    size_t nh = dbz_unwrap_nheaders(b->unwrap);
-    if (*drop || !nh) return DP_OK;
-    return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED, "add.headers is not benchmarked");
-}
-
 /* txmeta_send: capture.c's txmeta_send() */
 static dp_err_t txmeta_send(bench_t *b, int end, uint64_t lsn, int64_t commit_ts_us, char *errstr,
                             size_t n) {
-    if (dbz_txmeta_encode(&b->txm, &b->opt, end, lsn, commit_ts_us, &b->key, &b->value))
+    dbz_pipeline_t *p = &b->pipe;
+    if (dbz_txmeta_encode(&b->txm, &b->opt, end, lsn, commit_ts_us, &p->key, &p->value))
         return dp_seterr(errstr, n, DP_ERR_NOMEM, "%s record of transaction %u is too large",
                          end ? "END" : "BEGIN", b->xid);
-    dp_err_t err = convert(b, TX_TOPIC, &b->key, &b->value, errstr, n);
+    dp_err_t err = dbz_pipeline_convert(p, TX_TOPIC, errstr, n);
     if (err) return err;
-    return produce(b, b->key.data, b->key.len, b->value.data, b->value.len);
+    return produce(b, p->key.data, p->key.len, p->value.data, p->value.len);
 }
 
 /* txmeta_count: capture.c's txmeta_count() */
@@ -457,37 +412,25 @@ static dp_err_t txmeta_count(bench_t *b, const bench_table_t *te, uint64_t lsn,
     return DP_OK;
 }
 
-/* emit: capture.c's capture_emit() without metrics */
+/* emit: capture.c's capture_emit() and send_event() without metrics */
 static dp_err_t emit(bench_t *b, bench_table_t *te, char op, const pgo_tuple_t *before,
                      const pgo_tuple_t *after, uint64_t lsn, int64_t now, const char *snapshot,
                      char *errstr, size_t n) {
-    const pgo_tuple_t *keyrow = after ? after : before;
-    int has_key = 0;
-    dp_err_t err = DP_OK;
     dbz_txblock_t txb;
     const dbz_txblock_t *txp;
-    if ((err = txmeta_count(b, te, lsn, snapshot, &txb, &txp, errstr, n))) return err;
-    if (keyrow) err = dbz_encode_key(&te->t, &b->opt, keyrow, &b->key, &has_key);
-    dbz_source_t src = {b->commit_ts_us, b->xid, lsn, b->last_commit_lsn, snapshot, txp};
-    if (!err) err = dbz_encode_value(&te->t, &b->opt, op, before, after, &src, now, &b->value);
-    if (err) return dp_seterr(errstr, n, DP_ERR_NOMEM, "event of \"%s\" too large", te->t.table);
-    int drop;
-    if ((err = unwrap(b, &b->value, &drop, errstr, n))) return err;
-    if (!drop && (err = convert(b, te->topic, has_key ? &b->key : NULL, &b->value, errstr, n)))
-        return err;
-    if (!drop)
-        err = produce(b, has_key ? b->key.data : NULL, has_key ? b->key.len : 0, b->value.data,
-                      b->value.len);
+    dp_err_t err = txmeta_count(b, te, lsn, snapshot, &txb, &txp, errstr, n);
     if (err) return err;
+    dbz_event_t ev = {&te->t, op, before, after,
+                      {b->commit_ts_us, b->xid, lsn, b->last_commit_lsn, snapshot, txp}, now};
+    dbz_record_t rec;
+    if ((err = dbz_pipeline_event(&b->pipe, &te->plan, te->topic, &ev, &rec, errstr, n))) return err;
+    if (!rec.drop && b->unwrap && dbz_unwrap_nheaders(b->unwrap))
+        return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED, "add.headers is not benchmarked");
+    if (!rec.drop && (err = produce(b, rec.key, rec.klen, rec.value, rec.vlen))) return err;
     b->events++;
-    if (op == 'd' && b->tombstones_on_delete) {
-        int event_dropped = drop;
-        if ((err = unwrap(b, NULL, &drop, errstr, n)) || drop) return err;
-        if (event_dropped && has_key && (err = convert(b, te->topic, &b->key, NULL, errstr, n)))
-            return err;
-        err = produce(b, has_key ? b->key.data : NULL, has_key ? b->key.len : 0, NULL, 0);
-    }
-    return err;
+    if (op != 'd' || !b->tombstones_on_delete) return DP_OK;
+    if ((err = dbz_pipeline_tombstone(&b->pipe, &rec, errstr, n)) || rec.drop) return err;
+    return produce(b, rec.key, rec.klen, NULL, 0);
 }
 
 static bench_table_t *find_table(bench_t *b, uint32_t relid) {
@@ -585,11 +528,6 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
     b->provide_transaction_metadata = p->txmeta;
     b->tombstones_on_delete = 1;
     b->dec = dp_xcalloc(1, sizeof *b->dec);
-    dp_buf_init(&b->key, MAX_EVENT_BYTES);
-    dp_buf_init(&b->value, MAX_EVENT_BYTES);
-    dp_buf_init(&b->unwrapped, MAX_EVENT_BYTES);
-    dp_buf_init(&b->key_out, MAX_EVENT_BYTES);
-    dp_buf_init(&b->value_out, MAX_EVENT_BYTES);
     dbz_txmeta_init(&b->txm);
     dp_err_t err;
     if (p->avro) {
@@ -612,6 +550,7 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
             return err;
         }
     }
+    dbz_pipeline_init(&b->pipe, &b->opt, b->unwrap, b->avro_key, b->avro_value, MAX_EVENT_BYTES);
     dp_buf_t rel;
     dp_buf_init(&rel, 1 << 16);
     for (int t = 0; t < 2; t++) {
@@ -645,11 +584,7 @@ static void bench_fini(bench_t *b) {
     dbz_unwrap_fini(b->unwrap);
     free(b->unwrap);
     dbz_txmeta_fini(&b->txm);
-    dp_buf_fini(&b->key);
-    dp_buf_fini(&b->value);
-    dp_buf_fini(&b->unwrapped);
-    dp_buf_fini(&b->key_out);
-    dp_buf_fini(&b->value_out);
+    dbz_pipeline_fini(&b->pipe);
     free(b->dec);
 }
 
@@ -725,8 +660,8 @@ static int run_path(const path_t *p, const pool_t *pool, uint64_t events, int sh
     fflush(stdout);
     if (show_last) { /* the last record produced */
         fprintf(stderr, "%s, last record:\n", p->name);
-        show("key", &b.key);
-        show("value", &b.value);
+        show("key", &b.pipe.key);
+        show("value", &b.pipe.value);
     }
     bench_fini(&b);
     return 0;

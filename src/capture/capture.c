@@ -73,7 +73,6 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
                 c->unwrap = NULL;
                 break;
             }
-            dp_buf_init(&c->unwrapped, (size_t)c->s.max_event_bytes);
             continue;
         }
         if (strcmp(type, "org.apache.kafka.connect.transforms.RegexRouter") != 0) {
@@ -297,12 +296,13 @@ static dp_err_t txmeta_setup(capture_t *c, char *errstr, size_t n) {
  * LSN of the pgoutput message, acknowledged with the transaction's events */
 static dp_err_t txmeta_send(capture_t *c, int end, uint64_t lsn, int64_t commit_ts_us,
                             char *errstr, size_t n) {
-    if (dbz_txmeta_encode(&c->txm, &c->opt, end, lsn, commit_ts_us, &c->key, &c->value))
+    dbz_pipeline_t *p = &c->pipe;
+    if (dbz_txmeta_encode(&c->txm, &c->opt, end, lsn, commit_ts_us, &p->key, &p->value))
         return dp_seterr(errstr, n, DP_ERR_NOMEM, "%s record of transaction %u is larger than "
                          "datapipe.max.event.bytes", end ? "END" : "BEGIN", c->xid);
-    dp_err_t err = capture_convert(c, c->tx_te.topic, &c->key, &c->value, errstr, n);
+    dp_err_t err = capture_convert(c, c->tx_te.topic, errstr, n);
     if (err) return err;
-    return produce(c, &c->tx_te, c->key.data, c->key.len, c->value.data, c->value.len, errstr, n);
+    return produce(c, &c->tx_te, p->key.data, p->key.len, p->value.data, p->value.len, errstr, n);
 }
 
 /* txmeta_count: count a streamed event of te; *block is its envelope's
@@ -345,6 +345,7 @@ static dp_err_t on_relation(capture_t *c, const pgo_msg_t *m, char *errstr, size
 dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m, char *errstr,
                             size_t n) {
     if (te->t.cols) dbz_table_fini(&te->t);
+    dbz_plan_reset(&te->plan);
     /* catalog facts pgoutput does not carry: NOT NULL and the primary key */
     pgcat_facts_t facts;
     dp_err_t err = pgcat_facts(c->sql, m->u.relation.relid, &facts, errstr, n);
@@ -419,25 +420,11 @@ static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t
     return capture_emit(c, te, op, before, after, lsn, now_us, "false", errstr, n);
 }
 
-/* unwrap: the ExtractNewRecordState transform, when configured, on one
- * record of a change event in the JsonConverter form: value is replaced
- * in place (NULL: the record is a tombstone), *drop says the record is
- * not produced, and its add.headers go with the next produce(). */
-static dp_err_t unwrap(capture_t *c, dp_buf_t *value, int *drop, char *errstr, size_t n) {
-    *drop = 0;
-    if (!c->unwrap) return DP_OK;
-    dbz_unwrap_result_t res;
-    dp_err_t err = dbz_unwrap_apply(c->unwrap, value ? value->data : NULL, value ? value->len : 0,
-                                    &c->unwrapped, &res, errstr, n);
-    if (err) return err;
-    *drop = res == DBZ_UNWRAP_DROP;
-    if (res == DBZ_UNWRAP_VALUE) {
-        dp_buf_t t = *value;
-        *value = c->unwrapped;
-        c->unwrapped = t;
-    }
-    size_t nh = dbz_unwrap_nheaders(c->unwrap);
-    if (*drop || !nh) return DP_OK;
+/* take_headers: the add.headers of the transform for the record just
+ * made, to go with the next produce() */
+static void take_headers(capture_t *c, const dbz_record_t *rec) {
+    size_t nh = c->unwrap ? dbz_unwrap_nheaders(c->unwrap) : 0;
+    if (rec->drop || !nh) return;
     if (c->next_headers) rd_kafka_headers_destroy(c->next_headers);
     c->next_headers = rd_kafka_headers_new(nh);
     for (size_t i = 0; i < nh; i++) {
@@ -447,48 +434,41 @@ static dp_err_t unwrap(capture_t *c, dp_buf_t *value, int *drop, char *errstr, s
         dbz_unwrap_header(c->unwrap, i, &name, &v, &l);
         rd_kafka_header_add(c->next_headers, name, -1, v, (ssize_t)l);
     }
-    return DP_OK;
+}
+
+/* send_event: encode ev through the pipeline and produce its record (and, for
+ * a delete, its tombstone); counts what it sent */
+static dp_err_t send_event(capture_t *c, table_entry_t *te, const dbz_event_t *ev, char *errstr,
+                     size_t n) {
+    dbz_record_t rec;
+    dp_err_t err = capture_encode(c, te, ev, &rec, errstr, n);
+    if (err) return err;
+    take_headers(c, &rec);
+    if (!rec.drop && (err = produce(c, te, rec.key, rec.klen, rec.value, rec.vlen, errstr, n)))
+        return err;
+    c->events++;
+    int64_t lag = strcmp(ev->source.snapshot, "false") ? -1 : (ev->now_us - c->commit_ts_us) / 1000;
+    capture_metrics_event(c->met, te->t.schema, te->t.table, ev->op, lag);
+    if (ev->op != 'd' || !c->s.tombstones_on_delete) return DP_OK;
+    /* Debezium sends the tombstone for key-less tables too, key null */
+    if ((err = dbz_pipeline_tombstone(&c->pipe, &rec, errstr, n))) return err;
+    take_headers(c, &rec);
+    if (rec.drop) return DP_OK;
+    err = produce(c, te, rec.key, rec.klen, NULL, 0, errstr, n);
+    c->tombstones++;
+    return err;
 }
 
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
                       const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
                       const char *snapshot, char *errstr, size_t n) {
-    const pgo_tuple_t *keyrow = after ? after : before;
-    int has_key = 0;
-    dp_err_t err = DP_OK;
     dbz_txblock_t txb;
     const dbz_txblock_t *txp;
-    if ((err = txmeta_count(c, te, lsn, snapshot, &txb, &txp, errstr, n))) return err;
-    if (keyrow) err = dbz_encode_key(&te->t, &c->opt, keyrow, &c->key, &has_key);
-    dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot, txp};
-    if (!err) err = dbz_encode_value(&te->t, &c->opt, op, before, after, &src, now_us, &c->value);
-    if (err)
-        return dp_seterr(errstr, n, DP_ERR_NOMEM,
-                         "event of table \"%s.%s\" at LSN %X/%X is larger than "
-                         "datapipe.max.event.bytes", te->t.schema, te->t.table,
-                         (unsigned)(lsn >> 32), (unsigned)lsn);
-    int drop;
-    if ((err = unwrap(c, &c->value, &drop, errstr, n))) return err;
-    if (!drop && (err = capture_convert(c, te->topic, has_key ? &c->key : NULL, &c->value, errstr, n)))
-        return err;
-    if (!drop)
-        err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, c->value.data,
-                      c->value.len, errstr, n);
+    dp_err_t err = txmeta_count(c, te, lsn, snapshot, &txb, &txp, errstr, n);
     if (err) return err;
-    c->events++;
-    capture_metrics_event(c->met, te->t.schema, te->t.table, op,
-                          strcmp(snapshot, "false") ? -1 : (now_us - c->commit_ts_us) / 1000);
-    if (op == 'd' && c->s.tombstones_on_delete) {
-        /* Debezium sends the tombstone for key-less tables too, key null */
-        int event_dropped = drop; /* then its key is still JSON: convert it now */
-        if ((err = unwrap(c, NULL, &drop, errstr, n)) || drop) return err;
-        if (event_dropped && has_key && (err = capture_convert(c, te->topic, &c->key, NULL, errstr, n)))
-            return err;
-        err = produce(c, te, has_key ? c->key.data : NULL, has_key ? c->key.len : 0, NULL, 0,
-                      errstr, n);
-        c->tombstones++;
-    }
-    return err;
+    dbz_event_t ev = {&te->t, op, before, after,
+                      {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot, txp}, now_us};
+    return send_event(c, te, &ev, errstr, n);
 }
 
 static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr,
@@ -531,16 +511,10 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
         const dbz_txblock_t *txp;
         dp_err_t err = txmeta_count(c, te, lsn, "false", &txb, &txp, errstr, n);
         if (err) return err;
-        dbz_source_t src = {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false", txp};
-        err = dbz_encode_value(&te->t, &c->opt, 't', NULL, NULL, &src, repl_now_us(), &c->value);
-        int drop = 0;
-        if (!err) err = unwrap(c, &c->value, &drop, errstr, n); /* drops truncates */
-        if (!err && !drop) err = capture_convert(c, te->topic, NULL, &c->value, errstr, n);
-        if (!err && !drop) err = produce(c, te, NULL, 0, c->value.data, c->value.len, errstr, n);
-        if (err) return err;
-        c->events++;
-        capture_metrics_event(c->met, te->t.schema, te->t.table, 't',
-                              (repl_now_us() - c->commit_ts_us) / 1000);
+        dbz_event_t ev = {&te->t, 't', NULL, NULL,
+                          {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false", txp},
+                          repl_now_us()};
+        if ((err = send_event(c, te, &ev, errstr, n))) return err; /* the transform drops truncates */
     }
     return DP_OK;
 }
@@ -738,14 +712,15 @@ static void heartbeat(capture_t *c, int64_t now) {
     size_t kn = (size_t)kl, vn = (size_t)vl;
     if (c->avro) { /* AvroConverter sides: through the event buffers, as events */
         char aerr[512] = "heartbeat larger than datapipe.max.event.bytes";
-        dp_buf_reset(&c->key);
-        dp_buf_reset(&c->value);
-        if (dp_buf_append(&c->key, key, kn) || dp_buf_append(&c->value, val, vn) ||
-            capture_convert(c, topic, &c->key, &c->value, aerr, sizeof aerr)) {
+        dbz_pipeline_t *p = &c->pipe;
+        dp_buf_reset(&p->key);
+        dp_buf_reset(&p->value);
+        if (dp_buf_append(&p->key, key, kn) || dp_buf_append(&p->value, val, vn) ||
+            capture_convert(c, topic, aerr, sizeof aerr)) {
             dp_warn(MOD, "heartbeat: %s", aerr);
             return;
         }
-        kp = c->key.data, kn = c->key.len, vp = c->value.data, vn = c->value.len;
+        kp = p->key.data, kn = p->key.len, vp = p->value.data, vn = p->value.len;
     }
     rd_kafka_resp_err_t e = rd_kafka_producev(
         c->rk, RD_KAFKA_V_RKT(c->hb_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -964,6 +939,7 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
     dp_err_t err;
     if (dp_log_set_level_name(s->svc.log_level) < 0) return DP_ERR_CONFIG;
+    dbz_pipeline_init(&c->pipe, &c->opt, NULL, NULL, NULL, (size_t)s->max_event_bytes);
     if ((err = capture_convert_setup(c, errstr, n))) return err; /* convert.c */
     if ((err = dp_relist_compile(s->table_include_list, &c->include, "table.include.list", errstr,
                                  n)) ||
@@ -971,6 +947,9 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
                                  n)) ||
         (err = setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)))
         return err;
+    c->pipe.unwrap = c->unwrap; /* the stages, in the pipeline's order */
+    c->pipe.key_avro = capture_key_avro(c);
+    c->pipe.value_avro = capture_value_avro(c);
     setup_options(c);
     if ((err = setup_producer(c, errstr, n))) return err;
 
@@ -984,8 +963,6 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
         return err;
     cap_acks_init(&c->acks, (uint64_t)s->max_queue_size + 1024);
     c->dec = dp_xmalloc(sizeof *c->dec);
-    dp_buf_init(&c->key, (size_t)s->max_event_bytes);
-    dp_buf_init(&c->value, (size_t)s->max_event_bytes);
     return setup_slot(c, errstr, n);
 }
 
@@ -1048,7 +1025,6 @@ static void capture_free(capture_t *c) {
     free(c->routers);
     dbz_unwrap_fini(c->unwrap);
     free(c->unwrap);
-    dp_buf_fini(&c->unwrapped);
     if (c->next_headers) rd_kafka_headers_destroy(c->next_headers);
     for (size_t i = 0; i < c->nkeys; i++) {
         regfree(&c->keys[i].table);
@@ -1058,8 +1034,7 @@ static void capture_free(capture_t *c) {
     free(c->keys);
     cap_acks_fini(&c->acks);
     free(c->dec);
-    dp_buf_fini(&c->key);
-    dp_buf_fini(&c->value);
+    dbz_pipeline_fini(&c->pipe);
     capture_convert_fini(c);
     capture_metrics_destroy(c->met);
     cfg_free(&capture_config_table, &c->s);

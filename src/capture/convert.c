@@ -1,10 +1,10 @@
 /* convert.c - the key and value converters of capture.
  *
- * Events are always encoded as JsonConverter writes them; with
- * io.confluent.connect.avro.AvroConverter as key.converter and/or
- * value.converter, capture_convert turns that JSON (schemas enabled) into
- * Confluent's Avro wire format right before it is produced, registering
- * each new schema under <topic>-key / <topic>-value (TopicNameStrategy). */
+ * key.converter and value.converter are JsonConverter or
+ * io.confluent.connect.avro.AvroConverter; an Avro side registers each new
+ * schema under <topic>-key / <topic>-value (TopicNameStrategy) in the
+ * schema registry. The event pipeline (src/event/pipeline.h) writes the
+ * bytes; here it is run with the registry's outages waited out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,6 @@
 struct capture_avro {
     dp_registry_t *key_reg, *value_reg;
     dp_avro_conv_t *key, *value;
-    dp_buf_t key_out, value_out;
 };
 
 static dp_err_t check_converter(const char *key, const char *cls, int *avro, char *errstr, size_t n) {
@@ -60,10 +59,9 @@ dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n) {
         return err;
     if (!key_avro && !value_avro) return DP_OK;
     c->avro = dp_xcalloc(1, sizeof *c->avro);
-    dp_buf_init(&c->avro->key_out, (size_t)s->max_event_bytes);
-    dp_buf_init(&c->avro->value_out, (size_t)s->max_event_bytes);
-    /* the transcoder reads the schema: JsonConverter's schemas.enable does
-     * not apply to an Avro side */
+    /* an Avro side writes its schema: JsonConverter's schemas.enable does
+     * not apply to it (a value a transform rewrote is transcoded from its
+     * JSON with the schema) */
     if (key_avro) {
         s->key_schemas_enable = 1;
         if ((err = open_side(c, 1, "key.converter.schema.registry.url", s->key_registry_url,
@@ -79,37 +77,28 @@ dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n) {
     return DP_OK;
 }
 
+dp_avro_conv_t *capture_key_avro(const capture_t *c) { return c->avro ? c->avro->key : NULL; }
+dp_avro_conv_t *capture_value_avro(const capture_t *c) { return c->avro ? c->avro->value : NULL; }
+
 void capture_convert_fini(capture_t *c) {
     if (!c->avro) return;
     dp_avro_conv_destroy(c->avro->key);
     dp_avro_conv_destroy(c->avro->value);
     dp_registry_destroy(c->avro->key_reg);
     dp_registry_destroy(c->avro->value_reg);
-    dp_buf_fini(&c->avro->key_out);
-    dp_buf_fini(&c->avro->value_out);
     free(c->avro);
     c->avro = NULL;
 }
 
-/* one side: transcode *b into out, then swap them so *b holds the result */
-static dp_err_t run(dp_avro_conv_t *conv, const char *topic, dp_buf_t *b, dp_buf_t *out,
-                    char *errstr, size_t n) {
-    dp_err_t err = dp_avro_conv_run(conv, topic, b->data, b->len, out, errstr, n);
-    if (err) return err;
-    dp_buf_t t = *b;
-    *b = *out;
-    *out = t;
-    return DP_OK;
-}
+/* healing: run the step, and while the schema registry cannot be reached
+ * (a new schema to register), wait for it with the retry policy's
+ * backoff, serving Kafka meanwhile; the stream waits, nothing is dropped */
+typedef dp_err_t (*step_fn)(capture_t *c, void *arg, char *errstr, size_t n);
 
-/* run_healing: run, and while the registry cannot be reached (a new
- * schema to register), wait for it with the retry policy's backoff,
- * serving Kafka meanwhile; the stream waits, nothing is dropped */
-static dp_err_t run_healing(capture_t *c, dp_avro_conv_t *conv, const char *topic, dp_buf_t *b,
-                            dp_buf_t *out, char *errstr, size_t n) {
+static dp_err_t healing(capture_t *c, step_fn step, void *arg, char *errstr, size_t n) {
     dp_retry_t retry = {0};
     for (;;) {
-        dp_err_t err = run(conv, topic, b, out, errstr, n);
+        dp_err_t err = step(c, arg, errstr, n);
         if (err != DP_ERR_NET || capture_stop_requested) return err;
         long d = dp_retry_failed(&retry, dp_mono_ms());
         dp_warn(MOD, "%s (waiting for the schema registry: trying again in %ld ms)", errstr, d);
@@ -121,15 +110,28 @@ static dp_err_t run_healing(capture_t *c, dp_avro_conv_t *conv, const char *topi
     }
 }
 
-dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_t *value,
-                         char *errstr, size_t n) {
-    struct capture_avro *a = c->avro;
-    if (!a) return DP_OK;
-    dp_err_t err = DP_OK;
-    /* an empty buffer is a null record (a tombstone): it stays null, as
-     * AvroConverter serializes null */
-    if (key && key->len && a->key) err = run_healing(c, a->key, topic, key, &a->key_out, errstr, n);
-    if (!err && value && value->len && a->value)
-        err = run_healing(c, a->value, topic, value, &a->value_out, errstr, n);
-    return err;
+typedef struct event_step {
+    table_entry_t *te;
+    const dbz_event_t *ev;
+    dbz_record_t *rec;
+} event_step_t;
+
+static dp_err_t event_step(capture_t *c, void *arg, char *errstr, size_t n) {
+    event_step_t *e = arg;
+    return dbz_pipeline_event(&c->pipe, &e->te->plan, e->te->topic, e->ev, e->rec, errstr, n);
+}
+
+dp_err_t capture_encode(capture_t *c, table_entry_t *te, const dbz_event_t *ev, dbz_record_t *rec,
+                        char *errstr, size_t n) {
+    event_step_t e = {te, ev, rec};
+    return healing(c, event_step, &e, errstr, n);
+}
+
+static dp_err_t convert_step(capture_t *c, void *topic, char *errstr, size_t n) {
+    return dbz_pipeline_convert(&c->pipe, topic, errstr, n);
+}
+
+dp_err_t capture_convert(capture_t *c, const char *topic, char *errstr, size_t n) {
+    if (!c->avro) return DP_OK;
+    return healing(c, convert_step, (void *)topic, errstr, n);
 }

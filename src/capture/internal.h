@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/relist.h"
 #include "event/debezium.h"
+#include "event/pipeline.h"
 #include "event/unwrap.h"
 #include "event/txmeta.h"
 #include "kafka/kafka.h"
@@ -45,6 +46,7 @@ typedef struct table_entry {
     uint32_t relid;
     int included;
     dbz_table_t t;
+    dbz_plan_t plan;   /* its Avro schemas and ids (event/pipeline.h) */
     char *topic;
     rd_kafka_topic_t *rkt;
 } table_entry_t;
@@ -85,7 +87,8 @@ typedef struct capture {
     int64_t hb_recheck_us;  /* when to look for a missing heartbeat topic again */
     uint64_t heartbeats;
     uint64_t events, tombstones, txns, snapshot_rows;
-    dp_buf_t key, value;
+    dbz_pipeline_t pipe;    /* event -> record bytes; its key/value buffers also carry
+                             * the transaction records and heartbeats */
     /* datapipe.exactly.once (eos.c) */
     int streaming;              /* past the snapshot: positions are stored */
     eos_sm_t ktx;               /* the Kafka transaction (eos_state.h) */
@@ -104,11 +107,10 @@ typedef struct capture {
     dbz_txmeta_t txm;
     table_entry_t tx_te;
     struct capture_avro *avro; /* convert.c: Avro converters, NULL when both sides are JSON */
-    /* transforms: ExtractNewRecordState (NULL when not configured), the
-     * buffer its output is written to, and the headers it made for the
-     * next produce() call (owned; produce() hands them to librdkafka) */
+    /* transforms: ExtractNewRecordState (NULL when not configured), and
+     * the headers it made for the next produce() call (owned; produce()
+     * hands them to librdkafka) */
     dbz_unwrap_t *unwrap;
-    dp_buf_t unwrapped;
     rd_kafka_headers_t *next_headers;
 } capture_t;
 
@@ -156,13 +158,19 @@ dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_
                       const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
                       const char *snapshot, char *errstr, size_t n);
 /* convert.c: key.converter / value.converter. capture_convert_setup checks
- * them (JsonConverter or AvroConverter) and opens the schema registry;
- * capture_convert turns the JsonConverter form in key and/or value (either
- * may be NULL; an empty one is a null record and stays so) into the Avro
- * wire format in place, for topic; a no-op for JsonConverter sides. */
+ * them (JsonConverter or AvroConverter) and opens the schema registry.
+ * capture_encode: the record of one change event (c->pipe), waiting while
+ * the schema registry is away. capture_convert: a record written as
+ * JsonConverter JSON in c->pipe.key / c->pipe.value (an empty one is null
+ * and stays so) into the Avro wire format in place, for topic; a no-op
+ * for JsonConverter sides. capture_key_avro / capture_value_avro: the
+ * converters (NULL: JsonConverter). */
 dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n);
-dp_err_t capture_convert(capture_t *c, const char *topic, dp_buf_t *key, dp_buf_t *value,
-                         char *errstr, size_t n);
+dp_err_t capture_encode(capture_t *c, table_entry_t *te, const dbz_event_t *ev, dbz_record_t *rec,
+                        char *errstr, size_t n);
+dp_err_t capture_convert(capture_t *c, const char *topic, char *errstr, size_t n);
+dp_avro_conv_t *capture_key_avro(const capture_t *c);
+dp_avro_conv_t *capture_value_avro(const capture_t *c);
 void capture_convert_fini(capture_t *c);
 /* capture_serve: poll Kafka and move the confirmed position. */
 void capture_serve(capture_t *c, int timeout_ms);

@@ -90,14 +90,14 @@ typedef enum {
     AVK_ARRAY, AVK_MAP, AVK_MAP_ENTRIES, AVK_RECORD
 } avk_t;
 
-typedef struct av_type av_type_t;
+typedef struct dp_avro_type av_type_t;
 
 typedef struct av_field {
     char *name;       /* the Connect field name, as in the payload */
     av_type_t *type;
 } av_field_t;
 
-struct av_type {
+struct dp_avro_type {
     avk_t kind;
     uint8_t optional;   /* a union with null */
     uint8_t null_index; /* the union branch of null: 0, or 1 for [T, "null"] */
@@ -972,6 +972,145 @@ dp_err_t dp_avro_encode(const dp_avro_schema_t *s, const dp_json_t *j, uint32_t 
     return err;
 }
 
+/* ---- typed values under a plan (the event writers) ---- */
+
+const dp_avro_type_t *dp_avro_schema_root(const dp_avro_schema_t *s) { return s->root; }
+int dp_avro_is_record(const dp_avro_type_t *t) { return t->kind == AVK_RECORD; }
+uint32_t dp_avro_nfields(const dp_avro_type_t *t) { return t->nfields; }
+const char *dp_avro_field_name(const dp_avro_type_t *t, uint32_t i) { return t->fields[i].name; }
+const dp_avro_type_t *dp_avro_field_type(const dp_avro_type_t *t, uint32_t i) {
+    return t->fields[i].type;
+}
+
+dp_err_t dp_avro_put_null(const dp_avro_type_t *t, dp_buf_t *out, const char *field, char *errstr,
+                          size_t errstr_size) {
+    if (t->optional) return dp_avro_put_long(out, t->null_index);
+    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "avro: field \"%s\": null for a required "
+                     "value", field ? field : "(top)");
+}
+
+dp_err_t dp_avro_put_present(const dp_avro_type_t *t, dp_buf_t *out) {
+    return t->optional ? dp_avro_put_long(out, t->null_index ? 0 : 1) : DP_OK;
+}
+
+static dp_err_t kind_err(const char *field, const char *what, char *errstr, size_t n) {
+    return dp_seterr(errstr, n, DP_ERR_INVALID, "avro: field \"%s\": expected %s",
+                     field ? field : "(top)", what);
+}
+
+dp_err_t dp_avro_put_string(const dp_avro_type_t *t, const char *s, size_t n, dp_buf_t *out,
+                            const char *field, char *errstr, size_t errstr_size) {
+    if (t->kind != AVK_STRING) return kind_err(field, "a string", errstr, errstr_size);
+    dp_avro_put_present(t, out);
+    return dp_avro_put_bytes(out, s, n);
+}
+
+dp_err_t dp_avro_put_integer(const dp_avro_type_t *t, int64_t v, dp_buf_t *out, const char *field,
+                             char *errstr, size_t errstr_size) {
+    if (t->kind != AVK_LONG && t->kind != AVK_INT)
+        return kind_err(field, "an integer", errstr, errstr_size);
+    if (t->kind == AVK_INT && (v < t->min || v > t->max))
+        return kind_err(field, "an integer in range", errstr, errstr_size);
+    dp_avro_put_present(t, out);
+    return dp_avro_put_long(out, v);
+}
+
+void dp_avro_tok_init(dp_avro_tok_t *k, size_t max_bytes) {
+    memset(k, 0, sizeof *k);
+    dp_buf_init(&k->text, max_bytes);
+    dp_buf_init(&k->scratch, max_bytes);
+}
+
+void dp_avro_tok_fini(dp_avro_tok_t *k) {
+    dp_buf_fini(&k->text);
+    dp_buf_fini(&k->scratch);
+    dp_json_fini(&k->j);
+}
+
+/* tok_int: an integer token as dp_json_int64 reads one: digits, a leading
+ * minus, no fraction or exponent */
+static int tok_int(const char *s, size_t n, int64_t *v) {
+    if (n == 0 || n >= 20) return -1; /* longer ones may overflow: the parser decides */
+    size_t i = s[0] == '-';
+    if (i == n) return -1;
+    int64_t r = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        r = r * 10 + (s[i] - '0');
+    }
+    *v = s[0] == '-' ? -r : r;
+    return 0;
+}
+
+/* the plain cases of enc_value, read straight from the token; -1 when the
+ * token needs the parser (composites, escapes, anything unusual) */
+static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *k, dp_buf_t *out) {
+    int64_t v;
+    switch (t->kind) {
+    case AVK_BOOLEAN:
+        if (n == 4 && memcmp(s, "true", 4) == 0) v = 1;
+        else if (n == 5 && memcmp(s, "false", 5) == 0) v = 0;
+        else return -1;
+        dp_avro_put_present(t, out);
+        dp_buf_putc(out, (char)v);
+        return 0; /* overflow: the caller checks out */
+    case AVK_INT: case AVK_LONG:
+        if (tok_int(s, n, &v) || (t->kind == AVK_INT && (v < t->min || v > t->max))) return -1;
+        dp_avro_put_present(t, out);
+        dp_avro_put_long(out, v);
+        return 0;
+    case AVK_FLOAT: case AVK_DOUBLE: {
+        if (n == 0 || n >= 64 || s[0] == '"') return -1;
+        char tmp[64], *end;
+        memcpy(tmp, s, n);
+        tmp[n] = 0;
+        double d = strtod(tmp, &end);
+        if (*end) return -1;
+        dp_avro_put_present(t, out);
+        if (t->kind == AVK_FLOAT) {
+            float f = (float)d;
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            put_le(out, u, 4);
+            return 0;
+        }
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        put_le(out, u, 8);
+        return 0;
+    }
+    case AVK_STRING:
+        if (n < 2 || s[0] != '"' || s[n - 1] != '"' || memchr(s + 1, '\\', n - 2)) return -1;
+        dp_avro_put_present(t, out);
+        dp_avro_put_bytes(out, s + 1, n - 2);
+        return 0;
+    case AVK_BYTES:
+        if (n < 2 || s[0] != '"' || s[n - 1] != '"') return -1;
+        dp_buf_reset(&k->scratch);
+        if (dp_base64_decode(s + 1, n - 2, &k->scratch)) return -1;
+        dp_avro_put_present(t, out);
+        dp_avro_put_bytes(out, k->scratch.data, k->scratch.len);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+dp_err_t dp_avro_put_token(const dp_avro_type_t *t, const char *s, size_t n, dp_avro_tok_t *k,
+                           dp_buf_t *out, const char *field, char *errstr, size_t errstr_size) {
+    if (n == 4 && memcmp(s, "null", 4) == 0) return dp_avro_put_null(t, out, field, errstr, errstr_size);
+    if (tok_fast(t, s, n, k, out) == 0) return out->overflow ? DP_ERR_NOMEM : DP_OK;
+    /* the general path: the token as a JSON document under enc_value */
+    dp_err_t err = dp_json_parse(&k->j, s, n, (uint32_t)(n + 16 < UINT32_MAX ? n + 16 : UINT32_MAX),
+                                 errstr, errstr_size);
+    if (err) return err;
+    enc_t e = {.j = &k->j, .out = out, .errstr = errstr, .errn = errstr_size, .field = field,
+               .scratch = k->scratch};
+    err = enc_value(&e, t, 0, 1);
+    k->scratch = e.scratch;
+    return err;
+}
+
 /* ---- the converter ---- */
 
 typedef struct centry {
@@ -994,6 +1133,7 @@ struct dp_avro_conv {
     centry_t *buckets[NBUCKETS];
     dp_json_t j;
     uint64_t registrations;
+    uint64_t generation; /* bumped each time the cache starts over */
 };
 
 dp_avro_conv_t *dp_avro_conv_new(int is_key, size_t max_bytes, size_t max_schemas,
@@ -1019,6 +1159,7 @@ static void cache_clear(dp_avro_conv_t *cv) {
         cv->buckets[i] = NULL;
     }
     cv->nentries = 0;
+    cv->generation++;
 }
 
 void dp_avro_conv_destroy(dp_avro_conv_t *cv) {
@@ -1036,6 +1177,70 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
+/* lookup: the cache entry of (topic, Connect schema text stext[0..slen)),
+ * compiled and registered on a miss from node sch of j */
+static dp_err_t lookup(dp_avro_conv_t *cv, const char *topic, const dp_json_t *j, uint32_t sch,
+                       const char *stext, size_t slen, centry_t **out, char *errstr,
+                       size_t errstr_size) {
+    uint64_t h = fnv(fnv(0xcbf29ce484222325ULL, topic, strlen(topic) + 1), stext, slen);
+    centry_t *e = cv->buckets[h % NBUCKETS];
+    for (; e; e = e->next)
+        if (e->hash == h && e->schema_len == slen && strcmp(e->topic, topic) == 0 &&
+            memcmp(e->schema_text, stext, slen) == 0) {
+            *out = e;
+            return DP_OK;
+        }
+    dp_avro_schema_t *s;
+    dp_err_t err;
+    if ((err = dp_avro_schema_new(j, sch, &s, errstr, errstr_size))) return err;
+    char subject[1024];
+    snprintf(subject, sizeof subject, "%s-%s", topic, cv->is_key ? "key" : "value");
+    size_t alen;
+    const char *atext = dp_avro_schema_json(s, &alen);
+    int32_t id = 0;
+    cv->registrations++;
+    if ((err = cv->reg(cv->reg_ctx, subject, atext, alen, &id, errstr, errstr_size))) {
+        dp_avro_schema_destroy(s);
+        return err;
+    }
+    if (cv->nentries >= cv->max_schemas) cache_clear(cv);
+    e = dp_xcalloc(1, sizeof *e);
+    e->hash = h;
+    e->topic = dp_xstrdup(topic);
+    e->schema_text = dp_xmalloc(slen ? slen : 1);
+    memcpy(e->schema_text, stext, slen);
+    e->schema_len = slen;
+    e->schema = s;
+    e->id = id;
+    e->next = cv->buckets[h % NBUCKETS];
+    cv->buckets[h % NBUCKETS] = e;
+    cv->nentries++;
+    *out = e;
+    return DP_OK;
+}
+
+dp_err_t dp_avro_put_header(dp_buf_t *out, int32_t id) {
+    uint8_t hdr[5] = {0, (uint8_t)((uint32_t)id >> 24), (uint8_t)((uint32_t)id >> 16),
+                      (uint8_t)((uint32_t)id >> 8), (uint8_t)id};
+    return dp_buf_append(out, hdr, sizeof hdr);
+}
+
+dp_err_t dp_avro_conv_schema(dp_avro_conv_t *cv, const char *topic, const char *schema,
+                             size_t len, const dp_avro_schema_t **s, int32_t *id, char *errstr,
+                             size_t errstr_size) {
+    dp_json_t *j = &cv->j;
+    size_t maxn = len + 16 < UINT32_MAX ? len + 16 : UINT32_MAX;
+    dp_err_t err = dp_json_parse(j, schema, len, (uint32_t)maxn, errstr, errstr_size);
+    centry_t *e = NULL;
+    if (!err) err = lookup(cv, topic, j, 0, schema, len, &e, errstr, errstr_size);
+    if (err) return err;
+    *s = e->schema;
+    *id = e->id;
+    return DP_OK;
+}
+
+uint64_t dp_avro_conv_generation(const dp_avro_conv_t *cv) { return cv->generation; }
+
 dp_err_t dp_avro_conv_run(dp_avro_conv_t *cv, const char *topic, const void *json, size_t len,
                           dp_buf_t *out, char *errstr, size_t errstr_size) {
     dp_json_t *j = &cv->j;
@@ -1047,44 +1252,12 @@ dp_err_t dp_avro_conv_run(dp_avro_conv_t *cv, const char *topic, const void *jso
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
                          "avro: the %s of topic \"%s\" has no {\"schema\", \"payload\"} form",
                          cv->is_key ? "key" : "value", topic);
-    const char *stext = dp_json_raw(j, sch);
-    size_t slen = j->nodes[sch].len;
-    uint64_t h = fnv(fnv(0xcbf29ce484222325ULL, topic, strlen(topic) + 1), stext, slen);
-    centry_t *e = cv->buckets[h % NBUCKETS];
-    for (; e; e = e->next)
-        if (e->hash == h && e->schema_len == slen && strcmp(e->topic, topic) == 0 &&
-            memcmp(e->schema_text, stext, slen) == 0)
-            break;
-    if (!e) {
-        dp_avro_schema_t *s;
-        if ((err = dp_avro_schema_new(j, sch, &s, errstr, errstr_size))) return err;
-        char subject[1024];
-        snprintf(subject, sizeof subject, "%s-%s", topic, cv->is_key ? "key" : "value");
-        size_t alen;
-        const char *atext = dp_avro_schema_json(s, &alen);
-        int32_t id = 0;
-        cv->registrations++;
-        if ((err = cv->reg(cv->reg_ctx, subject, atext, alen, &id, errstr, errstr_size))) {
-            dp_avro_schema_destroy(s);
-            return err;
-        }
-        if (cv->nentries >= cv->max_schemas) cache_clear(cv);
-        e = dp_xcalloc(1, sizeof *e);
-        e->hash = h;
-        e->topic = dp_xstrdup(topic);
-        e->schema_text = dp_xmalloc(slen ? slen : 1);
-        memcpy(e->schema_text, stext, slen);
-        e->schema_len = slen;
-        e->schema = s;
-        e->id = id;
-        e->next = cv->buckets[h % NBUCKETS];
-        cv->buckets[h % NBUCKETS] = e;
-        cv->nentries++;
-    }
+    centry_t *e;
+    if ((err = lookup(cv, topic, j, sch, dp_json_raw(j, sch), j->nodes[sch].len, &e, errstr,
+                      errstr_size)))
+        return err;
     dp_buf_reset(out);
-    uint8_t hdr[5] = {0, (uint8_t)((uint32_t)e->id >> 24), (uint8_t)((uint32_t)e->id >> 16),
-                      (uint8_t)((uint32_t)e->id >> 8), (uint8_t)e->id};
-    if ((err = dp_buf_append(out, hdr, sizeof hdr)))
+    if ((err = dp_avro_put_header(out, e->id)))
         return dp_seterr(errstr, errstr_size, err, "avro: output bound too small");
     if ((err = dp_avro_encode(e->schema, j, pl, out, errstr, errstr_size))) {
         /* name what failed */

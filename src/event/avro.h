@@ -70,6 +70,50 @@ const char *dp_avro_schema_json(const dp_avro_schema_t *s, size_t *len);
 dp_err_t dp_avro_encode(const dp_avro_schema_t *s, const dp_json_t *j, uint32_t node,
                         dp_buf_t *out, char *errstr, size_t errstr_size);
 
+/* ---- writing typed values under a compiled schema ----
+ *
+ * The event writers (src/event/event.c) walk a compiled schema's records
+ * and put each value in place, with no JSON in between for the envelope's
+ * own fields. A column value comes as its Connect JSON token (what
+ * JsonConverter writes for it); plain tokens are encoded straight away,
+ * composite ones (arrays, structs) through the same rules as
+ * dp_avro_encode. */
+
+typedef struct dp_avro_type dp_avro_type_t;
+
+const dp_avro_type_t *dp_avro_schema_root(const dp_avro_schema_t *s);
+int dp_avro_is_record(const dp_avro_type_t *t);
+uint32_t dp_avro_nfields(const dp_avro_type_t *t);
+const char *dp_avro_field_name(const dp_avro_type_t *t, uint32_t i);
+const dp_avro_type_t *dp_avro_field_type(const dp_avro_type_t *t, uint32_t i);
+
+/* dp_avro_put_null: a null under t (an error naming field when t is
+ * required). dp_avro_put_present: the union branch of a value under an
+ * optional t (nothing for a required one); the value follows. */
+dp_err_t dp_avro_put_null(const dp_avro_type_t *t, dp_buf_t *out, const char *field, char *errstr,
+                          size_t errstr_size);
+dp_err_t dp_avro_put_present(const dp_avro_type_t *t, dp_buf_t *out);
+/* a string or an integer (int or long) under t, union branch included */
+dp_err_t dp_avro_put_string(const dp_avro_type_t *t, const char *s, size_t n, dp_buf_t *out,
+                            const char *field, char *errstr, size_t errstr_size);
+dp_err_t dp_avro_put_integer(const dp_avro_type_t *t, int64_t v, dp_buf_t *out, const char *field,
+                             char *errstr, size_t errstr_size);
+
+/* the reusable state of dp_avro_put_token */
+typedef struct dp_avro_tok {
+    dp_buf_t text;    /* for the caller: where it writes the token */
+    dp_buf_t scratch;
+    dp_json_t j;
+} dp_avro_tok_t;
+void dp_avro_tok_init(dp_avro_tok_t *k, size_t max_bytes);
+void dp_avro_tok_fini(dp_avro_tok_t *k);
+
+/* dp_avro_put_token: the Connect JSON value s[0..n) (one token as
+ * JsonConverter writes it: a number, a string, true/false, null, or an
+ * array or object) under t, exactly as dp_avro_encode would encode it. */
+dp_err_t dp_avro_put_token(const dp_avro_type_t *t, const char *s, size_t n, dp_avro_tok_t *k,
+                           dp_buf_t *out, const char *field, char *errstr, size_t errstr_size);
+
 /* ---- the converter ---- */
 
 /* dp_avro_register_fn: give the schema id of schema (Avro JSON) under
@@ -92,6 +136,17 @@ void dp_avro_conv_destroy(dp_avro_conv_t *cv);
  * for topic into out (replacing its content) in Confluent's wire format. */
 dp_err_t dp_avro_conv_run(dp_avro_conv_t *cv, const char *topic, const void *json, size_t len,
                           dp_buf_t *out, char *errstr, size_t errstr_size);
+
+/* dp_avro_conv_schema: the compiled schema and registry id for the Connect
+ * schema JSON schema[0..len) (the "schema" part of the JsonConverter form)
+ * of topic, from the cache or compiled and registered now. *s stays valid
+ * while dp_avro_conv_generation(cv) is unchanged. */
+dp_err_t dp_avro_conv_schema(dp_avro_conv_t *cv, const char *topic, const char *schema,
+                             size_t len, const dp_avro_schema_t **s, int32_t *id, char *errstr,
+                             size_t errstr_size);
+uint64_t dp_avro_conv_generation(const dp_avro_conv_t *cv);
+/* dp_avro_put_header: Confluent's wire-format header, 0x00 and the id */
+dp_err_t dp_avro_put_header(dp_buf_t *out, int32_t id);
 
 /* dp_avro_conv_registrations: how many times the registry was asked. */
 uint64_t dp_avro_conv_registrations(const dp_avro_conv_t *cv);

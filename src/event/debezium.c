@@ -1143,7 +1143,7 @@ static const char *not_null_fallback(dbz_conv_t conv) {
  * column's default when it has one (JsonConverter's
  * replace.null.with.default). Falls back to the text as a JSON string
  * (with a warning) when the text cannot be converted. */
-static void put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v) {
+void dbz_put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v) {
     if (v->kind == PGO_VAL_NULL) {
         /* a null in a NOT NULL column (the non-key columns of a key-only
          * before image): Debezium's converters give their fallback value */
@@ -1386,15 +1386,21 @@ static void put_row(dp_buf_t *b, const dbz_table_t *t, const pgo_tuple_t *row, i
         dp_json_put_str(b, t->cols[i].name, strlen(t->cols[i].name));
         dp_buf_putc(b, ':');
         static const pgo_value_t null_value = {PGO_VAL_NULL, NULL, 0};
-        put_value(b, &t->cols[i], i < row->ncols ? &row->cols[i] : &null_value);
+        dbz_put_value(b, &t->cols[i], i < row->ncols ? &row->cols[i] : &null_value);
     }
     dp_buf_putc(b, '}');
 }
 
-dp_err_t dbz_encode_key(const dbz_table_t *t, const dbz_options_t *opt, const pgo_tuple_t *row,
-                        dp_buf_t *out, int *has_key) {
+const pgo_tuple_t *dbz_event_key_row(const dbz_event_t *ev) {
+    return ev->after ? ev->after : ev->before;
+}
+
+dp_err_t dbz_encode_key(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_t *out,
+                        int *has_key) {
+    const dbz_table_t *t = ev->table;
+    const pgo_tuple_t *row = dbz_event_key_row(ev);
     dp_buf_reset(out);
-    *has_key = t->nkeys > 0;
+    *has_key = t->nkeys > 0 && row;
     if (!*has_key) return DP_OK;
     if (opt->key_schemas_enable) {
         dp_buf_puts(out, "{\"schema\":");
@@ -1406,9 +1412,12 @@ dp_err_t dbz_encode_key(const dbz_table_t *t, const dbz_options_t *opt, const pg
     return out->overflow ? DP_ERR_NOMEM : DP_OK;
 }
 
-dp_err_t dbz_encode_value(const dbz_table_t *t, const dbz_options_t *opt, char op,
-                          const pgo_tuple_t *before, const pgo_tuple_t *after,
-                          const dbz_source_t *src, int64_t now_us, dp_buf_t *out) {
+dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_t *out) {
+    const dbz_table_t *t = ev->table;
+    const pgo_tuple_t *before = ev->before, *after = ev->after;
+    const dbz_source_t *src = &ev->source;
+    char op = ev->op;
+    int64_t now_us = ev->now_us;
     dp_buf_reset(out);
     if (opt->schemas_enable) {
         dp_buf_puts(out, "{\"schema\":");

@@ -138,15 +138,32 @@ typedef struct dbz_source {
     const dbz_txblock_t *txn; /* the transaction block; NULL: "transaction":null */
 } dbz_source_t;
 
-/* dbz_encode_key: key JSON of row (payload only when key schemas are off);
- * sets *has_key to 0 (and writes nothing) for tables without a key. */
-dp_err_t dbz_encode_key(const dbz_table_t *t, const dbz_options_t *opt, const pgo_tuple_t *row,
-                        dp_buf_t *out, int *has_key);
-/* dbz_encode_value: envelope JSON for op 'c','u','d','r'; before/after may
- * be NULL. now_us is the processing time for ts_ms/ts_us/ts_ns. */
-dp_err_t dbz_encode_value(const dbz_table_t *t, const dbz_options_t *opt, char op,
-                          const pgo_tuple_t *before, const pgo_tuple_t *after,
-                          const dbz_source_t *src, int64_t now_us, dp_buf_t *out);
+/* One change event, typed: what every writer (JsonConverter's here,
+ * AvroConverter's in avro_event.h) and every transform reads. Column
+ * values stay pgoutput text until a writer converts them, each once. */
+typedef struct dbz_event {
+    const dbz_table_t *table;
+    char op;                        /* 'c', 'u', 'd', 'r', 't' */
+    const pgo_tuple_t *before, *after; /* NULL: none */
+    dbz_source_t source;
+    int64_t now_us;                 /* processing time: ts_ms, ts_us, ts_ns */
+} dbz_event_t;
+
+/* dbz_event_key_row: the row the key is taken from (after, else before);
+ * NULL for a truncate */
+const pgo_tuple_t *dbz_event_key_row(const dbz_event_t *ev);
+
+/* dbz_encode_key: key JSON of the event (payload only when key schemas
+ * are off); sets *has_key to 0 (and writes nothing) for tables without a
+ * key and for events without a row. */
+dp_err_t dbz_encode_key(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_t *out,
+                        int *has_key);
+/* dbz_encode_value: the envelope JSON of the event. */
+dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_t *out);
+
+/* dbz_put_value: one column value as its Connect JSON token (a null is the
+ * column's default or fallback, as JsonConverter writes it). */
+void dbz_put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v);
 
 /* Conversions, exposed for tests. */
 /* dbz_decimal_unscaled: text numeric -> big-endian two's complement of the

@@ -283,7 +283,8 @@ static dp_err_t check_batch(vfy_rows_t *r, live_table_t *lt, PGresult *res, pgo_
         }
         pgo_tuple_t row = {(uint16_t)ncols, vals};
         dp_buf_reset(out);
-        dp_err_t err = dbz_encode_value(&lt->t, &r->opt, 'r', NULL, &row, &src, 0, out);
+        dbz_event_t ev = {&lt->t, 'r', NULL, &row, src, 0};
+        dp_err_t err = dbz_encode_value(&ev, &r->opt, out);
         if (err || dp_json_parse(j, (const char *)out->data, out->len, 1u << 22, jerr, sizeof jerr))
             return dp_seterr(errstr, n, DP_ERR_INVALID, "a row of %s.%s could not be encoded",
                              lt->t.schema, lt->t.table);

@@ -35,8 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const pgo_tuple_t *neu = m.kind == PGO_DELETE ? NULL : &m.u.change.new_tuple;
         dbz_source_t src = {0, 1, 2, 3, "false", NULL};
         int has_key;
-        dbz_encode_key(&table, &opt, neu ? neu : old, &out, &has_key);
-        dbz_encode_value(&table, &opt, 'u', old, neu, &src, 0, &out);
+        dbz_event_t ev = {&table, 'u', old, neu, src, 0};
+        dbz_encode_key(&ev, &opt, &out, &has_key);
+        dbz_encode_value(&ev, &opt, &out);
     }
     return 0;
 }

@@ -88,7 +88,7 @@ static const char *enc_row(const tcol_t *tc, int n, int null_all) {
     dbz_source_t src = {0, 1, 2, 0, "false", NULL};
     dp_buf_t b;
     dp_buf_init(&b, 1 << 20);
-    dbz_encode_value(&t, &opt, 'c', NULL, &row, &src, 0, &b);
+    dbz_encode_value(&(dbz_event_t){&t, 'c', NULL, &row, src, 0}, &opt, &b);
     const char *j = dp_buf_cstr(&b), *a = strstr(j, "\"after\":"), *e = a ? strstr(a, ",\"source\"") : NULL;
     snprintf(out, sizeof out, "%.*s", a && e ? (int)(e - a - 8) : 0, a ? a + 8 : "");
     dp_buf_fini(&b);

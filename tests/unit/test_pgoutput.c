@@ -83,7 +83,8 @@ int main(void) {
     dp_buf_t out;
     dp_buf_init(&out, 1 << 20);
     dbz_source_t src = {1705314600000000LL, 730, 0x192FF18, 0, "false", NULL};
-    CHECK_EQ_INT(dbz_encode_value(&t, &opt, 'c', NULL, row, &src, 1705314600123000LL, &out), DP_OK);
+    dbz_event_t ev = {&t, 'c', NULL, row, src, 1705314600123000LL};
+    CHECK_EQ_INT(dbz_encode_value(&ev, &opt, &out), DP_OK);
     const char *json = dp_buf_cstr(&out);
     CHECK(strstr(json, "\"after\":{\"id\":1,\"small\":-32768,\"big\":9223372036854775807,"
                        "\"price\":\"tmn9Lg==\",\"ratio\":1.5,\"flag\":true,"
@@ -97,7 +98,7 @@ int main(void) {
                        "\"version\":1,\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":\"10\"},"
                        "\"field\":\"price\"}") != NULL);
     int has_key;
-    CHECK_EQ_INT(dbz_encode_key(&t, &opt, row, &out, &has_key), DP_OK);
+    CHECK_EQ_INT(dbz_encode_key(&ev, &opt, &out, &has_key), DP_OK);
     CHECK(has_key);
     CHECK_EQ_STR(dp_buf_cstr(&out), "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\","
                                    "\"optional\":false,\"field\":\"id\"}],\"optional\":false,"

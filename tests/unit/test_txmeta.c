@@ -123,11 +123,11 @@ static void test_envelope_block(void) {
     dbz_source_t src = {1000000, 154518, 5, 0, "false", &d};
     dp_buf_t out;
     dp_buf_init(&out, 1 << 16);
-    CHECK_EQ_INT(dbz_encode_value(&t, &opt, 'c', NULL, &row, &src, 0, &out), DP_OK);
+    CHECK_EQ_INT(dbz_encode_value(&(dbz_event_t){&t, 'c', NULL, &row, src, 0}, &opt, &out), DP_OK);
     CHECK(strstr(dp_buf_cstr(&out), ",\"transaction\":{\"id\":\"154518:5\",\"total_order\":1,"
                                     "\"data_collection_order\":1},\"op\":\"c\",") != NULL);
     src.txn = NULL;
-    CHECK_EQ_INT(dbz_encode_value(&t, &opt, 'c', NULL, &row, &src, 0, &out), DP_OK);
+    CHECK_EQ_INT(dbz_encode_value(&(dbz_event_t){&t, 'c', NULL, &row, src, 0}, &opt, &out), DP_OK);
     CHECK(strstr(dp_buf_cstr(&out), ",\"transaction\":null,\"op\":\"c\",") != NULL);
     dp_buf_fini(&out);
     dp_buf_fini(&t.value_schema);

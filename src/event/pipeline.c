@@ -1,0 +1,142 @@
+/* pipeline.c - the stages of a change event, from typed event to record bytes. */
+#include "event/pipeline.h"
+
+#include <string.h>
+
+#include "event/avro_event.h"
+
+void dbz_plan_reset(dbz_plan_t *p) { memset(p, 0, sizeof *p); }
+
+void dbz_pipeline_init(dbz_pipeline_t *p, const dbz_options_t *opt, dbz_unwrap_t *unwrap,
+                       dp_avro_conv_t *key_avro, dp_avro_conv_t *value_avro, size_t max_bytes) {
+    memset(p, 0, sizeof *p);
+    p->opt = opt;
+    p->unwrap = unwrap;
+    p->key_avro = key_avro;
+    p->value_avro = value_avro;
+    dp_buf_init(&p->key, max_bytes);
+    dp_buf_init(&p->value, max_bytes);
+    dp_buf_init(&p->spare, max_bytes);
+    dp_avro_tok_init(&p->tok, max_bytes);
+}
+
+void dbz_pipeline_fini(dbz_pipeline_t *p) {
+    dp_buf_fini(&p->key);
+    dp_buf_fini(&p->value);
+    dp_buf_fini(&p->spare);
+    dp_avro_tok_fini(&p->tok);
+}
+
+static void swap(dp_buf_t *a, dp_buf_t *b) {
+    dp_buf_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* side: the compiled schema and id of one side of the table, from the
+ * plan while the converter's cache still holds it */
+static dp_err_t side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
+                     const dp_buf_t *connect_schema, char *errstr, size_t n) {
+    if (ps->schema && ps->generation == dp_avro_conv_generation(cv)) return DP_OK;
+    ps->schema = NULL;
+    dp_err_t err = dp_avro_conv_schema(cv, topic, (const char *)connect_schema->data,
+                                       connect_schema->len, &ps->schema, &ps->id, errstr, n);
+    if (err) {
+        ps->schema = NULL;
+        return err;
+    }
+    ps->generation = dp_avro_conv_generation(cv);
+    return DP_OK;
+}
+
+static dp_err_t too_large(const dbz_event_t *ev, char *errstr, size_t n) {
+    return dp_seterr(errstr, n, DP_ERR_NOMEM, "event of table \"%s.%s\" at LSN %X/%X is larger "
+                     "than datapipe.max.event.bytes", ev->table->schema, ev->table->table,
+                     (unsigned)(ev->source.lsn >> 32), (unsigned)ev->source.lsn);
+}
+
+static dp_err_t put_key(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
+                        const dbz_event_t *ev, int *has_key, char *errstr, size_t n) {
+    const dbz_table_t *t = ev->table;
+    dp_buf_reset(&p->key);
+    *has_key = t->nkeys > 0 && dbz_event_key_row(ev);
+    if (!*has_key) return DP_OK;
+    if (!p->key_avro) {
+        int hk;
+        return dbz_encode_key(ev, p->opt, &p->key, &hk) ? too_large(ev, errstr, n) : DP_OK;
+    }
+    dp_err_t err = side(p->key_avro, &plan->key, topic, &t->key_schema, errstr, n);
+    if (!err) err = dp_avro_put_header(&p->key, plan->key.id);
+    if (!err) err = dbz_avro_key(plan->key.schema, ev, &p->tok, &p->key, errstr, n);
+    return err == DP_ERR_NOMEM ? too_large(ev, errstr, n) : err;
+}
+
+/* transform: ExtractNewRecordState on the value JSON (value NULL: the
+ * tombstone); *res says what became of the record */
+static dp_err_t transform(dbz_pipeline_t *p, int tombstone, dbz_unwrap_result_t *res,
+                          char *errstr, size_t n) {
+    *res = tombstone ? DBZ_UNWRAP_NULL : DBZ_UNWRAP_VALUE;
+    if (!p->unwrap) return DP_OK;
+    dp_err_t err = dbz_unwrap_apply(p->unwrap, tombstone ? NULL : p->value.data,
+                                    tombstone ? 0 : p->value.len, &p->spare, res, errstr, n);
+    if (!err && *res == DBZ_UNWRAP_VALUE) swap(&p->value, &p->spare);
+    return err;
+}
+
+static void record(dbz_pipeline_t *p, int has_key, dbz_unwrap_result_t res, dbz_record_t *rec) {
+    rec->drop = res == DBZ_UNWRAP_DROP;
+    rec->key = has_key ? p->key.data : NULL;
+    rec->klen = has_key ? p->key.len : 0;
+    rec->value = res == DBZ_UNWRAP_VALUE ? p->value.data : NULL;
+    rec->vlen = res == DBZ_UNWRAP_VALUE ? p->value.len : 0;
+}
+
+dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
+                            const dbz_event_t *ev, dbz_record_t *rec, char *errstr, size_t n) {
+    int has_key;
+    dp_err_t err = put_key(p, plan, topic, ev, &has_key, errstr, n);
+    if (err) return err;
+    dbz_unwrap_result_t res = DBZ_UNWRAP_VALUE;
+    dp_buf_reset(&p->value);
+    if (p->value_avro && !p->unwrap) {
+        /* the Avro writer, straight from the event */
+        if ((err = side(p->value_avro, &plan->value, topic, &ev->table->value_schema, errstr, n)) ||
+            (err = dp_avro_put_header(&p->value, plan->value.id)) ||
+            (err = dbz_avro_value(plan->value.schema, ev, p->opt, &p->tok, &p->value, errstr, n)))
+            return err == DP_ERR_NOMEM ? too_large(ev, errstr, n) : err;
+    } else {
+        if (dbz_encode_value(ev, p->opt, &p->value)) return too_large(ev, errstr, n);
+        if ((err = transform(p, 0, &res, errstr, n))) return err;
+        /* a value the transform rewrote: its JSON transcoded */
+        if (res == DBZ_UNWRAP_VALUE && p->value_avro &&
+            (err = dp_avro_conv_run(p->value_avro, topic, p->value.data, p->value.len, &p->spare,
+                                    errstr, n)))
+            return err;
+        if (res == DBZ_UNWRAP_VALUE && p->value_avro) swap(&p->value, &p->spare);
+    }
+    record(p, has_key, res, rec);
+    return DP_OK;
+}
+
+dp_err_t dbz_pipeline_tombstone(dbz_pipeline_t *p, dbz_record_t *rec, char *errstr, size_t n) {
+    int has_key = rec->key != NULL;
+    dbz_unwrap_result_t res;
+    dp_err_t err = transform(p, 1, &res, errstr, n);
+    if (err) return err;
+    record(p, has_key, res, rec);
+    return DP_OK;
+}
+
+/* transcode one side in place */
+static dp_err_t transcode(dbz_pipeline_t *p, dp_avro_conv_t *cv, const char *topic, dp_buf_t *b,
+                          char *errstr, size_t n) {
+    if (!cv || !b->len) return DP_OK; /* JSON, or a null that stays null */
+    dp_err_t err = dp_avro_conv_run(cv, topic, b->data, b->len, &p->spare, errstr, n);
+    if (!err) swap(b, &p->spare);
+    return err;
+}
+
+dp_err_t dbz_pipeline_convert(dbz_pipeline_t *p, const char *topic, char *errstr, size_t n) {
+    dp_err_t err = transcode(p, p->key_avro, topic, &p->key, errstr, n);
+    return err ? err : transcode(p, p->value_avro, topic, &p->value, errstr, n);
+}

@@ -1,0 +1,80 @@
+/* pipeline.h - from one typed change event to the bytes of its Kafka record.
+ *
+ * The stages every change event takes, in one place: the key, the value
+ * envelope, ExtractNewRecordState (when configured), and the converters.
+ * Each side is written once by its final writer: JsonConverter's
+ * (debezium.h) or, for an AvroConverter side, the Avro writer
+ * (avro_event.h) straight from the typed event. Only a value that a
+ * transform rewrote is written as JSON first and transcoded
+ * (dp_avro_conv_run), as are the records that are not change events
+ * (transaction metadata, heartbeats: dbz_pipeline_convert).
+ *
+ * No Kafka and no PostgreSQL in here: capture feeds it and produces what
+ * it returns; bench/bench_encode.c feeds it the same way. */
+#ifndef DP_EVENT_PIPELINE_H
+#define DP_EVENT_PIPELINE_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "event/avro.h"
+#include "event/debezium.h"
+#include "event/unwrap.h"
+
+/* one table's compiled Avro schemas and registry ids, kept with the table
+ * (dbz_plan_reset when the table is bound again) */
+typedef struct dbz_plan_side {
+    const dp_avro_schema_t *schema; /* NULL: not compiled yet */
+    int32_t id;
+    uint64_t generation;            /* of the converter's cache it came from */
+} dbz_plan_side_t;
+
+typedef struct dbz_plan {
+    dbz_plan_side_t key, value;
+} dbz_plan_t;
+
+void dbz_plan_reset(dbz_plan_t *p);
+
+typedef struct dbz_pipeline {
+    const dbz_options_t *opt;
+    dbz_unwrap_t *unwrap;        /* NULL: no ExtractNewRecordState */
+    dp_avro_conv_t *key_avro;    /* NULL: the key side is JsonConverter */
+    dp_avro_conv_t *value_avro;  /* NULL: the value side is JsonConverter */
+    dp_buf_t key, value;         /* the record's bytes (an empty value: null) */
+    dp_buf_t spare;              /* swapped with value by transform and transcoder */
+    dp_avro_tok_t tok;
+} dbz_pipeline_t;
+
+/* the record dbz_pipeline_event made: pointers into the pipeline's buffers */
+typedef struct dbz_record {
+    int drop;                    /* a transform dropped it: produce nothing */
+    const void *key;             /* NULL: a null key */
+    size_t klen;
+    const void *value;           /* NULL: a null value (a tombstone) */
+    size_t vlen;
+} dbz_record_t;
+
+/* dbz_pipeline_init: the stages are given by the caller (opt, unwrap and
+ * the converters stay the caller's); max_bytes bounds each output. */
+void dbz_pipeline_init(dbz_pipeline_t *p, const dbz_options_t *opt, dbz_unwrap_t *unwrap,
+                       dp_avro_conv_t *key_avro, dp_avro_conv_t *value_avro, size_t max_bytes);
+void dbz_pipeline_fini(dbz_pipeline_t *p);
+
+/* dbz_pipeline_event: the record of ev for topic (the table's plan caches
+ * its Avro schemas). A schema registry that cannot be reached is
+ * DP_ERR_NET: nothing was lost, call again later. The add.headers of the
+ * transform are in p->unwrap until the next call. */
+dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
+                            const dbz_event_t *ev, dbz_record_t *rec, char *errstr, size_t n);
+/* dbz_pipeline_tombstone: the tombstone that follows the delete event
+ * dbz_pipeline_event just made (same key, null value), through the
+ * transform; rec->drop when it drops tombstones. */
+dp_err_t dbz_pipeline_tombstone(dbz_pipeline_t *p, dbz_record_t *rec, char *errstr, size_t n);
+
+/* dbz_pipeline_convert: a record written as JsonConverter JSON with
+ * schemas in p->key / p->value (either empty: null) turned into the
+ * AvroConverter form in place where a side is Avro. */
+dp_err_t dbz_pipeline_convert(dbz_pipeline_t *p, const char *topic, char *errstr, size_t n);
+
+#endif
