@@ -15,7 +15,7 @@
  *   json-txmeta   JsonConverter with provide.transaction.metadata=true
  *
  * What is measured is capture's path through src/capture/capture.c: on_xlogdata
- * (Begin, Commit, changes), on_change (repl_now_us, ops, key_changed),
+ * (Begin, Commit, changes), on_change (dp_wall_us, ops, key_changed),
  * capture_emit and send_event: txmeta_count, then the event pipeline
  * (dbz_pipeline_event, src/event/pipeline.c) that capture calls too, and
  * txmeta_send (dbz_txmeta_encode, dbz_pipeline_convert). The loop around
@@ -24,8 +24,7 @@
  * librdkafka would be handed), the acknowledgement ring, exactly-once's
  * skip and commit ticks, capture_metrics_event, and librdkafka headers
  * (add.headers is not configured, so capture builds none either).
- * repl_now_us (src/pg/repl.c) is copied as now_us so that libpq is not
- * linked. Relation messages are bound before the clock starts.
+ * Relation messages are bound before the clock starts.
  *
  * Schema ids without a registry: dp_avro_conv_new takes the registration
  * as a callback (dp_avro_register_fn); capture passes
@@ -55,6 +54,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "event/avro.h"
@@ -360,13 +360,6 @@ typedef struct bench {
     uint64_t records, key_bytes, value_bytes, events;
 } bench_t;
 
-/* now_us: repl_now_us of src/pg/repl.c */
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* fake_register: the schema registry, without a server: one id per subject
  * (what a registry answers for the first version of each subject) */
 static dp_err_t fake_register(void *ctx, const char *subject, const char *schema, size_t len,
@@ -455,7 +448,7 @@ static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *er
     bench_table_t *te = find_table(b, m->u.change.relid);
     if (!te) return dp_seterr(errstr, n, DP_ERR_PROTO, "change for unknown relation %u",
                               m->u.change.relid);
-    int64_t now = now_us();
+    int64_t now = dp_wall_us();
     const pgo_tuple_t *old = m->u.change.old_kind ? &m->u.change.old_tuple : NULL;
     switch (m->kind) {
     case PGO_INSERT:

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/clock.h"
 #include "common/breaker.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/retry.h"
 #include "kafka/kafka.h"
@@ -109,11 +109,10 @@ typedef struct archive {
     int fatal;             /* a failure that must stop the task without a clean close */
 } archive_t;
 
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+/* the archive's timers run on the wall clock: rotate.schedule.interval.ms
+ * cuts files at wall-clock boundaries, the Wallclock extractor and
+ * credential expiry are wall times */
+static int64_t now_us(void) { return dp_wall_us(); }
 
 
 static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int create) {

@@ -478,7 +478,7 @@ static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *
         return dp_seterr(errstr, n, DP_ERR_PROTO, "change for relation %u before its Relation message",
                          m->u.change.relid);
     if (!te->included) return DP_OK;
-    int64_t now = repl_now_us();
+    int64_t now = dp_wall_us(); /* the event's processing time */
     const pgo_tuple_t *old = m->u.change.old_kind ? &m->u.change.old_tuple : NULL;
     switch (m->kind) {
     case PGO_INSERT:
@@ -513,7 +513,7 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
         if (err) return err;
         dbz_event_t ev = {&te->t, 't', NULL, NULL,
                           {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false", txp},
-                          repl_now_us()};
+                          dp_wall_us()};
         if ((err = send_event(c, te, &ev, errstr, n))) return err; /* the transform drops truncates */
     }
     return DP_OK;
@@ -524,17 +524,17 @@ dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n) {
      * the ring's head for good, so it ends the wait. With exactly-once the
      * entries read since the last Kafka commit leave the ring only with the
      * next one: waiting for room commits (or it would wait for itself). */
-    int64_t next_note = repl_now_us() + 10000000;
+    int64_t next_note = dp_mono_us() + 10000000;
     while (cap_acks_full(&c->acks) && !stop_requested && !c->delivery_failed) {
         dp_err_t err = capture_eos_tick(c, 1, errstr, n);
         if (err) return err;
         capture_serve(c, 50);
-        if (repl_now_us() >= next_note) {
+        if (dp_mono_us() >= next_note) {
             dp_warn(MOD, "waiting for room in the acknowledgement ring (%llu transactions, %lld "
                     "records unacknowledged, kafka transaction %s)",
                     (unsigned long long)(c->acks.tail - c->acks.head), (long long)c->acks.inflight,
                     eos_sm_state_name(c->ktx.state));
-            next_note = repl_now_us() + 10000000;
+            next_note = dp_mono_us() + 10000000;
         }
     }
     if (stop_requested) return DP_ERR_STOPPED;
@@ -548,21 +548,21 @@ void capture_end_txn(capture_t *c, uint64_t end_lsn) {
 }
 
 void capture_tick_metrics(capture_t *c, const char *waiting_for) {
-    capture_metrics_tick(c->met, repl_now_us(), &(capture_metrics_state_t){
+    capture_metrics_tick(c->met, dp_mono_us(), &(capture_metrics_state_t){
         c->flushed_lsn, c->received_lsn, c->acks.inflight, c->acks.inflight_bytes, c->txns,
         c->tombstones, c->delivery_failed, c->delivery_err, waiting_for, c->reconnects});
 }
 
 dp_err_t capture_wait_acked(capture_t *c, const char *why, char *errstr, size_t n) {
-    int64_t next_note = repl_now_us() + 10000000;
+    int64_t next_note = dp_mono_us() + 10000000;
     while (rd_kafka_outq_len(c->rk) > 0 && !stop_requested && !c->delivery_failed) {
         capture_serve(c, 100);
         if (!why) continue;
         capture_tick_metrics(c, "waiting for kafka to acknowledge");
-        if (repl_now_us() >= next_note) {
+        if (dp_mono_us() >= next_note) {
             dp_warn(MOD, "waiting for Kafka to acknowledge %d records %s",
                     rd_kafka_outq_len(c->rk), why);
-            next_note = repl_now_us() + 10000000;
+            next_note = dp_mono_us() + 10000000;
         }
     }
     if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
@@ -613,9 +613,12 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
 
 /* ---- the loop ---- */
 
-static dp_err_t feedback(capture_t *c, int64_t now, char *errstr, size_t n) {
+/* feedback: a standby status update, stamped with the wall clock; the
+ * schedule of the next one runs on the monotonic clock */
+static dp_err_t feedback(capture_t *c, char *errstr, size_t n) {
     uint64_t written = c->received_lsn > c->flushed_lsn ? c->received_lsn : c->flushed_lsn;
-    dp_err_t err = repl_send_feedback(c->repl, written, c->flushed_lsn, now, errstr, n);
+    dp_err_t err = repl_send_feedback(c->repl, written, c->flushed_lsn, dp_wall_us(), errstr, n);
+    int64_t now = dp_mono_us();
     if (!err) {
         if (c->flushed_lsn != c->fb.reported)
             dp_debug(MOD, "confirmed %X/%X", (unsigned)(c->flushed_lsn >> 32), (unsigned)c->flushed_lsn);
@@ -642,7 +645,7 @@ static int64_t turn_deadline(const capture_t *c, int64_t now, int64_t next_log, 
  * queue and (read_pg) the replication socket; then what PostgreSQL sent
  * is read in */
 static dp_err_t wait_turn(capture_t *c, int64_t until, int read_pg, char *errstr, size_t n) {
-    int64_t left = until - repl_now_us();
+    int64_t left = until - dp_mono_us();
     int ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
     struct pollfd pfd[2] = {{c->wake.fd[0], POLLIN, 0}, {read_pg ? PQsocket(c->repl) : -1, POLLIN, 0}};
     if (poll(pfd, 2, ms) < 0 && errno != EINTR)
@@ -698,9 +701,9 @@ static void heartbeat(capture_t *c, int64_t now) {
         vl = snprintf(val, sizeof val, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
                       "\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
                       "\"name\":\"io.debezium.connector.common.Heartbeat\"},\"payload\":"
-                      "{\"ts_ms\":%lld}}", (long long)(now / 1000));
+                      "{\"ts_ms\":%lld}}", (long long)(dp_wall_us() / 1000));
     else
-        vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(now / 1000));
+        vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(dp_wall_us() / 1000));
     if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
     char terr[512];
     if (c->ktx.state == EOS_COMMITTING) return; /* the next one goes in the next transaction */
@@ -732,8 +735,8 @@ static void heartbeat(capture_t *c, int64_t now) {
 
 static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     pgf_feedback_init(&c->fb, c->s.status_update_interval_ms * 1000);
-    int64_t next_log = repl_now_us() + 10000000;
-    int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = repl_now_us();
+    int64_t next_log = dp_mono_us() + 10000000;
+    int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = dp_mono_us();
     int64_t waiting_since = 0, next_wait_note = 0; /* backpressure: since when, next log line */
     const char *waiting = NULL;                    /* what /health says capture waits for */
     dp_err_t err = DP_OK;
@@ -745,8 +748,8 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
         if ((err = capture_eos_tick(c, 0, errstr, n))) break;
         advance(c);
-        int64_t now = repl_now_us();
-        if (pgf_feedback_due(&c->fb, now, c->flushed_lsn) && (err = feedback(c, now, errstr, n)))
+        int64_t now = dp_mono_us();
+        if (pgf_feedback_due(&c->fb, now, c->flushed_lsn) && (err = feedback(c, errstr, n)))
             break;
         if (now >= next_log) {
             dp_info(MOD, "events=%llu txns=%llu inflight=%lld confirmed=%X/%X",
@@ -800,7 +803,7 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             if (cap_acks_idle(&c->acks) && f.wal_end > c->received_lsn) c->received_lsn = f.wal_end;
             if (f.reply_requested) {
                 advance(c);
-                err = feedback(c, repl_now_us(), errstr, n);
+                err = feedback(c, errstr, n);
             }
         } else if (!err) {
             err = on_xlogdata(c, f.data, f.len, f.wal_start, errstr, n);
@@ -996,7 +999,7 @@ static void capture_drain(capture_t *c) {
         dp_warn(MOD, "final commit: %s", errstr);
     if (!c->delivery_failed) advance(c);
     if (c->repl && PQstatus(c->repl) == CONNECTION_OK &&
-        feedback(c, repl_now_us(), errstr, sizeof errstr))
+        feedback(c, errstr, sizeof errstr))
         dp_warn(MOD, "final feedback: %s", errstr);
 }
 

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "capture/internal.h"
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "kafka/kafka.h"
@@ -51,7 +52,7 @@ static void txn_failed(capture_t *c, const rd_kafka_error_t *e) {
  * bug in this file, logged once per event */
 static void step(capture_t *c, eos_event_t ev, uint64_t commit_seq) {
     eos_state_t from = c->ktx.state;
-    if (eos_sm_step(&c->ktx, ev, repl_now_us(), commit_seq))
+    if (eos_sm_step(&c->ktx, ev, dp_mono_us(), commit_seq))
         dp_error(MOD, "kafka transaction: event %d refused in state %s", (int)ev,
                  eos_sm_state_name(from));
 }
@@ -114,9 +115,9 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
     position_key(c, &key);
     int eof = 0;
     capture_eos_pos_t pos = {0};
-    int64_t deadline = repl_now_us() + 60000000;
+    int64_t deadline = dp_mono_us() + 60000000;
     while (eof < parts && !err) {
-        if (repl_now_us() > deadline) {
+        if (dp_mono_us() > deadline) {
             err = dp_seterr(errstr, n, DP_ERR_KAFKA,
                             "reading the position from \"%s\" took longer than 60 s", topic);
             break;
@@ -261,7 +262,7 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
     if (!eos_sm_open(&c->ktx)) return DP_OK;
     if (c->ktx.state == EOS_OPEN) {
         if (!force &&
-            !eos_sm_commit_due(&c->ktx, repl_now_us(), c->s.transaction_interval_ms * 1000))
+            !eos_sm_commit_due(&c->ktx, dp_mono_us(), c->s.transaction_interval_ms * 1000))
             return DP_OK;
         capture_eos_pos_t at = capture_eos_position(c);
         if (c->streaming && at.valid) {
@@ -298,12 +299,12 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
 }
 
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {
-    int64_t deadline = repl_now_us() + 60000000;
+    int64_t deadline = dp_mono_us() + 60000000;
     while (c->s.exactly_once && eos_sm_open(&c->ktx)) {
         dp_err_t err = capture_eos_tick(c, 1, errstr, n);
         if (err) return err;
         if (!eos_sm_open(&c->ktx)) break;
-        if (repl_now_us() > deadline)
+        if (dp_mono_us() > deadline)
             return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction commit: no answer in 60 s");
         rd_kafka_poll(c->rk, 10);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "capture/internal.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "pg/repl.h"
 #include "pg/snapshot.h"
@@ -49,7 +50,7 @@ static dp_err_t on_begin(void *ctx, size_t ntables, char *errstr, size_t n) {
             ntables);
     dp_err_t err = capture_begin_txn(c, errstr, n);
     if (err) return err;
-    c->commit_ts_us = repl_now_us();
+    c->commit_ts_us = dp_wall_us();
     c->xid = 0;
     c->last_commit_lsn = 0;
     return DP_OK;
@@ -68,7 +69,7 @@ static dp_err_t on_row(void *ctx, uint32_t relid, const pgo_tuple_t *row, const 
             c->acks.inflight_bytes >= c->s.max_queue_size_bytes) && !capture_stop_requested)
         capture_serve(c, 20);
     if (capture_stop_requested) return DP_ERR_STOPPED;
-    dp_err_t err = capture_emit(c, k->last, 'r', NULL, row, k->lsn, repl_now_us(), marker, errstr, n);
+    dp_err_t err = capture_emit(c, k->last, 'r', NULL, row, k->lsn, dp_wall_us(), marker, errstr, n);
     if (!err) c->snapshot_rows++;
     return err;
 }

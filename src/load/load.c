@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define MOD "load"
@@ -86,11 +87,6 @@ static void new_uuid(load_t *l, char out[37]) {
              b[13], b[14], b[15]);
 }
 
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* SQL literals: quotes are doubled */
 static const char *const first_names[] = {"Ada", "Grace", "Linus", "Émilie", "Zoë", "Søren",
@@ -408,11 +404,11 @@ int load_main(int argc, char **argv) {
     int per_txn = (int)(rate / 1000);
     if (per_txn < 1) per_txn = 1;
     if (per_txn > 64) per_txn = 64;
-    int64_t start = now_us(), next_report = start + 1000000;
+    int64_t start = dp_mono_us(), next_report = start + 1000000;
     uint64_t done = 0;
     int rc = 0;
     while (!stop_requested) {
-        int64_t now = now_us();
+        int64_t now = dp_mono_us();
         double elapsed = (double)(now - start) / 1e6;
         if (duration > 0 && elapsed >= duration) break;
         if (max_changes >= 0 && done >= (uint64_t)max_changes) break;
@@ -434,7 +430,7 @@ int load_main(int argc, char **argv) {
             next_report = now + 1000000;
         }
     }
-    double secs = (double)(now_us() - start) / 1e6;
+    double secs = (double)(dp_mono_us() - start) / 1e6;
     write_report(&l, report, secs, 1);
     printf("load: %llu changes in %.1f s (%.0f/s): users c=%llu u=%llu d=%llu, products c=%llu "
            "u=%llu d=%llu\n",

@@ -11,12 +11,6 @@
 #include "common/log.h"
 #include "pg/pgoutput.h"
 
-int64_t repl_now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void repl_quote_ident(const char *name, char *out, size_t outsize) {
     size_t o = 0;
     if (outsize < 3) { if (outsize) out[0] = 0; return; }

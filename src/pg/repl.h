@@ -78,6 +78,4 @@ dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errs
 /* repl_quote_ident: "name" with embedded quotes doubled, into out. */
 void repl_quote_ident(const char *name, char *out, size_t outsize);
 
-int64_t repl_now_us(void);
-
 #endif
