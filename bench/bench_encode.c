@@ -570,8 +570,10 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
 }
 
 static void bench_fini(bench_t *b) {
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; t < 2; t++) {
         if (b->tables[t].t.cols) dbz_table_fini(&b->tables[t].t);
+        dbz_plan_fini(&b->tables[t].plan);
+    }
     dp_avro_conv_destroy(b->avro_key);
     dp_avro_conv_destroy(b->avro_value);
     dbz_unwrap_fini(b->unwrap);

@@ -345,7 +345,7 @@ static dp_err_t on_relation(capture_t *c, const pgo_msg_t *m, char *errstr, size
 dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m, char *errstr,
                             size_t n) {
     if (te->t.cols) dbz_table_fini(&te->t);
-    dbz_plan_reset(&te->plan);
+    dbz_plan_fini(&te->plan);
     /* catalog facts pgoutput does not carry: NOT NULL and the primary key */
     pgcat_facts_t facts;
     dp_err_t err = pgcat_facts(c->sql, m->u.relation.relid, &facts, errstr, n);
@@ -1006,6 +1006,7 @@ static void capture_drain(capture_t *c) {
 static void capture_free(capture_t *c) {
     for (size_t i = 0; i < c->ntables; i++) {
         dbz_table_fini(&c->tables[i].t);
+        dbz_plan_fini(&c->tables[i].plan);
         free(c->tables[i].topic);
         if (c->tables[i].rkt) rd_kafka_topic_destroy(c->tables[i].rkt);
     }

@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "event/avro.h"
 #include "event/debezium.h"
+#include "event/unwrap.h"
 
 /* dbz_avro_key: append the Avro body of the event's key (the table must
  * have key columns and the event a row: dbz_encode_key's has_key). */
@@ -23,5 +24,12 @@ dp_err_t dbz_avro_key(const dp_avro_schema_t *s, const dbz_event_t *ev, dp_avro_
 dp_err_t dbz_avro_value(const dp_avro_schema_t *s, const dbz_event_t *ev,
                         const dbz_options_t *opt, dp_avro_tok_t *k, dp_buf_t *out, char *errstr,
                         size_t errstr_size);
+
+/* dbz_avro_unwrapped: append the Avro body of an event's value after
+ * ExtractNewRecordState (dbz_unwrap_event), under the compiled schema of
+ * the plan's schema for its side (a null value: of its null_schema). */
+dp_err_t dbz_avro_unwrapped(const dp_avro_schema_t *s, const dbz_event_t *ev,
+                            const dbz_unwrapped_t *uw, dp_avro_tok_t *k, dp_buf_t *out,
+                            char *errstr, size_t errstr_size);
 
 #endif

@@ -1376,7 +1376,7 @@ void dbz_table_fini(dbz_table_t *t) {
     memset(t, 0, sizeof *t);
 }
 
-static void put_row(dp_buf_t *b, const dbz_table_t *t, const pgo_tuple_t *row, int keys_only) {
+void dbz_put_row(dp_buf_t *b, const dbz_table_t *t, const pgo_tuple_t *row, int keys_only) {
     dp_buf_putc(b, '{');
     int first = 1;
     for (uint16_t i = 0; i < t->ncols; i++) {
@@ -1407,7 +1407,7 @@ dp_err_t dbz_encode_key(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_
         dp_buf_append(out, t->key_schema.data, t->key_schema.len);
         dp_buf_puts(out, ",\"payload\":");
     }
-    put_row(out, t, row, 1);
+    dbz_put_row(out, t, row, 1);
     if (opt->key_schemas_enable) dp_buf_putc(out, '}');
     return out->overflow ? DP_ERR_NOMEM : DP_OK;
 }
@@ -1425,9 +1425,9 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
         dp_buf_puts(out, ",\"payload\":");
     }
     dp_buf_puts(out, "{\"before\":");
-    if (before) put_row(out, t, before, 0); else dp_buf_puts(out, "null");
+    if (before) dbz_put_row(out, t, before, 0); else dp_buf_puts(out, "null");
     dp_buf_puts(out, ",\"after\":");
-    if (after) put_row(out, t, after, 0); else dp_buf_puts(out, "null");
+    if (after) dbz_put_row(out, t, after, 0); else dp_buf_puts(out, "null");
     dp_buf_puts(out, ",\"source\":{\"version\":\"" DBZ_COMPAT_VERSION "\",\"connector\":\"postgresql\",\"name\":");
     dp_json_put_str(out, opt->topic_prefix, strlen(opt->topic_prefix));
     int64_t cts = src->commit_ts_us;
@@ -1479,4 +1479,116 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
     dp_buf_puts(out, "}");
     if (opt->schemas_enable) dp_buf_putc(out, '}');
     return out->overflow ? DP_ERR_NOMEM : DP_OK;
+}
+
+/* ---- typed fields of the event ---- */
+
+/* put_u64: the decimal digits of x at p; returns the end */
+static char *put_u64(char *p, uint64_t x) {
+    char tmp[20];
+    int n = 0;
+    do tmp[n++] = (char)('0' + x % 10); while (x /= 10);
+    while (n) *p++ = tmp[--n];
+    return p;
+}
+
+static int val_str(dbz_val_t *v, const char *s) {
+    v->kind = DBZ_VAL_STR;
+    v->s = s;
+    v->n = strlen(s);
+    return 0;
+}
+
+static int val_int(dbz_val_t *v, int64_t i) {
+    v->kind = DBZ_VAL_INT;
+    v->i = i;
+    return 0;
+}
+
+static int source_field(const dbz_event_t *ev, const dbz_options_t *opt, const char *f,
+                        dbz_val_t *v) {
+    const dbz_source_t *src = &ev->source;
+    int64_t cts = src->commit_ts_us;
+    /* by the first letter, then the name: this runs for every field of
+     * every Avro event */
+    switch (f[0]) {
+    case 'v':
+        if (!strcmp(f, "version")) return val_str(v, DBZ_COMPAT_VERSION);
+        break;
+    case 'c':
+        if (!strcmp(f, "connector")) return val_str(v, "postgresql");
+        break;
+    case 'n':
+        if (!strcmp(f, "name")) return val_str(v, opt->topic_prefix);
+        break;
+    case 't':
+        if (!strcmp(f, "ts_ms")) return val_int(v, cts / 1000);
+        if (!strcmp(f, "ts_us")) return val_int(v, cts);
+        if (!strcmp(f, "ts_ns")) return val_int(v, (int64_t)((uint64_t)cts * 1000));
+        if (!strcmp(f, "table")) return val_str(v, ev->table->table);
+        if (!strcmp(f, "txId")) return val_int(v, src->xid);
+        break;
+    case 's':
+        if (!strcmp(f, "snapshot")) return val_str(v, src->snapshot ? src->snapshot : "false");
+        if (!strcmp(f, "schema")) return val_str(v, ev->table->schema);
+        if (!strcmp(f, "sequence")) {
+            /* [end LSN of the last commit, this LSN] as JSON text */
+            char *p = v->buf;
+            if (src->last_commit_lsn) {
+                *p++ = '[', *p++ = '"';
+                p = put_u64(p, src->last_commit_lsn);
+                *p++ = '"', *p++ = ',';
+            } else {
+                memcpy(p, "[null,", 6);
+                p += 6;
+            }
+            *p++ = '"';
+            p = put_u64(p, src->lsn);
+            *p++ = '"', *p++ = ']', *p = 0;
+            return val_str(v, v->buf);
+        }
+        break;
+    case 'd':
+        if (!strcmp(f, "db")) return val_str(v, opt->dbname);
+        break;
+    case 'l':
+        if (!strcmp(f, "lsn")) return val_int(v, (int64_t)src->lsn);
+        break;
+    case 'x':
+        if (!strcmp(f, "xmin")) {
+            v->kind = DBZ_VAL_NULL;
+            return 0;
+        }
+        break;
+    }
+    return -1;
+}
+
+int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char *strct,
+                    const char *field, dbz_val_t *v) {
+    memset(v, 0, sizeof *v);
+    if (!strct) {
+        int64_t now = ev->now_us;
+        if (!strcmp(field, "op")) {
+            v->buf[0] = ev->op;
+            return val_str(v, v->buf);
+        }
+        if (!strcmp(field, "ts_ms")) return val_int(v, now / 1000);
+        if (!strcmp(field, "ts_us")) return val_int(v, now);
+        if (!strcmp(field, "ts_ns")) return val_int(v, (int64_t)((uint64_t)now * 1000));
+        return -1;
+    }
+    if (!strcmp(strct, "source")) return source_field(ev, opt, field, v);
+    if (strcmp(strct, "transaction")) return -1;
+    const dbz_txblock_t *tx = ev->source.txn;
+    int known = !strcmp(field, "id") || !strcmp(field, "total_order") ||
+                !strcmp(field, "data_collection_order");
+    if (!known) return -1;
+    if (!tx) return 0; /* a null block: its fields are null */
+    if (!strcmp(field, "id")) {
+        snprintf(v->buf, sizeof v->buf, "%u:%llu", tx->xid, (unsigned long long)tx->lsn);
+        return val_str(v, v->buf);
+    }
+    return val_int(v, (int64_t)(!strcmp(field, "total_order") ? tx->total_order
+                                                               : tx->data_collection_order));
 }

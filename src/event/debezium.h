@@ -161,9 +161,32 @@ dp_err_t dbz_encode_key(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_
 /* dbz_encode_value: the envelope JSON of the event. */
 dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_t *out);
 
+/* One typed value of the envelope's own fields, its source block or its
+ * transaction block: what the writers and ExtractNewRecordState's
+ * add.fields and add.headers read. */
+typedef enum { DBZ_VAL_NULL, DBZ_VAL_STR, DBZ_VAL_INT } dbz_val_kind_t;
+typedef struct dbz_val {
+    dbz_val_kind_t kind;
+    const char *s;   /* DBZ_VAL_STR: s[0..n), not escaped */
+    size_t n;
+    int64_t i;       /* DBZ_VAL_INT */
+    char buf[64];    /* where s points for values made up here: a dbz_val_t is
+                      * filled in place and not copied */
+} dbz_val_t;
+
+/* dbz_event_field: field of strct ("source", "transaction") or, strct
+ * NULL, of the envelope itself (op, ts_ms, ts_us, ts_ns). Returns 0, or -1
+ * when the struct has no such scalar field (before, after and the
+ * structs themselves are not scalars). */
+int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char *strct,
+                    const char *field, dbz_val_t *v);
+
 /* dbz_put_value: one column value as its Connect JSON token (a null is the
  * column's default or fallback, as JsonConverter writes it). */
 void dbz_put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v);
+/* dbz_put_row: the row's columns (the key columns only, keys_only) as a
+ * Connect JSON struct payload */
+void dbz_put_row(dp_buf_t *b, const dbz_table_t *t, const pgo_tuple_t *row, int keys_only);
 
 /* Conversions, exposed for tests. */
 /* dbz_decimal_unscaled: text numeric -> big-endian two's complement of the

@@ -5,7 +5,12 @@
 
 #include "event/avro_event.h"
 
-void dbz_plan_reset(dbz_plan_t *p) { memset(p, 0, sizeof *p); }
+void dbz_plan_init(dbz_plan_t *p) { memset(p, 0, sizeof *p); }
+
+void dbz_plan_fini(dbz_plan_t *p) {
+    dbz_unwrap_plan_fini(&p->unwrap);
+    memset(p, 0, sizeof *p);
+}
 
 void dbz_pipeline_init(dbz_pipeline_t *p, const dbz_options_t *opt, dbz_unwrap_t *unwrap,
                        dp_avro_conv_t *key_avro, dp_avro_conv_t *value_avro, size_t max_bytes) {
@@ -91,6 +96,30 @@ static void record(dbz_pipeline_t *p, int has_key, dbz_unwrap_result_t res, dbz_
     rec->vlen = res == DBZ_UNWRAP_VALUE ? p->value.len : 0;
 }
 
+/* typed_transform: ExtractNewRecordState on the typed event, the new
+ * value written by the value side's writer */
+static dp_err_t typed_transform(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
+                                const dbz_event_t *ev, dbz_unwrap_result_t *res, char *errstr,
+                                size_t n) {
+    dbz_unwrapped_t *uw = &p->uw;
+    dp_err_t err = dbz_unwrap_event(p->unwrap, &plan->unwrap, ev, p->opt, uw);
+    if (err) return dp_seterr(errstr, n, err, "headers of an event are larger than the bound");
+    *res = uw->res;
+    if (uw->res != DBZ_UNWRAP_VALUE) return DP_OK;
+    if (!p->value_avro) {
+        if (dbz_unwrap_write_json(p->unwrap, &plan->unwrap, ev, uw, &p->value))
+            return too_large(ev, errstr, n);
+        return DP_OK;
+    }
+    int k = !uw->row ? 2 : uw->side;
+    const dp_buf_t *schema = k == 2 ? &plan->unwrap.null_schema : &plan->unwrap.schema[k];
+    if ((err = side(p->value_avro, &plan->unwrapped[k], topic, schema, errstr, n)) ||
+        (err = dp_avro_put_header(&p->value, plan->unwrapped[k].id)) ||
+        (err = dbz_avro_unwrapped(plan->unwrapped[k].schema, ev, uw, &p->tok, &p->value, errstr, n)))
+        return err == DP_ERR_NOMEM ? too_large(ev, errstr, n) : err;
+    return DP_OK;
+}
+
 dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
                             const dbz_event_t *ev, dbz_record_t *rec, char *errstr, size_t n) {
     int has_key;
@@ -98,7 +127,12 @@ dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *top
     if (err) return err;
     dbz_unwrap_result_t res = DBZ_UNWRAP_VALUE;
     dp_buf_reset(&p->value);
-    if (p->value_avro && !p->unwrap) {
+    if (p->unwrap && plan->unwrap.state == DBZ_UNWRAP_PLAN_NONE &&
+        (err = dbz_unwrap_plan_build(p->unwrap, ev->table, p->opt, &plan->unwrap, errstr, n)))
+        return err;
+    if (p->unwrap && plan->unwrap.state == DBZ_UNWRAP_PLAN_TYPED) {
+        if ((err = typed_transform(p, plan, topic, ev, &res, errstr, n))) return err;
+    } else if (p->value_avro && !p->unwrap) {
         /* the Avro writer, straight from the event */
         if ((err = side(p->value_avro, &plan->value, topic, &ev->table->value_schema, errstr, n)) ||
             (err = dp_avro_put_header(&p->value, plan->value.id)) ||

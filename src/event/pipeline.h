@@ -3,11 +3,12 @@
  * The stages every change event takes, in one place: the key, the value
  * envelope, ExtractNewRecordState (when configured), and the converters.
  * Each side is written once by its final writer: JsonConverter's
- * (debezium.h) or, for an AvroConverter side, the Avro writer
- * (avro_event.h) straight from the typed event. Only a value that a
- * transform rewrote is written as JSON first and transcoded
- * (dp_avro_conv_run), as are the records that are not change events
- * (transaction metadata, heartbeats: dbz_pipeline_convert).
+ * (debezium.h, unwrap.h) or, for an AvroConverter side, the Avro writer
+ * (avro_event.h) straight from the typed event, transformed or not. Only
+ * a transform configured to copy a column or a whole struct into the
+ * value (the plan's DBZ_UNWRAP_PLAN_JSON) works on the JSON form, which
+ * is then transcoded (dp_avro_conv_run), as are the records that are not
+ * change events (transaction metadata, heartbeats: dbz_pipeline_convert).
  *
  * No Kafka and no PostgreSQL in here: capture feeds it and produces what
  * it returns; bench/bench_encode.c feeds it the same way. */
@@ -23,7 +24,7 @@
 #include "event/unwrap.h"
 
 /* one table's compiled Avro schemas and registry ids, kept with the table
- * (dbz_plan_reset when the table is bound again) */
+ * (dbz_plan_fini when the table is bound again) */
 typedef struct dbz_plan_side {
     const dp_avro_schema_t *schema; /* NULL: not compiled yet */
     int32_t id;
@@ -32,9 +33,16 @@ typedef struct dbz_plan_side {
 
 typedef struct dbz_plan {
     dbz_plan_side_t key, value;
+    /* ExtractNewRecordState: what it makes of the table's events, and the
+     * compiled schemas of the new value ([0] after, [1] before, [2] null) */
+    dbz_unwrap_plan_t unwrap;
+    dbz_plan_side_t unwrapped[3];
 } dbz_plan_t;
 
-void dbz_plan_reset(dbz_plan_t *p);
+/* dbz_plan_init: an empty plan; dbz_plan_fini frees one and leaves it empty
+ * (when its table is bound again, and at the end) */
+void dbz_plan_init(dbz_plan_t *p);
+void dbz_plan_fini(dbz_plan_t *p);
 
 typedef struct dbz_pipeline {
     const dbz_options_t *opt;
@@ -44,6 +52,7 @@ typedef struct dbz_pipeline {
     dp_buf_t key, value;         /* the record's bytes (an empty value: null) */
     dp_buf_t spare;              /* swapped with value by transform and transcoder */
     dp_avro_tok_t tok;
+    dbz_unwrapped_t uw;          /* the transform's result for the event at hand */
 } dbz_pipeline_t;
 
 /* the record dbz_pipeline_event made: pointers into the pipeline's buffers */

@@ -17,7 +17,7 @@
 #include "common/log.h"
 
 #define MOD "unwrap"
-#define MAX_REFS 64
+#define MAX_REFS DBZ_UNWRAP_MAX_REFS
 /* parser nodes kept between records; a bigger event's are freed after it */
 #define KEEP_NODES 65536
 
@@ -333,6 +333,25 @@ static uint32_t field_schema(const dp_json_t *j, uint32_t st, const char *name) 
     return 0;
 }
 
+/* resolve: where the envelope schema S has the field r names: 1 and its
+ * schema in *sch (*in_parent: in r's struct, else in the envelope, as
+ * FieldReference falls back), 0 nowhere, -1 no such struct */
+static int resolve(const dp_json_t *j, uint32_t S, const dbz_unwrap_ref_t *r, uint32_t *sch,
+                   int *in_parent) {
+    uint32_t ps = S;
+    if (r->strct) {
+        ps = field_schema(j, S, r->strct);
+        if (!ps) return -1;
+    }
+    *sch = field_schema(j, ps, r->field);
+    *in_parent = *sch != 0;
+    if (!*in_parent) {
+        *sch = field_schema(j, S, r->field);
+        if (!*sch) return 0;
+    }
+    return 1;
+}
+
 /* where one add.fields/add.headers reference is found in an event:
  * *sch the field's schema (0 without schemas), *val its value (0: null) */
 typedef struct found {
@@ -349,17 +368,8 @@ static int locate(const dp_json_t *j, uint32_t S, uint32_t P, const dbz_unwrap_r
     int pnull = r->strct && is_null(j, pval);
     int in_parent;
     if (S) {
-        uint32_t ps = S;
-        if (r->strct) {
-            ps = field_schema(j, S, r->strct);
-            if (!ps) return -1;
-        }
-        f->sch = field_schema(j, ps, r->field);
-        in_parent = f->sch != 0;
-        if (!in_parent) {
-            f->sch = field_schema(j, S, r->field);
-            if (!f->sch) return 0;
-        }
+        int rr = resolve(j, S, r, &f->sch, &in_parent);
+        if (rr <= 0) return rr;
     } else {
         /* without schemas: JsonConverter writes every field of a struct,
          * so presence in the payload is presence in the schema; a null
@@ -598,4 +608,177 @@ static dp_err_t apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t *ou
         return dp_seterr(errstr, n, DP_ERR_NOMEM, "unwrapped event is larger than the bound");
     *res = DBZ_UNWRAP_VALUE;
     return DP_OK;
+}
+
+/* ---- the transform on typed events ---- */
+
+void dbz_unwrap_plan_fini(dbz_unwrap_plan_t *p) {
+    dp_buf_fini(&p->schema[0]);
+    dp_buf_fini(&p->schema[1]);
+    dp_buf_fini(&p->null_schema);
+    memset(p, 0, sizeof *p);
+}
+
+/* plan_refs: where each reference's value comes from; 0 when one needs
+ * the JSON transform (a column or a struct as the value, or no struct) */
+static int plan_refs(const dp_json_t *j, uint32_t S, const dbz_unwrap_ref_t *refs, size_t nrefs,
+                     const dbz_event_t *probe, const dbz_options_t *opt, unsigned char *in,
+                     uint32_t *sch) {
+    for (size_t i = 0; i < nrefs; i++) {
+        int in_parent = 0;
+        int r = resolve(j, S, &refs[i], &sch[i], &in_parent);
+        if (r < 0) return 0;
+        in[i] = r == 0 ? 0 : in_parent ? 1 : 2;
+        dbz_val_t v;
+        if (r && dbz_event_field(probe, opt, in_parent ? refs[i].strct : NULL, refs[i].field, &v))
+            return 0;
+    }
+    return 1;
+}
+
+dp_err_t dbz_unwrap_plan_build(const dbz_unwrap_t *u, const dbz_table_t *t,
+                               const dbz_options_t *opt, dbz_unwrap_plan_t *p, char *errstr,
+                               size_t n) {
+    dbz_unwrap_plan_fini(p);
+    size_t max = u->hdrbuf.max;
+    dp_buf_init(&p->schema[0], max);
+    dp_buf_init(&p->schema[1], max);
+    dp_buf_init(&p->null_schema, max);
+    /* the schema as a member, so that it is not node 0 (which field_schema
+     * reads as "none") */
+    dp_buf_t doc;
+    dp_buf_init(&doc, t->value_schema.len + 16);
+    dp_buf_puts(&doc, "{\"s\":");
+    dp_buf_append(&doc, t->value_schema.data, t->value_schema.len);
+    dp_buf_putc(&doc, '}');
+    dp_json_t j = {0};
+    dp_err_t err = dp_json_parse(&j, (const char *)doc.data, doc.len, (uint32_t)(doc.len / 2 + 64),
+                                 errstr, n);
+    uint32_t S = err ? 0 : dp_json_get(&j, 0, "s");
+    if (!err && !S)
+        err = dp_seterr(errstr, n, DP_ERR_INVALID, "table \"%s.%s\": no envelope schema",
+                        t->schema, t->table);
+    if (err) {
+        dp_json_fini(&j);
+        dp_buf_fini(&doc);
+        return err;
+    }
+    /* a probe event: which fields are typed scalars */
+    dbz_event_t probe = {t, 'c', NULL, NULL, {0, 0, 0, 0, "false", NULL}, 0};
+    uint32_t fsch[MAX_REFS], hsch[MAX_REFS];
+    int typed = plan_refs(&j, S, u->fields, u->nfields, &probe, opt, p->field_in, fsch) &&
+                plan_refs(&j, S, u->headers, u->nheaders, &probe, opt, p->header_in, hsch);
+    p->state = typed ? DBZ_UNWRAP_PLAN_TYPED : DBZ_UNWRAP_PLAN_JSON;
+    if (typed && u->schemas_enable) {
+        int present[MAX_REFS];
+        found_t fnd[MAX_REFS];
+        for (size_t i = 0; i < u->nfields; i++) {
+            present[i] = p->field_in[i] != 0;
+            fnd[i].sch = fsch[i];
+            fnd[i].val = 0;
+        }
+        uint32_t as = field_schema(&j, S, "after"), bs = field_schema(&j, S, "before");
+        if (!as || !bs) {
+            err = dp_seterr(errstr, n, DP_ERR_INVALID, "table \"%s.%s\": envelope schema without "
+                            "before or after", t->schema, t->table);
+        } else {
+            put_row_schema((dbz_unwrap_t *)u, &p->schema[0], &j, as, 1, present, fnd);
+            put_row_schema((dbz_unwrap_t *)u, &p->schema[1], &j, bs, 1, present, fnd);
+            put_row_schema((dbz_unwrap_t *)u, &p->null_schema, &j, as, 0, NULL, NULL);
+            if (p->schema[0].overflow || p->schema[1].overflow || p->null_schema.overflow)
+                err = dp_seterr(errstr, n, DP_ERR_NOMEM, "table \"%s.%s\": unwrapped schema "
+                                "larger than the bound", t->schema, t->table);
+        }
+    }
+    dp_json_fini(&j);
+    dp_buf_fini(&doc);
+    return err;
+}
+
+/* typed_header: SimpleHeaderConverter's bytes of a typed value */
+static void typed_header(dbz_unwrap_t *u, size_t ref, const dbz_val_t *v) {
+    if (u->nhdr >= MAX_REFS) return;
+    size_t i = u->nhdr++;
+    u->hdr_ref[i] = ref;
+    u->hdr_null[i] = v->kind == DBZ_VAL_NULL;
+    u->hdr_off[i] = u->hdrbuf.len;
+    if (v->kind == DBZ_VAL_STR) dp_buf_append(&u->hdrbuf, v->s, v->n);
+    else if (v->kind == DBZ_VAL_INT) dp_buf_put_i64(&u->hdrbuf, v->i);
+    u->hdr_len[i] = u->hdrbuf.len - u->hdr_off[i];
+}
+
+dp_err_t dbz_unwrap_event(dbz_unwrap_t *u, const dbz_unwrap_plan_t *p, const dbz_event_t *ev,
+                          const dbz_options_t *opt, dbz_unwrapped_t *out) {
+    u->nhdr = 0;
+    dp_buf_reset(&u->hdrbuf);
+    out->res = DBZ_UNWRAP_DROP;
+    out->nadded = 0;
+    for (size_t i = 0; i < u->nheaders; i++) {
+        if (!p->header_in[i]) continue;
+        dbz_val_t v;
+        const dbz_unwrap_ref_t *r = &u->headers[i];
+        dbz_event_field(ev, opt, p->header_in[i] == 1 ? r->strct : NULL, r->field, &v);
+        typed_header(u, i, &v);
+    }
+    if (!ev->after && !ev->before) return DP_OK; /* truncate: dropped */
+    out->row = ev->after;
+    out->side = 0;
+    out->deleted = u->rewrite ? "false" : NULL;
+    if (!ev->after) {
+        if (u->delete_action == DBZ_UNWRAP_DROP) return DP_OK;
+        out->res = DBZ_UNWRAP_VALUE;
+        if (u->delete_action == DBZ_UNWRAP_NULL) return DP_OK; /* row NULL: a null value */
+        out->row = ev->before;
+        out->side = 1;
+        out->deleted = "true";
+    }
+    out->res = DBZ_UNWRAP_VALUE;
+    for (size_t i = 0; i < u->nfields; i++) {
+        if (!p->field_in[i]) continue;
+        const dbz_unwrap_ref_t *r = &u->fields[i];
+        size_t k = out->nadded++;
+        out->added_name[k] = r->name;
+        dbz_event_field(ev, opt, p->field_in[i] == 1 ? r->strct : NULL, r->field, &out->added[k]);
+    }
+    return u->hdrbuf.overflow ? DP_ERR_NOMEM : DP_OK;
+}
+
+dp_err_t dbz_unwrap_write_json(const dbz_unwrap_t *u, const dbz_unwrap_plan_t *p,
+                               const dbz_event_t *ev, const dbz_unwrapped_t *uw, dp_buf_t *out) {
+    dp_buf_reset(out);
+    if (!uw->row) {
+        if (!u->schemas_enable) return dp_buf_puts(out, "null");
+        dp_buf_puts(out, "{\"schema\":");
+        dp_buf_append(out, p->null_schema.data, p->null_schema.len);
+        dp_buf_puts(out, ",\"payload\":null}");
+        return out->overflow ? DP_ERR_NOMEM : DP_OK;
+    }
+    if (u->schemas_enable) {
+        dp_buf_puts(out, "{\"schema\":");
+        dp_buf_append(out, p->schema[uw->side].data, p->schema[uw->side].len);
+        dp_buf_puts(out, ",\"payload\":");
+    }
+    dbz_put_row(out, ev->table, uw->row, 0);
+    if (out->overflow) return DP_ERR_NOMEM;
+    out->len--; /* the row's '}': the added fields follow */
+    int empty = out->data[out->len - 1] == '{';
+    if (uw->deleted) {
+        dp_buf_puts(out, empty ? "\"__deleted\":\"" : ",\"__deleted\":\"");
+        dp_buf_puts(out, uw->deleted);
+        dp_buf_putc(out, '"');
+        empty = 0;
+    }
+    for (size_t i = 0; i < uw->nadded; i++) {
+        if (!empty) dp_buf_putc(out, ',');
+        empty = 0;
+        dp_json_put_str(out, uw->added_name[i], strlen(uw->added_name[i]));
+        dp_buf_putc(out, ':');
+        const dbz_val_t *v = &uw->added[i];
+        if (v->kind == DBZ_VAL_STR) dp_json_put_str(out, v->s, v->n);
+        else if (v->kind == DBZ_VAL_INT) dp_buf_put_i64(out, v->i);
+        else dp_buf_puts(out, "null");
+    }
+    dp_buf_putc(out, '}');
+    if (u->schemas_enable) dp_buf_putc(out, '}');
+    return out->overflow ? DP_ERR_NOMEM : DP_OK;
 }

@@ -37,8 +37,10 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "event/debezium.h"
 
 #define DBZ_UNWRAP_TYPE "io.debezium.transforms.ExtractNewRecordState"
+#define DBZ_UNWRAP_MAX_REFS 64 /* add.fields and add.headers entries, each */
 
 typedef enum {
     DBZ_UNWRAP_VALUE, /* produce the record with the value in out */
@@ -86,6 +88,56 @@ void dbz_unwrap_fini(dbz_unwrap_t *u);
  * then available through dbz_unwrap_header until the next call. */
 dp_err_t dbz_unwrap_apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t *out,
                           dbz_unwrap_result_t *res, char *errstr, size_t errstr_size);
+
+/* ---- the transform on typed events ----
+ *
+ * What the transform does with a table's events depends on the envelope's
+ * schema only, so it is worked out once per table (dbz_unwrap_plan_build,
+ * with the same rules as dbz_unwrap_apply) and each event is then
+ * transformed from its typed values, with no JSON read. A configuration
+ * whose add.fields or add.headers take a column or a whole struct keeps
+ * the JSON transform (the plan says DBZ_UNWRAP_PLAN_JSON). */
+
+typedef enum { DBZ_UNWRAP_PLAN_NONE, DBZ_UNWRAP_PLAN_TYPED, DBZ_UNWRAP_PLAN_JSON } dbz_unwrap_plan_state_t;
+
+typedef struct dbz_unwrap_plan {
+    dbz_unwrap_plan_state_t state;
+    dp_buf_t schema[2];    /* the new value's Connect schema (schemas enabled): the row
+                            * struct rebuilt with the added fields, [0] from after,
+                            * [1] from before (a rewritten delete) */
+    dp_buf_t null_schema;  /* a delete as a null value: the after struct's schema */
+    /* per add.fields / add.headers entry: 0 absent, 1 in its struct, 2 in
+     * the envelope itself (Debezium's fallback for a field its struct lacks) */
+    unsigned char field_in[DBZ_UNWRAP_MAX_REFS], header_in[DBZ_UNWRAP_MAX_REFS];
+} dbz_unwrap_plan_t;
+
+/* dbz_unwrap_plan_build: the plan for table t's events (from scratch);
+ * dbz_unwrap_plan_fini frees it (and leaves it as new). */
+dp_err_t dbz_unwrap_plan_build(const dbz_unwrap_t *u, const dbz_table_t *t,
+                               const dbz_options_t *opt, dbz_unwrap_plan_t *p, char *errstr,
+                               size_t errstr_size);
+void dbz_unwrap_plan_fini(dbz_unwrap_plan_t *p);
+
+/* the new value of one event, for a writer (JSON here, Avro in avro_event.h) */
+typedef struct dbz_unwrapped {
+    dbz_unwrap_result_t res;
+    const pgo_tuple_t *row; /* DBZ_UNWRAP_VALUE: the row; NULL: a null value */
+    int side;               /* its schema: 0 after, 1 before; a null value: the after
+                             * struct's (plan null_schema) */
+    const char *deleted;    /* "__deleted": "true", "false", or NULL: none */
+    size_t nadded;          /* the add.fields present, in order */
+    const char *added_name[DBZ_UNWRAP_MAX_REFS];
+    dbz_val_t added[DBZ_UNWRAP_MAX_REFS];
+} dbz_unwrapped_t;
+
+/* dbz_unwrap_event: transform ev (plan state TYPED) into *out; the
+ * add.headers are then available through dbz_unwrap_header. */
+dp_err_t dbz_unwrap_event(dbz_unwrap_t *u, const dbz_unwrap_plan_t *p, const dbz_event_t *ev,
+                          const dbz_options_t *opt, dbz_unwrapped_t *out);
+/* dbz_unwrap_write_json: the JsonConverter form of the new value (with
+ * the plan's schema when u->schemas_enable) into out (replacing it). */
+dp_err_t dbz_unwrap_write_json(const dbz_unwrap_t *u, const dbz_unwrap_plan_t *p,
+                               const dbz_event_t *ev, const dbz_unwrapped_t *uw, dp_buf_t *out);
 
 /* dbz_unwrap_nheaders / dbz_unwrap_header: the headers of add.headers for
  * the last record (value NULL: a null header value). */

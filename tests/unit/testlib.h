@@ -27,7 +27,7 @@ extern int tl_passed, tl_failed;
     } while (0)
 #define CHECK_EQ_MEM(a, alen, b, blen)                                       \
     do {                                                                     \
-        if ((size_t)(alen) == (size_t)(blen) && memcmp((a), (b), (alen)) == 0) tl_passed++; \
+        if ((size_t)(alen) == (size_t)(blen) && ((size_t)(alen) == 0 || memcmp((a), (b), (alen)) == 0)) tl_passed++; \
         else { tl_failed++; fprintf(stderr, "%s:%d: %s differs (len %zu vs %zu)\n", __FILE__, __LINE__, #a, (size_t)(alen), (size_t)(blen)); } \
     } while (0)
 

@@ -1,18 +1,24 @@
-/* test_avro_event - the Avro writer of typed events against the transcoder.
+/* test_pipeline - the event pipeline's typed writers against the JSON
+ * reference.
  *
  * AvroConverter's bytes of a change event used to be made by writing the
  * JsonConverter form (schemas enabled) and transcoding it
- * (dp_avro_conv_run), which the Avro parity test checks against real
- * Debezium. The event pipeline now writes them from the typed event
- * (avro_event.c). Here both run on the same events, over every column
- * type and handling mode capture converts, nulls, defaults, unchanged
- * TOAST values, escapes, special numbers, every op and both forms of the
- * source and transaction blocks, and must give the same bytes, or both
- * fail. */
+ * (dp_avro_conv_run), and ExtractNewRecordState worked on that JSON
+ * (dbz_unwrap_apply); test_0015_avro and test_0016_unwrap check those
+ * against real Debezium. The pipeline now writes Avro from the typed event
+ * (avro_event.c) and transforms the typed event (dbz_unwrap_event). Here
+ * both ways run on the same events, over every column type and handling
+ * mode capture converts, nulls, defaults, unchanged TOAST values, escapes,
+ * special numbers, every op, both forms of the source and transaction
+ * blocks, and every delete mode, add.fields and add.headers form of the
+ * transform under JSON (with and without schemas) and Avro, and must give
+ * the same bytes and headers, or both fail. */
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "event/avro.h"
 #include "event/pipeline.h"
+#include "event/unwrap.h"
 #include "pg/pgoutput.h"
 #include "testlib.h"
 
@@ -137,7 +143,8 @@ static void check_event(dbz_pipeline_t *p, dp_avro_conv_t *kc, dp_avro_conv_t *v
     dp_buf_fini(&kj), dp_buf_fini(&vj), dp_buf_fini(&ko), dp_buf_fini(&vo);
 }
 
-static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_t bm) {
+/* make_table: the test table "public.t" of cols under opt */
+static void make_table(const dbz_options_t *opt, dbz_table_t *t) {
     pgo_column_t pc[NC];
     dbz_catalog_col_t cat[NC];
     memset(pc, 0, sizeof pc);
@@ -165,10 +172,14 @@ static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_
     rel.u.relation.replident = 'd';
     rel.u.relation.ncols = NC;
     rel.u.relation.cols = pc;
+    char err[256];
+    CHECK_EQ_INT(dbz_table_init(t, &rel, cat, NC, opt, err, sizeof err), DP_OK);
+}
+
+static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_t bm) {
     dbz_options_t opt = {"p", "db \"q\"", 1, 1, dm, tm, bm};
     dbz_table_t t;
-    char err[256];
-    CHECK_EQ_INT(dbz_table_init(&t, &rel, cat, NC, &opt, err, sizeof err), DP_OK);
+    make_table(&opt, &t);
     int32_t ids = 0;
     /* the pipeline's converters keep one schema each: the two topics below
      * take turns, so each event finds the cache started over and its plan
@@ -180,8 +191,8 @@ static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_
     dbz_pipeline_t p;
     dbz_pipeline_init(&p, &opt, NULL, kc, vc, 1 << 20);
     dbz_plan_t plans[2];
-    dbz_plan_reset(&plans[0]);
-    dbz_plan_reset(&plans[1]);
+    dbz_plan_init(&plans[0]);
+    dbz_plan_init(&plans[1]);
     dbz_txblock_t txb = {77, 0x1234, 5, 2};
     static const char *const snaps[] = {"false", "true", "last"};
     for (int r = 0; r < NR; r++) {
@@ -216,18 +227,156 @@ static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_
         dbz_record_t rec;
         char e[512] = "";
         dbz_plan_t pl;
-        dbz_plan_reset(&pl);
+        dbz_plan_init(&pl);
         CHECK_EQ_INT(dbz_pipeline_event(&small, &pl, "topic.t", &ev, &rec, e, sizeof e), DP_ERR_NOMEM);
         CHECK(strstr(e, "table \"public.t\"") && strstr(e, "datapipe.max.event.bytes"));
         dbz_pipeline_fini(&small);
     }
+    dbz_plan_fini(&plans[0]);
+    dbz_plan_fini(&plans[1]);
     dbz_pipeline_fini(&p);
     dp_avro_conv_destroy(kc), dp_avro_conv_destroy(vc);
     dp_avro_conv_destroy(kc2), dp_avro_conv_destroy(vc2);
     dbz_table_fini(&t);
 }
 
+/* ---- ExtractNewRecordState: typed against the JSON transform ---- */
+
+static int unwrap_compared, unwrap_json_plans;
+
+static dbz_unwrap_t *make_unwrap(const char *const *kv, int schemas) {
+    char *keys[16], *vals[16];
+    size_t nkv = 0;
+    keys[nkv] = (char *)"unwrap.type", vals[nkv++] = (char *)DBZ_UNWRAP_TYPE;
+    for (; kv && kv[0]; kv += 2) keys[nkv] = (char *)kv[0], vals[nkv++] = (char *)kv[1];
+    cfg_kv_t c = {keys, vals, nkv};
+    dbz_unwrap_t *u = calloc(1, sizeof *u);
+    char err[256];
+    CHECK_EQ_INT(dbz_unwrap_init(u, "unwrap", &c, schemas, 1 << 20, err, sizeof err), DP_OK);
+    return u;
+}
+
+/* one record's bytes and headers, copied */
+typedef struct out {
+    int drop, has_value;
+    dp_buf_t key, value, headers;
+} out_t;
+
+static void take(out_t *o, const dbz_record_t *rec, const dbz_unwrap_t *u) {
+    dp_buf_init(&o->key, 1 << 20), dp_buf_init(&o->value, 1 << 20), dp_buf_init(&o->headers, 1 << 20);
+    o->drop = rec->drop;
+    o->has_value = rec->value != NULL;
+    if (rec->key) dp_buf_append(&o->key, rec->key, rec->klen);
+    if (rec->value) dp_buf_append(&o->value, rec->value, rec->vlen);
+    for (size_t i = 0; !rec->drop && i < dbz_unwrap_nheaders(u); i++) {
+        const char *name;
+        const void *v;
+        size_t l;
+        dbz_unwrap_header(u, i, &name, &v, &l);
+        dp_buf_printf(&o->headers, "%s=%s[", name, v ? "" : "null");
+        if (v) dp_buf_append(&o->headers, v, l);
+        dp_buf_puts(&o->headers, "];");
+    }
+}
+
+static void drop_out(out_t *o) { dp_buf_fini(&o->key), dp_buf_fini(&o->value), dp_buf_fini(&o->headers); }
+
+/* run_unwrap: every event of the test rows with the transform configured
+ * by kv, typed and (the plan forced to JSON) through the JSON transform */
+static void run_unwrap(const char *const *kv, int avro, int schemas, int expect_typed) {
+    dbz_options_t opt = {"p", "db", schemas, schemas, 0, 0, 0};
+    dbz_table_t t;
+    make_table(&opt, &t);
+    int32_t ids = 0;
+    dp_avro_conv_t *vc = avro ? dp_avro_conv_new(0, 1 << 20, 16, fake_register, &ids) : NULL;
+    dbz_unwrap_t *u = make_unwrap(kv, schemas);
+    dbz_pipeline_t p;
+    dbz_pipeline_init(&p, &opt, u, NULL, vc, 1 << 20);
+    dbz_plan_t typed, json;
+    dbz_plan_init(&typed);
+    dbz_plan_init(&json);
+    dbz_txblock_t txb = {77, 0x1234, 5, 2};
+    for (int r = 0; r + 1 < NR; r++) { /* not the last row: Avro refuses it */
+        for (int o = 0; o < 5; o++) {
+            pgo_value_t va[NC], vb[NC];
+            pgo_tuple_t a, b;
+            tuple(r, va, &a);
+            tuple(r + 1 < NR - 1 ? r + 1 : 0, vb, &b);
+            char op = "cudrt"[o];
+            dbz_event_t ev = {&t, op, op == 'u' || op == 'd' ? &b : NULL,
+                              op == 'd' || op == 't' ? NULL : &a,
+                              {1705314600123456LL + r, 400 + (uint32_t)r, 0x16B3748, r % 2 ? 0 : 0x16B3700,
+                               r % 3 ? "false" : "true", (r + o) % 2 ? &txb : NULL},
+                              1705314601000000LL + o};
+            out_t x[2];
+            for (int way = 0; way < 2; way++) {
+                dbz_plan_t *pl = way ? &json : &typed;
+                if (way && pl->unwrap.state == DBZ_UNWRAP_PLAN_NONE) {
+                    char e[256];
+                    CHECK_EQ_INT(dbz_unwrap_plan_build(u, &t, &opt, &pl->unwrap, e, sizeof e), DP_OK);
+                    pl->unwrap.state = DBZ_UNWRAP_PLAN_JSON; /* the reference */
+                }
+                dbz_record_t rec;
+                char e[512] = "";
+                CHECK_EQ_INT(dbz_pipeline_event(&p, pl, "topic.t", &ev, &rec, e, sizeof e), DP_OK);
+                if (*e) fprintf(stderr, "unwrap: %s\n", e);
+                take(&x[way], &rec, u);
+                if (op == 'd') { /* and the tombstone */
+                    CHECK_EQ_INT(dbz_pipeline_tombstone(&p, &rec, e, sizeof e), DP_OK);
+                    dp_buf_printf(&x[way].headers, "|tombstone %d %d|", rec.drop, rec.value != NULL);
+                }
+            }
+            CHECK_EQ_INT(x[0].drop, x[1].drop);
+            CHECK_EQ_INT(x[0].has_value, x[1].has_value);
+            CHECK_EQ_MEM(x[0].key.data, x[0].key.len, x[1].key.data, x[1].key.len);
+            if (x[0].value.len != x[1].value.len ||
+                (x[0].value.len && memcmp(x[0].value.data, x[1].value.data, x[0].value.len)))
+                fprintf(stderr, "unwrap (%s, avro %d, schemas %d) row %d op %c:\n  typed %.*s\n  json  %.*s\n",
+                        kv && kv[0] ? kv[1] : "default", avro, schemas, r, op, (int)x[0].value.len,
+                        (const char *)x[0].value.data, (int)x[1].value.len, (const char *)x[1].value.data);
+            CHECK_EQ_MEM(x[0].value.data, x[0].value.len, x[1].value.data, x[1].value.len);
+            CHECK_EQ_MEM(x[0].headers.data, x[0].headers.len, x[1].headers.data, x[1].headers.len);
+            drop_out(&x[0]), drop_out(&x[1]);
+            unwrap_compared++;
+        }
+    }
+    CHECK_EQ_INT(typed.unwrap.state, expect_typed ? DBZ_UNWRAP_PLAN_TYPED : DBZ_UNWRAP_PLAN_JSON);
+    unwrap_json_plans += typed.unwrap.state == DBZ_UNWRAP_PLAN_JSON;
+    dbz_plan_fini(&typed), dbz_plan_fini(&json);
+    dbz_pipeline_fini(&p);
+    dbz_unwrap_fini(u);
+    free(u);
+    dp_avro_conv_destroy(vc);
+    dbz_table_fini(&t);
+}
+
+static void unwrap_all(void) {
+    static const char *const rewrite[] = {
+        "unwrap.delete.tombstone.handling.mode", "rewrite",
+        "unwrap.add.fields", "op,table,lsn,source.ts_ms,transaction.id,ts_ms,total_order,nosuch,snapshot,db:dbname",
+        "unwrap.add.headers", "op,db,id,sequence,txId,xmin", NULL};
+    static const char *const tomb[] = {"unwrap.delete.tombstone.handling.mode", "tombstone",
+                                       "unwrap.add.fields", "ts_us,source.ts_ns", NULL};
+    static const char *const rwt[] = {"unwrap.delete.tombstone.handling.mode", "rewrite-with-tombstone",
+                                      "unwrap.add.fields.prefix", "x_", "unwrap.add.fields",
+                                      "op:the_op,transaction.data_collection_order,name",
+                                      "unwrap.add.headers.prefix", "h_", "unwrap.add.headers", "op", NULL};
+    static const char *const legacy[] = {"unwrap.delete.handling.mode", "rewrite",
+                                         "unwrap.drop.tombstones", "false", NULL};
+    static const char *const legacy_none[] = {"unwrap.delete.handling.mode", "none", NULL};
+    /* a column, and a whole struct, as added fields: the JSON transform */
+    static const char *const column[] = {"unwrap.add.fields", "before.id,op", NULL};
+    static const char *const strct[] = {"unwrap.add.headers", "source", NULL};
+    const char *const *typed_sets[] = {NULL, rewrite, tomb, rwt, legacy, legacy_none};
+    for (size_t i = 0; i < sizeof typed_sets / sizeof typed_sets[0]; i++)
+        for (int conv = 0; conv < 3; conv++) /* JSON with schemas, without, Avro */
+            run_unwrap(typed_sets[i], conv == 2, conv != 1, 1);
+    run_unwrap(column, 0, 1, 0);
+    run_unwrap(strct, 1, 1, 0);
+}
+
 int main(void) {
+    dp_log_set_level_name("error"); /* the deprecation warnings of the legacy keys */
     run_mode(DBZ_DECIMAL_PRECISE, DBZ_TIME_ADAPTIVE, DBZ_BINARY_BYTES);
     run_mode(DBZ_DECIMAL_DOUBLE, DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS, DBZ_BINARY_BASE64);
     run_mode(DBZ_DECIMAL_STRING, DBZ_TIME_CONNECT, DBZ_BINARY_HEX);
@@ -237,5 +386,8 @@ int main(void) {
      * image); the rest compared */
     CHECK_EQ_INT(failed_both, 4 * 5);
     CHECK_EQ_INT(compared, 4 * NR * 5 - 4 * 5);
-    return tl_finish("avro_event");
+    unwrap_all();
+    CHECK_EQ_INT(unwrap_compared, (6 * 3 + 2) * (NR - 1) * 5);
+    CHECK_EQ_INT(unwrap_json_plans, 2);
+    return tl_finish("pipeline");
 }
