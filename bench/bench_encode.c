@@ -67,10 +67,10 @@
 /* as capture's defaults and the seed's connector (config/postgres-cdc-connector.json) */
 #define TOPIC_PREFIX "postgres"
 #define DBNAME "ecommerce"
-#define TX_TOPIC "postgres.transaction"   /* <topic.prefix>.<topic.transaction> */
-#define MAX_EVENT_BYTES (16u << 20)       /* datapipe.max.event.bytes */
-#define MAX_SCHEMAS 4096                  /* convert.c */
-#define PG_EPOCH_US 946684800000000LL     /* REPL_PG_EPOCH_US */
+#define TX_TOPIC "postgres.transaction" /* <topic.prefix>.<topic.transaction> */
+#define MAX_EVENT_BYTES (16u << 20) /* datapipe.max.event.bytes */
+#define MAX_SCHEMAS 4096 /* convert.c */
+#define PG_EPOCH_US 946684800000000LL /* REPL_PG_EPOCH_US */
 
 /* transforms.unwrap.* of the avro-unwrap path */
 static const char *const UNWRAP_CONFIG[][2] = {
@@ -80,8 +80,8 @@ static const char *const UNWRAP_CONFIG[][2] = {
 };
 #define NUNWRAP (sizeof UNWRAP_CONFIG / sizeof UNWRAP_CONFIG[0])
 
-#define TXN_CHANGES 64   /* changes per transaction: load's maximum batch */
-#define POOL_TXNS 256    /* transactions generated; the run cycles through them */
+#define TXN_CHANGES 64 /* changes per transaction: load's maximum batch */
+#define POOL_TXNS 256 /* transactions generated; the run cycles through them */
 
 /* ---- the workload: the seed's tables, rows as `datapipe load` writes them ---- */
 
@@ -91,7 +91,7 @@ typedef struct col_def {
     const char *name;
     uint32_t oid;
     int32_t typmod;
-    const char *type_name;  /* pg_type.typname */
+    const char *type_name; /* pg_type.typname */
     int not_null, in_pk;
     const char *default_expr; /* pg_get_expr of the default */
 } col_def_t;
@@ -129,10 +129,11 @@ static const struct {
 };
 
 /* the values of load.c */
-static const char *const first_names[] = {"Ada", "Grace", "Linus", "Émilie", "Zoë", "Søren",
-                                          "O'Brien", "Nuño", "李", "Amélie"};
-static const char *const last_names[] = {"Lovelace", "Hopper", "Torvalds", "du Châtelet", "Ng",
-                                         "Kierkegaard", "Müller", "Peña", "王", "Poulain"};
+static const char *const first_names[] = {"Ada",   "Grace",   "Linus", "Émilie", "Zoë",
+                                          "Søren", "O'Brien", "Nuño",  "李",     "Amélie"};
+static const char *const last_names[] = {"Lovelace", "Hopper",      "Torvalds", "du Châtelet",
+                                         "Ng",       "Kierkegaard", "Müller",   "Peña",
+                                         "王",       "Poulain"};
 static const char *const tiers[] = {"bronze", "silver", "gold", "platinum"};
 static const char *const categories[] = {"books", "games", "garden", "tools", "toys", "music"};
 
@@ -163,9 +164,9 @@ static void new_uuid(char out[37]) {
     memcpy(b + 8, &c, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* timestamp text as PostgreSQL prints it: trailing zeros of the fraction dropped */
@@ -291,7 +292,8 @@ static void make_pool(pool_t *p, size_t ntx) {
                     snprintf(row->v[1], sizeof row->v[1], "Product %s", id);
                     snprintf(row->v[2], sizeof row->v[2], "%s", categories[rnd() % 6]);
                     snprintf(row->v[3], sizeof row->v[3], "%llu.%02llu",
-                             (unsigned long long)(rnd() % 10000), (unsigned long long)(rnd() % 100));
+                             (unsigned long long)(rnd() % 10000),
+                             (unsigned long long)(rnd() % 100));
                     snprintf(row->v[4], sizeof row->v[4], "%s", rnd() % 5 ? "t" : "f");
                 }
                 snprintf(row->v[5], sizeof row->v[5], "%s", now);
@@ -302,7 +304,8 @@ static void make_pool(pool_t *p, size_t ntx) {
                     snprintf(row->v[3], sizeof row->v[3], "%s", last_names[rnd() % 10]);
                 } else {
                     snprintf(row->v[3], sizeof row->v[3], "%llu.%02llu",
-                             (unsigned long long)(rnd() % 10000), (unsigned long long)(rnd() % 100));
+                             (unsigned long long)(rnd() % 10000),
+                             (unsigned long long)(rnd() % 100));
                     snprintf(row->v[4], sizeof row->v[4], "%s", rnd() % 5 ? "t" : "f");
                 }
             }
@@ -314,7 +317,7 @@ static void make_pool(pool_t *p, size_t ntx) {
         start = p->bytes.len;
         put8(&p->bytes, 'C');
         put8(&p->bytes, 0);
-        put64(&p->bytes, lsn + 64 * 300);      /* commit LSN */
+        put64(&p->bytes, lsn + 64 * 300); /* commit LSN */
         put64(&p->bytes, lsn + 64 * 300 + 56); /* end LSN */
         put64(&p->bytes, (uint64_t)(ts - PG_EPOCH_US));
         pool_mark(p, start);
@@ -413,10 +416,15 @@ static dp_err_t emit(bench_t *b, bench_table_t *te, char op, const pgo_tuple_t *
     const dbz_txblock_t *txp;
     dp_err_t err = txmeta_count(b, te, lsn, snapshot, &txb, &txp, errstr, n);
     if (err) return err;
-    dbz_event_t ev = {&te->t, op, before, after,
-                      {b->commit_ts_us, b->xid, lsn, b->last_commit_lsn, snapshot, txp}, now};
+    dbz_event_t ev = {&te->t,
+                      op,
+                      before,
+                      after,
+                      {b->commit_ts_us, b->xid, lsn, b->last_commit_lsn, snapshot, txp},
+                      now};
     dbz_record_t rec;
-    if ((err = dbz_pipeline_event(&b->pipe, &te->plan, te->topic, &ev, &rec, errstr, n))) return err;
+    if ((err = dbz_pipeline_event(&b->pipe, &te->plan, te->topic, &ev, &rec, errstr, n)))
+        return err;
     if (!rec.drop && b->unwrap && dbz_unwrap_nheaders(b->unwrap))
         return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED, "add.headers is not benchmarked");
     if (!rec.drop && (err = produce(b, rec.key, rec.klen, rec.value, rec.vlen))) return err;
@@ -446,8 +454,9 @@ static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tup
 /* on_change: capture.c's on_change() (no skipped.operations but the default "t") */
 static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
     bench_table_t *te = find_table(b, m->u.change.relid);
-    if (!te) return dp_seterr(errstr, n, DP_ERR_PROTO, "change for unknown relation %u",
-                              m->u.change.relid);
+    if (!te)
+        return dp_seterr(errstr, n, DP_ERR_PROTO, "change for unknown relation %u",
+                         m->u.change.relid);
     int64_t now = dp_wall_us();
     const pgo_tuple_t *old = m->u.change.old_kind ? &m->u.change.old_tuple : NULL;
     switch (m->kind) {
@@ -460,10 +469,8 @@ static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *er
             return emit(b, te, 'c', NULL, &m->u.change.new_tuple, lsn, now, "false", errstr, n);
         }
         return emit(b, te, 'u', old, &m->u.change.new_tuple, lsn, now, "false", errstr, n);
-    case PGO_DELETE:
-        return emit(b, te, 'd', old, NULL, lsn, now, "false", errstr, n);
-    default:
-        return DP_OK;
+    case PGO_DELETE: return emit(b, te, 'd', old, NULL, lsn, now, "false", errstr, n);
+    default: return DP_OK;
     }
 }
 
@@ -487,10 +494,10 @@ static dp_err_t on_message(bench_t *b, const unsigned char *p, size_t len, uint6
             return err;
         b->last_commit_lsn = m.u.commit.end_lsn;
         return DP_OK;
-    case PGO_INSERT: case PGO_UPDATE: case PGO_DELETE:
-        return on_change(b, &m, lsn, errstr, n);
-    default:
-        return dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected '%c' message", (char)m.kind);
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE: return on_change(b, &m, lsn, errstr, n);
+    default: return dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected '%c' message", (char)m.kind);
     }
 }
 
@@ -516,7 +523,7 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
     memset(b, 0, sizeof *b);
     b->opt.topic_prefix = TOPIC_PREFIX;
     b->opt.dbname = DBNAME;
-    b->opt.schemas_enable = p->schemas;      /* AvroConverter forces both on */
+    b->opt.schemas_enable = p->schemas; /* AvroConverter forces both on */
     b->opt.key_schemas_enable = p->schemas;
     b->provide_transaction_metadata = p->txmeta;
     b->tombstones_on_delete = 1;
@@ -524,9 +531,10 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
     dbz_txmeta_init(&b->txm);
     dp_err_t err;
     if (p->avro) {
-        b->avro_key = dp_avro_conv_new(1, MAX_EVENT_BYTES, MAX_SCHEMAS, fake_register, &next_schema_id);
-        b->avro_value = dp_avro_conv_new(0, MAX_EVENT_BYTES, MAX_SCHEMAS, fake_register,
-                                         &next_schema_id);
+        b->avro_key =
+            dp_avro_conv_new(1, MAX_EVENT_BYTES, MAX_SCHEMAS, fake_register, &next_schema_id);
+        b->avro_value =
+            dp_avro_conv_new(0, MAX_EVENT_BYTES, MAX_SCHEMAS, fake_register, &next_schema_id);
     }
     if (p->unwrap) {
         char *keys[NUNWRAP], *values[NUNWRAP];
@@ -536,8 +544,8 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
         }
         cfg_kv_t kv = {keys, values, NUNWRAP};
         b->unwrap = dp_xcalloc(1, sizeof *b->unwrap);
-        if ((err = dbz_unwrap_init(b->unwrap, "unwrap", &kv, b->opt.schemas_enable,
-                                   MAX_EVENT_BYTES, errstr, n))) {
+        if ((err = dbz_unwrap_init(b->unwrap, "unwrap", &kv, b->opt.schemas_enable, MAX_EVENT_BYTES,
+                                   errstr, n))) {
             free(b->unwrap);
             b->unwrap = NULL;
             return err;
@@ -619,8 +627,10 @@ static void show(const char *what, const dp_buf_t *b) {
     fprintf(stderr, "  %s (%zu bytes): ", what, b->len);
     for (size_t i = 0; i < b->len; i++) {
         uint8_t c = b->data[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') fputc(c, stderr);
-        else fprintf(stderr, "\\x%02x", c);
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            fputc(c, stderr);
+        else
+            fprintf(stderr, "\\x%02x", c);
     }
     fputc('\n', stderr);
 }
@@ -650,8 +660,8 @@ static int run_path(const path_t *p, const pool_t *pool, uint64_t events, int sh
     double d = ev ? (double)ev : 1;
     printf("%-14s %9llu %9.3f %12.0f %10.1f %10.1f %8.1f %8.1f %7.3f\n", p->name,
            (unsigned long long)ev, secs, secs > 0 ? (double)ev / secs : 0, ev ? secs * 1e9 / d : 0,
-           ev ? cpu * 1e9 / d : 0, (double)(b.key_bytes - kb0) / d, (double)(b.value_bytes - vb0) / d,
-           (double)rec / d);
+           ev ? cpu * 1e9 / d : 0, (double)(b.key_bytes - kb0) / d,
+           (double)(b.value_bytes - vb0) / d, (double)rec / d);
     fflush(stdout);
     if (show_last) { /* the last record produced */
         fprintf(stderr, "%s, last record:\n", p->name);
@@ -663,9 +673,10 @@ static int run_path(const path_t *p, const pool_t *pool, uint64_t events, int sh
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: bench_encode [--events N] [--path NAME] [--show]\n"
-               "  --events N   change events per path (default 100000; 0: setup and warm-up only)\n"
-               "  --path NAME  one path only:");
+    fprintf(f,
+            "usage: bench_encode [--events N] [--path NAME] [--show]\n"
+            "  --events N   change events per path (default 100000; 0: setup and warm-up only)\n"
+            "  --path NAME  one path only:");
     for (size_t i = 0; i < NPATHS; i++) fprintf(f, " %s", paths[i].name);
     fprintf(f, "\n  --show       print each path's last record (key and value) to stderr\n");
 }

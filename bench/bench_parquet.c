@@ -56,8 +56,9 @@ static uint64_t next(void) {
 
 /* make_text: n bytes of JSON-looking ASCII text. */
 static char *make_text(size_t n) {
-    static const char *words[] = {"\"id\":", "123", "\"name\":", "\"alice\"", ",", "{", "}",
-                                  "\"amount\":", "42.50", "\"status\":", "\"paid\"", "null"};
+    static const char *words[] = {
+        "\"id\":", "123",         "\"name\":", "\"alice\"",   ",",        "{",
+        "}",       "\"amount\":", "42.50",     "\"status\":", "\"paid\"", "null"};
     char *p = malloc(n + 1);
     size_t k = 0;
     while (k < n) {
@@ -123,8 +124,10 @@ int main(int argc, char **argv) {
             pqt_write_int64(w, 0, 1700000000000 + (int64_t)i, err, sizeof err);
             for (int k = 0; k < NSTR; k++)
                 pqt_write_bytes(w, 1 + (size_t)k, r->s[k], r->len[k], err, sizeof err);
-            if (i % 7 == 0) pqt_write_null(w, 11, err, sizeof err);
-            else pqt_write_int64(w, 11, 5000 + (int64_t)(i / 3), err, sizeof err);
+            if (i % 7 == 0)
+                pqt_write_null(w, 11, err, sizeof err);
+            else
+                pqt_write_int64(w, 11, 5000 + (int64_t)(i / 3), err, sizeof err);
             pqt_write_int32(w, 12, (int32_t)(i % 12), err, sizeof err);
             pqt_write_int64(w, 13, (int64_t)i, err, sizeof err);
             if (pqt_end_row(w, err, sizeof err)) {

@@ -42,17 +42,29 @@
  * (lock-free, so also safe in a signal handler) */
 static atomic_int stop_requested, drain_requested;
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free for signal handlers");
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
 /* SIGUSR1: archive everything up to the current end of the topics, then stop */
-static void on_drain(int sig) { (void)sig; drain_requested = 1; }
+static void on_drain(int sig) {
+    (void)sig;
+    drain_requested = 1;
+}
 
 static const pqt_column_def_t columns[ARC_NCOLS] = {
-    {"event_timestamp", PQT_TIMESTAMP_MILLIS, 1}, {"operation_type", PQT_STRING, 0},
-    {"table_name", PQT_STRING, 1},                {"connector_version", PQT_STRING, 1},
-    {"database_name", PQT_STRING, 1},             {"schema_name", PQT_STRING, 1},
-    {"transaction_id", PQT_INT64, 1},             {"lsn", PQT_INT64, 1},
-    {"before_data", PQT_STRING, 1},               {"after_data", PQT_STRING, 1},
-    {"kafka_topic", PQT_STRING, 0},               {"kafka_partition", PQT_INT32, 0},
+    {"event_timestamp", PQT_TIMESTAMP_MILLIS, 1},
+    {"operation_type", PQT_STRING, 0},
+    {"table_name", PQT_STRING, 1},
+    {"connector_version", PQT_STRING, 1},
+    {"database_name", PQT_STRING, 1},
+    {"schema_name", PQT_STRING, 1},
+    {"transaction_id", PQT_INT64, 1},
+    {"lsn", PQT_INT64, 1},
+    {"before_data", PQT_STRING, 1},
+    {"after_data", PQT_STRING, 1},
+    {"kafka_topic", PQT_STRING, 0},
+    {"kafka_partition", PQT_INT32, 0},
     {"kafka_offset", PQT_INT64, 0},
 };
 
@@ -69,13 +81,13 @@ typedef struct open_file {
 typedef struct part {
     char *topic;
     int32_t partition;
-    int64_t last_seen;    /* last offset consumed, -1 none */
-    int64_t committed;    /* next offset committed, -1 unknown */
-    int64_t uncommitted;  /* offset whose commit failed after its object was uploaded, -1 none */
-    int eof;              /* consumed up to the end the broker reported (EOF event) */
-    int64_t eof_offset;   /* that end */
-    int halted;           /* paused at last_seen + 1: its record cannot be handled now */
-    dp_retry_t retry;     /* when to read that record again */
+    int64_t last_seen; /* last offset consumed, -1 none */
+    int64_t committed; /* next offset committed, -1 unknown */
+    int64_t uncommitted; /* offset whose commit failed after its object was uploaded, -1 none */
+    int eof; /* consumed up to the end the broker reported (EOF event) */
+    int64_t eof_offset; /* that end */
+    int halted; /* paused at last_seen + 1: its record cannot be handled now */
+    dp_retry_t retry; /* when to read that record again */
     open_file_t *f;
 } part_t;
 
@@ -88,32 +100,31 @@ typedef struct archive {
     size_t nparts;
     dp_json_t json;
     arc_row_t row;
-    arc_convert_t *conv;   /* archive/convert.c: AvroConverter values, NULL for JSON */
+    arc_convert_t *conv; /* archive/convert.c: AvroConverter values, NULL for JSON */
     const char *ext;
-    int fail_backoff;      /* seconds, doubled per failed upload */
+    int fail_backoff; /* seconds, doubled per failed upload */
     int64_t pause_until_us;
-    dp_breaker_t breaker;    /* S3: 5 failed uploads in a row pause consumption 30 s */
-    s3_credentials_t creds;  /* kept when they expire (web identity), to refresh */
+    dp_breaker_t breaker; /* S3: 5 failed uploads in a row pause consumption 30 s */
+    s3_credentials_t creds; /* kept when they expire (web identity), to refresh */
     int64_t next_cred_check_ms;
-    uint64_t unchecked;    /* record bytes since the memory bound was last checked */
+    uint64_t unchecked; /* record bytes since the memory bound was last checked */
     uint64_t records, rows, files, bytes, tombstones, dlq_count;
     uint64_t met_records, met_tombstones, met_dlq; /* what the metrics have of them */
     int64_t next_metrics_us;
     int64_t next_drain_check_ms;
-    int assigned;          /* a rebalance has handed this consumer its partitions */
+    int assigned; /* a rebalance has handed this consumer its partitions */
     int64_t rebalanced_ms; /* when the last assignment or revocation came (monotonic) */
     archive_metrics_t *met;
-    int task, ntasks;      /* this consumer's number, of tasks.max */
-    long long prefetch;    /* bytes librdkafka may prefetch for this task */
-    int rc;                /* the task's result: 0 clean stop, 1 failed */
-    int fatal;             /* a failure that must stop the task without a clean close */
+    int task, ntasks; /* this consumer's number, of tasks.max */
+    long long prefetch; /* bytes librdkafka may prefetch for this task */
+    int rc; /* the task's result: 0 clean stop, 1 failed */
+    int fatal; /* a failure that must stop the task without a clean close */
 } archive_t;
 
 /* the archive's timers run on the wall clock: rotate.schedule.interval.ms
  * cuts files at wall-clock boundaries, the Wallclock extractor and
  * credential expiry are wall times */
 static int64_t now_us(void) { return dp_wall_us(); }
-
 
 static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int create) {
     for (size_t i = 0; i < a->nparts; i++)
@@ -173,9 +184,10 @@ static dp_err_t commit_part(archive_t *a, part_t *p, int64_t next) {
     rd_kafka_resp_err_t e = rd_kafka_commit(a->rk, l, 0);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
-        dp_warn(MOD, "commit of \"%s\" [%d] at %lld failed: %s (the object is in S3; a "
-                "replay rewrites the same key)", p->topic, p->partition, (long long)next,
-                rd_kafka_err2str(e));
+        dp_warn(MOD,
+                "commit of \"%s\" [%d] at %lld failed: %s (the object is in S3; a "
+                "replay rewrites the same key)",
+                p->topic, p->partition, (long long)next, rd_kafka_err2str(e));
         if (next > p->uncommitted) p->uncommitted = next;
         return DP_ERR_KAFKA;
     }
@@ -244,21 +256,25 @@ static dp_err_t adopt(archive_t *a, part_t *p, open_file_t *f, char *errstr, siz
     char *e = NULL, *pe = NULL;
     long long last = err ? -1 : strtoll(end, &e, 10);
     long pn = err ? -1 : strtol(part, &pe, 10);
-    if (!err && (strcmp(topic, p->topic) || !*part || *pe || pn != p->partition || *e ||
-                 last < f->start_offset))
+    if (!err &&
+        (strcmp(topic, p->topic) || !*part || *pe || pn != p->partition || *e ||
+         last < f->start_offset))
         err = dp_seterr(errstr, n, DP_ERR_INVALID, "its footer names \"%s\" [%s] up to offset %s",
                         topic, part, end);
     if (err) {
         /* not ours to judge: stop rather than overwrite or skip anything */
-        dp_error(MOD, "\"%s\" exists and cannot be adopted (%s); stopping without committing past "
-                 "offset %lld", f->key, errstr, (long long)f->start_offset);
+        dp_error(MOD,
+                 "\"%s\" exists and cannot be adopted (%s); stopping without committing past "
+                 "offset %lld",
+                 f->key, errstr, (long long)f->start_offset);
         a->fatal = 1;
         stop_requested = 1;
         return err;
     }
-    dp_warn(MOD, "\"%s\" exists already with offsets %lld..%lld (an earlier run or another "
-            "archiver wrote it); keeping it and going on from offset %lld", f->key,
-            (long long)f->start_offset, last, last + 1);
+    dp_warn(MOD,
+            "\"%s\" exists already with offsets %lld..%lld (an earlier run or another "
+            "archiver wrote it); keeping it and going on from offset %lld",
+            f->key, (long long)f->start_offset, last, last + 1);
     /* further on: the records up to last still arriving are dropped by
      * on_message (offset <= last_seen); further back: read them again */
     if (last < p->last_seen) seek_back(a, p, last + 1);
@@ -293,8 +309,10 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     dp_breaker_state_t b0 = dp_breaker_state(&a->breaker);
     int guarded = 0;
     if (!err) {
-        if (dp_breaker_allow(&a->breaker, dp_mono_ms())) guarded = 1;
-        else err = dp_seterr(errstr, sizeof errstr, DP_ERR_S3_RETRY, "s3 circuit breaker is open");
+        if (dp_breaker_allow(&a->breaker, dp_mono_ms()))
+            guarded = 1;
+        else
+            err = dp_seterr(errstr, sizeof errstr, DP_ERR_S3_RETRY, "s3 circuit breaker is open");
     }
     if (!err) err = pqt_writer_finish(f->w, keys, vals, 4, errstr, sizeof errstr);
     uint64_t bytes = pqt_writer_bytes_written(f->w);
@@ -316,8 +334,8 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     }
     archive_metrics_upload(a->met, !err, f->rows, bytes, now_us() - t0);
     if (err) {
-        dp_error(MOD, "upload of \"%s\" failed: %s; re-reading \"%s\" [%d] from offset %lld", f->key,
-                 errstr, p->topic, p->partition, (long long)f->start_offset);
+        dp_error(MOD, "upload of \"%s\" failed: %s; re-reading \"%s\" [%d] from offset %lld",
+                 f->key, errstr, p->topic, p->partition, (long long)f->start_offset);
         seek_back(a, p, f->start_offset);
         file_drop(f);
         a->fail_backoff = a->fail_backoff ? a->fail_backoff * 2 : 1;
@@ -347,8 +365,8 @@ static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
  * and wait (bounded) until Kafka acknowledged it: a dead-lettered record
  * counts as handled only then. A failure says why in errstr; the caller
  * holds the partition at m. */
-static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cls,
-                       const char *msg, char *errstr, size_t n) {
+static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cls, const char *msg,
+                       char *errstr, size_t n) {
     char part[16], off[24];
     snprintf(part, sizeof part, "%d", m->partition);
     snprintf(off, sizeof off, "%lld", (long long)m->offset);
@@ -362,10 +380,10 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
     a->dlq_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_resp_err_t e;
     do {
-        e = rd_kafka_producev(a->dlq, RD_KAFKA_V_TOPIC(a->s.dlq_topic),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        e = rd_kafka_producev(
+            a->dlq, RD_KAFKA_V_TOPIC(a->s.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(a->dlq, 100);
     } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !stop_requested);
     if (e) {
@@ -375,11 +393,15 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
     }
     /* message.timeout.ms of the dead-letter producer bounds this wait */
     if (rd_kafka_flush(a->dlq, DLQ_WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "dead-letter topic \"%s\": no acknowledgement "
-                         "within %d s", a->s.dlq_topic, DLQ_WAIT_MS / 1000);
+        return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                         "dead-letter topic \"%s\": no acknowledgement "
+                         "within %d s",
+                         a->s.dlq_topic, DLQ_WAIT_MS / 1000);
     if (a->dlq_err)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "dead-letter topic \"%s\" did not take the "
-                         "record: %s", a->s.dlq_topic, rd_kafka_err2str(a->dlq_err));
+        return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                         "dead-letter topic \"%s\" did not take the "
+                         "record: %s",
+                         a->s.dlq_topic, rd_kafka_err2str(a->dlq_err));
     a->dlq_count++;
     return DP_OK;
 }
@@ -388,10 +410,11 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
 static void set_paused(archive_t *a, part_t *p, int pause) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(a->rk, l)
-                                  : rd_kafka_resume_partitions(a->rk, l);
-    if (e) dp_warn(MOD, "%s \"%s\" [%d]: %s", pause ? "pause" : "resume", p->topic, p->partition,
-                   rd_kafka_err2str(e));
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(a->rk, l) : rd_kafka_resume_partitions(a->rk, l);
+    if (e)
+        dp_warn(MOD, "%s \"%s\" [%d]: %s", pause ? "pause" : "resume", p->topic, p->partition,
+                rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -401,9 +424,10 @@ static void set_paused(archive_t *a, part_t *p, int pause) {
  * retry policy's backoff (on_timer). */
 static void hold(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *why) {
     long d = dp_retry_failed(&p->retry, dp_mono_ms());
-    dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, nothing "
-             "past it is committed; trying again in %ld ms)", p->topic, p->partition,
-             (long long)m->offset, why, d);
+    dp_error(MOD,
+             "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, nothing "
+             "past it is committed; trying again in %ld ms)",
+             p->topic, p->partition, (long long)m->offset, why, d);
     p->halted = 1;
     set_paused(a, p, 1);
 }
@@ -422,8 +446,10 @@ static void dead_letter(archive_t *a, part_t *p, const rd_kafka_message_t *m, co
 }
 
 static void put_span(pqt_writer_t *w, size_t col, const arc_span_t *s, char *errstr, size_t n) {
-    if (s->null) pqt_write_null(w, col, errstr, n);
-    else pqt_write_bytes(w, col, s->p, s->len, errstr, n);
+    if (s->null)
+        pqt_write_null(w, col, errstr, n);
+    else
+        pqt_write_bytes(w, col, s->p, s->len, errstr, n);
 }
 
 static void bound_memory(archive_t *a, size_t consumed);
@@ -436,17 +462,23 @@ static int write_row(archive_t *a, part_t *p, const rd_kafka_message_t *m, const
     char errstr[1024];
     pqt_writer_t *w = p->f->w;
     arc_row_t *r = &a->row;
-    if (r->ts_null) pqt_write_null(w, ARC_COL_EVENT_TIMESTAMP, errstr, sizeof errstr);
-    else pqt_write_int64(w, ARC_COL_EVENT_TIMESTAMP, r->event_ts_ms, errstr, sizeof errstr);
+    if (r->ts_null)
+        pqt_write_null(w, ARC_COL_EVENT_TIMESTAMP, errstr, sizeof errstr);
+    else
+        pqt_write_int64(w, ARC_COL_EVENT_TIMESTAMP, r->event_ts_ms, errstr, sizeof errstr);
     put_span(w, ARC_COL_OPERATION_TYPE, &r->op, errstr, sizeof errstr);
     put_span(w, ARC_COL_TABLE_NAME, &r->table, errstr, sizeof errstr);
     put_span(w, ARC_COL_CONNECTOR_VERSION, &r->version, errstr, sizeof errstr);
     put_span(w, ARC_COL_DATABASE_NAME, &r->db, errstr, sizeof errstr);
     put_span(w, ARC_COL_SCHEMA_NAME, &r->schema, errstr, sizeof errstr);
-    if (r->txid_null) pqt_write_null(w, ARC_COL_TRANSACTION_ID, errstr, sizeof errstr);
-    else pqt_write_int64(w, ARC_COL_TRANSACTION_ID, r->txid, errstr, sizeof errstr);
-    if (r->lsn_null) pqt_write_null(w, ARC_COL_LSN, errstr, sizeof errstr);
-    else pqt_write_int64(w, ARC_COL_LSN, r->lsn, errstr, sizeof errstr);
+    if (r->txid_null)
+        pqt_write_null(w, ARC_COL_TRANSACTION_ID, errstr, sizeof errstr);
+    else
+        pqt_write_int64(w, ARC_COL_TRANSACTION_ID, r->txid, errstr, sizeof errstr);
+    if (r->lsn_null)
+        pqt_write_null(w, ARC_COL_LSN, errstr, sizeof errstr);
+    else
+        pqt_write_int64(w, ARC_COL_LSN, r->lsn, errstr, sizeof errstr);
     put_span(w, ARC_COL_BEFORE_DATA, &r->before, errstr, sizeof errstr);
     put_span(w, ARC_COL_AFTER_DATA, &r->after, errstr, sizeof errstr);
     pqt_write_bytes(w, ARC_COL_KAFKA_TOPIC, topic, strlen(topic), errstr, sizeof errstr);
@@ -483,8 +515,10 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     if (!m->payload) {
         a->tombstones++;
         if (a->s.behavior_on_null_values == ARC_NULL_FAIL) {
-            dp_error(MOD, "null value (tombstone) at \"%s\" [%d] offset %lld and "
-                     "behavior.on.null.values=fail", topic, m->partition, (long long)m->offset);
+            dp_error(MOD,
+                     "null value (tombstone) at \"%s\" [%d] offset %lld and "
+                     "behavior.on.null.values=fail",
+                     topic, m->partition, (long long)m->offset);
             return DP_ERR_INVALID;
         }
         p->last_seen = m->offset;
@@ -493,14 +527,15 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     }
     dp_err_t err;
     if (m->len > (size_t)a->s.max_record_bytes) {
-        snprintf(errstr, sizeof errstr, "record of %zu bytes is larger than datapipe.max.record.bytes",
-                 m->len);
+        snprintf(errstr, sizeof errstr,
+                 "record of %zu bytes is larger than datapipe.max.record.bytes", m->len);
         err = DP_ERR_INVALID;
     } else {
         const char *v;
         size_t vl;
         err = arc_convert_value(a->conv, m->payload, m->len, &v, &vl, errstr, sizeof errstr);
-        if (err == DP_ERR_NET) { /* the registry is away: the record is fine, do not dead-letter it */
+        if (err ==
+            DP_ERR_NET) { /* the registry is away: the record is fine, do not dead-letter it */
             hold(a, p, m, errstr);
             return DP_OK;
         }
@@ -508,9 +543,10 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     }
     if (err) {
         if (!a->dlq) {
-            dp_error(MOD, "cannot convert record at \"%s\" [%d] offset %lld: %s (errors.tolerance="
-                     "none: stopping; nothing past it is committed)", topic, m->partition,
-                     (long long)m->offset, errstr);
+            dp_error(MOD,
+                     "cannot convert record at \"%s\" [%d] offset %lld: %s (errors.tolerance="
+                     "none: stopping; nothing past it is committed)",
+                     topic, m->partition, (long long)m->offset, errstr);
             return err;
         }
         dp_warn(MOD, "record at \"%s\" [%d] offset %lld to dead-letter topic \"%s\": %s", topic,
@@ -523,10 +559,12 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     ts_ms = rd_kafka_message_timestamp(m, &tt);
     if (strcmp(a->s.timestamp_extractor, "RecordField") == 0) {
         if (arc_row_field_ms(&a->json, a->s.timestamp_field, &ts_ms)) {
-            snprintf(errstr, sizeof errstr, "field \"%s\" (timestamp.field) is missing or not a time",
+            snprintf(errstr, sizeof errstr,
+                     "field \"%s\" (timestamp.field) is missing or not a time",
                      a->s.timestamp_field);
             if (!a->dlq) {
-                dp_error(MOD, "record at \"%s\" [%d] offset %lld: %s (errors.tolerance=none: stopping)",
+                dp_error(MOD,
+                         "record at \"%s\" [%d] offset %lld: %s (errors.tolerance=none: stopping)",
                          topic, m->partition, (long long)m->offset, errstr);
                 return DP_ERR_INVALID;
             }
@@ -560,8 +598,10 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     p->last_seen = m->offset;
     if (p->retry.failures) dp_retry_ok(&p->retry); /* whatever held it is over */
     a->rows++;
-    if ((long long)p->f->rows >= a->s.flush_size) file_close(a, p);
-    else bound_memory(a, m->len);
+    if ((long long)p->f->rows >= a->s.flush_size)
+        file_close(a, p);
+    else
+        bound_memory(a, m->len);
     return DP_OK;
 }
 
@@ -594,9 +634,10 @@ static void bound_memory(archive_t *a, size_t consumed) {
             if (b > biggest) biggest = b, victim = &a->parts[i];
         }
         if (total <= (uint64_t)a->s.max_buffer_bytes || !victim) return;
-        dp_debug(MOD, "open files hold %llu bytes, above datapipe.max.buffer.bytes: closing \"%s\" "
-                 "(%llu bytes) early", (unsigned long long)total, victim->f->key,
-                 (unsigned long long)biggest);
+        dp_debug(MOD,
+                 "open files hold %llu bytes, above datapipe.max.buffer.bytes: closing \"%s\" "
+                 "(%llu bytes) early",
+                 (unsigned long long)total, victim->f->key, (unsigned long long)biggest);
         file_close(a, victim);
     }
 }
@@ -684,7 +725,8 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     if (dp_log_set_level_name(s->svc.log_level) < 0) return DP_ERR_CONFIG;
     dp_err_t cerr = arc_convert_new(s, &a->conv, errstr, n); /* convert.c */
     if (cerr) return cerr;
-    static const char *const exts[] = {".parquet", ".snappy.parquet", ".gz.parquet", ".zstd.parquet"};
+    static const char *const exts[] = {".parquet", ".snappy.parquet", ".gz.parquet",
+                                       ".zstd.parquet"};
     a->ext = exts[s->parquet_codec];
 
     s3_client_t *client = NULL;
@@ -696,8 +738,10 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
 
     char group[600], client_id[600], prefetch_kb[24], fetch_max[24];
     snprintf(group, sizeof group, "connect-%s", s->name);
-    if (a->ntasks > 1) snprintf(client_id, sizeof client_id, "%s-%d", s->name, a->task);
-    else snprintf(client_id, sizeof client_id, "%s", s->name);
+    if (a->ntasks > 1)
+        snprintf(client_id, sizeof client_id, "%s-%d", s->name, a->task);
+    else
+        snprintf(client_id, sizeof client_id, "%s", s->name);
     /* the prefetch queue is part of the memory bound: an eighth of this
      * task's share, 256 KiB to 8 MiB (librdkafka's 64 MiB default
      * dominated RSS), and no fetch response larger than it */
@@ -711,13 +755,13 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
                               "queued.max.messages.kbytes", prefetch_kb,
                               /* the drain's "caught up": offsets are not dense (transaction
                                * markers), so the end is where the broker says it is */
-                              "enable.partition.eof", "true",
-                              "fetch.max.bytes", fetch_max,
+                              "enable.partition.eof", "true", "fetch.max.bytes", fetch_max,
                               /* a member that died (kill -9, a node lost) gives its partitions
                                * up after 10 s, not the client default 45 s: the loop never
                                * stalls long (no GC), so a short session is safe */
                               "session.timeout.ms", "10000", "heartbeat.interval.ms", "3000", NULL};
-    const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false", NULL};
+    const char *forced[] = {"enable.auto.commit", "false", "enable.auto.offset.store", "false",
+                            NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
@@ -803,8 +847,9 @@ static void refresh_credentials(archive_t *a) {
     s3_config_of(&a->s, (int)a->s.s3_retries, &sc);
     s3_credentials_t fresh;
     dp_err_t err = s3_credentials_resolve(&sc, &fresh, errstr, sizeof errstr);
-    if (!err) err = s3_client_set_credentials(a->s3, sc.access_key, sc.secret_key, sc.session_token,
-                                              errstr, sizeof errstr);
+    if (!err)
+        err = s3_client_set_credentials(a->s3, sc.access_key, sc.secret_key, sc.session_token,
+                                        errstr, sizeof errstr);
     if (err) {
         dp_warn(MOD, "refreshing S3 credentials (%s): %s", fresh.source, errstr);
         s3_credentials_fini(&fresh);
@@ -914,13 +959,16 @@ static int run(archive_t *a) {
         }
         if (now >= a->next_metrics_us) {
             a->next_metrics_us = now + 1000000;
-            archive_metrics_counts(a->met, a->records - a->met_records, a->tombstones - a->met_tombstones,
-                                   a->dlq_count - a->met_dlq);
-            a->met_records = a->records, a->met_tombstones = a->tombstones, a->met_dlq = a->dlq_count;
+            archive_metrics_counts(a->met, a->records - a->met_records,
+                                   a->tombstones - a->met_tombstones, a->dlq_count - a->met_dlq);
+            a->met_records = a->records, a->met_tombstones = a->tombstones,
+            a->met_dlq = a->dlq_count;
             for (size_t i = 0; i < a->nparts; i++)
                 archive_metrics_partition(a->met, a->rk, a->parts[i].topic, a->parts[i].partition,
                                           a->parts[i].eof ? a->parts[i].eof_offset
-                                          : a->parts[i].last_seen >= 0 ? a->parts[i].last_seen + 1 : -1);
+                                              : a->parts[i].last_seen >= 0
+                                              ? a->parts[i].last_seen + 1
+                                              : -1);
         }
         if (now >= next_log) {
             dp_info(MOD, "records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
@@ -934,8 +982,10 @@ static int run(archive_t *a) {
     if (!rc) {
         /* clean stop: everything consumed goes to S3 before we leave */
         for (size_t i = 0; i < a->nparts; i++) {
-            if (a->parts[i].f) file_close(a, &a->parts[i]);
-            else if (a->parts[i].last_seen >= 0) commit_part(a, &a->parts[i], a->parts[i].last_seen + 1);
+            if (a->parts[i].f)
+                file_close(a, &a->parts[i]);
+            else if (a->parts[i].last_seen >= 0)
+                commit_part(a, &a->parts[i], a->parts[i].last_seen + 1);
         }
     }
     return rc;
@@ -948,9 +998,8 @@ static void *task_main(void *arg) {
     a->rc = run(a);
     dp_info(MOD, "%sstopped: records=%llu rows=%llu files=%llu bytes=%llu tombstones=%llu dlq=%llu",
             a->ntasks > 1 ? "task stopped; " : "", (unsigned long long)a->records,
-            (unsigned long long)a->rows, (unsigned long long)a->files,
-            (unsigned long long)a->bytes, (unsigned long long)a->tombstones,
-            (unsigned long long)a->dlq_count);
+            (unsigned long long)a->rows, (unsigned long long)a->files, (unsigned long long)a->bytes,
+            (unsigned long long)a->tombstones, (unsigned long long)a->dlq_count);
     if (a->rc) stop_requested = 1; /* one task failing stops them all */
     rd_kafka_consumer_close(a->rk);
     return NULL;

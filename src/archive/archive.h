@@ -21,14 +21,14 @@ typedef struct archive_settings {
     char *topics_regex, *topics, *topics_dir;
     char *s3_region, *s3_bucket, *store_url;
     int path_style;
-    int s3_create_only;         /* datapipe.s3.create.only: If-None-Match on uploads */
+    int s3_create_only; /* datapipe.s3.create.only: If-None-Match on uploads */
     long long s3_part_size, s3_retries, s3_retry_backoff_ms;
     long long flush_size, rotate_interval_ms, rotate_schedule_interval_ms;
     char *timezone, *locale;
     long long partition_duration_ms;
     char *path_format, *partitioner_class, *timestamp_extractor, *timestamp_field;
     char *format_class;
-    int parquet_codec;          /* pqt_codec_t */
+    int parquet_codec; /* pqt_codec_t */
     long long filename_offset_zero_pad_width;
     char *key_converter, *value_converter;
     int key_schemas_enable, value_schemas_enable;
@@ -39,7 +39,7 @@ typedef struct archive_settings {
     char *errors_tolerance;
     char *dlq_topic;
     long long max_record_bytes, row_group_bytes, max_buffer_bytes;
-    cfg_service_t svc;               /* datapipe.log.level, datapipe.metrics.*, kafka.* */
+    cfg_service_t svc; /* datapipe.log.level, datapipe.metrics.*, kafka.* */
 } archive_settings_t;
 
 extern const cfg_table_t archive_config_table;
@@ -65,13 +65,27 @@ dp_err_t archive_s3_client_ex(const archive_settings_t *s, int max_retries, s3_c
 /* ---- the row of the seed's s3_cdc_events table ---- */
 
 enum {
-    ARC_COL_EVENT_TIMESTAMP, ARC_COL_OPERATION_TYPE, ARC_COL_TABLE_NAME,
-    ARC_COL_CONNECTOR_VERSION, ARC_COL_DATABASE_NAME, ARC_COL_SCHEMA_NAME,
-    ARC_COL_TRANSACTION_ID, ARC_COL_LSN, ARC_COL_BEFORE_DATA, ARC_COL_AFTER_DATA,
-    ARC_COL_KAFKA_TOPIC, ARC_COL_KAFKA_PARTITION, ARC_COL_KAFKA_OFFSET, ARC_NCOLS
+    ARC_COL_EVENT_TIMESTAMP,
+    ARC_COL_OPERATION_TYPE,
+    ARC_COL_TABLE_NAME,
+    ARC_COL_CONNECTOR_VERSION,
+    ARC_COL_DATABASE_NAME,
+    ARC_COL_SCHEMA_NAME,
+    ARC_COL_TRANSACTION_ID,
+    ARC_COL_LSN,
+    ARC_COL_BEFORE_DATA,
+    ARC_COL_AFTER_DATA,
+    ARC_COL_KAFKA_TOPIC,
+    ARC_COL_KAFKA_PARTITION,
+    ARC_COL_KAFKA_OFFSET,
+    ARC_NCOLS
 };
 
-typedef struct arc_span { const char *p; size_t len; int null; } arc_span_t;
+typedef struct arc_span {
+    const char *p;
+    size_t len;
+    int null;
+} arc_span_t;
 
 typedef struct arc_row {
     int64_t event_ts_ms;
@@ -85,8 +99,8 @@ typedef struct arc_row {
  * schema wrapper) into row; spans point into value or row->scratch. Fails
  * with DP_ERR_INVALID and a reason for anything that is not a Debezium
  * envelope. */
-dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len,
-                       char *errstr, size_t errstr_size);
+dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len, char *errstr,
+                       size_t errstr_size);
 
 /* arc_row_field_ms: after a successful arc_row_parse on j, the value of
  * the dotted field path (relative to the payload, e.g. "source.ts_ms") as
@@ -98,7 +112,7 @@ dp_err_t arc_row_field_ms(const dp_json_t *j, const char *path, int64_t *ms);
 /* arc_format_path: the encoded partition of timestamp ts_ms (bucketed to
  * duration_ms) in path.format syntax (Joda: 'literal', YYYY, MM, dd, HH,
  * mm, ss) in time zone tz ("UTC" or an IANA name). */
-dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms,
-                         const char *tz, char *out, size_t outsize);
+dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms, const char *tz,
+                         char *out, size_t outsize);
 
 #endif

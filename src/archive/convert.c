@@ -29,11 +29,13 @@ dp_err_t arc_convert_new(const archive_settings_t *s, arc_convert_t **out, char 
     if (strcmp(s->value_converter, AVRO_CONVERTER) != 0)
         return dp_seterr(errstr, errstr_size, DP_ERR_UNSUPPORTED,
                          "\"value.converter\" is \"%s\": datapipe implements " JSON_CONVERTER
-                         " and " AVRO_CONVERTER, s->value_converter);
+                         " and " AVRO_CONVERTER,
+                         s->value_converter);
     if (!s->value_registry_url || !*s->value_registry_url)
-        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                         "missing required configuration key \"value.converter.schema.registry.url\" "
-                         "(value.converter is " AVRO_CONVERTER ")");
+        return dp_seterr(
+            errstr, errstr_size, DP_ERR_CONFIG,
+            "missing required configuration key \"value.converter.schema.registry.url\" "
+            "(value.converter is " AVRO_CONVERTER ")");
     arc_convert_t *cv = dp_xcalloc(1, sizeof *cv);
     if (!(cv->reg = dp_registry_new(s->value_registry_url, 30000, errstr, errstr_size))) {
         free(cv);

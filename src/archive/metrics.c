@@ -26,7 +26,8 @@ archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr
     am->files = C("datapipe_archive_files_uploaded_total", "Parquet files uploaded to S3.");
     am->rows = C("datapipe_archive_rows_uploaded_total", "Rows in the files uploaded.");
     am->bytes = C("datapipe_archive_bytes_uploaded_total", "Bytes of the files uploaded.");
-    static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+    static const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                    1,     2.5,  5,     10,   30,  60,   120};
     am->latency = dp_metric_series(
         dp_metric_histogram(r, "datapipe_archive_upload_duration_seconds",
                             "Time to finish a file and complete its upload, in seconds.", 0, NULL,
@@ -39,25 +40,28 @@ archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr
     am->ok = dp_metric_series(uploads, okv);
     am->error = dp_metric_series(uploads, errv);
     am->success = dp_metric_series(
-        dp_metric_counter(r, "s3_upload_success_rate",
-                          "Successful file uploads (the seed's name; the success ratio is "
-                          "rate(s3_upload_success_rate[5m]) / rate(datapipe_archive_uploads_total[5m])).",
-                          2, cl),
+        dp_metric_counter(
+            r, "s3_upload_success_rate",
+            "Successful file uploads (the seed's name; the success ratio is "
+            "rate(s3_upload_success_rate[5m]) / rate(datapipe_archive_uploads_total[5m])).",
+            2, cl),
         okv);
     static const char *const tp[] = {"topic", "partition"};
     am->lag = dp_metric_gauge(r, "kafka_consumer_lag",
                               "Records behind the high watermark, by topic and partition (the "
-                              "seed's name).", 2, tp);
+                              "seed's name).",
+                              2, tp);
     am->records = C("datapipe_archive_records_total", "Kafka records consumed.");
     am->tombstones = C("datapipe_archive_tombstones_total", "Tombstones (null values) skipped.");
     am->dlq = C("datapipe_archive_dlq_records_total",
                 "Records that could not be converted, sent to the dead-letter topic.");
-    am->breaker = G("datapipe_archive_breaker_state",
-                    "S3 circuit breaker: 0 closed, 1 open, 2 half-open.");
+    am->breaker =
+        G("datapipe_archive_breaker_state", "S3 circuit breaker: 0 closed, 1 open, 2 half-open.");
 #undef G
 #undef C
     if (s->svc.metrics_port > 0) {
-        am->srv = dp_metrics_server_start(am->reg, s->svc.metrics_host, (int)s->svc.metrics_port, errstr, n);
+        am->srv = dp_metrics_server_start(am->reg, s->svc.metrics_host, (int)s->svc.metrics_port,
+                                          errstr, n);
         if (!am->srv) {
             archive_metrics_destroy(am);
             return NULL;
@@ -83,8 +87,9 @@ void archive_metrics_upload(archive_metrics_t *am, int ok, uint64_t rows, uint64
     if (!ok) {
         dp_metric_inc(am->error);
         if (!atomic_exchange(&am->failing, 1))
-            dp_metrics_set_health(am->reg, 0, "paused: an S3 upload failed; consumption resumes "
-                                              "after a backoff");
+            dp_metrics_set_health(am->reg, 0,
+                                  "paused: an S3 upload failed; consumption resumes "
+                                  "after a backoff");
         return;
     }
     dp_metric_inc(am->ok);

@@ -14,7 +14,8 @@ typedef struct archive_metrics archive_metrics_t;
  * 0 the HTTP endpoint on datapipe.metrics.host. NULL on failure (errstr
  * names host:port). Health is 503 "starting" until archive_metrics_ready.
  * archive_metrics_destroy(NULL) is a no-op; it stops the endpoint. */
-archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr, size_t errstr_size);
+archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr,
+                                       size_t errstr_size);
 void archive_metrics_destroy(archive_metrics_t *am);
 
 /* archive_metrics_ready: consuming; health 200. NULL am is a no-op, as for

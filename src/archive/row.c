@@ -57,8 +57,8 @@ static void span_json(const dp_json_t *j, uint32_t node, arc_span_t *out) {
     out->len = out->null ? 0 : j->nodes[node].len;
 }
 
-dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len,
-                       char *errstr, size_t n) {
+dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len, char *errstr,
+                       size_t n) {
     char jerr[200];
     dp_buf_reset(&row->scratch);
     if (dp_json_parse(j, value, len, 1u << 22, jerr, sizeof jerr))
@@ -70,23 +70,33 @@ dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t l
         if (!payload) payload = 0; /* the value is the payload itself */
     }
     if (j->nodes[payload].type != DP_JSON_OBJECT)
-        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: payload is not an object");
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "not a Debezium envelope: payload is not an object");
     uint32_t op = dp_json_get(j, payload, "op"), source = dp_json_get(j, payload, "source");
     if (!op || !source || j->nodes[source].type != DP_JSON_OBJECT)
-        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: no \"op\" or \"source\"");
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "not a Debezium envelope: no \"op\" or \"source\"");
     uint32_t before = dp_json_get(j, payload, "before"), after = dp_json_get(j, payload, "after");
-    if ((before && j->nodes[before].type != DP_JSON_OBJECT && j->nodes[before].type != DP_JSON_NULL) ||
+    if ((before && j->nodes[before].type != DP_JSON_OBJECT &&
+         j->nodes[before].type != DP_JSON_NULL) ||
         (after && j->nodes[after].type != DP_JSON_OBJECT && j->nodes[after].type != DP_JSON_NULL))
-        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: \"before\"/\"after\" not objects");
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "not a Debezium envelope: \"before\"/\"after\" not objects");
     dp_err_t err;
     if ((err = span_str(row, j, op, &row->op, "op", errstr, n)) ||
-        (err = span_str(row, j, dp_json_get(j, source, "table"), &row->table, "source.table", errstr, n)) ||
-        (err = span_str(row, j, dp_json_get(j, source, "version"), &row->version, "source.version", errstr, n)) ||
+        (err = span_str(row, j, dp_json_get(j, source, "table"), &row->table, "source.table",
+                        errstr, n)) ||
+        (err = span_str(row, j, dp_json_get(j, source, "version"), &row->version, "source.version",
+                        errstr, n)) ||
         (err = span_str(row, j, dp_json_get(j, source, "db"), &row->db, "source.db", errstr, n)) ||
-        (err = span_str(row, j, dp_json_get(j, source, "schema"), &row->schema, "source.schema", errstr, n)) ||
-        (err = get_int(j, dp_json_get(j, source, "txId"), &row->txid, &row->txid_null, "source.txId", errstr, n)) ||
-        (err = get_int(j, dp_json_get(j, source, "lsn"), &row->lsn, &row->lsn_null, "source.lsn", errstr, n)) ||
-        (err = get_int(j, dp_json_get(j, source, "ts_ms"), &row->event_ts_ms, &row->ts_null, "source.ts_ms", errstr, n)))
+        (err = span_str(row, j, dp_json_get(j, source, "schema"), &row->schema, "source.schema",
+                        errstr, n)) ||
+        (err = get_int(j, dp_json_get(j, source, "txId"), &row->txid, &row->txid_null,
+                       "source.txId", errstr, n)) ||
+        (err = get_int(j, dp_json_get(j, source, "lsn"), &row->lsn, &row->lsn_null, "source.lsn",
+                       errstr, n)) ||
+        (err = get_int(j, dp_json_get(j, source, "ts_ms"), &row->event_ts_ms, &row->ts_null,
+                       "source.ts_ms", errstr, n)))
         return err;
     if (row->op.null || row->op.len != 1 || !strchr("curdtm", row->op.p ? row->op.p[0] : 0))
         return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: unknown op");
@@ -136,8 +146,8 @@ dp_err_t arc_row_field_ms(const dp_json_t *j, const char *path, int64_t *ms) {
 
 /* ---- path.format ---- */
 
-dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms,
-                         const char *tz, char *out, size_t outsize) {
+dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_ms, const char *tz,
+                         char *out, size_t outsize) {
     /* bucket in local time, as Confluent's TimeBasedPartitioner does */
     int64_t offset_ms = 0;
     if (tz && strcmp(tz, "UTC") != 0) {
@@ -153,7 +163,11 @@ dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_m
             setenv("TZ", tz, 1);
             tzset();
             localtime_r(&t, &lt);
-            if (old) { setenv("TZ", old, 1); free(old); } else unsetenv("TZ");
+            if (old) {
+                setenv("TZ", old, 1);
+                free(old);
+            } else
+                unsetenv("TZ");
             tzset();
         }
         offset_ms = (int64_t)lt.tm_gmtoff * 1000;
@@ -165,11 +179,11 @@ dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_m
     gmtime_r(&secs, &tm);
     size_t o = 0;
     const char *p = format;
-#define PUT(...)                                                     \
-    do {                                                             \
-        int w_ = snprintf(out + o, outsize - o, __VA_ARGS__);        \
-        if (w_ < 0 || (size_t)w_ >= outsize - o) return DP_ERR_INVALID; \
-        o += (size_t)w_;                                             \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(out + o, outsize - o, __VA_ARGS__);                                      \
+        if (w_ < 0 || (size_t)w_ >= outsize - o) return DP_ERR_INVALID;                            \
+        o += (size_t)w_;                                                                           \
     } while (0)
     while (*p) {
         if (*p == '\'') {
@@ -182,7 +196,8 @@ dp_err_t arc_format_path(const char *format, int64_t ts_ms, long long duration_m
         size_t run = 1;
         while (p[run] == p[0]) run++;
         switch (p[0]) {
-        case 'Y': case 'y': PUT("%0*d", (int)run, tm.tm_year + 1900); break;
+        case 'Y':
+        case 'y': PUT("%0*d", (int)run, tm.tm_year + 1900); break;
         case 'M': PUT("%0*d", (int)run, tm.tm_mon + 1); break;
         case 'd': PUT("%0*d", (int)run, tm.tm_mday); break;
         case 'H': PUT("%0*d", (int)run, tm.tm_hour); break;

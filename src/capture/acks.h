@@ -17,18 +17,18 @@
 #include <stdint.h>
 
 typedef struct cap_ack_txn {
-    uint64_t end_lsn;  /* the transaction's end, once seen */
-    uint32_t pending;  /* records sent, not yet acknowledged */
-    uint8_t complete;  /* its end was seen */
-    uint8_t failed;    /* a record of it was not delivered */
+    uint64_t end_lsn; /* the transaction's end, once seen */
+    uint32_t pending; /* records sent, not yet acknowledged */
+    uint8_t complete; /* its end was seen */
+    uint8_t failed; /* a record of it was not delivered */
 } cap_ack_txn_t;
 
 typedef struct cap_acks {
     cap_ack_txn_t *ring;
     uint64_t cap, head, tail; /* sequence numbers; entry seq is ring[seq % cap] */
-    int open;                 /* the newest transaction is still being read */
+    int open; /* the newest transaction is still being read */
     int64_t inflight, inflight_bytes; /* records (and their bytes) awaiting a report */
-    uint64_t failures;        /* records reported failed */
+    uint64_t failures; /* records reported failed */
 } cap_acks_t;
 
 void cap_acks_init(cap_acks_t *a, uint64_t cap);

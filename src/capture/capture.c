@@ -34,15 +34,18 @@
 
 volatile sig_atomic_t capture_stop_requested;
 #define stop_requested capture_stop_requested
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
-
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
 
 /* ---- configuration-derived helpers ---- */
 
 static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
     if (!c->s.transforms || !*c->s.transforms) {
         if (c->s.transforms_kv.n)
-            return dp_seterr(errstr, n, DP_ERR_CONFIG, "\"transforms.%s\" set but \"transforms\" is empty",
+            return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                             "\"transforms.%s\" set but \"transforms\" is empty",
                              c->s.transforms_kv.keys[0]);
         return DP_OK;
     }
@@ -60,9 +63,10 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
         if (strcmp(type, DBZ_UNWRAP_TYPE) == 0) {
             /* changes only values, RegexRouter only topics: the two commute */
             if (c->unwrap) {
-                err = dp_seterr(errstr, n, DP_ERR_CONFIG, "\"transforms.%s.type\": datapipe runs "
-                                "one " DBZ_UNWRAP_TYPE " transform (\"%s\" is one)", tok,
-                                c->unwrap->alias);
+                err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                                "\"transforms.%s.type\": datapipe runs "
+                                "one " DBZ_UNWRAP_TYPE " transform (\"%s\" is one)",
+                                tok, c->unwrap->alias);
                 break;
             }
             c->unwrap = dp_xcalloc(1, sizeof *c->unwrap);
@@ -78,8 +82,8 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
         if (strcmp(type, "org.apache.kafka.connect.transforms.RegexRouter") != 0) {
             err = dp_seterr(errstr, n, DP_ERR_CONFIG,
                             "\"transforms.%s.type\" is \"%s\": datapipe implements "
-                            "org.apache.kafka.connect.transforms.RegexRouter and "
-                            DBZ_UNWRAP_TYPE, tok, type);
+                            "org.apache.kafka.connect.transforms.RegexRouter and " DBZ_UNWRAP_TYPE,
+                            tok, type);
             break;
         }
         snprintf(key, sizeof key, "%s.regex", tok);
@@ -87,15 +91,18 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
         snprintf(key, sizeof key, "%s.replacement", tok);
         const char *rep = cfg_kv_get(&c->s.transforms_kv, key);
         if (!re || !rep) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "transform \"%s\" needs \"transforms.%s.regex\" "
-                            "and \"transforms.%s.replacement\"", tok, tok, tok);
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                            "transform \"%s\" needs \"transforms.%s.regex\" "
+                            "and \"transforms.%s.replacement\"",
+                            tok, tok, tok);
             break;
         }
         char pat[1024];
         snprintf(pat, sizeof pat, "^(%s)$", re);
         c->routers = dp_xrealloc(c->routers, sizeof(router_t) * (c->nrouters + 1));
         if (regcomp(&c->routers[c->nrouters].re, pat, REG_EXTENDED)) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression in \"transforms.%s.regex\"", tok);
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                            "invalid regular expression in \"transforms.%s.regex\"", tok);
             break;
         }
         c->routers[c->nrouters].replacement = dp_xstrdup(rep);
@@ -110,7 +117,8 @@ static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
         if (c->unwrap && strncmp(k, c->unwrap->alias, al) == 0 && k[al] == '.')
             continue; /* checked by dbz_unwrap_init */
         if (strcmp(prop, "type") && strcmp(prop, "regex") && strcmp(prop, "replacement"))
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "unknown configuration key \"transforms.%s\"", k);
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "unknown configuration key \"transforms.%s\"",
+                            k);
     }
     return err;
 }
@@ -127,8 +135,10 @@ static dp_err_t setup_key_columns(capture_t *c, char *errstr, size_t n) {
         if (!*ent) continue;
         char *colon = strrchr(ent, ':');
         if (!colon || colon == ent || !colon[1]) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid \"message.key.columns\" entry \"%s\": "
-                            "expected <schema.table>:<column>[,<column>...]", ent);
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                            "invalid \"message.key.columns\" entry \"%s\": "
+                            "expected <schema.table>:<column>[,<column>...]",
+                            ent);
             break;
         }
         *colon = 0;
@@ -138,8 +148,10 @@ static dp_err_t setup_key_columns(capture_t *c, char *errstr, size_t n) {
         char pat[1024];
         snprintf(pat, sizeof pat, "^(%s)$", ent);
         if (regcomp(&ko->table, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression \"%s\" in "
-                            "\"message.key.columns\"", ent);
+            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                            "invalid regular expression \"%s\" in "
+                            "\"message.key.columns\"",
+                            ent);
             break;
         }
         c->nkeys++;
@@ -160,8 +172,8 @@ static dp_err_t setup_key_columns(capture_t *c, char *errstr, size_t n) {
 /* key_override_for: the message.key.columns entry for relation m, or NULL */
 static const key_override_t *key_override_for(const capture_t *c, const pgo_msg_t *m) {
     char full[1024];
-    snprintf(full, sizeof full, "%.*s.%.*s", (int)m->u.relation.nspname.len, m->u.relation.nspname.p,
-             (int)m->u.relation.relname.len, m->u.relation.relname.p);
+    snprintf(full, sizeof full, "%.*s.%.*s", (int)m->u.relation.nspname.len,
+             m->u.relation.nspname.p, (int)m->u.relation.relname.len, m->u.relation.relname.p);
     for (size_t i = 0; i < c->nkeys; i++)
         if (regexec(&c->keys[i].table, full, 0, NULL, 0) == 0) return &c->keys[i];
     return NULL;
@@ -200,8 +212,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     capture_t *c = opaque;
     if ((uintptr_t)m->_private == CAPTURE_NO_TXN) {
         int pos = c->pos_rkt && m->rkt == c->pos_rkt;
-        if (m->err) dp_warn(MOD, "%s record not delivered: %s", pos ? "position" : "heartbeat",
-                            rd_kafka_err2str(m->err));
+        if (m->err)
+            dp_warn(MOD, "%s record not delivered: %s", pos ? "position" : "heartbeat",
+                    rd_kafka_err2str(m->err));
         if (m->err && pos) c->pos_failed = 1;
         return;
     }
@@ -219,8 +232,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 /* advance: move flushed_lsn over every leading fully acknowledged txn */
 static void advance(capture_t *c) {
     /* exactly-once: only what Kafka committed (capture_eos_safe_seq) */
-    c->flushed_lsn = cap_acks_advance(&c->acks, capture_eos_safe_seq(c), c->flushed_lsn,
-                                      c->received_lsn);
+    c->flushed_lsn =
+        cap_acks_advance(&c->acks, capture_eos_safe_seq(c), c->flushed_lsn, c->received_lsn);
 }
 
 static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t klen,
@@ -237,8 +250,10 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
         err = capture_eos_tick(c, 0, errstr, n);
         while (!err && c->ktx.state == EOS_COMMITTING) {
             rd_kafka_poll(c->rk, 10);
-            if (stop_requested) err = DP_ERR_STOPPED;
-            else err = capture_eos_tick(c, 1, errstr, n);
+            if (stop_requested)
+                err = DP_ERR_STOPPED;
+            else
+                err = capture_eos_tick(c, 1, errstr, n);
         }
     }
     /* then the record, unless Kafka has it from before a restart or a
@@ -248,15 +263,17 @@ static dp_err_t produce(capture_t *c, table_entry_t *te, const void *key, size_t
         return err;
     }
     for (;;) {
-        rd_kafka_resp_err_t e = hdrs ? rd_kafka_producev(
-            c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
-            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END) : rd_kafka_producev(
-            c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
-            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e = hdrs
+            ? rd_kafka_producev(
+                  c->rk, RD_KAFKA_V_RKT(te->rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+                  RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
+                  RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END)
+            : rd_kafka_producev(c->rk, RD_KAFKA_V_RKT(te->rkt),
+                                RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+                                RD_KAFKA_V_VALUE((void *)val, vlen),
+                                RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
         if (!e) break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs) rd_kafka_headers_destroy(hdrs);
@@ -286,20 +303,24 @@ static dp_err_t txmeta_setup(capture_t *c, char *errstr, size_t n) {
     int ex = kfk_topic_exists(c->rk, c->tx_te.topic, 10000, errstr, n);
     if (ex < 0) return DP_ERR_KAFKA;
     if (!ex)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "topic \"%s\" for transaction metadata does not "
-                         "exist; create it first", c->tx_te.topic);
+        return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                         "topic \"%s\" for transaction metadata does not "
+                         "exist; create it first",
+                         c->tx_te.topic);
     c->tx_te.rkt = rd_kafka_topic_new(c->rk, c->tx_te.topic, NULL);
     return DP_OK;
 }
 
 /* txmeta_send: the open transaction's BEGIN (end 0) or END record, at the
  * LSN of the pgoutput message, acknowledged with the transaction's events */
-static dp_err_t txmeta_send(capture_t *c, int end, uint64_t lsn, int64_t commit_ts_us,
-                            char *errstr, size_t n) {
+static dp_err_t txmeta_send(capture_t *c, int end, uint64_t lsn, int64_t commit_ts_us, char *errstr,
+                            size_t n) {
     dbz_pipeline_t *p = &c->pipe;
     if (dbz_txmeta_encode(&c->txm, &c->opt, end, lsn, commit_ts_us, &p->key, &p->value))
-        return dp_seterr(errstr, n, DP_ERR_NOMEM, "%s record of transaction %u is larger than "
-                         "datapipe.max.event.bytes", end ? "END" : "BEGIN", c->xid);
+        return dp_seterr(errstr, n, DP_ERR_NOMEM,
+                         "%s record of transaction %u is larger than "
+                         "datapipe.max.event.bytes",
+                         end ? "END" : "BEGIN", c->xid);
     dp_err_t err = capture_convert(c, c->tx_te.topic, errstr, n);
     if (err) return err;
     return produce(c, &c->tx_te, p->key.data, p->key.len, p->value.data, p->value.len, errstr, n);
@@ -314,8 +335,10 @@ static dp_err_t txmeta_count(capture_t *c, const table_entry_t *te, uint64_t lsn
     *block = NULL;
     if (!c->s.provide_transaction_metadata || strcmp(snapshot, "false") != 0) return DP_OK;
     if (dbz_txmeta_event(&c->txm, te->t.schema, te->t.table, lsn, b))
-        return dp_seterr(errstr, n, DP_ERR_NOMEM, "transaction %u touches more tables than "
-                         "provide.transaction.metadata can count", c->xid);
+        return dp_seterr(errstr, n, DP_ERR_NOMEM,
+                         "transaction %u touches more tables than "
+                         "provide.transaction.metadata can count",
+                         c->xid);
     *block = b;
     return DP_OK;
 }
@@ -358,18 +381,20 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
         int found = 0;
         for (int i = 0; i < nc; i++) found |= strcmp(cat[i].name, ko->cols[k]) == 0;
         if (!found) {
-            dp_err_t e = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                                   "\"message.key.columns\" names column \"%s\" that table \"%.*s.%.*s\" "
-                                   "does not have", ko->cols[k], (int)m->u.relation.nspname.len,
-                                   m->u.relation.nspname.p, (int)m->u.relation.relname.len,
-                                   m->u.relation.relname.p);
+            dp_err_t e =
+                dp_seterr(errstr, n, DP_ERR_CONFIG,
+                          "\"message.key.columns\" names column \"%s\" that table \"%.*s.%.*s\" "
+                          "does not have",
+                          ko->cols[k], (int)m->u.relation.nspname.len, m->u.relation.nspname.p,
+                          (int)m->u.relation.relname.len, m->u.relation.relname.p);
             pgcat_facts_fini(&facts);
             return e;
         }
     }
     for (int i = 0; ko && i < nc; i++) {
         cat[i].in_pk = 0;
-        for (size_t k = 0; k < ko->ncols; k++) cat[i].in_pk |= strcmp(cat[i].name, ko->cols[k]) == 0;
+        for (size_t k = 0; k < ko->ncols; k++)
+            cat[i].in_pk |= strcmp(cat[i].name, ko->cols[k]) == 0;
     }
     err = dbz_table_init(&te->t, m, cat, (size_t)nc, &c->opt, errstr, n);
     pgcat_facts_fini(&facts);
@@ -378,7 +403,7 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
     char full[1024];
     snprintf(full, sizeof full, "%s.%s", te->t.schema, te->t.table);
     te->included = (c->include.n == 0 || dp_relist_match(&c->include, full)) &&
-                   !dp_relist_match(&c->exclude, full);
+        !dp_relist_match(&c->exclude, full);
     if (!te->included) return DP_OK;
     char base[1200];
     snprintf(base, sizeof base, "%s.%s.%s", c->s.topic_prefix, te->t.schema, te->t.table);
@@ -439,7 +464,7 @@ static void take_headers(capture_t *c, const dbz_record_t *rec) {
 /* send_event: encode ev through the pipeline and produce its record (and, for
  * a delete, its tombstone); counts what it sent */
 static dp_err_t send_event(capture_t *c, table_entry_t *te, const dbz_event_t *ev, char *errstr,
-                     size_t n) {
+                           size_t n) {
     dbz_record_t rec;
     dp_err_t err = capture_encode(c, te, ev, &rec, errstr, n);
     if (err) return err;
@@ -460,23 +485,26 @@ static dp_err_t send_event(capture_t *c, table_entry_t *te, const dbz_event_t *e
 }
 
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
-                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
-                      const char *snapshot, char *errstr, size_t n) {
+                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us, const char *snapshot,
+                      char *errstr, size_t n) {
     dbz_txblock_t txb;
     const dbz_txblock_t *txp;
     dp_err_t err = txmeta_count(c, te, lsn, snapshot, &txb, &txp, errstr, n);
     if (err) return err;
-    dbz_event_t ev = {&te->t, op, before, after,
-                      {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot, txp}, now_us};
+    dbz_event_t ev = {&te->t,
+                      op,
+                      before,
+                      after,
+                      {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, snapshot, txp},
+                      now_us};
     return send_event(c, te, &ev, errstr, n);
 }
 
-static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr,
-                          size_t n) {
+static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
     table_entry_t *te = capture_find_table(c, m->u.change.relid);
     if (!te)
-        return dp_seterr(errstr, n, DP_ERR_PROTO, "change for relation %u before its Relation message",
-                         m->u.change.relid);
+        return dp_seterr(errstr, n, DP_ERR_PROTO,
+                         "change for relation %u before its Relation message", m->u.change.relid);
     if (!te->included) return DP_OK;
     int64_t now = dp_wall_us(); /* the event's processing time */
     const pgo_tuple_t *old = m->u.change.old_kind ? &m->u.change.old_tuple : NULL;
@@ -497,12 +525,12 @@ static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *
     case PGO_DELETE:
         if (c->skip_d) return DP_OK;
         return emit(c, te, 'd', old, NULL, lsn, now, errstr, n);
-    default:
-        return DP_OK;
+    default: return DP_OK;
     }
 }
 
-static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
+static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *errstr,
+                            size_t n) {
     if (c->skip_t) return DP_OK;
     for (uint32_t i = 0; i < m->u.truncate.nrels; i++) {
         table_entry_t *te = capture_find_table(c, pgo_truncate_relid(m, i));
@@ -511,10 +539,14 @@ static dp_err_t on_truncate(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char
         const dbz_txblock_t *txp;
         dp_err_t err = txmeta_count(c, te, lsn, "false", &txb, &txp, errstr, n);
         if (err) return err;
-        dbz_event_t ev = {&te->t, 't', NULL, NULL,
+        dbz_event_t ev = {&te->t,
+                          't',
+                          NULL,
+                          NULL,
                           {c->commit_ts_us, c->xid, lsn, c->last_commit_lsn, "false", txp},
                           dp_wall_us()};
-        if ((err = send_event(c, te, &ev, errstr, n))) return err; /* the transform drops truncates */
+        if ((err = send_event(c, te, &ev, errstr, n)))
+            return err; /* the transform drops truncates */
     }
     return DP_OK;
 }
@@ -530,7 +562,8 @@ dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n) {
         if (err) return err;
         capture_serve(c, 50);
         if (dp_mono_us() >= next_note) {
-            dp_warn(MOD, "waiting for room in the acknowledgement ring (%llu transactions, %lld "
+            dp_warn(MOD,
+                    "waiting for room in the acknowledgement ring (%llu transactions, %lld "
                     "records unacknowledged, kafka transaction %s)",
                     (unsigned long long)(c->acks.tail - c->acks.head), (long long)c->acks.inflight,
                     eos_sm_state_name(c->ktx.state));
@@ -543,14 +576,14 @@ dp_err_t capture_begin_txn(capture_t *c, char *errstr, size_t n) {
     return DP_OK;
 }
 
-void capture_end_txn(capture_t *c, uint64_t end_lsn) {
-    cap_acks_end(&c->acks, end_lsn);
-}
+void capture_end_txn(capture_t *c, uint64_t end_lsn) { cap_acks_end(&c->acks, end_lsn); }
 
 void capture_tick_metrics(capture_t *c, const char *waiting_for) {
-    capture_metrics_tick(c->met, dp_mono_us(), &(capture_metrics_state_t){
-        c->flushed_lsn, c->received_lsn, c->acks.inflight, c->acks.inflight_bytes, c->txns,
-        c->tombstones, c->delivery_failed, c->delivery_err, waiting_for, c->reconnects});
+    capture_metrics_tick(c->met, dp_mono_us(),
+                         &(capture_metrics_state_t){c->flushed_lsn, c->received_lsn,
+                                                    c->acks.inflight, c->acks.inflight_bytes,
+                                                    c->txns, c->tombstones, c->delivery_failed,
+                                                    c->delivery_err, waiting_for, c->reconnects});
 }
 
 dp_err_t capture_wait_acked(capture_t *c, const char *why, char *errstr, size_t n) {
@@ -560,8 +593,8 @@ dp_err_t capture_wait_acked(capture_t *c, const char *why, char *errstr, size_t 
         if (!why) continue;
         capture_tick_metrics(c, "waiting for kafka to acknowledge");
         if (dp_mono_us() >= next_note) {
-            dp_warn(MOD, "waiting for Kafka to acknowledge %d records %s",
-                    rd_kafka_outq_len(c->rk), why);
+            dp_warn(MOD, "waiting for Kafka to acknowledge %d records %s", rd_kafka_outq_len(c->rk),
+                    why);
             next_note = dp_mono_us() + 10000000;
         }
     }
@@ -602,11 +635,16 @@ static dp_err_t on_xlogdata(capture_t *c, const unsigned char *p, size_t len, ui
         return DP_OK;
     }
     case PGO_RELATION: return on_relation(c, &m, errstr, n);
-    case PGO_INSERT: case PGO_UPDATE: case PGO_DELETE:
-        if (!c->acks.open) return dp_seterr(errstr, n, DP_ERR_PROTO, "change outside a transaction");
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE:
+        if (!c->acks.open)
+            return dp_seterr(errstr, n, DP_ERR_PROTO, "change outside a transaction");
         return on_change(c, &m, lsn, errstr, n);
     case PGO_TRUNCATE: return on_truncate(c, &m, lsn, errstr, n);
-    case PGO_TYPE: case PGO_ORIGIN: case PGO_MESSAGE: return DP_OK;
+    case PGO_TYPE:
+    case PGO_ORIGIN:
+    case PGO_MESSAGE: return DP_OK;
     }
     return DP_OK;
 }
@@ -621,7 +659,8 @@ static dp_err_t feedback(capture_t *c, char *errstr, size_t n) {
     int64_t now = dp_mono_us();
     if (!err) {
         if (c->flushed_lsn != c->fb.reported)
-            dp_debug(MOD, "confirmed %X/%X", (unsigned)(c->flushed_lsn >> 32), (unsigned)c->flushed_lsn);
+            dp_debug(MOD, "confirmed %X/%X", (unsigned)(c->flushed_lsn >> 32),
+                     (unsigned)c->flushed_lsn);
         pgf_feedback_sent(&c->fb, now, c->flushed_lsn);
     }
     return err;
@@ -647,7 +686,8 @@ static int64_t turn_deadline(const capture_t *c, int64_t now, int64_t next_log, 
 static dp_err_t wait_turn(capture_t *c, int64_t until, int read_pg, char *errstr, size_t n) {
     int64_t left = until - dp_mono_us();
     int ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
-    struct pollfd pfd[2] = {{c->wake.fd[0], POLLIN, 0}, {read_pg ? PQsocket(c->repl) : -1, POLLIN, 0}};
+    struct pollfd pfd[2] = {{c->wake.fd[0], POLLIN, 0},
+                            {read_pg ? PQsocket(c->repl) : -1, POLLIN, 0}};
     if (poll(pfd, 2, ms) < 0 && errno != EINTR)
         return dp_seterr(errstr, n, DP_ERR_NET, "poll: %s", strerror(errno));
     kfk_wakeup_drain(&c->wake);
@@ -678,8 +718,10 @@ static void heartbeat(capture_t *c, int64_t now) {
         int ex = kfk_topic_exists(c->rk, topic, 5000, err, sizeof err);
         if (ex <= 0) {
             if (!c->hb_recheck_us)
-                dp_warn(MOD, "heartbeat topic \"%s\" does not exist: heartbeats run the action "
-                        "query only until it does", topic);
+                dp_warn(MOD,
+                        "heartbeat topic \"%s\" does not exist: heartbeats run the action "
+                        "query only until it does",
+                        topic);
             c->hb_state = -1;
             c->hb_recheck_us = now + 10000000;
             return;
@@ -691,17 +733,21 @@ static void heartbeat(capture_t *c, int64_t now) {
     char key[512], val[256];
     int kl, vl;
     if (c->s.key_schemas_enable)
-        kl = snprintf(key, sizeof key, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
+        kl = snprintf(key, sizeof key,
+                      "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
                       "\"string\",\"optional\":false,\"field\":\"serverName\"}],\"optional\":false,"
                       "\"name\":\"io.debezium.connector.common.ServerNameKey\"},\"payload\":"
-                      "{\"serverName\":\"%s\"}}", c->s.topic_prefix);
+                      "{\"serverName\":\"%s\"}}",
+                      c->s.topic_prefix);
     else
         kl = snprintf(key, sizeof key, "{\"serverName\":\"%s\"}", c->s.topic_prefix);
     if (c->s.value_schemas_enable)
-        vl = snprintf(val, sizeof val, "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
+        vl = snprintf(val, sizeof val,
+                      "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
                       "\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
                       "\"name\":\"io.debezium.connector.common.Heartbeat\"},\"payload\":"
-                      "{\"ts_ms\":%lld}}", (long long)(dp_wall_us() / 1000));
+                      "{\"ts_ms\":%lld}}",
+                      (long long)(dp_wall_us() / 1000));
     else
         vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(dp_wall_us() / 1000));
     if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
@@ -729,8 +775,10 @@ static void heartbeat(capture_t *c, int64_t now) {
         c->rk, RD_KAFKA_V_RKT(c->hb_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(kp, kn), RD_KAFKA_V_VALUE((void *)vp, vn),
         RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END);
-    if (e) dp_warn(MOD, "heartbeat: %s", rd_kafka_err2str(e));
-    else c->heartbeats++;
+    if (e)
+        dp_warn(MOD, "heartbeat: %s", rd_kafka_err2str(e));
+    else
+        c->heartbeats++;
 }
 
 static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
@@ -738,19 +786,17 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
     int64_t next_log = dp_mono_us() + 10000000;
     int64_t hb_interval_us = c->s.heartbeat_interval_ms * 1000, next_heartbeat = dp_mono_us();
     int64_t waiting_since = 0, next_wait_note = 0; /* backpressure: since when, next log line */
-    const char *waiting = NULL;                    /* what /health says capture waits for */
+    const char *waiting = NULL; /* what /health says capture waits for */
     dp_err_t err = DP_OK;
     c->streaming = 1;
     while (!err) {
         rd_kafka_poll(c->rk, 0);
         capture_tick_metrics(c, waiting);
-        if (c->delivery_failed)
-            return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
+        if (c->delivery_failed) return dp_seterr(errstr, n, DP_ERR_KAFKA, "%s", c->delivery_err);
         if ((err = capture_eos_tick(c, 0, errstr, n))) break;
         advance(c);
         int64_t now = dp_mono_us();
-        if (pgf_feedback_due(&c->fb, now, c->flushed_lsn) && (err = feedback(c, errstr, n)))
-            break;
+        if (pgf_feedback_due(&c->fb, now, c->flushed_lsn) && (err = feedback(c, errstr, n))) break;
         if (now >= next_log) {
             dp_info(MOD, "events=%llu txns=%llu inflight=%lld confirmed=%X/%X",
                     (unsigned long long)c->events, (unsigned long long)c->txns,
@@ -763,8 +809,8 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             next_heartbeat = now + hb_interval_us;
         }
         if (stop_requested) break;
-        if (c->acks.inflight >= c->s.max_queue_size || c->acks.inflight_bytes >= c->s.max_queue_size_bytes ||
-            c->ktx.state == EOS_COMMITTING) {
+        if (c->acks.inflight >= c->s.max_queue_size ||
+            c->acks.inflight_bytes >= c->s.max_queue_size_bytes || c->ktx.state == EOS_COMMITTING) {
             /* backpressure (or a commit): serve acks, do not read */
             if ((err = wait_turn(c, turn_deadline(c, now, next_log, next_heartbeat), 0, errstr, n)))
                 break;
@@ -773,9 +819,12 @@ static dp_err_t stream(capture_t *c, char *errstr, size_t n) {
             if (now - waiting_since >= 5000000) {
                 waiting = "waiting for kafka to acknowledge";
                 if (now >= next_wait_note) {
-                    dp_warn(MOD, "waiting for Kafka: %lld records unacknowledged%s for %lld s; "
-                            "not reading the slot meanwhile", (long long)c->acks.inflight,
-                            c->ktx.state == EOS_COMMITTING ? ", a transaction commit under way" : "",
+                    dp_warn(MOD,
+                            "waiting for Kafka: %lld records unacknowledged%s for %lld s; "
+                            "not reading the slot meanwhile",
+                            (long long)c->acks.inflight,
+                            c->ktx.state == EOS_COMMITTING ? ", a transaction commit under way"
+                                                           : "",
                             (long long)((now - waiting_since) / 1000000));
                     next_wait_note = now + 30000000;
                 }
@@ -820,7 +869,7 @@ static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n);
 static int pg_gone(capture_t *c) {
     if (c->pg_lost) return 1;
     return (c->repl && PQstatus(c->repl) == CONNECTION_BAD) ||
-           (c->sql && PQstatus(c->sql) == CONNECTION_BAD);
+        (c->sql && PQstatus(c->sql) == CONNECTION_BAD);
 }
 
 /* setup_options: skipped.operations and the encoder's options */
@@ -857,15 +906,27 @@ static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
     snprintf(txid, sizeof txid, "datapipe-capture-%s", s->name);
     /* exactly-once: a transactional producer (a message may wait for Kafka
      * as long as the transaction may stay open: 15 min, the brokers' max) */
-    const char *defaults[] = {"client.id", s->name, "compression.type", "lz4", "linger.ms", "10",
-                              "batch.size", "1000000",
-                              "queue.buffering.max.messages", qsize,
-                              "queue.buffering.max.kbytes", qbytes,
-                              "message.timeout.ms", s->exactly_once ? "900000" : "0",
-                              s->exactly_once ? "transactional.id" : NULL, txid,
-                              "transaction.timeout.ms", "900000", NULL};
-    const char *forced[] = {"enable.idempotence", "true", "acks", "all", "partitioner",
-                            "murmur2_random", NULL};
+    const char *defaults[] = {"client.id",
+                              s->name,
+                              "compression.type",
+                              "lz4",
+                              "linger.ms",
+                              "10",
+                              "batch.size",
+                              "1000000",
+                              "queue.buffering.max.messages",
+                              qsize,
+                              "queue.buffering.max.kbytes",
+                              qbytes,
+                              "message.timeout.ms",
+                              s->exactly_once ? "900000" : "0",
+                              s->exactly_once ? "transactional.id" : NULL,
+                              txid,
+                              "transaction.timeout.ms",
+                              "900000",
+                              NULL};
+    const char *forced[] = {"enable.idempotence", "true",           "acks", "all",
+                            "partitioner",        "murmur2_random", NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -884,7 +945,7 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
     dp_err_t err;
     int mode = s->snapshot_mode;
     int want = mode == CAPTURE_SNAPSHOT_INITIAL || mode == CAPTURE_SNAPSHOT_INITIAL_ONLY ||
-               mode == CAPTURE_SNAPSHOT_WHEN_NEEDED;
+        mode == CAPTURE_SNAPSHOT_WHEN_NEEDED;
     /* a snapshot that began and did not finish (kill -9, crash) left its
      * mark in the stored position: the slot's position is not a complete
      * copy, start over. Kept in Kafka, so a capture user holding only
@@ -892,8 +953,10 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
     int exists = repl_slot_exists(c->sql, s->slot_name, errstr, n);
     if (exists < 0) return DP_ERR_PG;
     if (c->resume.snapshot && exists && want) {
-        dp_warn(MOD, "the snapshot for slot \"%s\" did not finish last time: dropping the "
-                "slot and taking the snapshot again", s->slot_name);
+        dp_warn(MOD,
+                "the snapshot for slot \"%s\" did not finish last time: dropping the "
+                "slot and taking the snapshot again",
+                s->slot_name);
         if ((err = drop_slot(c, errstr, n))) return err;
         exists = 0;
     }
@@ -910,7 +973,8 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
                              s->slot_name);
         dp_warn(MOD, "replication slot \"%s\" lost its WAL: dropping it and taking a new snapshot",
                 s->slot_name);
-        if ((err = drop_slot(c, errstr, n)) || (err = capture_eos_store_snapshot(c, 1, errstr, n)) ||
+        if ((err = drop_slot(c, errstr, n)) ||
+            (err = capture_eos_store_snapshot(c, 1, errstr, n)) ||
             (err = repl_ensure_slot(c->sql, c->repl, s->slot_name, 1, &slot, errstr, n)))
             return err;
     }
@@ -920,8 +984,10 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
             /* a half-read snapshot must not look done: without the slot (and
              * with the mark still set), the next start snapshots again */
             char derr[512];
-            if (drop_slot(c, derr, sizeof derr)) dp_warn(MOD, "%s", derr);
-            else dp_warn(MOD, "dropped slot \"%s\": the snapshot did not finish", s->slot_name);
+            if (drop_slot(c, derr, sizeof derr))
+                dp_warn(MOD, "%s", derr);
+            else
+                dp_warn(MOD, "dropped slot \"%s\": the snapshot did not finish", s->slot_name);
             return err;
         }
         /* every snapshot event acknowledged by Kafka (committed with the
@@ -972,7 +1038,8 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
 /* drop_slot: close the replication connection and drop the slot, waiting
  * (bounded) for the server to release it. */
 static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n) {
-    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password, c->s.dbname, c->s.port, c->s.name};
+    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password,
+                          c->s.dbname,   c->s.port, c->s.name};
     if (c->repl) PQfinish(c->repl);
     c->repl = NULL;
     dp_err_t err = DP_ERR_PG;
@@ -998,8 +1065,7 @@ static void capture_drain(capture_t *c) {
     if (!c->delivery_failed && capture_eos_flush(c, errstr, sizeof errstr))
         dp_warn(MOD, "final commit: %s", errstr);
     if (!c->delivery_failed) advance(c);
-    if (c->repl && PQstatus(c->repl) == CONNECTION_OK &&
-        feedback(c, errstr, sizeof errstr))
+    if (c->repl && PQstatus(c->repl) == CONNECTION_OK && feedback(c, errstr, sizeof errstr))
         dp_warn(MOD, "final feedback: %s", errstr);
 }
 
@@ -1089,7 +1155,10 @@ static int capture_once(int argc, char **argv, int restarting, int *again) {
     capture_metrics_stopping(c->met);
     capture_drain(c);
     if (!rc && c->s.slot_drop_on_stop && c->sql) {
-        if (c->repl) { PQfinish(c->repl); c->repl = NULL; }
+        if (c->repl) {
+            PQfinish(c->repl);
+            c->repl = NULL;
+        }
         if (repl_drop_slot(c->sql, c->s.slot_name, errstr, sizeof errstr))
             dp_warn(MOD, "%s", errstr);
     }

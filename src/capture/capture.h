@@ -14,36 +14,39 @@ typedef struct capture_settings {
     char *message_key_columns;
     char *plugin_name, *slot_name, *publication_name;
     int publication_autocreate_mode; /* all_tables|disabled|filtered|no_tables */
-    int snapshot_mode;               /* CAPTURE_SNAPSHOT_* */
+    int snapshot_mode; /* CAPTURE_SNAPSHOT_* */
     long long snapshot_fetch_size;
     int slot_drop_on_stop;
     int tombstones_on_delete;
     char *skipped_operations;
-    int decimal_handling_mode;       /* DBZ_DECIMAL_*: precise|double|string */
-    int time_precision_mode;         /* DBZ_TIME_*: adaptive|adaptive_time_microseconds|connect */
-    int binary_handling_mode;        /* DBZ_BINARY_*: bytes|base64|base64-url-safe|hex */
+    int decimal_handling_mode; /* DBZ_DECIMAL_*: precise|double|string */
+    int time_precision_mode; /* DBZ_TIME_*: adaptive|adaptive_time_microseconds|connect */
+    int binary_handling_mode; /* DBZ_BINARY_*: bytes|base64|base64-url-safe|hex */
     char *key_converter, *value_converter;
     int key_schemas_enable, value_schemas_enable;
     char *key_registry_url, *value_registry_url;
     char *transforms;
-    cfg_kv_t transforms_kv;          /* transforms.<name>.<key> */
-    long long max_queue_size;        /* events in flight to Kafka */
+    cfg_kv_t transforms_kv; /* transforms.<name>.<key> */
+    long long max_queue_size; /* events in flight to Kafka */
     long long max_queue_size_bytes;
     long long status_update_interval_ms;
     long long heartbeat_interval_ms;
     char *heartbeat_action_query, *heartbeat_topic_prefix;
     int provide_transaction_metadata; /* BEGIN/END records, envelope transaction block */
-    char *topic_transaction;         /* <topic.prefix>.<topic.transaction> */
+    char *topic_transaction; /* <topic.prefix>.<topic.transaction> */
     long long max_event_bytes;
-    int exactly_once;                /* datapipe.exactly.once */
+    int exactly_once; /* datapipe.exactly.once */
     char *offset_storage_topic;
     long long transaction_interval_ms;
-    cfg_service_t svc;               /* datapipe.log.level, datapipe.metrics.*, kafka.* */
+    cfg_service_t svc; /* datapipe.log.level, datapipe.metrics.*, kafka.* */
 } capture_settings_t;
 
 enum {
-    CAPTURE_SNAPSHOT_INITIAL, CAPTURE_SNAPSHOT_INITIAL_ONLY, CAPTURE_SNAPSHOT_WHEN_NEEDED,
-    CAPTURE_SNAPSHOT_NO_DATA, CAPTURE_SNAPSHOT_NEVER
+    CAPTURE_SNAPSHOT_INITIAL,
+    CAPTURE_SNAPSHOT_INITIAL_ONLY,
+    CAPTURE_SNAPSHOT_WHEN_NEEDED,
+    CAPTURE_SNAPSHOT_NO_DATA,
+    CAPTURE_SNAPSHOT_NEVER
 };
 
 extern const cfg_table_t capture_config_table;

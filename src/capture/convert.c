@@ -28,7 +28,8 @@ struct capture_avro {
     dp_avro_conv_t *key, *value;
 };
 
-static dp_err_t check_converter(const char *key, const char *cls, int *avro, char *errstr, size_t n) {
+static dp_err_t check_converter(const char *key, const char *cls, int *avro, char *errstr,
+                                size_t n) {
     *avro = strcmp(cls, AVRO_CONVERTER) == 0;
     if (*avro || strcmp(cls, JSON_CONVERTER) == 0) return DP_OK;
     return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
@@ -39,14 +40,17 @@ static dp_err_t check_converter(const char *key, const char *cls, int *avro, cha
 static dp_err_t open_side(capture_t *c, int is_key, const char *url_key, const char *url,
                           dp_registry_t **reg, dp_avro_conv_t **conv, char *errstr, size_t n) {
     if (!url || !*url)
-        return dp_seterr(errstr, n, DP_ERR_CONFIG, "missing required configuration key \"%s\" "
-                         "(%s.converter is " AVRO_CONVERTER ")", url_key, is_key ? "key" : "value");
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "missing required configuration key \"%s\" "
+                         "(%s.converter is " AVRO_CONVERTER ")",
+                         url_key, is_key ? "key" : "value");
     if (!(*reg = dp_registry_new(url, 30000, errstr, n))) return DP_ERR_CONFIG;
     *conv = dp_avro_conv_new(is_key, (size_t)c->s.max_event_bytes, MAX_SCHEMAS,
                              dp_registry_register_cb, *reg);
     char shown[512];
     dp_registry_redact(url, shown, sizeof shown);
-    dp_info(MOD, "%s.converter: Avro through the schema registry %s", is_key ? "key" : "value", shown);
+    dp_info(MOD, "%s.converter: Avro through the schema registry %s", is_key ? "key" : "value",
+            shown);
     return DP_OK;
 }
 

@@ -61,7 +61,8 @@ static dp_err_t txn_error(rd_kafka_error_t *e, const char *what, char *errstr, s
     dp_err_t err = dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction %s: %s%s", what,
                              rd_kafka_error_string(e),
                              rd_kafka_error_is_fatal(e) ? " (fatal: another capture with this "
-                                                          "transactional.id took over?)" : "");
+                                                          "transactional.id took over?)"
+                                                        : "");
     rd_kafka_error_destroy(e);
     return err;
 }
@@ -80,9 +81,17 @@ static void position_key(const capture_t *c, dp_buf_t *out) {
  * offset topic with read_committed up to its end. */
 static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
     const char *topic = c->s.offset_storage_topic;
-    const char *defaults[] = {"client.id", c->s.name, "isolation.level", "read_committed",
-                              "enable.partition.eof", "true", "enable.auto.commit", "false",
-                              "group.id", "datapipe-position-reader", NULL};
+    const char *defaults[] = {"client.id",
+                              c->s.name,
+                              "isolation.level",
+                              "read_committed",
+                              "enable.partition.eof",
+                              "true",
+                              "enable.auto.commit",
+                              "false",
+                              "group.id",
+                              "datapipe-position-reader",
+                              NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &c->s.svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_t *rk = kfk_new(RD_KAFKA_CONSUMER, conf, "position reader", errstr, n);
@@ -96,9 +105,11 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
         err = dp_seterr(errstr, n, DP_ERR_KAFKA,
                         "topic \"%s\" (offset.storage.topic, where exactly-once capture keeps "
                         "its position) is not readable: %s; create it (compacted) first",
-                        topic, e ? rd_kafka_err2str(e)
-                                 : md && md->topic_cnt == 1 && md->topics[0].err
-                                       ? rd_kafka_err2str(md->topics[0].err) : "no partitions");
+                        topic,
+                        e ? rd_kafka_err2str(e)
+                            : md && md->topic_cnt == 1 && md->topics[0].err
+                            ? rd_kafka_err2str(md->topics[0].err)
+                            : "no partitions");
         if (md) rd_kafka_metadata_destroy(md);
         rd_kafka_destroy(rk);
         return err;
@@ -127,15 +138,16 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             eof++;
         } else if (m->err) {
-            err = dp_seterr(errstr, n, DP_ERR_KAFKA, "reading the position from \"%s\": %s",
-                            topic, rd_kafka_message_errstr(m));
+            err = dp_seterr(errstr, n, DP_ERR_KAFKA, "reading the position from \"%s\": %s", topic,
+                            rd_kafka_message_errstr(m));
         } else if (m->key_len == key.len && memcmp(m->key, key.data, key.len) == 0) {
             if (!m->payload) {
                 memset(&pos, 0, sizeof pos); /* deleted */
             } else if (!capture_position_parse(m->payload, m->len, &pos)) {
                 err = dp_seterr(errstr, n, DP_ERR_PROTO,
                                 "the position in \"%s\" [%d] at offset %lld is not one datapipe "
-                                "wrote: %.*s", topic, m->partition, (long long)m->offset,
+                                "wrote: %.*s",
+                                topic, m->partition, (long long)m->offset,
                                 (int)(m->len > 200 ? 200 : m->len), (const char *)m->payload);
             }
         }
@@ -237,7 +249,8 @@ dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, siz
     c->pos_failed = 0;
     if ((err = capture_wait_acked(c, NULL, errstr, n))) return err;
     if (c->pos_failed)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "the snapshot state could not be stored in \"%s\"",
+        return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                         "the snapshot state could not be stored in \"%s\"",
                          c->s.offset_storage_topic);
     return DP_OK;
 }
@@ -245,11 +258,13 @@ dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, siz
 capture_eos_pos_t capture_eos_position(const capture_t *c) {
     /* where the stream is, never behind a position still being skipped up
      * to after a restart (the records up to it are in) */
-    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->acks.open, c->cur_final_lsn != 0, 0};
+    capture_eos_pos_t at = {c->cur_final_lsn, c->txn_records, !c->acks.open, c->cur_final_lsn != 0,
+                            0};
     const capture_eos_pos_t *r = &c->resume;
-    if (r->valid && (!at.valid || r->lsn_commit > at.lsn_commit ||
-                     (r->lsn_commit == at.lsn_commit && !at.complete &&
-                      (r->complete || r->records > at.records))))
+    if (r->valid &&
+        (!at.valid || r->lsn_commit > at.lsn_commit ||
+         (r->lsn_commit == at.lsn_commit && !at.complete &&
+          (r->complete || r->records > at.records))))
         at = *r;
     at.snapshot = 0; /* a streaming position: any snapshot is done */
     return at;
@@ -305,7 +320,8 @@ dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {
         if (err) return err;
         if (!eos_sm_open(&c->ktx)) break;
         if (dp_mono_us() > deadline)
-            return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction commit: no answer in 60 s");
+            return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                             "kafka transaction commit: no answer in 60 s");
         rd_kafka_poll(c->rk, 10);
     }
     return DP_OK;

@@ -37,7 +37,8 @@ int eos_sm_step(eos_sm_t *m, eos_event_t ev, int64_t now_us, uint64_t commit_seq
             m->safe_seq = m->commit_seq;
             m->commits++;
             return 0;
-        case EOS_EV_ABORTED: case EOS_EV_FATAL: m->state = EOS_FAILED; return 0;
+        case EOS_EV_ABORTED:
+        case EOS_EV_FATAL: m->state = EOS_FAILED; return 0;
         default: return -1;
         }
     case EOS_FAILED: return -1;

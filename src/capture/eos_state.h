@@ -22,20 +22,20 @@
 typedef enum { EOS_IDLE, EOS_OPEN, EOS_COMMITTING, EOS_FAILED } eos_state_t;
 
 typedef enum {
-    EOS_EV_BEGIN,        /* a Kafka transaction began */
+    EOS_EV_BEGIN, /* a Kafka transaction began */
     EOS_EV_BEGIN_FAILED, /* it could not begin */
     EOS_EV_COMMIT_START, /* its commit was asked for (covers < commit_seq) */
-    EOS_EV_RETRY,        /* the commit has no answer yet, or a retriable error */
-    EOS_EV_COMMITTED,    /* the commit is in */
-    EOS_EV_ABORTED,      /* the commit failed and the transaction was aborted */
-    EOS_EV_FATAL         /* the commit failed and cannot be aborted (fenced) */
+    EOS_EV_RETRY, /* the commit has no answer yet, or a retriable error */
+    EOS_EV_COMMITTED, /* the commit is in */
+    EOS_EV_ABORTED, /* the commit failed and the transaction was aborted */
+    EOS_EV_FATAL /* the commit failed and cannot be aborted (fenced) */
 } eos_event_t;
 
 typedef struct eos_sm {
     eos_state_t state;
-    uint64_t safe_seq;   /* entries below it are in committed Kafka transactions */
+    uint64_t safe_seq; /* entries below it are in committed Kafka transactions */
     uint64_t commit_seq; /* what the commit under way makes safe */
-    int64_t began_us;    /* when the open transaction began */
+    int64_t began_us; /* when the open transaction began */
     uint64_t commits;
 } eos_sm_t;
 

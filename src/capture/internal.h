@@ -37,7 +37,7 @@ typedef struct router {
 } router_t;
 
 typedef struct key_override {
-    regex_t table;   /* matches "schema.table" */
+    regex_t table; /* matches "schema.table" */
     char **cols;
     size_t ncols;
 } key_override_t;
@@ -46,7 +46,7 @@ typedef struct table_entry {
     uint32_t relid;
     int included;
     dbz_table_t t;
-    dbz_plan_t plan;   /* its Avro schemas and ids (event/pipeline.h) */
+    dbz_plan_t plan; /* its Avro schemas and ids (event/pipeline.h) */
     char *topic;
     rd_kafka_topic_t *rkt;
 } table_entry_t;
@@ -69,36 +69,36 @@ typedef struct capture {
     table_entry_t *tables;
     size_t ntables;
 
-    cap_acks_t acks;            /* source transactions until Kafka acknowledged them */
+    cap_acks_t acks; /* source transactions until Kafka acknowledged them */
     uint32_t xid;
     int64_t commit_ts_us;
     uint64_t last_commit_lsn;
 
     uint64_t received_lsn, flushed_lsn;
-    pgf_feedback_t fb;          /* when the next status update goes to PostgreSQL */
+    pgf_feedback_t fb; /* when the next status update goes to PostgreSQL */
     int delivery_failed;
     char delivery_err[512];
     rd_kafka_resp_err_t delivery_code; /* the first failed delivery's error */
-    int restart;                /* a failure a new producer heals (capture_main restarts) */
+    int restart; /* a failure a new producer heals (capture_main restarts) */
 
-    int snapshot_only;      /* snapshot.mode initial_only: no streaming */
+    int snapshot_only; /* snapshot.mode initial_only: no streaming */
     rd_kafka_topic_t *hb_rkt; /* heartbeat topic, once known to exist */
-    int hb_state;           /* 0 unchecked, 1 topic exists, -1 missing */
-    int64_t hb_recheck_us;  /* when to look for a missing heartbeat topic again */
+    int hb_state; /* 0 unchecked, 1 topic exists, -1 missing */
+    int64_t hb_recheck_us; /* when to look for a missing heartbeat topic again */
     uint64_t heartbeats;
     uint64_t events, tombstones, txns, snapshot_rows;
-    dbz_pipeline_t pipe;    /* event -> record bytes; its key/value buffers also carry
+    dbz_pipeline_t pipe; /* event -> record bytes; its key/value buffers also carry
                              * the transaction records and heartbeats */
     /* datapipe.exactly.once (eos.c) */
-    int streaming;              /* past the snapshot: positions are stored */
-    eos_sm_t ktx;               /* the Kafka transaction (eos_state.h) */
-    int pg_lost;                /* the stream ended with the connection: reconnect heals it */
-    int pos_failed;             /* a stored position was not delivered (at-least-once) */
+    int streaming; /* past the snapshot: positions are stored */
+    eos_sm_t ktx; /* the Kafka transaction (eos_state.h) */
+    int pg_lost; /* the stream ended with the connection: reconnect heals it */
+    int pos_failed; /* a stored position was not delivered (at-least-once) */
     uint64_t reconnects;
-    uint64_t cur_final_lsn;     /* commit LSN of the transaction being read (Begin) */
-    uint64_t txn_records;       /* records of it so far, skipped ones included */
-    uint64_t skip, skipped;     /* records of it still to skip (UINT64_MAX: all); total */
-    capture_eos_pos_t resume;   /* the stored position, while the stream is before it */
+    uint64_t cur_final_lsn; /* commit LSN of the transaction being read (Begin) */
+    uint64_t txn_records; /* records of it so far, skipped ones included */
+    uint64_t skip, skipped; /* records of it still to skip (UINT64_MAX: all); total */
+    capture_eos_pos_t resume; /* the stored position, while the stream is before it */
     rd_kafka_topic_t *pos_rkt;
     dp_buf_t pos_key;
     struct capture_metrics *met; /* capture/metrics.h */
@@ -155,8 +155,8 @@ void capture_eos_fini(capture_t *c);
 
 /* capture_emit: encode and produce one change event (and its tombstone). */
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
-                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us,
-                      const char *snapshot, char *errstr, size_t n);
+                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us, const char *snapshot,
+                      char *errstr, size_t n);
 /* convert.c: key.converter / value.converter. capture_convert_setup checks
  * them (JsonConverter or AvroConverter) and opens the schema registry.
  * capture_encode: the record of one change event (c->pipe), waiting while

@@ -32,12 +32,13 @@ capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr
     capture_metrics_t *cm = dp_xcalloc(1, sizeof *cm);
     dp_metrics_t *r = cm->reg = dp_metrics_new(0);
     static const char *const tl[] = {"table", "operation"};
-    cm->events = dp_metric_counter(r, "datapipe_capture_events_total",
-                                   "Change events handed to Kafka, by <schema>.<table> and op (c, u, d, t).",
-                                   2, tl);
-    dp_metric_rate(r, "cdc_events_per_second",
-                   "Change events per second over the last 10 s, by table and operation (the seed's name).",
-                   cm->events);
+    cm->events = dp_metric_counter(
+        r, "datapipe_capture_events_total",
+        "Change events handed to Kafka, by <schema>.<table> and op (c, u, d, t).", 2, tl);
+    dp_metric_rate(
+        r, "cdc_events_per_second",
+        "Change events per second over the last 10 s, by table and operation (the seed's name).",
+        cm->events);
 #define G(name, help) dp_metric_series(dp_metric_gauge(r, name, help, 0, NULL), NULL)
 #define C(name, help) dp_metric_series(dp_metric_counter(r, name, help, 0, NULL), NULL)
     cm->tombstones = C("datapipe_capture_tombstones_total", "Tombstones sent after deletes.");
@@ -48,9 +49,10 @@ capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr
                       "Server WAL end (from keepalives) minus the LSN confirmed to PostgreSQL.");
     cm->lag_ms = G("datapipe_capture_lag_ms",
                    "Milliseconds between the last event's commit and capture handing it to Kafka.");
-    cm->confirmed = G("datapipe_capture_confirmed_lsn",
-                      "LSN confirmed to PostgreSQL (flushed), as a number.");
-    cm->queue_events = G("datapipe_capture_queue_events", "Events handed to Kafka, not yet acknowledged.");
+    cm->confirmed =
+        G("datapipe_capture_confirmed_lsn", "LSN confirmed to PostgreSQL (flushed), as a number.");
+    cm->queue_events =
+        G("datapipe_capture_queue_events", "Events handed to Kafka, not yet acknowledged.");
     cm->queue_bytes = G("datapipe_capture_queue_bytes", "Bytes of those events.");
     cm->pg_connected = G("datapipe_capture_postgres_connected",
                          "1 while the replication connection streams, 0 while capture reconnects.");
@@ -59,7 +61,8 @@ capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr
 #undef G
 #undef C
     if (s->svc.metrics_port > 0) {
-        cm->srv = dp_metrics_server_start(cm->reg, s->svc.metrics_host, (int)s->svc.metrics_port, errstr, n);
+        cm->srv = dp_metrics_server_start(cm->reg, s->svc.metrics_host, (int)s->svc.metrics_port,
+                                          errstr, n);
         if (!cm->srv) {
             capture_metrics_destroy(cm);
             return NULL;
@@ -109,7 +112,8 @@ void capture_metrics_delivery_error(capture_metrics_t *cm) {
     if (cm) dp_metric_inc(cm->delivery_errors);
 }
 
-void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us, const capture_metrics_state_t *st) {
+void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us,
+                          const capture_metrics_state_t *st) {
     if (!cm) return;
     int health = st->delivery_failed ? 2 : st->waiting_for ? 4 : 1;
     if (health != cm->health ||

@@ -17,14 +17,15 @@ typedef struct capture_metrics_state {
     int delivery_failed;
     const char *delivery_err;
     const char *waiting_for; /* what capture waits for (health 503 says it), NULL */
-    uint64_t reconnects;     /* to PostgreSQL, after the connection was lost */
+    uint64_t reconnects; /* to PostgreSQL, after the connection was lost */
 } capture_metrics_state_t;
 
 /* capture_metrics_new: the registry, and when datapipe.metrics.port is not
  * 0 the HTTP endpoint on datapipe.metrics.host. NULL on failure (errstr
  * names host:port). Health is 503 "starting" until the first tick.
  * capture_metrics_destroy(NULL) is a no-op; it stops the endpoint. */
-capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr, size_t errstr_size);
+capture_metrics_t *capture_metrics_new(const capture_settings_t *s, char *errstr,
+                                       size_t errstr_size);
 void capture_metrics_destroy(capture_metrics_t *cm);
 
 /* capture_metrics_event: one event of schema.table with op (c, u, d, t, r)

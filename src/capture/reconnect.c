@@ -25,7 +25,6 @@
 #include "common/retry.h"
 #include "pg/repl.h"
 
-
 /* settle: steps 1 to 3 above */
 static dp_err_t settle(capture_t *c, char *errstr, size_t n) {
     dp_err_t err = capture_wait_acked(c, "before reconnecting to PostgreSQL", errstr, n);

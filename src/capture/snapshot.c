@@ -20,7 +20,7 @@
 
 typedef struct snap_sink {
     capture_t *c;
-    uint64_t lsn;        /* the consistent point */
+    uint64_t lsn; /* the consistent point */
     table_entry_t *last; /* the table of the previous row */
 } snap_sink_t;
 
@@ -66,10 +66,12 @@ static dp_err_t on_row(void *ctx, uint32_t relid, const pgo_tuple_t *row, const 
         return dp_seterr(errstr, n, DP_ERR_PROTO, "snapshot: a row of unknown relation %u", relid);
     /* the same in-flight bound as streaming */
     while ((c->acks.inflight >= c->s.max_queue_size ||
-            c->acks.inflight_bytes >= c->s.max_queue_size_bytes) && !capture_stop_requested)
+            c->acks.inflight_bytes >= c->s.max_queue_size_bytes) &&
+           !capture_stop_requested)
         capture_serve(c, 20);
     if (capture_stop_requested) return DP_ERR_STOPPED;
-    dp_err_t err = capture_emit(c, k->last, 'r', NULL, row, k->lsn, dp_wall_us(), marker, errstr, n);
+    dp_err_t err =
+        capture_emit(c, k->last, 'r', NULL, row, k->lsn, dp_wall_us(), marker, errstr, n);
     if (!err) c->snapshot_rows++;
     return err;
 }
@@ -86,7 +88,8 @@ static void on_end(void *ctx, int ok) {
 
 dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t lsn, char *errstr,
                           size_t n) {
-    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password, c->s.dbname, c->s.port, c->s.name};
+    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password,
+                          c->s.dbname,   c->s.port, c->s.name};
     PGconn *snap = repl_connect(&ci, 0, errstr, n);
     if (!snap) return DP_ERR_NET;
     snap_sink_t k = {c, lsn, NULL};

@@ -81,8 +81,7 @@ void dp_breaker_record(dp_breaker_t *b, int ok, int64_t now_ms) {
             b->failures = b->trials_allowed = b->trials_ok = 0;
         }
         break;
-    case DP_BREAKER_OPEN:
-        break; /* a call from before it opened: the decision stands */
+    case DP_BREAKER_OPEN: break; /* a call from before it opened: the decision stands */
     }
 }
 

@@ -53,19 +53,19 @@ typedef enum dp_breaker_state {
 
 typedef struct dp_breaker_policy {
     int failure_threshold; /* consecutive failures that open it; 1..1000000 */
-    int64_t open_ms;       /* time open before trials; 0..one week */
-    int half_open_calls;   /* trial calls, all must succeed to close; 1..1000000 */
+    int64_t open_ms; /* time open before trials; 0..one week */
+    int half_open_calls; /* trial calls, all must succeed to close; 1..1000000 */
 } dp_breaker_policy_t;
 
 typedef struct dp_breaker {
     dp_breaker_policy_t policy;
     dp_breaker_state_t state;
-    int failures;          /* CLOSED: consecutive failures so far */
-    int trials_allowed;    /* HALF_OPEN: trial calls let through */
-    int trials_ok;         /* HALF_OPEN: trial calls that succeeded */
-    int64_t opened_ms;     /* OPEN: when it opened */
-    uint64_t opens;        /* times it went to OPEN, for metrics */
-    uint64_t refused;      /* calls refused, for metrics */
+    int failures; /* CLOSED: consecutive failures so far */
+    int trials_allowed; /* HALF_OPEN: trial calls let through */
+    int trials_ok; /* HALF_OPEN: trial calls that succeeded */
+    int64_t opened_ms; /* OPEN: when it opened */
+    uint64_t opens; /* times it went to OPEN, for metrics */
+    uint64_t refused; /* calls refused, for metrics */
 } dp_breaker_t;
 
 /* dp_breaker_policy_default: threshold 5, 30 s open, 3 half-open calls. */

@@ -28,15 +28,17 @@ char *dp_xstrdup(const char *s);
 /* dp_buf_init: empty buffer that may grow up to max bytes. */
 void dp_buf_init(dp_buf_t *b, size_t max);
 void dp_buf_fini(dp_buf_t *b);
-static inline void dp_buf_reset(dp_buf_t *b) { b->len = 0; b->overflow = 0; }
+static inline void dp_buf_reset(dp_buf_t *b) {
+    b->len = 0;
+    b->overflow = 0;
+}
 
 /* dp_buf_reserve: make room for n more bytes; DP_ERR_NOMEM past max. */
 dp_err_t dp_buf_reserve(dp_buf_t *b, size_t n);
 dp_err_t dp_buf_append(dp_buf_t *b, const void *p, size_t n);
 dp_err_t dp_buf_putc(dp_buf_t *b, char c);
 dp_err_t dp_buf_puts(dp_buf_t *b, const char *s);
-dp_err_t dp_buf_printf(dp_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+dp_err_t dp_buf_printf(dp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* dp_buf_cstr: NUL-terminate (not counted in len) and return data. */
 /* dp_buf_put_u64, dp_buf_put_i64: the decimal text of v (what "%llu" and
  * "%lld" print, without a format string's cost) */

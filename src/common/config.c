@@ -23,11 +23,13 @@ static const cfg_def_t service_defs[] = {
      NULL, "Log level.", NULL, NULL},
     {"datapipe.metrics.port", CFG_INT, SVC(metrics_port), 0, 65535, "0", NULL, 0, NULL,
      "Port of the HTTP endpoint with GET /metrics (Prometheus text format) and GET /health; "
-     "0 = no endpoint.", NULL, NULL},
+     "0 = no endpoint.",
+     NULL, NULL},
     {"datapipe.metrics.host", CFG_STRING, SVC(metrics_host), 0, 0, "127.0.0.1", NULL, 0, NULL,
      "Address the metrics endpoint binds (0.0.0.0 for every interface).", NULL, NULL},
     {"kafka.", CFG_PREFIX, SVC(kafka), 0, 0, NULL, NULL, 0, NULL,
-     "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required).", NULL, NULL},
+     "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required).", NULL,
+     NULL},
 };
 #define NSERVICE (sizeof service_defs / sizeof service_defs[0])
 
@@ -135,8 +137,8 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
                              d->enums);
         char why[512];
         if (d->check && d->check(value, why, sizeof why))
-            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "invalid value \"%s\" for \"%s\": %s",
-                             shown, key, why);
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "invalid value \"%s\" for \"%s\": %s", shown, key, why);
         char **slot = (char **)(base + d->offset);
         free(*slot);
         *slot = dp_xstrdup(value);
@@ -159,12 +161,13 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
     }
     case CFG_BOOL: {
         int v;
-        if (strcasecmp(value, "true") == 0) v = 1;
-        else if (strcasecmp(value, "false") == 0) v = 0;
+        if (strcasecmp(value, "true") == 0)
+            v = 1;
+        else if (strcasecmp(value, "false") == 0)
+            v = 0;
         else
             return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                             "invalid value \"%s\" for \"%s\": expected true or false", shown,
-                             key);
+                             "invalid value \"%s\" for \"%s\": expected true or false", shown, key);
         *(int *)(base + d->offset) = v;
         return DP_OK;
     }
@@ -177,20 +180,18 @@ static dp_err_t set_def(const cfg_def_t *d, void *settings, const char *key, con
         *(int *)(base + d->offset) = m->value;
         return DP_OK;
     }
-    case CFG_PREFIX:
-        kv_add((cfg_kv_t *)(base + d->offset), key + prefix_len, value);
-        return DP_OK;
+    case CFG_PREFIX: kv_add((cfg_kv_t *)(base + d->offset), key + prefix_len, value); return DP_OK;
     }
     return DP_ERR_CONFIG;
 }
 
-static dp_err_t set_shown(const cfg_table_t *t, void *settings, const char *key,
-                          const char *value, const char *shown, char *errstr, size_t errstr_size) {
+static dp_err_t set_shown(const cfg_table_t *t, void *settings, const char *key, const char *value,
+                          const char *shown, char *errstr, size_t errstr_size) {
     size_t plen = 0, base;
     const cfg_def_t *d = find_def(t, key, &plen, &base);
     if (!d)
-        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "unknown configuration key \"%s\" for %s",
-                         key, t->service);
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                         "unknown configuration key \"%s\" for %s", key, t->service);
     if (d->flags & CFG_F_DEPRECATED) {
         dp_warn("config", "\"%s\" is deprecated, use \"%s\"", key, d->alias_of);
         const cfg_def_t *a = find_def(t, d->alias_of, NULL, &base);
@@ -335,7 +336,10 @@ dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t er
     dp_err_t err = DP_OK;
     while (!err && *p) {
         const char *ref = strstr(p, "${");
-        if (!ref) { err = dp_buf_puts(&b, p); break; }
+        if (!ref) {
+            err = dp_buf_puts(&b, p);
+            break;
+        }
         const char *close = strchr(ref, '}');
         if ((strncmp(ref + 2, "file:", 5) != 0 && strncmp(ref + 2, "env:", 4) != 0) || !close) {
             /* not a provider reference: keep literally */
@@ -346,29 +350,52 @@ dp_err_t cfg_resolve_refs(const char *value, char **out, char *errstr, size_t er
         if ((err = dp_buf_append(&b, p, (size_t)(ref - p)))) break;
         char inner[4096];
         size_t il = (size_t)(close - ref - 2);
-        if (il >= sizeof inner) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "reference too long"); break; }
+        if (il >= sizeof inner) {
+            err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "reference too long");
+            break;
+        }
         memcpy(inner, ref + 2, il);
         inner[il] = 0;
         if (strncmp(inner, "env:", 4) == 0) {
             const char *v = getenv(inner + 4);
-            if (!v) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "environment variable \"%s\" referenced by ${%s} is not set", inner + 4, inner); break; }
+            if (!v) {
+                err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                                "environment variable \"%s\" referenced by ${%s} is not set",
+                                inner + 4, inner);
+                break;
+            }
             err = dp_buf_puts(&b, v);
         } else {
             /* file:/path:key - the key is after the last ':' */
             char *path = inner + 5, *colon = strrchr(path, ':');
-            if (!colon || colon == path) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "bad reference ${%s}: expected ${file:/path:key}", inner); break; }
+            if (!colon || colon == path) {
+                err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                                "bad reference ${%s}: expected ${file:/path:key}", inner);
+                break;
+            }
             *colon = 0;
-            char *text; size_t tl;
-            if (read_file(path, &text, &tl, errstr, errstr_size)) { err = DP_ERR_CONFIG; break; }
+            char *text;
+            size_t tl;
+            if (read_file(path, &text, &tl, errstr, errstr_size)) {
+                err = DP_ERR_CONFIG;
+                break;
+            }
             char *v = props_lookup(text, colon + 1);
             free(text);
-            if (!v) { err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "key \"%s\" not found in \"%s\"", colon + 1, path); break; }
+            if (!v) {
+                err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                                "key \"%s\" not found in \"%s\"", colon + 1, path);
+                break;
+            }
             err = dp_buf_puts(&b, v);
             free(v);
         }
         p = close + 1;
     }
-    if (err) { dp_buf_fini(&b); return err; }
+    if (err) {
+        dp_buf_fini(&b);
+        return err;
+    }
     *out = dp_xstrdup(b.data ? dp_buf_cstr(&b) : "");
     dp_buf_fini(&b);
     return DP_OK;
@@ -409,23 +436,27 @@ static dp_err_t load_json(const cfg_table_t *t, void *settings, const char *text
     if (inner) {
         /* Kafka Connect REST form: {"name": ..., "config": {...}} */
         if (j.nodes[inner].type != DP_JSON_OBJECT) {
-            err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: \"config\" must be an object", origin);
+            err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: \"config\" must be an object",
+                            origin);
             goto done;
         }
         for (uint32_t k = j.nodes[0].child; k; k = j.nodes[j.nodes[k].next].next) {
             if (dp_json_key_eq(&j, k, "config")) continue;
             if (!dp_json_key_eq(&j, k, "name")) {
                 dp_json_str(&j, k, &key);
-                err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                                "%s: unknown top-level key \"%s\" (expected \"name\" and \"config\")",
-                                origin, dp_buf_cstr(&key));
+                err =
+                    dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                              "%s: unknown top-level key \"%s\" (expected \"name\" and \"config\")",
+                              origin, dp_buf_cstr(&key));
                 goto done;
             }
             uint32_t v = j.nodes[k].next;
             size_t base;
             if (j.nodes[v].type == DP_JSON_STRING && find_def(t, "name", NULL, &base)) {
                 dp_json_str(&j, v, &val);
-                if ((err = cfg_set_ref(t, settings, "name", dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
+                if ((err = cfg_set_ref(t, settings, "name", dp_buf_cstr(&val), origin, errstr,
+                                       errstr_size)))
+                    goto done;
             }
         }
         obj = inner;
@@ -436,16 +467,20 @@ static dp_err_t load_json(const cfg_table_t *t, void *settings, const char *text
         const char *kname = dp_buf_cstr(&key);
         switch (j.nodes[v].type) {
         case DP_JSON_STRING: dp_json_str(&j, v, &val); break;
-        case DP_JSON_NUMBER: case DP_JSON_TRUE: case DP_JSON_FALSE:
+        case DP_JSON_NUMBER:
+        case DP_JSON_TRUE:
+        case DP_JSON_FALSE:
             dp_buf_reset(&val);
             dp_buf_append(&val, dp_json_raw(&j, v), j.nodes[v].len);
             break;
         default:
-            err = dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                            "%s: value of \"%s\" must be a string, number or boolean", origin, kname);
+            err =
+                dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                          "%s: value of \"%s\" must be a string, number or boolean", origin, kname);
             goto done;
         }
-        if ((err = cfg_set_ref(t, settings, kname, dp_buf_cstr(&val), origin, errstr, errstr_size))) goto done;
+        if ((err = cfg_set_ref(t, settings, kname, dp_buf_cstr(&val), origin, errstr, errstr_size)))
+            goto done;
     }
 done:
     dp_json_fini(&j);
@@ -489,7 +524,8 @@ dp_err_t cfg_load_text(const cfg_table_t *t, void *settings, const char *text, s
     while (i < len && isspace((unsigned char)text[i])) i++;
     if (memchr(text, 0, len))
         return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "%s: contains a NUL byte", origin);
-    if (i < len && text[i] == '{') return load_json(t, settings, text, len, origin, errstr, errstr_size);
+    if (i < len && text[i] == '{')
+        return load_json(t, settings, text, len, origin, errstr, errstr_size);
     /* properties loader wants a NUL-terminated text */
     char *copy = dp_xmalloc(len + 1);
     memcpy(copy, text, len);
@@ -532,7 +568,8 @@ void cfg_print_help(const cfg_table_t *t, FILE *out) {
 }
 
 void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
-    fprintf(out, "## %s\n\n| key | type | default | description |\n|---|---|---|---|\n", t->service);
+    fprintf(out, "## %s\n\n| key | type | default | description |\n|---|---|---|---|\n",
+            t->service);
     for (size_t i = 0, base; i < def_count(t); i++) {
         const cfg_def_t *d = def_at(t, i, &base);
         char names[512];
@@ -541,17 +578,18 @@ void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
         if (d->type == CFG_INT) snprintf(range, sizeof range, " [%lld..%lld]", d->min, d->max);
         fprintf(out, "| `%s%s` | %s%s | %s%s%s | %s%s%s%s%s |\n", d->name,
                 d->type == CFG_PREFIX ? "*" : "", type_name(d), range, d->def ? "`" : "",
-                d->def ? d->def : (d->flags & CFG_F_REQUIRED ? "required" : ""),
-                d->def ? "`" : "", d->doc, one_of ? " One of: `" : "", one_of ? one_of : "",
-                one_of ? "`." : "",
+                d->def ? d->def : (d->flags & CFG_F_REQUIRED ? "required" : ""), d->def ? "`" : "",
+                d->doc, one_of ? " One of: `" : "", one_of ? one_of : "", one_of ? "`." : "",
                 d->alias_of ? " Deprecated alias." : "");
     }
     fputc('\n', out);
 }
 
 static void cli_usage(const cfg_table_t *t, FILE *out) {
-    fprintf(out, "usage: datapipe %s --config FILE [--set KEY=VALUE]...\n"
-                 "       datapipe %s --help\n\n", t->service, t->service);
+    fprintf(out,
+            "usage: datapipe %s --config FILE [--set KEY=VALUE]...\n"
+            "       datapipe %s --help\n\n",
+            t->service, t->service);
     cfg_print_help(t, out);
 }
 
@@ -564,11 +602,20 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
-        if (o == 'c') config = optarg;
-        else if (o == 'h') { cli_usage(t, stdout); return -1; }
-        else if (o != 's') { cli_usage(t, stderr); return 2; }
+        if (o == 'c')
+            config = optarg;
+        else if (o == 'h') {
+            cli_usage(t, stdout);
+            return -1;
+        } else if (o != 's') {
+            cli_usage(t, stderr);
+            return 2;
+        }
     }
-    if (!config || optind != argc) { cli_usage(t, stderr); return 2; }
+    if (!config || optind != argc) {
+        cli_usage(t, stderr);
+        return 2;
+    }
     char errstr[1024] = "";
     dp_err_t err = cfg_load(t, settings, config, errstr, sizeof errstr);
     /* second pass: --set overrides the file, in order */
@@ -577,7 +624,8 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
         if (o != 's') continue;
         char *eq = strchr(optarg, '=');
         if (!eq) {
-            err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG, "--set \"%s\": expected KEY=VALUE", optarg);
+            err = dp_seterr(errstr, sizeof errstr, DP_ERR_CONFIG,
+                            "--set \"%s\": expected KEY=VALUE", optarg);
             break;
         }
         *eq = 0;

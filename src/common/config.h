@@ -21,17 +21,17 @@
 #include "common/err.h"
 
 typedef enum {
-    CFG_STRING,  /* char * (owned by the settings struct) */
-    CFG_INT,     /* long long, within [min, max] */
-    CFG_BOOL,    /* int, "true"/"false" */
-    CFG_ENUM,    /* int: the C enum value its map gives the name */
-    CFG_PREFIX   /* any key starting with name is kept in cfg_kv_t list */
+    CFG_STRING, /* char * (owned by the settings struct) */
+    CFG_INT, /* long long, within [min, max] */
+    CFG_BOOL, /* int, "true"/"false" */
+    CFG_ENUM, /* int: the C enum value its map gives the name */
+    CFG_PREFIX /* any key starting with name is kept in cfg_kv_t list */
 } cfg_type_t;
 
 enum {
-    CFG_F_REQUIRED = 1,   /* no default; must be given */
-    CFG_F_SECRET = 2,     /* never printed */
-    CFG_F_DEPRECATED = 4  /* accepted with a warning, mapped to alias_of */
+    CFG_F_REQUIRED = 1, /* no default; must be given */
+    CFG_F_SECRET = 2, /* never printed */
+    CFG_F_DEPRECATED = 4 /* accepted with a warning, mapped to alias_of */
 };
 
 /* one name of an enum key and the C enum value it stands for */
@@ -47,15 +47,15 @@ typedef dp_err_t (*cfg_check_fn)(const char *value, char *errstr, size_t errstr_
 typedef struct cfg_def {
     const char *name;
     cfg_type_t type;
-    size_t offset;        /* into the settings struct; for CFG_PREFIX the cfg_kv_t list */
-    long long min, max;   /* CFG_INT bounds */
-    const char *def;      /* default as text, NULL = none */
-    const char *enums;    /* CFG_STRING: optional allowed set "a|b|c" */
+    size_t offset; /* into the settings struct; for CFG_PREFIX the cfg_kv_t list */
+    long long min, max; /* CFG_INT bounds */
+    const char *def; /* default as text, NULL = none */
+    const char *enums; /* CFG_STRING: optional allowed set "a|b|c" */
     int flags;
     const char *alias_of; /* CFG_F_DEPRECATED: the key it maps to */
     const char *doc;
-    const cfg_enum_t *map;  /* CFG_ENUM: its names, {NULL, 0} ended (matched ignoring case) */
-    cfg_check_fn check;     /* CFG_STRING: optional validator, after the allowed set */
+    const cfg_enum_t *map; /* CFG_ENUM: its names, {NULL, 0} ended (matched ignoring case) */
+    cfg_check_fn check; /* CFG_STRING: optional validator, after the allowed set */
 } cfg_def_t;
 
 /* a list of (key, value) pairs kept for a CFG_PREFIX entry, key without
@@ -68,14 +68,14 @@ typedef struct cfg_kv {
 /* the keys every service shares, at cfg_table_t.service_offset in its
  * settings */
 typedef struct cfg_service {
-    char *log_level;        /* datapipe.log.level */
-    char *metrics_host;     /* datapipe.metrics.host */
+    char *log_level; /* datapipe.log.level */
+    char *metrics_host; /* datapipe.metrics.host */
     long long metrics_port; /* datapipe.metrics.port, 0 = off */
-    cfg_kv_t kafka;         /* kafka.* pass-through to librdkafka */
+    cfg_kv_t kafka; /* kafka.* pass-through to librdkafka */
 } cfg_service_t;
 
 typedef struct cfg_table {
-    const char *service;   /* "capture", "archive" */
+    const char *service; /* "capture", "archive" */
     const cfg_def_t *defs; /* its own keys; the shared ones follow them */
     size_t ndefs;
     size_t service_offset; /* of its cfg_service_t in the settings */

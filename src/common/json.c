@@ -14,8 +14,11 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
         size_t need = 2;
         for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (c >= 0xf0 && c < 0xf5 && i + 3 < n) { need += 12; i += 3; }
-            else need += (c == '"' || c == '\\') ? 2 : c < 0x20 ? 6 : 1;
+            if (c >= 0xf0 && c < 0xf5 && i + 3 < n) {
+                need += 12;
+                i += 3;
+            } else
+                need += (c == '"' || c == '\\') ? 2 : c < 0x20 ? 6 : 1;
         }
         if ((err = dp_buf_reserve(b, need))) return err;
     }
@@ -26,18 +29,22 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
         if (c >= 0xf0 && c < 0xf5 && i + 3 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 &&
             ((unsigned char)s[i + 2] & 0xc0) == 0x80 && ((unsigned char)s[i + 3] & 0xc0) == 0x80) {
             uint32_t cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[i + 1] & 0x3f) << 12 |
-                          (uint32_t)(s[i + 2] & 0x3f) << 6 | (uint32_t)(s[i + 3] & 0x3f);
+                (uint32_t)(s[i + 2] & 0x3f) << 6 | (uint32_t)(s[i + 3] & 0x3f);
             if (cp >= 0x10000 && cp <= 0x10ffff) {
                 uint32_t v = cp - 0x10000, units[2] = {0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff)};
                 for (int k = 0; k < 2; k++) {
-                    *o++ = '\\'; *o++ = 'u';
+                    *o++ = '\\';
+                    *o++ = 'u';
                     for (int sh = 12; sh >= 0; sh -= 4) *o++ = (uint8_t)hex[(units[k] >> sh) & 15];
                 }
                 i += 3;
                 continue;
             }
         }
-        if (c >= 0x20 && c != '"' && c != '\\') { *o++ = c; continue; }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = c;
+            continue;
+        }
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
@@ -48,8 +55,11 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
         case '\r': *o++ = 'r'; break;
         case '\t': *o++ = 't'; break;
         default:
-            *o++ = 'u'; *o++ = '0'; *o++ = '0';
-            *o++ = (uint8_t)hex[c >> 4]; *o++ = (uint8_t)hex[c & 15];
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = (uint8_t)hex[c >> 4];
+            *o++ = (uint8_t)hex[c & 15];
         }
     }
     *o++ = '"';
@@ -58,8 +68,7 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n) {
 }
 
 dp_err_t dp_json_put_base64(dp_buf_t *b, const uint8_t *p, size_t n) {
-    static const char tbl[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     dp_err_t err = dp_buf_reserve(b, (n + 2) / 3 * 4 + 2);
     if (err) return err;
     uint8_t *o = b->data + b->len;
@@ -67,17 +76,23 @@ dp_err_t dp_json_put_base64(dp_buf_t *b, const uint8_t *p, size_t n) {
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = (uint8_t)tbl[v >> 18]; *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = (uint8_t)tbl[(v >> 6) & 63]; *o++ = (uint8_t)tbl[v & 63];
+        *o++ = (uint8_t)tbl[v >> 18];
+        *o++ = (uint8_t)tbl[(v >> 12) & 63];
+        *o++ = (uint8_t)tbl[(v >> 6) & 63];
+        *o++ = (uint8_t)tbl[v & 63];
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
-        *o++ = (uint8_t)tbl[v >> 18]; *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = '='; *o++ = '=';
+        *o++ = (uint8_t)tbl[v >> 18];
+        *o++ = (uint8_t)tbl[(v >> 12) & 63];
+        *o++ = '=';
+        *o++ = '=';
     } else if (n - i == 2) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *o++ = (uint8_t)tbl[v >> 18]; *o++ = (uint8_t)tbl[(v >> 12) & 63];
-        *o++ = (uint8_t)tbl[(v >> 6) & 63]; *o++ = '=';
+        *o++ = (uint8_t)tbl[v >> 18];
+        *o++ = (uint8_t)tbl[(v >> 12) & 63];
+        *o++ = (uint8_t)tbl[(v >> 6) & 63];
+        *o++ = '=';
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
@@ -127,10 +142,17 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     size_t len;
     uint32_t cp;
     if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-    else return 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else
+        return 0;
     if (n < len) return 0;
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) return 0;
@@ -192,18 +214,29 @@ static dp_err_t parse_number(parser_t *p, uint32_t *idx) {
     if (err) return err;
     size_t i = p->pos;
     if (i < n && s[i] == '-') i++;
-    if (i < n && s[i] == '0') i++;
-    else if (i < n && s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    else { p->pos = i; return perr(p, "bad number"); }
+    if (i < n && s[i] == '0')
+        i++;
+    else if (i < n && s[i] >= '1' && s[i] <= '9')
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    else {
+        p->pos = i;
+        return perr(p, "bad number");
+    }
     if (i < n && s[i] == '.') {
         i++;
-        if (!(i < n && s[i] >= '0' && s[i] <= '9')) { p->pos = i; return perr(p, "bad number"); }
+        if (!(i < n && s[i] >= '0' && s[i] <= '9')) {
+            p->pos = i;
+            return perr(p, "bad number");
+        }
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
     }
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        if (!(i < n && s[i] >= '0' && s[i] <= '9')) { p->pos = i; return perr(p, "bad number"); }
+        if (!(i < n && s[i] >= '0' && s[i] <= '9')) {
+            p->pos = i;
+            return perr(p, "bad number");
+        }
         while (i < n && s[i] >= '0' && s[i] <= '9') i++;
     }
     p->j->nodes[*idx].len = (uint32_t)(i - p->pos);
@@ -234,14 +267,20 @@ static dp_err_t parse_container(parser_t *p, uint32_t *idx, int depth, int is_ob
             skip_ws(p);
             if (p->pos >= p->j->src_len || p->j->src[p->pos] != ':') return perr(p, "expected ':'");
             p->pos++;
-            if (prev) p->j->nodes[prev].next = k; else p->j->nodes[*idx].child = k;
+            if (prev)
+                p->j->nodes[prev].next = k;
+            else
+                p->j->nodes[*idx].child = k;
             prev = k;
             count++;
             skip_ws(p);
         }
         uint32_t v;
         if ((err = parse_value(p, &v, depth + 1))) return err;
-        if (prev) p->j->nodes[prev].next = v; else p->j->nodes[*idx].child = v;
+        if (prev)
+            p->j->nodes[prev].next = v;
+        else
+            p->j->nodes[*idx].child = v;
         prev = v;
         count++;
         skip_ws(p);
@@ -283,8 +322,8 @@ static dp_err_t parse_value(parser_t *p, uint32_t *idx, int depth) {
     }
 }
 
-dp_err_t dp_json_parse(dp_json_t *j, const char *src, size_t len, uint32_t max_nodes,
-                       char *errstr, size_t errstr_size) {
+dp_err_t dp_json_parse(dp_json_t *j, const char *src, size_t len, uint32_t max_nodes, char *errstr,
+                       size_t errstr_size) {
     j->src = src;
     j->src_len = len;
     j->n = 0;
@@ -331,14 +370,24 @@ uint32_t dp_json_get(const dp_json_t *j, uint32_t obj, const char *key) {
 static dp_err_t put_utf8(dp_buf_t *out, uint32_t cp) {
     char u[4];
     size_t n;
-    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { u[0] = (char)(0xc0 | cp >> 6); u[1] = (char)(0x80 | (cp & 63)); n = 2; }
-    else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12); u[1] = (char)(0x80 | ((cp >> 6) & 63));
-        u[2] = (char)(0x80 | (cp & 63)); n = 3;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 63));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12);
+        u[1] = (char)(0x80 | ((cp >> 6) & 63));
+        u[2] = (char)(0x80 | (cp & 63));
+        n = 3;
     } else {
-        u[0] = (char)(0xf0 | cp >> 18); u[1] = (char)(0x80 | ((cp >> 12) & 63));
-        u[2] = (char)(0x80 | ((cp >> 6) & 63)); u[3] = (char)(0x80 | (cp & 63)); n = 4;
+        u[0] = (char)(0xf0 | cp >> 18);
+        u[1] = (char)(0x80 | ((cp >> 12) & 63));
+        u[2] = (char)(0x80 | ((cp >> 6) & 63));
+        u[3] = (char)(0x80 | (cp & 63));
+        n = 4;
     }
     return dp_buf_append(out, u, n);
 }

@@ -23,17 +23,22 @@ dp_err_t dp_json_put_str(dp_buf_t *b, const char *s, size_t n);
 dp_err_t dp_json_put_base64(dp_buf_t *b, const uint8_t *p, size_t n);
 
 typedef enum {
-    DP_JSON_NULL, DP_JSON_FALSE, DP_JSON_TRUE, DP_JSON_NUMBER, DP_JSON_STRING,
-    DP_JSON_ARRAY, DP_JSON_OBJECT
+    DP_JSON_NULL,
+    DP_JSON_FALSE,
+    DP_JSON_TRUE,
+    DP_JSON_NUMBER,
+    DP_JSON_STRING,
+    DP_JSON_ARRAY,
+    DP_JSON_OBJECT
 } dp_json_type_t;
 
 typedef struct dp_json_node {
     dp_json_type_t type;
-    uint32_t start, len;  /* raw text span; strings exclude the quotes */
-    uint32_t next;        /* index of next sibling, 0 = none */
-    uint32_t child;       /* first child (arrays, objects), 0 = none;
+    uint32_t start, len; /* raw text span; strings exclude the quotes */
+    uint32_t next; /* index of next sibling, 0 = none */
+    uint32_t child; /* first child (arrays, objects), 0 = none;
                              object children alternate key, value */
-    uint32_t count;       /* number of children (objects: 2 per member) */
+    uint32_t count; /* number of children (objects: 2 per member) */
 } dp_json_node_t;
 
 typedef struct dp_json {
@@ -46,8 +51,8 @@ typedef struct dp_json {
 /* dp_json_parse: parse src[0..len) completely (trailing garbage is an
  * error); at most max_nodes nodes, nesting at most 64 deep. The dp_json_t
  * refers to src, which must outlive it. */
-dp_err_t dp_json_parse(dp_json_t *j, const char *src, size_t len, uint32_t max_nodes,
-                       char *errstr, size_t errstr_size);
+dp_err_t dp_json_parse(dp_json_t *j, const char *src, size_t len, uint32_t max_nodes, char *errstr,
+                       size_t errstr_size);
 void dp_json_fini(dp_json_t *j);
 
 /* dp_json_get: value node of member key in object node obj, or 0. */

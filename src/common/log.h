@@ -12,9 +12,9 @@ void dp_log_write(int level, const char *module, const char *fmt, ...)
 /* dp_log_set_level_name: "error", "warn", "info" or "debug"; -1 if unknown. */
 int dp_log_set_level_name(const char *name);
 
-#define DP_LOG(level, module, ...)                                   \
-    do {                                                             \
-        if ((level) <= dp_log_level) dp_log_write(level, module, __VA_ARGS__); \
+#define DP_LOG(level, module, ...)                                                                 \
+    do {                                                                                           \
+        if ((level) <= dp_log_level) dp_log_write(level, module, __VA_ARGS__);                     \
     } while (0)
 #define dp_error(m, ...) DP_LOG(DP_LOG_ERROR, m, __VA_ARGS__)
 #define dp_warn(m, ...) DP_LOG(DP_LOG_WARN, m, __VA_ARGS__)

@@ -37,10 +37,10 @@ struct dp_metric_series {
     char *values[DP_METRIC_MAX_LABELS];
     uint64_t hash;
     dp_metric_series_t *hnext; /* hash chain */
-    dp_metric_series_t *next;  /* family list */
+    dp_metric_series_t *next; /* family list */
     atomic_int hidden;
-    _Atomic uint64_t value;    /* counter count, gauge double bits */
-    _Atomic uint64_t sum;      /* histogram: double bits */
+    _Atomic uint64_t value; /* counter count, gauge double bits */
+    _Atomic uint64_t sum; /* histogram: double bits */
     _Atomic uint64_t *buckets; /* histogram: nbounds + 1 */
     /* rate sampling, only for counters read by a rate family */
     uint64_t sample_v[RATE_SLOTS];
@@ -54,7 +54,7 @@ struct dp_metric {
     char *name, *help;
     dp_metric_type_t type;
     dp_metric_t *rate_src; /* a rate family: the counter it reads */
-    int sampled;           /* a counter some rate family reads */
+    int sampled; /* a counter some rate family reads */
     size_t nlabels;
     char *labels[DP_METRIC_MAX_LABELS];
     size_t nbounds;
@@ -133,8 +133,8 @@ static int valid_name(const char *s, int colon) {
     if (!s || !*s) return 0;
     for (const char *p = s; *p; p++) {
         char c = *p;
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
-                 (p != s && c >= '0' && c <= '9');
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+            (colon && c == ':') || (p != s && c >= '0' && c <= '9');
         if (!ok) return 0;
     }
     return 1;
@@ -165,8 +165,10 @@ static dp_metric_series_t *series_new(dp_metric_t *f, const char *const *values,
         s->nsamples = 1;
         s->sample_head = 1;
     }
-    if (f->last) f->last->next = s;
-    else f->first = s;
+    if (f->last)
+        f->last->next = s;
+    else
+        f->first = s;
     f->last = s;
     return s;
 }
@@ -202,30 +204,32 @@ static dp_metric_t *family_new(dp_metrics_t *m, const char *name, const char *he
     f->type = type;
     f->nlabels = nlabels;
     for (size_t i = 0; i < nlabels; i++) f->labels[i] = dp_xstrdup(labels[i]);
-    if (m->last) m->last->next = f;
-    else m->first = f;
+    if (m->last)
+        m->last->next = f;
+    else
+        m->first = f;
     m->last = f;
     pthread_mutex_unlock(&m->lock);
     return f;
 }
 
-dp_metric_t *dp_metric_counter(dp_metrics_t *m, const char *name, const char *help,
-                               size_t nlabels, const char *const *labels) {
+dp_metric_t *dp_metric_counter(dp_metrics_t *m, const char *name, const char *help, size_t nlabels,
+                               const char *const *labels) {
     dp_metric_t *f = family_new(m, name, help, DP_METRIC_COUNTER, nlabels, labels);
     if (f && !nlabels) dp_metric_series(f, NULL); /* an unlabelled family shows 0 at once */
     return f;
 }
 
-dp_metric_t *dp_metric_gauge(dp_metrics_t *m, const char *name, const char *help,
-                             size_t nlabels, const char *const *labels) {
+dp_metric_t *dp_metric_gauge(dp_metrics_t *m, const char *name, const char *help, size_t nlabels,
+                             const char *const *labels) {
     dp_metric_t *f = family_new(m, name, help, DP_METRIC_GAUGE, nlabels, labels);
     if (f && !nlabels) dp_metric_series(f, NULL);
     return f;
 }
 
 dp_metric_t *dp_metric_histogram(dp_metrics_t *m, const char *name, const char *help,
-                                 size_t nlabels, const char *const *labels,
-                                 const double *bounds, size_t nbounds) {
+                                 size_t nlabels, const char *const *labels, const double *bounds,
+                                 size_t nbounds) {
     if (nbounds > DP_METRIC_MAX_BUCKETS || (nbounds && !bounds)) return NULL;
     for (size_t i = 0; i < nbounds; i++)
         if (!isfinite(bounds[i]) || (i && !(bounds[i] > bounds[i - 1]))) return NULL;
@@ -237,11 +241,10 @@ dp_metric_t *dp_metric_histogram(dp_metrics_t *m, const char *name, const char *
     return f;
 }
 
-dp_metric_t *dp_metric_rate(dp_metrics_t *m, const char *name, const char *help,
-                            dp_metric_t *src) {
+dp_metric_t *dp_metric_rate(dp_metrics_t *m, const char *name, const char *help, dp_metric_t *src) {
     if (!src || src->reg != m || src->type != DP_METRIC_COUNTER) return NULL;
-    dp_metric_t *f = family_new(m, name, help, DP_METRIC_GAUGE, src->nlabels,
-                                (const char *const *)src->labels);
+    dp_metric_t *f =
+        family_new(m, name, help, DP_METRIC_GAUGE, src->nlabels, (const char *const *)src->labels);
     if (!f) return NULL;
     pthread_mutex_lock(&m->lock);
     f->rate_src = src;
@@ -286,8 +289,10 @@ dp_metric_series_t *dp_metric_series(dp_metric_t *f, const char *const *values) 
         s = f->overflow;
         if (!f->warned) {
             f->warned = 1;
-            dp_warn(MOD, "more than %zu metric series: new series of \"%s\" are counted in its "
-                    "series labelled \"overflow\"", m->max_series, f->name);
+            dp_warn(MOD,
+                    "more than %zu metric series: new series of \"%s\" are counted in its "
+                    "series labelled \"overflow\"",
+                    m->max_series, f->name);
         }
     }
     pthread_mutex_unlock(&m->lock);
@@ -308,15 +313,15 @@ void dp_metric_add(dp_metric_series_t *s, uint64_t v) {
         atomic_fetch_add_explicit(&s->value, v, memory_order_relaxed);
     } else if (s->f->type == DP_METRIC_GAUGE) {
         uint64_t old = atomic_load(&s->value);
-        while (!atomic_compare_exchange_weak(&s->value, &old, d2u(u2d(old) + (double)v))) {
-        }
+        while (!atomic_compare_exchange_weak(&s->value, &old, d2u(u2d(old) + (double)v))) {}
     }
 }
 
 void dp_metric_set(dp_metric_series_t *s, double v) {
     if (!s) return;
     if (s->f->type == DP_METRIC_COUNTER)
-        atomic_store_explicit(&s->value, v > 0 && v < 1.8e19 ? (uint64_t)v : 0, memory_order_relaxed);
+        atomic_store_explicit(&s->value, v > 0 && v < 1.8e19 ? (uint64_t)v : 0,
+                              memory_order_relaxed);
     else if (s->f->type == DP_METRIC_GAUGE)
         atomic_store_explicit(&s->value, d2u(v), memory_order_relaxed);
 }
@@ -327,8 +332,7 @@ void dp_metric_observe(dp_metric_series_t *s, double v) {
     while (b < s->f->nbounds && v > s->f->bounds[b]) b++;
     atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
     uint64_t old = atomic_load(&s->sum);
-    while (!atomic_compare_exchange_weak(&s->sum, &old, d2u(u2d(old) + v))) {
-    }
+    while (!atomic_compare_exchange_weak(&s->sum, &old, d2u(u2d(old) + v))) {}
 }
 
 double dp_metric_value(const dp_metric_series_t *s) {
@@ -373,8 +377,14 @@ void dp_metrics_tick(dp_metrics_t *m, int64_t now_ms) {
 /* put_double: shortest of %.15g / %.17g that reads back as v; the
  * format's spellings of the non-finite values */
 static void put_double(dp_buf_t *b, double v) {
-    if (isnan(v)) { dp_buf_puts(b, "NaN"); return; }
-    if (isinf(v)) { dp_buf_puts(b, v > 0 ? "+Inf" : "-Inf"); return; }
+    if (isnan(v)) {
+        dp_buf_puts(b, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        dp_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
     char tmp[40];
     snprintf(tmp, sizeof tmp, "%.15g", v);
     if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
@@ -385,10 +395,14 @@ static void put_double(dp_buf_t *b, double v) {
  * text escapes backslash and newline only */
 static void put_escaped(dp_buf_t *b, const char *s, int quote) {
     for (; *s; s++) {
-        if (*s == '\\') dp_buf_puts(b, "\\\\");
-        else if (*s == '\n') dp_buf_puts(b, "\\n");
-        else if (quote && *s == '"') dp_buf_puts(b, "\\\"");
-        else dp_buf_putc(b, *s);
+        if (*s == '\\')
+            dp_buf_puts(b, "\\\\");
+        else if (*s == '\n')
+            dp_buf_puts(b, "\\n");
+        else if (quote && *s == '"')
+            dp_buf_puts(b, "\\\"");
+        else
+            dp_buf_putc(b, *s);
     }
 }
 
@@ -485,7 +499,10 @@ void dp_metrics_set_health(dp_metrics_t *m, int ok, const char *reason) {
     if (!m) return;
     pthread_mutex_lock(&m->health_lock);
     m->healthy = ok;
-    snprintf(m->reason, sizeof m->reason, "%s", ok ? "ok" : reason && *reason ? reason : "unhealthy");
+    snprintf(m->reason, sizeof m->reason, "%s",
+             ok                      ? "ok"
+                 : reason && *reason ? reason
+                                     : "unhealthy");
     pthread_mutex_unlock(&m->health_lock);
 }
 
@@ -501,16 +518,16 @@ int dp_metrics_health(dp_metrics_t *m, char *reason, size_t reason_size) {
 
 static void respond(dp_buf_t *out, int status, const char *ctype, const char *body, size_t len,
                     int head) {
-    const char *text = status == 200   ? "OK"
-                       : status == 400 ? "Bad Request"
-                       : status == 404 ? "Not Found"
-                       : status == 405 ? "Method Not Allowed"
-                       : status == 431 ? "Request Header Fields Too Large"
-                       : status == 503 ? "Service Unavailable"
-                                       : "Internal Server Error";
+    const char *text = status == 200 ? "OK"
+        : status == 400              ? "Bad Request"
+        : status == 404              ? "Not Found"
+        : status == 405              ? "Method Not Allowed"
+        : status == 431              ? "Request Header Fields Too Large"
+        : status == 503              ? "Service Unavailable"
+                                     : "Internal Server Error";
     dp_buf_reset(out);
-    dp_buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status, text,
-                  ctype, len);
+    dp_buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
+                  text, ctype, len);
     if (status == 405) dp_buf_puts(out, "Allow: GET, HEAD\r\n");
     dp_buf_puts(out, "Connection: close\r\n\r\n");
     if (!head) dp_buf_append(out, body, len);
@@ -522,7 +539,8 @@ void dp_metrics_handle(dp_metrics_t *m, const char *req, size_t len, dp_buf_t *o
     const char *end = memchr(req, '\n', len);
     const char *sp1 = end ? memchr(req, ' ', (size_t)(end - req)) : NULL;
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
-    if (!sp2 || sp1 == req || sp2 == sp1 + 1 || end - sp2 < 9 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
+    if (!sp2 || sp1 == req || sp2 == sp1 + 1 || end - sp2 < 9 ||
+        strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
         respond(out, 400, plain, "bad request\n", 12, 0);
         return;
     }
@@ -588,7 +606,8 @@ static void serve_one(dp_metrics_server_t *srv, int c) {
     }
     dp_buf_t out;
     dp_buf_init(&out, MAX_BODY + 4096);
-    if (complete) dp_metrics_handle(srv->m, req, len, &out);
+    if (complete)
+        dp_metrics_handle(srv->m, req, len, &out);
     else if (len >= MAX_REQUEST)
         respond(&out, 431, "text/plain; charset=utf-8", "request too large\n", 18, 0);
     size_t off = 0;
@@ -631,13 +650,17 @@ dp_metrics_server_t *dp_metrics_server_start(dp_metrics_t *m, const char *host, 
     hints.ai_flags = AI_PASSIVE;
     int gai = getaddrinfo(host, ports, &hints, &res);
     if (gai) {
-        dp_seterr(errstr, n, DP_ERR_CONFIG, "metrics endpoint %s:%d: %s", host, port, gai_strerror(gai));
+        dp_seterr(errstr, n, DP_ERR_CONFIG, "metrics endpoint %s:%d: %s", host, port,
+                  gai_strerror(gai));
         return NULL;
     }
     int fd = -1, e = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) { e = errno; continue; }
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
@@ -670,7 +693,10 @@ dp_metrics_server_t *dp_metrics_server_start(dp_metrics_t *m, const char *host, 
         dp_seterr(errstr, n, DP_ERR_IO, "metrics endpoint %s:%d: cannot start: %s", host, port,
                   strerror(errno));
         close(fd);
-        if (srv->wake[0] > 0) { close(srv->wake[0]); close(srv->wake[1]); }
+        if (srv->wake[0] > 0) {
+            close(srv->wake[0]);
+            close(srv->wake[1]);
+        }
         free(srv);
         return NULL;
     }

@@ -48,18 +48,17 @@ void dp_metrics_destroy(dp_metrics_t *m);
  * they and help are copied. A histogram takes nbounds strictly increasing
  * upper bounds (the +Inf bucket is implicit). Returns NULL on a bad name,
  * too many labels or buckets, or a name already declared. */
-dp_metric_t *dp_metric_counter(dp_metrics_t *m, const char *name, const char *help,
-                               size_t nlabels, const char *const *labels);
-dp_metric_t *dp_metric_gauge(dp_metrics_t *m, const char *name, const char *help,
-                             size_t nlabels, const char *const *labels);
+dp_metric_t *dp_metric_counter(dp_metrics_t *m, const char *name, const char *help, size_t nlabels,
+                               const char *const *labels);
+dp_metric_t *dp_metric_gauge(dp_metrics_t *m, const char *name, const char *help, size_t nlabels,
+                             const char *const *labels);
 dp_metric_t *dp_metric_histogram(dp_metrics_t *m, const char *name, const char *help,
-                                 size_t nlabels, const char *const *labels,
-                                 const double *bounds, size_t nbounds);
+                                 size_t nlabels, const char *const *labels, const double *bounds,
+                                 size_t nbounds);
 /* dp_metric_rate: a gauge family rendered from counter family src (same
  * labels): per series, the increase per second over the last
  * DP_METRIC_RATE_WINDOW_S seconds, as sampled by dp_metrics_tick. */
-dp_metric_t *dp_metric_rate(dp_metrics_t *m, const char *name, const char *help,
-                            dp_metric_t *src);
+dp_metric_t *dp_metric_rate(dp_metrics_t *m, const char *name, const char *help, dp_metric_t *src);
 
 /* dp_metric_series: the series of family f for the label values (exactly
  * as many as f has labels; NULL when it has none). Created on first use;

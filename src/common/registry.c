@@ -104,9 +104,11 @@ static dp_err_t request(dp_registry_t *r, const char *path, const char *body, si
             snprintf(url, sizeof url, "%s%s", r->urls[u], path);
             dp_registry_redact(r->urls[u], shown, sizeof shown);
             struct curl_slist *h = NULL;
-            h = curl_slist_append(h, "Accept: application/vnd.schemaregistry.v1+json, "
-                                     "application/vnd.schemaregistry+json, application/json");
-            if (body) h = curl_slist_append(h, "Content-Type: application/vnd.schemaregistry.v1+json");
+            h = curl_slist_append(h,
+                                  "Accept: application/vnd.schemaregistry.v1+json, "
+                                  "application/vnd.schemaregistry+json, application/json");
+            if (body)
+                h = curl_slist_append(h, "Content-Type: application/vnd.schemaregistry.v1+json");
             h = curl_slist_append(h, "Expect:");
             CURL *c = r->curl;
             curl_easy_reset(c);
@@ -128,8 +130,8 @@ static dp_err_t request(dp_registry_t *r, const char *path, const char *body, si
             CURLcode rc = curl_easy_perform(c);
             curl_slist_free_all(h);
             if (rc != CURLE_OK) {
-                err = dp_seterr(errstr, errstr_size, DP_ERR_NET, "schema registry %s: %s: %s", shown,
-                                what, cerr[0] ? cerr : curl_easy_strerror(rc));
+                err = dp_seterr(errstr, errstr_size, DP_ERR_NET, "schema registry %s: %s: %s",
+                                shown, what, cerr[0] ? cerr : curl_easy_strerror(rc));
                 if (rc == CURLE_WRITE_ERROR)
                     return dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
                                      "schema registry %s: %s: answer larger than %u bytes", shown,
@@ -138,9 +140,9 @@ static dp_err_t request(dp_registry_t *r, const char *path, const char *body, si
             }
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
             if (*status >= 500) {
-                err = dp_seterr(errstr, errstr_size, DP_ERR_NET, "schema registry %s: %s: HTTP %ld %.*s",
-                                shown, what, *status, (int)(resp->len > 300 ? 300 : resp->len),
-                                (const char *)resp->data);
+                err = dp_seterr(errstr, errstr_size, DP_ERR_NET,
+                                "schema registry %s: %s: HTTP %ld %.*s", shown, what, *status,
+                                (int)(resp->len > 300 ? 300 : resp->len), (const char *)resp->data);
                 continue;
             }
             dp_buf_cstr(resp);
@@ -205,8 +207,8 @@ static dp_err_t answer_error(dp_registry_t *r, long status, dp_buf_t *resp, cons
     dp_registry_parse_error((const char *)resp->data, resp->len, &code, &msg);
     if (!msg.len) dp_buf_append(&msg, resp->data, resp->len > 300 ? 300 : resp->len);
     dp_err_t err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
-                             "schema registry %s: %s: HTTP %ld (error code %lld): %.*s", shown, what,
-                             status, code, (int)msg.len, (const char *)msg.data);
+                             "schema registry %s: %s: HTTP %ld (error code %lld): %.*s", shown,
+                             what, status, code, (int)msg.len, (const char *)msg.data);
     dp_buf_fini(&msg);
     return err;
 }
@@ -233,9 +235,11 @@ dp_err_t dp_registry_register(dp_registry_t *r, const char *subject, const char 
     if (!err && dp_registry_parse_id((const char *)resp.data, resp.len, id) != 0) {
         char shown[512];
         dp_registry_redact(r->urls[0], shown, sizeof shown);
-        err = dp_seterr(errstr, errstr_size, DP_ERR_PROTO, "schema registry %s: %s: no id in "
-                        "the answer %.*s", shown, what, (int)(resp.len > 200 ? 200 : resp.len),
-                        (const char *)resp.data);
+        err =
+            dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
+                      "schema registry %s: %s: no id in "
+                      "the answer %.*s",
+                      shown, what, (int)(resp.len > 200 ? 200 : resp.len), (const char *)resp.data);
     }
     dp_buf_fini(&body);
     dp_buf_fini(&resp);
@@ -243,8 +247,7 @@ dp_err_t dp_registry_register(dp_registry_t *r, const char *subject, const char 
 }
 
 dp_err_t dp_registry_register_cb(void *ctx, const char *subject, const char *schema,
-                                 size_t schema_len, int32_t *id, char *errstr,
-                                 size_t errstr_size) {
+                                 size_t schema_len, int32_t *id, char *errstr, size_t errstr_size) {
     return dp_registry_register(ctx, subject, schema, schema_len, id, errstr, errstr_size);
 }
 

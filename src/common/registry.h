@@ -23,8 +23,7 @@ typedef struct dp_registry dp_registry_t;
 
 /* dp_registry_new: a client of urls (comma-separated); timeout_ms bounds
  * each request. Returns NULL (with errstr) for an empty url list. */
-dp_registry_t *dp_registry_new(const char *urls, long timeout_ms, char *errstr,
-                               size_t errstr_size);
+dp_registry_t *dp_registry_new(const char *urls, long timeout_ms, char *errstr, size_t errstr_size);
 void dp_registry_destroy(dp_registry_t *r);
 
 /* dp_registry_register: the id of schema (Avro schema JSON) under subject,
@@ -35,8 +34,7 @@ dp_err_t dp_registry_register(dp_registry_t *r, const char *subject, const char 
 /* dp_registry_register_cb: dp_registry_register in the shape of
  * dp_avro_register_fn (event/avro.h), ctx being the dp_registry_t. */
 dp_err_t dp_registry_register_cb(void *ctx, const char *subject, const char *schema,
-                                 size_t schema_len, int32_t *id, char *errstr,
-                                 size_t errstr_size);
+                                 size_t schema_len, int32_t *id, char *errstr, size_t errstr_size);
 
 /* dp_registry_schema: the schema text with this id into out (replacing its
  * content, NUL-terminated). */

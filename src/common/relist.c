@@ -22,8 +22,8 @@ dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, 
         out->re = dp_xrealloc(out->re, sizeof(regex_t) * (out->n + 1));
         if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
             free(copy);
-            return dp_seterr(errstr, n, DP_ERR_CONFIG, "invalid regular expression \"%s\" in \"%s\"",
-                             tok, key);
+            return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                             "invalid regular expression \"%s\" in \"%s\"", tok, key);
         }
         out->n++;
     }

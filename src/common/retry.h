@@ -20,9 +20,9 @@
 long dp_backoff_ms(long base_ms, long max_ms, int attempt, uint64_t rnd);
 
 typedef struct dp_retry {
-    int failures;     /* in a row */
-    int64_t next_ms;  /* when the next attempt is due (0: now) */
-    uint64_t rnd;     /* jitter state */
+    int failures; /* in a row */
+    int64_t next_ms; /* when the next attempt is due (0: now) */
+    uint64_t rnd; /* jitter state */
 } dp_retry_t;
 
 /* dp_retry_failed: one more failure at now_ms; returns the delay chosen

@@ -86,24 +86,33 @@ dp_err_t dp_base64_decode(const char *s, size_t n, dp_buf_t *out) {
 /* ---- the encoding plan ---- */
 
 typedef enum {
-    AVK_BOOLEAN, AVK_INT, AVK_LONG, AVK_FLOAT, AVK_DOUBLE, AVK_STRING, AVK_BYTES,
-    AVK_ARRAY, AVK_MAP, AVK_MAP_ENTRIES, AVK_RECORD
+    AVK_BOOLEAN,
+    AVK_INT,
+    AVK_LONG,
+    AVK_FLOAT,
+    AVK_DOUBLE,
+    AVK_STRING,
+    AVK_BYTES,
+    AVK_ARRAY,
+    AVK_MAP,
+    AVK_MAP_ENTRIES,
+    AVK_RECORD
 } avk_t;
 
 typedef struct dp_avro_type av_type_t;
 
 typedef struct av_field {
-    char *name;       /* the Connect field name, as in the payload */
+    char *name; /* the Connect field name, as in the payload */
     av_type_t *type;
 } av_field_t;
 
 struct dp_avro_type {
     avk_t kind;
-    uint8_t optional;   /* a union with null */
+    uint8_t optional; /* a union with null */
     uint8_t null_index; /* the union branch of null: 0, or 1 for [T, "null"] */
-    int32_t min, max;   /* AVK_INT: the Connect type's range */
-    av_type_t *items;   /* array items, map values, map entry values */
-    av_type_t *keys;    /* map entry keys */
+    int32_t min, max; /* AVK_INT: the Connect type's range */
+    av_type_t *items; /* array items, map values, map entry values */
+    av_type_t *keys; /* map entry keys */
     av_field_t *fields;
     uint32_t nfields;
 };
@@ -140,12 +149,22 @@ const char *dp_avro_schema_json(const dp_avro_schema_t *s, size_t *len) {
 /* ---- schema translation ---- */
 
 typedef enum {
-    CT_INT8, CT_INT16, CT_INT32, CT_INT64, CT_FLOAT32, CT_FLOAT64, CT_BOOLEAN, CT_STRING,
-    CT_BYTES, CT_ARRAY, CT_MAP, CT_STRUCT
+    CT_INT8,
+    CT_INT16,
+    CT_INT32,
+    CT_INT64,
+    CT_FLOAT32,
+    CT_FLOAT64,
+    CT_BOOLEAN,
+    CT_STRING,
+    CT_BYTES,
+    CT_ARRAY,
+    CT_MAP,
+    CT_STRUCT
 } ctype_t;
 
-static const char *const ctype_names[] = {"int8", "int16", "int32", "int64", "float", "double",
-                                          "boolean", "string", "bytes", "array", "map", "struct"};
+static const char *const ctype_names[] = {"int8",    "int16",  "int32", "int64", "float", "double",
+                                          "boolean", "string", "bytes", "array", "map",   "struct"};
 
 /* one Connect schema object, its members by node (0 = absent) */
 typedef struct cschema {
@@ -156,17 +175,17 @@ typedef struct cschema {
 } cschema_t;
 
 typedef struct named {
-    char *full;          /* full name of a record already written */
-    uint32_t fields;     /* its Connect "fields" node, to tell a redefinition */
+    char *full; /* full name of a record already written */
+    uint32_t fields; /* its Connect "fields" node, to tell a redefinition */
 } named_t;
 
 typedef struct gen {
     const dp_json_t *j;
     dp_buf_t *out;
-    char *space;         /* Avro's names.space while writing */
+    char *space; /* Avro's names.space while writing */
     named_t *named;
     size_t nnamed;
-    int default_index;   /* ConnectDefault, ConnectDefault2, ... */
+    int default_index; /* ConnectDefault, ConnectDefault2, ... */
     dp_buf_t tmp;
     char *errstr;
     size_t errn;
@@ -200,7 +219,8 @@ static dp_err_t parse_cschema(gen_t *g, uint32_t node, cschema_t *cs) {
     memset(cs, 0, sizeof *cs);
     cs->node = node;
     if (j->nodes[node].type != DP_JSON_OBJECT)
-        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: a connect schema must be an object");
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                         "avro: a connect schema must be an object");
     uint32_t type = dp_json_get(j, node, "type");
     int found = 0;
     for (size_t i = 0; i < sizeof ctype_names / sizeof ctype_names[0]; i++) {
@@ -211,7 +231,8 @@ static dp_err_t parse_cschema(gen_t *g, uint32_t node, cschema_t *cs) {
         }
     }
     if (!found)
-        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: unknown connect schema type \"%.*s\"",
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                         "avro: unknown connect schema type \"%.*s\"",
                          type ? (int)j->nodes[type].len : 0, type ? dp_json_raw(j, type) : "");
     cs->optional = is_type(j, dp_json_get(j, node, "optional"), DP_JSON_TRUE);
     cs->name = dp_json_get(j, node, "name");
@@ -229,12 +250,15 @@ static dp_err_t parse_cschema(gen_t *g, uint32_t node, cschema_t *cs) {
     cs->keys = dp_json_get(j, node, "keys");
     cs->values = dp_json_get(j, node, "values");
     if (cs->type == CT_STRUCT && !is_type(j, cs->fields, DP_JSON_ARRAY))
-        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: struct schema without \"fields\"");
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                         "avro: struct schema without \"fields\"");
     if (cs->type == CT_ARRAY && !is_type(j, cs->items, DP_JSON_OBJECT))
-        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: array schema without \"items\"");
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                         "avro: array schema without \"items\"");
     if (cs->type == CT_MAP &&
         (!is_type(j, cs->keys, DP_JSON_OBJECT) || !is_type(j, cs->values, DP_JSON_OBJECT)))
-        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: map schema without \"keys\"/\"values\"");
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                         "avro: map schema without \"keys\"/\"values\"");
     return DP_OK;
 }
 
@@ -287,7 +311,8 @@ static dp_err_t check_full_name(gen_t *g, const char *full) {
             return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
                              "avro: \"%s\" is not a valid Avro name (letters, digits and _ only, "
                              "in dot-separated parts; Debezium's schema.name.adjustment.mode=avro "
-                             "makes names valid)", full);
+                             "makes names valid)",
+                             full);
         if (!dot) return DP_OK;
         p = dot + 1;
     }
@@ -303,7 +328,8 @@ static dp_err_t put_default(gen_t *g, const cschema_t *cs, uint32_t v, int depth
     const dp_json_t *j = g->j;
     dp_buf_t *b = g->out;
     if (!v || j->nodes[v].type == DP_JSON_NULL) return dp_buf_puts(b, "null");
-    if (depth > MAX_DEPTH) return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: default nested too deep");
+    if (depth > MAX_DEPTH)
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: default nested too deep");
     switch (cs->type) {
     case CT_BYTES: {
         if (j->nodes[v].type != DP_JSON_STRING) break;
@@ -313,7 +339,8 @@ static dp_err_t put_default(gen_t *g, const cschema_t *cs, uint32_t v, int depth
         dp_err_t err = dp_base64_decode(dp_json_raw(j, v), j->nodes[v].len, &raw);
         for (size_t i = 0; !err && i < raw.len; i++) {
             uint8_t c = raw.data[i];
-            if (c < 0x80) err = dp_buf_putc(&u, (char)c);
+            if (c < 0x80)
+                err = dp_buf_putc(&u, (char)c);
             else if (!(err = dp_buf_putc(&u, (char)(0xc0 | c >> 6))))
                 err = dp_buf_putc(&u, (char)(0x80 | (c & 0x3f)));
         }
@@ -386,18 +413,17 @@ static dp_err_t put_default(gen_t *g, const cschema_t *cs, uint32_t v, int depth
         }
         return dp_buf_putc(b, '}');
     }
-    default:
-        return put_raw(b, j, v);
+    default: return put_raw(b, j, v);
     }
-    return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: default value does not match its %s schema",
-                     ctype_names[cs->type]);
+    return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                     "avro: default value does not match its %s schema", ctype_names[cs->type]);
 }
 
 static int is_decimal(const gen_t *g, const cschema_t *cs) {
     if (!cs->name || cs->type != CT_BYTES) return 0;
     const dp_json_node_t *nd = &g->j->nodes[cs->name];
-    return nd->len == 37 && strncasecmp(dp_json_raw(g->j, cs->name),
-                                        "org.apache.kafka.connect.data.Decimal", 37) == 0;
+    return nd->len == 37 &&
+        strncasecmp(dp_json_raw(g->j, cs->name), "org.apache.kafka.connect.data.Decimal", 37) == 0;
 }
 
 static int name_is(const gen_t *g, const cschema_t *cs, const char *s) {
@@ -455,7 +481,8 @@ static dp_err_t put_props(gen_t *g, const cschema_t *cs) {
     }
     if (cs->type == CT_INT8) dp_buf_puts(b, ",\"connect.type\":\"int8\"");
     if (cs->type == CT_INT16) dp_buf_puts(b, ",\"connect.type\":\"int16\"");
-    if (decimal) dp_buf_puts(b, ",\"logicalType\":\"decimal\"");
+    if (decimal)
+        dp_buf_puts(b, ",\"logicalType\":\"decimal\"");
     else if (cs->type == CT_INT32 && name_is(g, cs, "org.apache.kafka.connect.data.Time"))
         dp_buf_puts(b, ",\"logicalType\":\"time-millis\"");
     else if (cs->type == CT_INT64 && name_is(g, cs, "org.apache.kafka.connect.data.Timestamp"))
@@ -474,7 +501,8 @@ static dp_err_t put_props(gen_t *g, const cschema_t *cs) {
             put_raw(b, j, v);
         }
     }
-    return b->overflow ? dp_seterr(g->errstr, g->errn, DP_ERR_NOMEM, "avro: schema too large") : DP_OK;
+    return b->overflow ? dp_seterr(g->errstr, g->errn, DP_ERR_NOMEM, "avro: schema too large")
+                       : DP_OK;
 }
 
 /* put_primitive: "int" bare, or {"type":"int",props} */
@@ -542,12 +570,14 @@ static void split_name(const char *full, char **space, char **name) {
 }
 
 /* put_field: one record field (name, type, default) as addAvroRecordField */
-static dp_err_t put_field(gen_t *g, const cschema_t *rec, uint32_t fnode, av_field_t *f, int depth) {
+static dp_err_t put_field(gen_t *g, const cschema_t *rec, uint32_t fnode, av_field_t *f,
+                          int depth) {
     const dp_json_t *j = g->j;
     dp_buf_t *b = g->out;
     uint32_t fname = dp_json_get(j, fnode, "field");
     if (!is_type(j, fname, DP_JSON_STRING))
-        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID, "avro: struct field without \"field\" name");
+        return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
+                         "avro: struct field without \"field\" name");
     f->name = str_dup(j, fname);
     if (!valid_name(f->name, strlen(f->name)))
         return dp_seterr(g->errstr, g->errn, DP_ERR_INVALID,
@@ -590,7 +620,8 @@ static dp_err_t put_field(gen_t *g, const cschema_t *rec, uint32_t fnode, av_fie
         int any = 0;
         for (uint32_t k = j->nodes[fs.params].child; k; k = j->nodes[j->nodes[k].next].next) {
             uint32_t v = j->nodes[k].next;
-            if (dp_json_key_eq(j, k, AVRO_NS ".field.default") || j->nodes[v].type != DP_JSON_STRING)
+            if (dp_json_key_eq(j, k, AVRO_NS ".field.default") ||
+                j->nodes[v].type != DP_JSON_STRING)
                 continue;
             dp_buf_puts(b, any ? "," : ",\"connect.parameters\":{");
             any = 1;
@@ -612,8 +643,10 @@ static dp_err_t gen_record(gen_t *g, const cschema_t *cs, av_type_t *t, int dept
     } else {
         char tmp[64];
         int idx = ++g->default_index;
-        if (idx > 1) snprintf(tmp, sizeof tmp, AVRO_NS ".ConnectDefault%d", idx);
-        else snprintf(tmp, sizeof tmp, AVRO_NS ".ConnectDefault");
+        if (idx > 1)
+            snprintf(tmp, sizeof tmp, AVRO_NS ".ConnectDefault%d", idx);
+        else
+            snprintf(tmp, sizeof tmp, AVRO_NS ".ConnectDefault");
         full = dp_xstrdup(tmp);
     }
     char *space, *name;
@@ -679,9 +712,21 @@ static dp_err_t gen_base(gen_t *g, const cschema_t *cs, av_type_t *t, int depth)
     dp_buf_t *b = g->out;
     dp_err_t err;
     switch (cs->type) {
-    case CT_INT8: t->kind = AVK_INT; t->min = -128; t->max = 127; return put_primitive(g, cs, "int");
-    case CT_INT16: t->kind = AVK_INT; t->min = -32768; t->max = 32767; return put_primitive(g, cs, "int");
-    case CT_INT32: t->kind = AVK_INT; t->min = INT32_MIN; t->max = INT32_MAX; return put_primitive(g, cs, "int");
+    case CT_INT8:
+        t->kind = AVK_INT;
+        t->min = -128;
+        t->max = 127;
+        return put_primitive(g, cs, "int");
+    case CT_INT16:
+        t->kind = AVK_INT;
+        t->min = -32768;
+        t->max = 32767;
+        return put_primitive(g, cs, "int");
+    case CT_INT32:
+        t->kind = AVK_INT;
+        t->min = INT32_MIN;
+        t->max = INT32_MAX;
+        return put_primitive(g, cs, "int");
     case CT_INT64: t->kind = AVK_LONG; return put_primitive(g, cs, "long");
     case CT_FLOAT32: t->kind = AVK_FLOAT; return put_primitive(g, cs, "float");
     case CT_FLOAT64: t->kind = AVK_DOUBLE; return put_primitive(g, cs, "double");
@@ -754,8 +799,7 @@ static dp_err_t gen_base(gen_t *g, const cschema_t *cs, av_type_t *t, int depth)
         if (!err) dp_buf_putc(b, '}');
         return err;
     }
-    case CT_STRUCT:
-        return gen_record(g, cs, t, depth);
+    case CT_STRUCT: return gen_record(g, cs, t, depth);
     }
     return DP_ERR_INVALID;
 }
@@ -778,11 +822,12 @@ static dp_err_t gen_type(gen_t *g, uint32_t node, int ignore_optional, int depth
     }
     if ((err = gen_base(g, &cs, t, depth))) return err;
     if (t->optional) dp_buf_puts(b, t->null_index ? ",\"null\"]" : "]");
-    return b->overflow ? dp_seterr(g->errstr, g->errn, DP_ERR_NOMEM, "avro: schema too large") : DP_OK;
+    return b->overflow ? dp_seterr(g->errstr, g->errn, DP_ERR_NOMEM, "avro: schema too large")
+                       : DP_OK;
 }
 
-dp_err_t dp_avro_schema_new(const dp_json_t *j, uint32_t node, dp_avro_schema_t **out,
-                            char *errstr, size_t errstr_size) {
+dp_err_t dp_avro_schema_new(const dp_json_t *j, uint32_t node, dp_avro_schema_t **out, char *errstr,
+                            size_t errstr_size) {
     dp_avro_schema_t *s = dp_xcalloc(1, sizeof *s);
     dp_buf_init(&s->json, 16 << 20);
     gen_t g = {.j = j, .out = &s->json, .errstr = errstr, .errn = errstr_size};
@@ -830,9 +875,18 @@ static int parse_double(enc_t *e, uint32_t node, double *d) {
     const char *s = e->j->src + nd->start;
     if (nd->type == DP_JSON_STRING) {
         /* JsonConverter writes NaN and the infinities as strings */
-        if (nd->len == 3 && memcmp(s, "NaN", 3) == 0) { *d = NAN; return 0; }
-        if (nd->len == 8 && memcmp(s, "Infinity", 8) == 0) { *d = INFINITY; return 0; }
-        if (nd->len == 9 && memcmp(s, "-Infinity", 9) == 0) { *d = -INFINITY; return 0; }
+        if (nd->len == 3 && memcmp(s, "NaN", 3) == 0) {
+            *d = NAN;
+            return 0;
+        }
+        if (nd->len == 8 && memcmp(s, "Infinity", 8) == 0) {
+            *d = INFINITY;
+            return 0;
+        }
+        if (nd->len == 9 && memcmp(s, "-Infinity", 9) == 0) {
+            *d = -INFINITY;
+            return 0;
+        }
         return -1;
     }
     if (nd->type != DP_JSON_NUMBER || nd->len >= 64) return -1;
@@ -873,25 +927,30 @@ static dp_err_t enc_record(enc_t *e, const av_type_t *t, uint32_t node, int dept
 static dp_err_t enc_value(enc_t *e, const av_type_t *t, uint32_t node, int depth) {
     const dp_json_t *j = e->j;
     dp_buf_t *b = e->out;
-    if (depth > MAX_DEPTH * 2) return dp_seterr(e->errstr, e->errn, DP_ERR_INVALID, "avro: value nested too deep");
+    if (depth > MAX_DEPTH * 2)
+        return dp_seterr(e->errstr, e->errn, DP_ERR_INVALID, "avro: value nested too deep");
     int is_null = node == NO_NODE || j->nodes[node].type == DP_JSON_NULL;
     if (t->optional) {
         if (is_null) return dp_avro_put_long(b, t->null_index);
         dp_avro_put_long(b, t->null_index ? 0 : 1);
     } else if (is_null) {
-        return dp_seterr(e->errstr, e->errn, DP_ERR_INVALID, "avro: field \"%s\": null for a required value",
+        return dp_seterr(e->errstr, e->errn, DP_ERR_INVALID,
+                         "avro: field \"%s\": null for a required value",
                          e->field ? e->field : "(top)");
     }
     const dp_json_node_t *nd = &j->nodes[node];
     dp_err_t err;
     switch (t->kind) {
     case AVK_BOOLEAN:
-        if (nd->type != DP_JSON_TRUE && nd->type != DP_JSON_FALSE) return enc_err(e, "expected a boolean", node);
+        if (nd->type != DP_JSON_TRUE && nd->type != DP_JSON_FALSE)
+            return enc_err(e, "expected a boolean", node);
         return dp_buf_putc(b, nd->type == DP_JSON_TRUE ? 1 : 0);
-    case AVK_INT: case AVK_LONG: {
+    case AVK_INT:
+    case AVK_LONG: {
         int64_t v;
         if (dp_json_int64(j, node, &v)) return enc_err(e, "expected an integer", node);
-        if (t->kind == AVK_INT && (v < t->min || v > t->max)) return enc_err(e, "integer out of range", node);
+        if (t->kind == AVK_INT && (v < t->min || v > t->max))
+            return enc_err(e, "integer out of range", node);
         return dp_avro_put_long(b, v);
     }
     case AVK_FLOAT: {
@@ -953,22 +1012,23 @@ static dp_err_t enc_value(enc_t *e, const av_type_t *t, uint32_t node, int depth
             }
         }
         return dp_buf_putc(b, 0);
-    case AVK_RECORD:
-        return enc_record(e, t, node, depth);
+    case AVK_RECORD: return enc_record(e, t, node, depth);
     }
     return DP_ERR_INVALID;
 }
 
-dp_err_t dp_avro_encode(const dp_avro_schema_t *s, const dp_json_t *j, uint32_t node,
-                        dp_buf_t *out, char *errstr, size_t errstr_size) {
+dp_err_t dp_avro_encode(const dp_avro_schema_t *s, const dp_json_t *j, uint32_t node, dp_buf_t *out,
+                        char *errstr, size_t errstr_size) {
     enc_t e = {.j = j, .out = out, .errstr = errstr, .errn = errstr_size};
     dp_buf_init(&e.scratch, out->max ? out->max : 1);
     dp_err_t err = enc_value(&e, s->root, node, 0);
     dp_buf_fini(&e.scratch);
     if (!err && out->overflow) err = DP_ERR_NOMEM;
     if (err == DP_ERR_NOMEM)
-        dp_seterr(errstr, errstr_size, DP_ERR_NOMEM, "avro: encoded value larger than its bound "
-                  "(%zu bytes)", out->max);
+        dp_seterr(errstr, errstr_size, DP_ERR_NOMEM,
+                  "avro: encoded value larger than its bound "
+                  "(%zu bytes)",
+                  out->max);
     return err;
 }
 
@@ -985,8 +1045,10 @@ const dp_avro_type_t *dp_avro_field_type(const dp_avro_type_t *t, uint32_t i) {
 dp_err_t dp_avro_put_null(const dp_avro_type_t *t, dp_buf_t *out, const char *field, char *errstr,
                           size_t errstr_size) {
     if (t->optional) return dp_avro_put_long(out, t->null_index);
-    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "avro: field \"%s\": null for a required "
-                     "value", field ? field : "(top)");
+    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
+                     "avro: field \"%s\": null for a required "
+                     "value",
+                     field ? field : "(top)");
 }
 
 dp_err_t dp_avro_put_present(const dp_avro_type_t *t, dp_buf_t *out) {
@@ -1048,18 +1110,23 @@ static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *
     int64_t v;
     switch (t->kind) {
     case AVK_BOOLEAN:
-        if (n == 4 && memcmp(s, "true", 4) == 0) v = 1;
-        else if (n == 5 && memcmp(s, "false", 5) == 0) v = 0;
-        else return -1;
+        if (n == 4 && memcmp(s, "true", 4) == 0)
+            v = 1;
+        else if (n == 5 && memcmp(s, "false", 5) == 0)
+            v = 0;
+        else
+            return -1;
         dp_avro_put_present(t, out);
         dp_buf_putc(out, (char)v);
         return 0; /* overflow: the caller checks out */
-    case AVK_INT: case AVK_LONG:
+    case AVK_INT:
+    case AVK_LONG:
         if (tok_int(s, n, &v) || (t->kind == AVK_INT && (v < t->min || v > t->max))) return -1;
         dp_avro_put_present(t, out);
         dp_avro_put_long(out, v);
         return 0;
-    case AVK_FLOAT: case AVK_DOUBLE: {
+    case AVK_FLOAT:
+    case AVK_DOUBLE: {
         if (n == 0 || n >= 64 || s[0] == '"') return -1;
         char tmp[64], *end;
         memcpy(tmp, s, n);
@@ -1091,20 +1158,24 @@ static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *
         dp_avro_put_present(t, out);
         dp_avro_put_bytes(out, k->scratch.data, k->scratch.len);
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
 dp_err_t dp_avro_put_token(const dp_avro_type_t *t, const char *s, size_t n, dp_avro_tok_t *k,
                            dp_buf_t *out, const char *field, char *errstr, size_t errstr_size) {
-    if (n == 4 && memcmp(s, "null", 4) == 0) return dp_avro_put_null(t, out, field, errstr, errstr_size);
+    if (n == 4 && memcmp(s, "null", 4) == 0)
+        return dp_avro_put_null(t, out, field, errstr, errstr_size);
     if (tok_fast(t, s, n, k, out) == 0) return out->overflow ? DP_ERR_NOMEM : DP_OK;
     /* the general path: the token as a JSON document under enc_value */
     dp_err_t err = dp_json_parse(&k->j, s, n, (uint32_t)(n + 16 < UINT32_MAX ? n + 16 : UINT32_MAX),
                                  errstr, errstr_size);
     if (err) return err;
-    enc_t e = {.j = &k->j, .out = out, .errstr = errstr, .errn = errstr_size, .field = field,
+    enc_t e = {.j = &k->j,
+               .out = out,
+               .errstr = errstr,
+               .errn = errstr_size,
+               .field = field,
                .scratch = k->scratch};
     err = enc_value(&e, t, 0, 1);
     k->scratch = e.scratch;
@@ -1225,8 +1296,8 @@ dp_err_t dp_avro_put_header(dp_buf_t *out, int32_t id) {
     return dp_buf_append(out, hdr, sizeof hdr);
 }
 
-dp_err_t dp_avro_conv_schema(dp_avro_conv_t *cv, const char *topic, const char *schema,
-                             size_t len, const dp_avro_schema_t **s, int32_t *id, char *errstr,
+dp_err_t dp_avro_conv_schema(dp_avro_conv_t *cv, const char *topic, const char *schema, size_t len,
+                             const dp_avro_schema_t **s, int32_t *id, char *errstr,
                              size_t errstr_size) {
     dp_json_t *j = &cv->j;
     size_t maxn = len + 16 < UINT32_MAX ? len + 16 : UINT32_MAX;
@@ -1303,9 +1374,12 @@ static av_type_t *type_clone(const av_type_t *t) {
 }
 
 static int prim_kind(const dp_json_t *j, uint32_t node, avk_t *k) {
-    static const struct { const char *name; avk_t kind; } prims[] = {
-        {"boolean", AVK_BOOLEAN}, {"int", AVK_INT}, {"long", AVK_LONG}, {"float", AVK_FLOAT},
-        {"double", AVK_DOUBLE}, {"string", AVK_STRING}, {"bytes", AVK_BYTES}};
+    static const struct {
+        const char *name;
+        avk_t kind;
+    } prims[] = {{"boolean", AVK_BOOLEAN}, {"int", AVK_INT},       {"long", AVK_LONG},
+                 {"float", AVK_FLOAT},     {"double", AVK_DOUBLE}, {"string", AVK_STRING},
+                 {"bytes", AVK_BYTES}};
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (dp_json_key_eq(j, node, prims[i].name)) {
             *k = prims[i].kind;
@@ -1325,14 +1399,16 @@ static char *full_name(const char *name, const char *space) {
 
 static dp_err_t rparse(rctx_t *x, uint32_t node, const char *space, int depth, av_type_t **out);
 
-static dp_err_t rparse_record(rctx_t *x, uint32_t node, const char *space, int depth, av_type_t *t) {
+static dp_err_t rparse_record(rctx_t *x, uint32_t node, const char *space, int depth,
+                              av_type_t *t) {
     const dp_json_t *j = x->j;
     uint32_t nm = dp_json_get(j, node, "name"), ns = dp_json_get(j, node, "namespace");
     uint32_t fields = dp_json_get(j, node, "fields");
     if (!is_type(j, nm, DP_JSON_STRING) || !is_type(j, fields, DP_JSON_ARRAY))
         return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: record without name or fields");
     char *name = str_dup(j, nm);
-    char *nspace = is_type(j, ns, DP_JSON_STRING) ? str_dup(j, ns) : (space ? dp_xstrdup(space) : NULL);
+    char *nspace =
+        is_type(j, ns, DP_JSON_STRING) ? str_dup(j, ns) : (space ? dp_xstrdup(space) : NULL);
     char *full = full_name(name, nspace);
     /* the fields' namespace is the record's */
     char *dot = strrchr(full, '.');
@@ -1348,7 +1424,8 @@ static dp_err_t rparse_record(rctx_t *x, uint32_t node, const char *space, int d
     for (uint32_t f = j->nodes[fields].child; f && !err; f = j->nodes[f].next) {
         uint32_t fn = dp_json_get(j, f, "name"), ft = dp_json_get(j, f, "type");
         if (!is_type(j, fn, DP_JSON_STRING) || !ft) {
-            err = dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: field of \"%s\" without name or type", full);
+            err = dp_seterr(x->errstr, x->errn, DP_ERR_INVALID,
+                            "avro: field of \"%s\" without name or type", full);
             break;
         }
         av_field_t *af = &t->fields[t->nfields++];
@@ -1369,7 +1446,8 @@ static dp_err_t rparse_record(rctx_t *x, uint32_t node, const char *space, int d
     return err;
 }
 
-static int is_map_entry(const dp_json_t *j, uint32_t items, const av_type_t *it, const char *space) {
+static int is_map_entry(const dp_json_t *j, uint32_t items, const av_type_t *it,
+                        const char *space) {
     if (it->kind != AVK_RECORD || it->nfields != 2 || strcmp(it->fields[0].name, "key") ||
         strcmp(it->fields[1].name, "value"))
         return 0;
@@ -1381,7 +1459,7 @@ static int is_map_entry(const dp_json_t *j, uint32_t items, const av_type_t *it,
     /* the unnamed map's entries: MapEntry in AvroData's namespace, which
      * may be inherited from the enclosing record */
     return str_eq(j, nm, "MapEntry") &&
-           (ns ? str_eq(j, ns, AVRO_NS) : space && strcmp(space, AVRO_NS) == 0);
+        (ns ? str_eq(j, ns, AVRO_NS) : space && strcmp(space, AVRO_NS) == 0);
 }
 
 static dp_err_t rparse(rctx_t *x, uint32_t node, const char *space, int depth, av_type_t **out) {
@@ -1389,7 +1467,8 @@ static dp_err_t rparse(rctx_t *x, uint32_t node, const char *space, int depth, a
     *out = dp_xcalloc(1, sizeof **out);
     av_type_t *t = *out;
     if (depth > MAX_DEPTH)
-        return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: schema nested deeper than %d", MAX_DEPTH);
+        return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: schema nested deeper than %d",
+                         MAX_DEPTH);
     const dp_json_node_t *nd = &j->nodes[node];
     if (nd->type == DP_JSON_STRING) {
         if (prim_kind(j, node, &t->kind)) return DP_OK;
@@ -1428,21 +1507,29 @@ static dp_err_t rparse(rctx_t *x, uint32_t node, const char *space, int depth, a
         return err;
     }
     if (nd->type != DP_JSON_OBJECT)
-        return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: a schema is a string, array or object");
+        return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID,
+                         "avro: a schema is a string, array or object");
     uint32_t type = dp_json_get(j, node, "type");
-    if (!type) return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: schema object without \"type\"");
+    if (!type)
+        return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID,
+                         "avro: schema object without \"type\"");
     if (j->nodes[type].type != DP_JSON_STRING) {
         free(*out);
         return rparse(x, type, space, depth + 1, out);
     }
     if (prim_kind(j, type, &t->kind)) {
-        if (t->kind == AVK_INT) { t->min = INT32_MIN; t->max = INT32_MAX; }
+        if (t->kind == AVK_INT) {
+            t->min = INT32_MIN;
+            t->max = INT32_MAX;
+        }
         return DP_OK;
     }
-    if (str_eq(j, type, "record") || str_eq(j, type, "error")) return rparse_record(x, node, space, depth, t);
+    if (str_eq(j, type, "record") || str_eq(j, type, "error"))
+        return rparse_record(x, node, space, depth, t);
     if (str_eq(j, type, "array")) {
         uint32_t items = dp_json_get(j, node, "items");
-        if (!items) return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: array without items");
+        if (!items)
+            return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: array without items");
         t->kind = AVK_ARRAY;
         dp_err_t err = rparse(x, items, space, depth + 1, &t->items);
         if (!err && !t->items->optional && is_map_entry(j, items, t->items, space)) {
@@ -1460,7 +1547,8 @@ static dp_err_t rparse(rctx_t *x, uint32_t node, const char *space, int depth, a
     }
     if (str_eq(j, type, "map")) {
         uint32_t values = dp_json_get(j, node, "values");
-        if (!values) return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: map without values");
+        if (!values)
+            return dp_seterr(x->errstr, x->errn, DP_ERR_INVALID, "avro: map without values");
         t->kind = AVK_MAP;
         return rparse(x, values, space, depth + 1, &t->items);
     }
@@ -1468,8 +1556,8 @@ static dp_err_t rparse(rctx_t *x, uint32_t node, const char *space, int depth, a
                      (int)j->nodes[type].len + 2, dp_json_raw(j, type) - 1);
 }
 
-dp_err_t dp_avro_reader_new(const char *schema, size_t len, dp_avro_reader_t **out,
-                            char *errstr, size_t errstr_size) {
+dp_err_t dp_avro_reader_new(const char *schema, size_t len, dp_avro_reader_t **out, char *errstr,
+                            size_t errstr_size) {
     *out = NULL;
     dp_json_t j = {0};
     dp_err_t err = dp_json_parse(&j, schema, len, (uint32_t)(len + 16), errstr, errstr_size);
@@ -1505,8 +1593,10 @@ static dp_err_t put_java_float(dp_buf_t *b, double d, int is_float) {
     if (d == 0) return dp_buf_puts(b, signbit(d) ? "-0.0" : "0.0");
     /* Java 17's FloatingDecimal is not shortest for the smallest subnormals
      * (JDK-4511638), as the capture's JSON path knows too */
-    if (!is_float && fabs(d) == 4.9406564584124654e-324) return dp_buf_puts(b, d < 0 ? "-4.9E-324" : "4.9E-324");
-    if (is_float && fabsf((float)d) == 1.40129846e-45f) return dp_buf_puts(b, d < 0 ? "-1.4E-45" : "1.4E-45");
+    if (!is_float && fabs(d) == 4.9406564584124654e-324)
+        return dp_buf_puts(b, d < 0 ? "-4.9E-324" : "4.9E-324");
+    if (is_float && fabsf((float)d) == 1.40129846e-45f)
+        return dp_buf_puts(b, d < 0 ? "-1.4E-45" : "1.4E-45");
     char tmp[64];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
@@ -1539,8 +1629,10 @@ static dp_err_t put_java_float(dp_buf_t *b, double d, int is_float) {
     }
     dp_buf_putc(b, digits[0]);
     dp_buf_putc(b, '.');
-    if (nd > 1) dp_buf_append(b, digits + 1, nd - 1);
-    else dp_buf_putc(b, '0');
+    if (nd > 1)
+        dp_buf_append(b, digits + 1, nd - 1);
+    else
+        dp_buf_putc(b, '0');
     return dp_buf_printf(b, "E%d", e10);
 }
 
@@ -1619,13 +1711,16 @@ static dp_err_t dec_value(dec_t *d, const av_type_t *t, int depth) {
     case AVK_BOOLEAN:
         if (d->pos >= d->n || d->p[d->pos] > 1) return dec_err(d, "bad boolean");
         return dp_buf_puts(b, d->p[d->pos++] ? "true" : "false");
-    case AVK_INT: case AVK_LONG: {
+    case AVK_INT:
+    case AVK_LONG: {
         int64_t v;
         if (dp_avro_get_long(d->p, d->n, &d->pos, &v)) return dec_err(d, "bad integer");
-        if (t->kind == AVK_INT && (v < INT32_MIN || v > INT32_MAX)) return dec_err(d, "int out of range");
+        if (t->kind == AVK_INT && (v < INT32_MIN || v > INT32_MAX))
+            return dec_err(d, "int out of range");
         return dp_buf_printf(b, "%lld", (long long)v);
     }
-    case AVK_FLOAT: case AVK_DOUBLE: {
+    case AVK_FLOAT:
+    case AVK_DOUBLE: {
         size_t w = t->kind == AVK_FLOAT ? 4 : 8;
         if (d->n - d->pos < w) return dec_err(d, "float past the end");
         uint64_t u = 0;
@@ -1641,14 +1736,17 @@ static dp_err_t dec_value(dec_t *d, const av_type_t *t, int depth) {
         memcpy(&v, &u, 8);
         return put_java_float(b, v, 0);
     }
-    case AVK_STRING: case AVK_BYTES: {
+    case AVK_STRING:
+    case AVK_BYTES: {
         size_t l;
         if ((err = dec_len(d, &l))) return err;
         const uint8_t *s = d->p + d->pos;
         d->pos += l;
-        return t->kind == AVK_STRING ? dp_json_put_str(b, (const char *)s, l) : dp_json_put_base64(b, s, l);
+        return t->kind == AVK_STRING ? dp_json_put_str(b, (const char *)s, l)
+                                     : dp_json_put_base64(b, s, l);
     }
-    case AVK_ARRAY: case AVK_MAP_ENTRIES:
+    case AVK_ARRAY:
+    case AVK_MAP_ENTRIES:
         dp_buf_putc(b, '[');
         if ((err = dec_blocks(d, t, depth))) return err;
         return dp_buf_putc(b, ']');
@@ -1675,8 +1773,10 @@ dp_err_t dp_avro_to_json(const dp_avro_reader_t *r, const uint8_t *p, size_t n, 
     dp_err_t err = dec_value(&d, r->root, 0);
     if (!err && d.pos != n) err = dec_err(&d, "trailing bytes");
     if (!err && out->overflow)
-        err = dp_seterr(errstr, errstr_size, DP_ERR_NOMEM, "avro: decoded value larger than its bound "
-                        "(%zu bytes)", out->max);
+        err = dp_seterr(errstr, errstr_size, DP_ERR_NOMEM,
+                        "avro: decoded value larger than its bound "
+                        "(%zu bytes)",
+                        out->max);
     return err;
 }
 
@@ -1716,9 +1816,11 @@ dp_err_t dp_avro_deconv_run(dp_avro_deconv_t *d, const void *wire, size_t len, d
     const uint8_t *p = wire;
     dp_buf_reset(out);
     if (len < 5 || p[0] != 0)
-        return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "avro: not Confluent's wire format "
+        return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
+                         "avro: not Confluent's wire format "
                          "(magic byte 0 and a schema id)");
-    int32_t id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
+    int32_t id =
+        (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
     dentry_t *e = NULL;
     for (size_t i = 0; i < d->n && !e; i++)
         if (d->e[i].id == id) e = &d->e[i];
@@ -1726,7 +1828,8 @@ dp_err_t dp_avro_deconv_run(dp_avro_deconv_t *d, const void *wire, size_t len, d
         dp_err_t err = d->fetch(d->ctx, id, &d->schema, errstr, errstr_size);
         if (err) return err;
         dp_avro_reader_t *r;
-        if ((err = dp_avro_reader_new((const char *)d->schema.data, d->schema.len, &r, errstr, errstr_size)))
+        if ((err = dp_avro_reader_new((const char *)d->schema.data, d->schema.len, &r, errstr,
+                                      errstr_size)))
             return err;
         if (d->n == d->max) { /* full: start over */
             for (size_t i = 0; i < d->n; i++) dp_avro_reader_destroy(d->e[i].r);

@@ -59,16 +59,16 @@ typedef struct dp_avro_schema dp_avro_schema_t;
 /* dp_avro_schema_new: compile the Connect schema at node of j (the JSON form
  * JsonConverter writes under "schema") into *out: its Avro schema JSON and
  * the plan that encodes payloads. Bad or unsupported schemas are an error. */
-dp_err_t dp_avro_schema_new(const dp_json_t *j, uint32_t node, dp_avro_schema_t **out,
-                            char *errstr, size_t errstr_size);
+dp_err_t dp_avro_schema_new(const dp_json_t *j, uint32_t node, dp_avro_schema_t **out, char *errstr,
+                            size_t errstr_size);
 void dp_avro_schema_destroy(dp_avro_schema_t *s);
 /* dp_avro_schema_json: the Avro schema, NUL-terminated, as AvroData names it. */
 const char *dp_avro_schema_json(const dp_avro_schema_t *s, size_t *len);
 
 /* dp_avro_encode: append the Avro binary encoding of the Connect JSON value
  * at node of j (a JsonConverter payload) under schema s to out. */
-dp_err_t dp_avro_encode(const dp_avro_schema_t *s, const dp_json_t *j, uint32_t node,
-                        dp_buf_t *out, char *errstr, size_t errstr_size);
+dp_err_t dp_avro_encode(const dp_avro_schema_t *s, const dp_json_t *j, uint32_t node, dp_buf_t *out,
+                        char *errstr, size_t errstr_size);
 
 /* ---- writing typed values under a compiled schema ----
  *
@@ -101,7 +101,7 @@ dp_err_t dp_avro_put_integer(const dp_avro_type_t *t, int64_t v, dp_buf_t *out, 
 
 /* the reusable state of dp_avro_put_token */
 typedef struct dp_avro_tok {
-    dp_buf_t text;    /* for the caller: where it writes the token */
+    dp_buf_t text; /* for the caller: where it writes the token */
     dp_buf_t scratch;
     dp_json_t j;
 } dp_avro_tok_t;
@@ -141,8 +141,8 @@ dp_err_t dp_avro_conv_run(dp_avro_conv_t *cv, const char *topic, const void *jso
  * schema JSON schema[0..len) (the "schema" part of the JsonConverter form)
  * of topic, from the cache or compiled and registered now. *s stays valid
  * while dp_avro_conv_generation(cv) is unchanged. */
-dp_err_t dp_avro_conv_schema(dp_avro_conv_t *cv, const char *topic, const char *schema,
-                             size_t len, const dp_avro_schema_t **s, int32_t *id, char *errstr,
+dp_err_t dp_avro_conv_schema(dp_avro_conv_t *cv, const char *topic, const char *schema, size_t len,
+                             const dp_avro_schema_t **s, int32_t *id, char *errstr,
                              size_t errstr_size);
 uint64_t dp_avro_conv_generation(const dp_avro_conv_t *cv);
 /* dp_avro_put_header: Confluent's wire-format header, 0x00 and the id */
@@ -159,8 +159,8 @@ typedef struct dp_avro_reader dp_avro_reader_t;
  * schema from the registry). Records, arrays, maps, unions of null and one
  * type, and AvroData's MapEntry arrays are read; enums, fixed and wider
  * unions (which AvroData does not write by default) are refused. */
-dp_err_t dp_avro_reader_new(const char *schema, size_t len, dp_avro_reader_t **out,
-                            char *errstr, size_t errstr_size);
+dp_err_t dp_avro_reader_new(const char *schema, size_t len, dp_avro_reader_t **out, char *errstr,
+                            size_t errstr_size);
 void dp_avro_reader_destroy(dp_avro_reader_t *r);
 
 /* dp_avro_to_json: append the value encoded in p[0..n) (exactly) as

@@ -13,15 +13,16 @@ typedef struct wr {
 } wr_t;
 
 static dp_err_t mismatch(wr_t *w, const char *what, const char *field) {
-    return dp_seterr(w->errstr, w->n, DP_ERR_INVALID, "avro: %s of table \"%s.%s\": field \"%s\" "
-                     "does not match the table's columns", what, w->ev->table->schema,
-                     w->ev->table->table, field);
+    return dp_seterr(w->errstr, w->n, DP_ERR_INVALID,
+                     "avro: %s of table \"%s.%s\": field \"%s\" "
+                     "does not match the table's columns",
+                     what, w->ev->table->schema, w->ev->table->table, field);
 }
 
 /* put_columns: the columns of row (the key columns only for a key) as the
  * first fields of the record t, in column order; *f is then the next field */
-static dp_err_t put_columns(wr_t *w, const dp_avro_type_t *t, const pgo_tuple_t *row,
-                            int keys_only, uint32_t *f) {
+static dp_err_t put_columns(wr_t *w, const dp_avro_type_t *t, const pgo_tuple_t *row, int keys_only,
+                            uint32_t *f) {
     static const pgo_value_t null_value = {PGO_VAL_NULL, NULL, 0};
     const dbz_table_t *tb = w->ev->table;
     uint32_t nf = dp_avro_nfields(t);
@@ -52,7 +53,8 @@ static dp_err_t put_row(wr_t *w, const dp_avro_type_t *t, const pgo_tuple_t *row
 
 /* put_val: a typed field under t */
 static dp_err_t put_val(wr_t *w, const dp_avro_type_t *t, const char *name, const dbz_val_t *v) {
-    if (v->kind == DBZ_VAL_STR) return dp_avro_put_string(t, v->s, v->n, w->out, name, w->errstr, w->n);
+    if (v->kind == DBZ_VAL_STR)
+        return dp_avro_put_string(t, v->s, v->n, w->out, name, w->errstr, w->n);
     if (v->kind == DBZ_VAL_INT) return dp_avro_put_integer(t, v->i, w->out, name, w->errstr, w->n);
     return dp_avro_put_null(t, w->out, name, w->errstr, w->n);
 }
@@ -76,7 +78,8 @@ static dp_err_t put_block(wr_t *w, const dp_avro_type_t *t, const char *strct) {
     return err;
 }
 
-static dp_err_t put_image(wr_t *w, const dp_avro_type_t *t, const char *name, const pgo_tuple_t *row) {
+static dp_err_t put_image(wr_t *w, const dp_avro_type_t *t, const char *name,
+                          const pgo_tuple_t *row) {
     if (!row) return dp_avro_put_null(t, w->out, name, w->errstr, w->n);
     dp_avro_put_present(t, w->out);
     return put_row(w, t, row, 0);
@@ -85,9 +88,10 @@ static dp_err_t put_image(wr_t *w, const dp_avro_type_t *t, const char *name, co
 static dp_err_t finish(wr_t *w, dp_err_t err, const char *what) {
     if (!err && w->out->overflow) err = DP_ERR_NOMEM;
     if (err == DP_ERR_NOMEM)
-        return dp_seterr(w->errstr, w->n, err, "avro: %s of table \"%s.%s\" larger than its bound "
-                         "(%zu bytes)", what, w->ev->table->schema, w->ev->table->table,
-                         w->out->max);
+        return dp_seterr(w->errstr, w->n, err,
+                         "avro: %s of table \"%s.%s\" larger than its bound "
+                         "(%zu bytes)",
+                         what, w->ev->table->schema, w->ev->table->table, w->out->max);
     return err;
 }
 
@@ -101,9 +105,8 @@ dp_err_t dbz_avro_key(const dp_avro_schema_t *s, const dbz_event_t *ev, dp_avro_
     return finish(&w, put_row(&w, t, row, 1), "key");
 }
 
-dp_err_t dbz_avro_value(const dp_avro_schema_t *s, const dbz_event_t *ev,
-                        const dbz_options_t *opt, dp_avro_tok_t *k, dp_buf_t *out, char *errstr,
-                        size_t errstr_size) {
+dp_err_t dbz_avro_value(const dp_avro_schema_t *s, const dbz_event_t *ev, const dbz_options_t *opt,
+                        dp_avro_tok_t *k, dp_buf_t *out, char *errstr, size_t errstr_size) {
     wr_t w = {ev, opt, k, out, errstr, errstr_size};
     const dp_avro_type_t *t = dp_avro_schema_root(s);
     if (!dp_avro_is_record(t)) return mismatch(&w, "envelope", "(top)");
@@ -112,10 +115,14 @@ dp_err_t dbz_avro_value(const dp_avro_schema_t *s, const dbz_event_t *ev,
     for (uint32_t f = 0; f < dp_avro_nfields(t) && !err; f++) {
         const char *name = dp_avro_field_name(t, f);
         const dp_avro_type_t *ft = dp_avro_field_type(t, f);
-        if (!strcmp(name, "before")) err = put_image(&w, ft, name, ev->before);
-        else if (!strcmp(name, "after")) err = put_image(&w, ft, name, ev->after);
-        else if (!strcmp(name, "source") || !strcmp(name, "transaction")) err = put_block(&w, ft, name);
-        else err = put_field(&w, ft, NULL, name);
+        if (!strcmp(name, "before"))
+            err = put_image(&w, ft, name, ev->before);
+        else if (!strcmp(name, "after"))
+            err = put_image(&w, ft, name, ev->after);
+        else if (!strcmp(name, "source") || !strcmp(name, "transaction"))
+            err = put_block(&w, ft, name);
+        else
+            err = put_field(&w, ft, NULL, name);
     }
     return finish(&w, err, "value");
 }
@@ -125,7 +132,8 @@ dp_err_t dbz_avro_unwrapped(const dp_avro_schema_t *s, const dbz_event_t *ev,
                             char *errstr, size_t errstr_size) {
     wr_t w = {ev, NULL, k, out, errstr, errstr_size};
     const dp_avro_type_t *t = dp_avro_schema_root(s);
-    if (!uw->row) return finish(&w, dp_avro_put_null(t, out, "(top)", errstr, errstr_size), "value");
+    if (!uw->row)
+        return finish(&w, dp_avro_put_null(t, out, "(top)", errstr, errstr_size), "value");
     if (!dp_avro_is_record(t)) return mismatch(&w, "unwrapped value", "(top)");
     dp_avro_put_present(t, out);
     uint32_t f, nf = dp_avro_nfields(t);

@@ -21,9 +21,8 @@
 dp_err_t dbz_avro_key(const dp_avro_schema_t *s, const dbz_event_t *ev, dp_avro_tok_t *k,
                       dp_buf_t *out, char *errstr, size_t errstr_size);
 /* dbz_avro_value: append the Avro body of the event's envelope. */
-dp_err_t dbz_avro_value(const dp_avro_schema_t *s, const dbz_event_t *ev,
-                        const dbz_options_t *opt, dp_avro_tok_t *k, dp_buf_t *out, char *errstr,
-                        size_t errstr_size);
+dp_err_t dbz_avro_value(const dp_avro_schema_t *s, const dbz_event_t *ev, const dbz_options_t *opt,
+                        dp_avro_tok_t *k, dp_buf_t *out, char *errstr, size_t errstr_size);
 
 /* dbz_avro_unwrapped: append the Avro body of an event's value after
  * ExtractNewRecordState (dbz_unwrap_event), under the compiled schema of

@@ -16,22 +16,57 @@
 #include "common/log.h"
 
 enum {
-    OID_BOOL = 16, OID_BYTEA = 17, OID_CHAR = 18, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21,
-    OID_INT4 = 23, OID_TEXT = 25, OID_OID = 26, OID_JSON = 114, OID_FLOAT4 = 700,
-    OID_FLOAT8 = 701, OID_BPCHAR = 1042, OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIME = 1083,
-    OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_NUMERIC = 1700, OID_UUID = 2950,
-    OID_JSONB = 3802, OID_TIMETZ = 1266, OID_INTERVAL = 1186, OID_MONEY = 790,
+    OID_BOOL = 16,
+    OID_BYTEA = 17,
+    OID_CHAR = 18,
+    OID_NAME = 19,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_INT4 = 23,
+    OID_TEXT = 25,
+    OID_OID = 26,
+    OID_JSON = 114,
+    OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701,
+    OID_BPCHAR = 1042,
+    OID_VARCHAR = 1043,
+    OID_DATE = 1082,
+    OID_TIME = 1083,
+    OID_TIMESTAMP = 1114,
+    OID_TIMESTAMPTZ = 1184,
+    OID_NUMERIC = 1700,
+    OID_UUID = 2950,
+    OID_JSONB = 3802,
+    OID_TIMETZ = 1266,
+    OID_INTERVAL = 1186,
+    OID_MONEY = 790,
     /* arrays */
-    OID_BOOL_ARR = 1000, OID_INT2_ARR = 1005, OID_INT4_ARR = 1007, OID_INT8_ARR = 1016,
-    OID_TEXT_ARR = 1009, OID_BPCHAR_ARR = 1014, OID_VARCHAR_ARR = 1015, OID_CHAR_ARR = 1002,
-    OID_FLOAT4_ARR = 1021, OID_FLOAT8_ARR = 1022, OID_OID_ARR = 1028, OID_DATE_ARR = 1182,
-    OID_UUID_ARR = 2951, OID_JSON_ARR = 199, OID_JSONB_ARR = 3807, OID_NUMERIC_ARR = 1231,
-    OID_TIMESTAMP_ARR = 1115, OID_TIMESTAMPTZ_ARR = 1185, OID_TIME_ARR = 1183,
-    OID_TIMETZ_ARR = 1270, OID_BYTEA_ARR = 1001, OID_INTERVAL_ARR = 1187, OID_MONEY_ARR = 791
+    OID_BOOL_ARR = 1000,
+    OID_INT2_ARR = 1005,
+    OID_INT4_ARR = 1007,
+    OID_INT8_ARR = 1016,
+    OID_TEXT_ARR = 1009,
+    OID_BPCHAR_ARR = 1014,
+    OID_VARCHAR_ARR = 1015,
+    OID_CHAR_ARR = 1002,
+    OID_FLOAT4_ARR = 1021,
+    OID_FLOAT8_ARR = 1022,
+    OID_OID_ARR = 1028,
+    OID_DATE_ARR = 1182,
+    OID_UUID_ARR = 2951,
+    OID_JSON_ARR = 199,
+    OID_JSONB_ARR = 3807,
+    OID_NUMERIC_ARR = 1231,
+    OID_TIMESTAMP_ARR = 1115,
+    OID_TIMESTAMPTZ_ARR = 1185,
+    OID_TIME_ARR = 1183,
+    OID_TIMETZ_ARR = 1270,
+    OID_BYTEA_ARR = 1001,
+    OID_INTERVAL_ARR = 1187,
+    OID_MONEY_ARR = 791
 };
 
 #define UNAVAILABLE "__debezium_unavailable_value"
-
 
 /* time precision of a time/timestamp typmod; -1 means the default, 6 */
 static int time_precision(int32_t typmod) { return typmod < 0 ? 6 : typmod; }
@@ -70,10 +105,13 @@ static uint32_t array_elem(uint32_t oid) {
 static int scalar_conv(uint32_t oid, int32_t typmod, int *scale, const dbz_options_t *opt) {
     *scale = 0;
     switch (oid) {
-    case OID_NUMERIC: case OID_MONEY:
+    case OID_NUMERIC:
+    case OID_MONEY:
         if (opt->decimal_mode == DBZ_DECIMAL_PRECISE) break;
-        if (oid == OID_MONEY) *scale = 2;
-        else if (typmod >= 4) *scale = (typmod - 4) & 0xffff;
+        if (oid == OID_MONEY)
+            *scale = 2;
+        else if (typmod >= 4)
+            *scale = (typmod - 4) & 0xffff;
         return opt->decimal_mode == DBZ_DECIMAL_STRING ? DBZ_CONV_DECIMAL_STRING
                                                        : DBZ_CONV_DECIMAL_DOUBLE;
     case OID_BYTEA:
@@ -94,14 +132,14 @@ static int scalar_conv(uint32_t oid, int32_t typmod, int *scale, const dbz_optio
     case OID_TIMESTAMP:
         if (opt->time_mode == DBZ_TIME_CONNECT) return DBZ_CONV_TS_CONNECT;
         break;
-    default:
-        break;
+    default: break;
     }
     switch (oid) {
     case OID_BOOL: return DBZ_CONV_BOOL;
     case OID_INT2: return DBZ_CONV_INT16;
     case OID_INT4: return DBZ_CONV_INT32;
-    case OID_INT8: case OID_OID: return DBZ_CONV_INT64;
+    case OID_INT8:
+    case OID_OID: return DBZ_CONV_INT64;
     case OID_FLOAT4: return DBZ_CONV_FLOAT32;
     case OID_FLOAT8: return DBZ_CONV_FLOAT64;
     case OID_NUMERIC:
@@ -118,9 +156,14 @@ static int scalar_conv(uint32_t oid, int32_t typmod, int *scale, const dbz_optio
     case OID_TIMESTAMP: return time_precision(typmod) <= 3 ? DBZ_CONV_TS_MS : DBZ_CONV_TS_US;
     case OID_TIMESTAMPTZ: return DBZ_CONV_TSTZ;
     case OID_INTERVAL: return DBZ_CONV_INTERVAL;
-    case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: case OID_CHAR: case OID_NAME:
-    case OID_UUID: case OID_JSON: case OID_JSONB:
-        return DBZ_CONV_STRING;
+    case OID_TEXT:
+    case OID_VARCHAR:
+    case OID_BPCHAR:
+    case OID_CHAR:
+    case OID_NAME:
+    case OID_UUID:
+    case OID_JSON:
+    case OID_JSONB: return DBZ_CONV_STRING;
     default: return -1;
     }
 }
@@ -132,9 +175,15 @@ static void pick_conv(dbz_column_t *c, const dbz_options_t *opt) {
         c->elem_conv = DBZ_CONV_ENUM;
         return;
     }
-    if (c->enum_labels) { c->conv = DBZ_CONV_ENUM; return; }
+    if (c->enum_labels) {
+        c->conv = DBZ_CONV_ENUM;
+        return;
+    }
     int k = scalar_conv(c->type_oid, c->typmod, &c->scale, opt);
-    if (k >= 0) { c->conv = (dbz_conv_t)k; return; }
+    if (k >= 0) {
+        c->conv = (dbz_conv_t)k;
+        return;
+    }
     if (c->type_oid == OID_INTERVAL_ARR || c->type_oid == OID_MONEY_ARR) {
         c->omit = 1; /* Debezium has no schema for these: the column is left out */
         return;
@@ -150,8 +199,10 @@ static void pick_conv(dbz_column_t *c, const dbz_options_t *opt) {
         c->elem_unfit = el == OID_TIME && opt->time_mode == DBZ_TIME_CONNECT;
         return;
     }
-    dp_warn("event", "column \"%s\" has type oid %u that datapipe does not map yet; "
-            "its values are sent as strings", c->name, c->type_oid);
+    dp_warn("event",
+            "column \"%s\" has type oid %u that datapipe does not map yet; "
+            "its values are sent as strings",
+            c->name, c->type_oid);
     c->conv = DBZ_CONV_STRING;
 }
 
@@ -171,27 +222,60 @@ static const char *conv_type(dbz_conv_t conv, uint32_t oid, const char **name) {
     case DBZ_CONV_INT64: type = "int64"; break;
     case DBZ_CONV_FLOAT32: type = "float"; break;
     case DBZ_CONV_FLOAT64: type = "double"; break;
-    case DBZ_CONV_DECIMAL: case DBZ_CONV_MONEY:
-        type = "bytes"; *name = "org.apache.kafka.connect.data.Decimal"; break;
-    case DBZ_CONV_VSDECIMAL: type = "struct"; *name = "io.debezium.data.VariableScaleDecimal"; break;
+    case DBZ_CONV_DECIMAL:
+    case DBZ_CONV_MONEY:
+        type = "bytes";
+        *name = "org.apache.kafka.connect.data.Decimal";
+        break;
+    case DBZ_CONV_VSDECIMAL:
+        type = "struct";
+        *name = "io.debezium.data.VariableScaleDecimal";
+        break;
     case DBZ_CONV_BYTES: type = "bytes"; break;
-    case DBZ_CONV_DATE: type = "int32"; *name = "io.debezium.time.Date"; break;
-    case DBZ_CONV_TIME_MS: type = "int32"; *name = "io.debezium.time.Time"; break;
-    case DBZ_CONV_TIME_US: type = "int64"; *name = "io.debezium.time.MicroTime"; break;
-    case DBZ_CONV_TS_MS: type = "int64"; *name = "io.debezium.time.Timestamp"; break;
-    case DBZ_CONV_TS_US: type = "int64"; *name = "io.debezium.time.MicroTimestamp"; break;
+    case DBZ_CONV_DATE:
+        type = "int32";
+        *name = "io.debezium.time.Date";
+        break;
+    case DBZ_CONV_TIME_MS:
+        type = "int32";
+        *name = "io.debezium.time.Time";
+        break;
+    case DBZ_CONV_TIME_US:
+        type = "int64";
+        *name = "io.debezium.time.MicroTime";
+        break;
+    case DBZ_CONV_TS_MS:
+        type = "int64";
+        *name = "io.debezium.time.Timestamp";
+        break;
+    case DBZ_CONV_TS_US:
+        type = "int64";
+        *name = "io.debezium.time.MicroTimestamp";
+        break;
     case DBZ_CONV_TSTZ: *name = "io.debezium.time.ZonedTimestamp"; break;
     case DBZ_CONV_TIMETZ: *name = "io.debezium.time.ZonedTime"; break;
-    case DBZ_CONV_INTERVAL: type = "int64"; *name = "io.debezium.time.MicroDuration"; break;
-    case DBZ_CONV_ARRAY: type = "array"; break;
-    case DBZ_CONV_DECIMAL_STRING: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
-    case DBZ_CONV_BYTES_HEX:
+    case DBZ_CONV_INTERVAL:
+        type = "int64";
+        *name = "io.debezium.time.MicroDuration";
         break;
+    case DBZ_CONV_ARRAY: type = "array"; break;
+    case DBZ_CONV_DECIMAL_STRING:
+    case DBZ_CONV_BYTES_BASE64:
+    case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES_HEX: break;
     case DBZ_CONV_DECIMAL_DOUBLE: type = "double"; break;
-    case DBZ_CONV_DATE_CONNECT: type = "int32"; *name = "org.apache.kafka.connect.data.Date"; break;
-    case DBZ_CONV_TIME_CONNECT: type = "int32"; *name = "org.apache.kafka.connect.data.Time"; break;
+    case DBZ_CONV_DATE_CONNECT:
+        type = "int32";
+        *name = "org.apache.kafka.connect.data.Date";
+        break;
+    case DBZ_CONV_TIME_CONNECT:
+        type = "int32";
+        *name = "org.apache.kafka.connect.data.Time";
+        break;
     case DBZ_CONV_TS_CONNECT:
-        type = "int64"; *name = "org.apache.kafka.connect.data.Timestamp"; break;
+        type = "int64";
+        *name = "org.apache.kafka.connect.data.Timestamp";
+        break;
     }
     return type;
 }
@@ -205,8 +289,9 @@ static void put_type_schema(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv,
     const char *type = conv_type(conv, oid, &name);
     dp_buf_printf(b, "{\"type\":\"%s\",", type);
     if (conv == DBZ_CONV_VSDECIMAL)
-        dp_buf_puts(b, "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},"
-                       "{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}],");
+        dp_buf_puts(b,
+                    "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},"
+                    "{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}],");
     if (conv == DBZ_CONV_ARRAY) {
         dp_buf_puts(b, "\"items\":");
         /* Debezium's enum array items are not optional */
@@ -238,8 +323,7 @@ static void put_field_schema(dp_buf_t *b, const dbz_column_t *c) {
 
 /* put_struct_schema: a struct of the columns (all, or only key ones). */
 static void put_struct_schema(dp_buf_t *b, const dbz_table_t *t, const dbz_options_t *opt,
-                              int keys_only, int optional, const char *suffix,
-                              const char *field) {
+                              int keys_only, int optional, const char *suffix, const char *field) {
     dp_buf_puts(b, "{\"type\":\"struct\",\"fields\":[");
     int first = 1;
     for (uint16_t i = 0; i < t->ncols; i++) {
@@ -301,7 +385,10 @@ dp_err_t dbz_decimal_unscaled(const char *s, size_t n, int scale, uint8_t *out, 
     if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
     for (;; i++) {
         int d;
-        if (i < n && s[i] == '.' && !seen_dot) { seen_dot = 1; continue; }
+        if (i < n && s[i] == '.' && !seen_dot) {
+            seen_dot = 1;
+            continue;
+        }
         if (i < n) {
             if (s[i] < '0' || s[i] > '9') return DP_ERR_INVALID;
             d = s[i] - '0';
@@ -347,8 +434,8 @@ dp_err_t dbz_decimal_unscaled(const char *s, size_t n, int scale, uint8_t *out, 
     }
     /* strip redundant sign bytes, as BigInteger.toByteArray() is minimal */
     size_t off = 0;
-    while (bl - off > 1 && ((be[off] == 0 && !(be[off + 1] & 0x80)) ||
-                            (be[off] == 0xff && (be[off + 1] & 0x80))))
+    while (bl - off > 1 &&
+           ((be[off] == 0 && !(be[off + 1] & 0x80)) || (be[off] == 0xff && (be[off + 1] & 0x80))))
         off++;
     if (bl - off > cap) return DP_ERR_INVALID;
     memcpy(out, be + off, bl - off);
@@ -379,8 +466,8 @@ static int num(const char *s, size_t n, size_t *i, int w, int *out) {
 /* parse_time: "HH:MM:SS[.ffffff]" from s[*i] -> µs of day */
 static int parse_time(const char *s, size_t n, size_t *i, int64_t *us) {
     int hh, mi, ss;
-    if (num(s, n, i, 2, &hh) || *i >= n || s[(*i)++] != ':' || num(s, n, i, 2, &mi) ||
-        *i >= n || s[(*i)++] != ':' || num(s, n, i, 2, &ss))
+    if (num(s, n, i, 2, &hh) || *i >= n || s[(*i)++] != ':' || num(s, n, i, 2, &mi) || *i >= n ||
+        s[(*i)++] != ':' || num(s, n, i, 2, &ss))
         return -1;
     int64_t frac = 0;
     if (*i < n && s[*i] == '.') {
@@ -421,11 +508,20 @@ dp_err_t dbz_parse_timestamp(const char *s, size_t n, int64_t *us) {
     if (i < n && (s[i] == '+' || s[i] == '-')) {
         int sign = s[i++] == '-' ? -1 : 1, oh, om = 0, os = 0;
         if (num(s, n, &i, 2, &oh)) return DP_ERR_INVALID;
-        if (i < n && s[i] == ':') { i++; if (num(s, n, &i, 2, &om)) return DP_ERR_INVALID; }
-        if (i < n && s[i] == ':') { i++; if (num(s, n, &i, 2, &os)) return DP_ERR_INVALID; }
+        if (i < n && s[i] == ':') {
+            i++;
+            if (num(s, n, &i, 2, &om)) return DP_ERR_INVALID;
+        }
+        if (i < n && s[i] == ':') {
+            i++;
+            if (num(s, n, &i, 2, &os)) return DP_ERR_INVALID;
+        }
         off_s = sign * (oh * 3600 + om * 60 + os);
     }
-    if (n - i == 3 && memcmp(s + i, " BC", 3) == 0) { neg_year = 1; i += 3; }
+    if (n - i == 3 && memcmp(s + i, " BC", 3) == 0) {
+        neg_year = 1;
+        i += 3;
+    }
     if (i != n || mo < 1 || mo > 12 || d < 1 || d > 31) return DP_ERR_INVALID;
     int64_t yy = neg_year ? 1 - (int64_t)y : y;
     int64_t days = dbz_days_from_civil(yy, (unsigned)mo, (unsigned)d);
@@ -448,7 +544,10 @@ static int hexv(char c) {
  * ISO_OFFSET_DATE_TIME, trailing zeros of the fraction dropped. */
 static void put_iso_utc(dp_buf_t *b, int64_t us, int width) {
     int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
-    if (rem < 0) { rem += 86400000000LL; days--; }
+    if (rem < 0) {
+        rem += 86400000000LL;
+        days--;
+    }
     /* civil_from_days */
     int64_t z = days + 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -462,7 +561,10 @@ static void put_iso_utc(dp_buf_t *b, int64_t us, int width) {
     y += m <= 2;
     int64_t secs = rem / 1000000, frac = rem % 1000000;
     /* java.time's years: at least 4 digits, '-' before, '+' past 9999 */
-    dp_buf_printf(b, "\"%s%04lld-%02u-%02uT%02d:%02d:%02d", y < 0 ? "-" : y > 9999 ? "+" : "",
+    dp_buf_printf(b, "\"%s%04lld-%02u-%02uT%02d:%02d:%02d",
+                  y < 0          ? "-"
+                      : y > 9999 ? "+"
+                                 : "",
                   (long long)(y < 0 ? -y : y), m, d, (int)(secs / 3600), (int)(secs / 60 % 60),
                   (int)(secs % 60));
     char f[16];
@@ -488,14 +590,21 @@ static int put_timetz(dp_buf_t *b, const char *s, size_t n) {
     if (parse_time(s, n, &i, &tod) || i >= n || (s[i] != '+' && s[i] != '-')) return -1;
     int sign = s[i++] == '-' ? -1 : 1, oh, om = 0, os = 0;
     if (num(s, n, &i, 2, &oh)) return -1;
-    if (i < n && s[i] == ':') { i++; if (num(s, n, &i, 2, &om)) return -1; }
-    if (i < n && s[i] == ':') { i++; if (num(s, n, &i, 2, &os)) return -1; }
+    if (i < n && s[i] == ':') {
+        i++;
+        if (num(s, n, &i, 2, &om)) return -1;
+    }
+    if (i < n && s[i] == ':') {
+        i++;
+        if (num(s, n, &i, 2, &os)) return -1;
+    }
     if (i != n) return -1;
     const int64_t day = 86400000000LL;
     int64_t utc = (tod - (int64_t)sign * (oh * 3600 + om * 60 + os) * 1000000) % day;
     if (utc < 0) utc += day;
     int64_t secs = utc / 1000000, frac = utc % 1000000;
-    dp_buf_printf(b, "\"%02d:%02d:%02d", (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    dp_buf_printf(b, "\"%02d:%02d:%02d", (int)(secs / 3600), (int)(secs / 60 % 60),
+                  (int)(secs % 60));
     if (frac) {
         char f[8];
         snprintf(f, sizeof f, "%06lld", (long long)frac);
@@ -565,14 +674,23 @@ dp_err_t dbz_interval_micros(const char *s, size_t n, int64_t *us) {
         size_t tl = i - st;
         if (tok & 1) {
             const char *colon = memchr(t, ':', tl);
-            if (!colon) { val = t; vlen = tl; continue; }
+            if (!colon) {
+                val = t;
+                vlen = tl;
+                continue;
+            }
             size_t off = t[0] == '-' ? 1 : 0, eh = (size_t)(colon - t);
             if (eh + 3 > tl || parse_int(t + off, eh - off, &hours) ||
                 parse_int(t + eh + 1, 2, &minutes))
                 return DP_ERR_INVALID;
             const char *c2 = memchr(t + eh + 1, ':', tl - eh - 1);
-            if (c2 && parse_seconds(c2 + 1, tl - (size_t)(c2 + 1 - t), &seconds)) return DP_ERR_INVALID;
-            if (off) { hours = -hours; minutes = -minutes; seconds = -seconds; }
+            if (c2 && parse_seconds(c2 + 1, tl - (size_t)(c2 + 1 - t), &seconds))
+                return DP_ERR_INVALID;
+            if (off) {
+                hours = -hours;
+                minutes = -minutes;
+                seconds = -seconds;
+            }
             val = NULL;
         } else {
             if (!val) return DP_ERR_INVALID;
@@ -582,12 +700,18 @@ dp_err_t dbz_interval_micros(const char *s, size_t n, int64_t *us) {
                 continue;
             }
             if (parse_int(val, vlen, &v)) return DP_ERR_INVALID;
-            if (tl >= 4 && memcmp(t, "year", 4) == 0) years = v;
-            else if (tl >= 3 && memcmp(t, "mon", 3) == 0) months = v;
-            else if (tl >= 3 && memcmp(t, "day", 3) == 0) days = v;
-            else if (tl >= 4 && memcmp(t, "hour", 4) == 0) hours = v;
-            else if (tl >= 3 && memcmp(t, "min", 3) == 0) minutes = v;
-            else return DP_ERR_INVALID;
+            if (tl >= 4 && memcmp(t, "year", 4) == 0)
+                years = v;
+            else if (tl >= 3 && memcmp(t, "mon", 3) == 0)
+                months = v;
+            else if (tl >= 3 && memcmp(t, "day", 3) == 0)
+                days = v;
+            else if (tl >= 4 && memcmp(t, "hour", 4) == 0)
+                hours = v;
+            else if (tl >= 3 && memcmp(t, "min", 3) == 0)
+                minutes = v;
+            else
+                return DP_ERR_INVALID;
         }
     }
     /* io.debezium.time.MicroDuration.durationMicros, in the same doubles */
@@ -598,10 +722,14 @@ dp_err_t dbz_interval_micros(const char *s, size_t n, int64_t *us) {
     double nsecs = (((ndays * 24 + hours) * 60) + minutes) * 60 + seconds;
     double r = nsecs * 1e6;
     /* Java's (long) saturates, NaN is 0 */
-    if (r != r) *us = 0;
-    else if (r >= 9223372036854775807.0) *us = INT64_MAX;
-    else if (r <= -9223372036854775808.0) *us = INT64_MIN;
-    else *us = (int64_t)r;
+    if (r != r)
+        *us = 0;
+    else if (r >= 9223372036854775807.0)
+        *us = INT64_MAX;
+    else if (r <= -9223372036854775808.0)
+        *us = INT64_MIN;
+    else
+        *us = (int64_t)r;
     return DP_OK;
 }
 
@@ -609,7 +737,10 @@ dp_err_t dbz_interval_micros(const char *s, size_t n, int64_t *us) {
  * digits without symbol and separators, for the scale-2 Decimal */
 static int money_digits(const char *s, size_t n, char *out, size_t cap) {
     size_t o = 0, i = 0;
-    if (i < n && s[i] == '-') { out[o++] = '-'; i++; }
+    if (i < n && s[i] == '-') {
+        out[o++] = '-';
+        i++;
+    }
     for (; i < n; i++) {
         if ((s[i] >= '0' && s[i] <= '9') || s[i] == '.') {
             if (o + 1 >= cap) return -1;
@@ -675,8 +806,10 @@ static int put_java_float(dp_buf_t *b, const char *s, size_t n) {
         if (x >= 0) {
             for (long k = 0; k <= x; k++) dp_buf_putc(b, k < nd ? dg[k] : '0');
             dp_buf_putc(b, '.');
-            if (x + 1 < nd) dp_buf_append(b, dg + x + 1, (size_t)(nd - x - 1));
-            else dp_buf_putc(b, '0');
+            if (x + 1 < nd)
+                dp_buf_append(b, dg + x + 1, (size_t)(nd - x - 1));
+            else
+                dp_buf_putc(b, '0');
         } else {
             dp_buf_puts(b, "0.");
             for (long k = 0; k < -x - 1; k++) dp_buf_putc(b, '0');
@@ -685,8 +818,10 @@ static int put_java_float(dp_buf_t *b, const char *s, size_t n) {
     } else {
         dp_buf_putc(b, dg[0]);
         dp_buf_putc(b, '.');
-        if (nd > 1) dp_buf_append(b, dg + 1, (size_t)(nd - 1));
-        else dp_buf_putc(b, '0');
+        if (nd > 1)
+            dp_buf_append(b, dg + 1, (size_t)(nd - 1));
+        else
+            dp_buf_putc(b, '0');
         dp_buf_printf(b, "E%ld", x);
     }
     return 0;
@@ -710,8 +845,10 @@ static void put_binary(dp_buf_t *b, dbz_conv_t conv, const uint8_t *p, size_t n)
     dp_json_put_base64(b, p, n);
     if (conv != DBZ_CONV_BYTES_BASE64URL || b->overflow) return;
     for (size_t i = mark; i < b->len; i++) {
-        if (b->data[i] == '+') b->data[i] = '-';
-        else if (b->data[i] == '/') b->data[i] = '_';
+        if (b->data[i] == '+')
+            b->data[i] = '-';
+        else if (b->data[i] == '/')
+            b->data[i] = '_';
     }
 }
 
@@ -757,7 +894,10 @@ static int plain_decimal(const char *s, size_t n, int scale, int narrow, char *o
  * Double.toString (shortest digits that read back as d), NaN and the
  * infinities as Jackson's strings */
 static void put_double(dp_buf_t *b, double d) {
-    if (d != d) { dp_buf_puts(b, "\"NaN\""); return; }
+    if (d != d) {
+        dp_buf_puts(b, "\"NaN\"");
+        return;
+    }
     if (d > 1.7976931348623157e308 || d < -1.7976931348623157e308) {
         dp_buf_puts(b, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return;
@@ -791,8 +931,10 @@ static int put_decimal_text(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv,
     char *t = cap <= sizeof stack ? stack : dp_xmalloc(cap);
     int r = plain_decimal(s, n, scale, narrow, t, cap);
     if (r == 0) {
-        if (conv == DBZ_CONV_DECIMAL_STRING) dp_json_put_str(b, t, strlen(t));
-        else put_double(b, strtod(t, NULL));
+        if (conv == DBZ_CONV_DECIMAL_STRING)
+            dp_json_put_str(b, t, strlen(t));
+        else
+            put_double(b, strtod(t, NULL));
     }
     if (t != stack) free(t);
     return r;
@@ -814,8 +956,8 @@ static int special_numeric(const dbz_column_t *c, const char *s, size_t n) {
     return (c->conv == DBZ_CONV_DECIMAL || c->conv == DBZ_CONV_VSDECIMAL ||
             ((c->conv == DBZ_CONV_DECIMAL_STRING || c->conv == DBZ_CONV_DECIMAL_DOUBLE) &&
              c->type_oid != OID_MONEY)) &&
-           ((n == 3 && memcmp(s, "NaN", 3) == 0) || (n == 8 && memcmp(s, "Infinity", 8) == 0) ||
-            (n == 9 && memcmp(s, "-Infinity", 9) == 0));
+        ((n == 3 && memcmp(s, "NaN", 3) == 0) || (n == 8 && memcmp(s, "Infinity", 8) == 0) ||
+         (n == 9 && memcmp(s, "-Infinity", 9) == 0));
 }
 
 /* only_nulls: whether the JSON array of numbers or nulls written at
@@ -862,7 +1004,10 @@ static int put_array(dp_buf_t *b, const dbz_column_t *c, const char *s, size_t n
                 if (s[i] == '\\' && i + 1 < end) i++;
                 v[len++] = s[i++];
             }
-            if (i >= end) { if (v != stack) free(v); return -1; }
+            if (i >= end) {
+                if (v != stack) free(v);
+                return -1;
+            }
             i++; /* closing quote */
             int r = special_numeric(&el, v, len) ? 1 : put_conv(b, &el, el.conv, v, len);
             if (v != stack) free(v);
@@ -872,9 +1017,12 @@ static int put_array(dp_buf_t *b, const dbz_column_t *c, const char *s, size_t n
             while (i < end && s[i] != ',') i++;
             size_t l = i - st;
             while (l && s[st + l - 1] == ' ') l--;
-            if (l == 4 && strncasecmp(s + st, "NULL", 4) == 0) dp_buf_puts(b, "null");
-            else if (special_numeric(&el, s + st, l)) return 1;
-            else if (put_conv(b, &el, el.conv, s + st, l)) return -1;
+            if (l == 4 && strncasecmp(s + st, "NULL", 4) == 0)
+                dp_buf_puts(b, "null");
+            else if (special_numeric(&el, s + st, l))
+                return 1;
+            else if (put_conv(b, &el, el.conv, s + st, l))
+                return -1;
         }
     }
     dp_buf_putc(b, ']');
@@ -897,11 +1045,15 @@ static void put_special(dp_buf_t *b, dbz_conv_t conv, const char *s) {
 }
 
 /* put_number: integers and floating point numbers; 0, or -1 when s is not such a value */
-static int put_number(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+static int put_number(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s,
+                      size_t n) {
     (void)c;
     switch (conv) {
-    case DBZ_CONV_INT16: case DBZ_CONV_INT32: case DBZ_CONV_INT64:
-    case DBZ_CONV_FLOAT32: case DBZ_CONV_FLOAT64: {
+    case DBZ_CONV_INT16:
+    case DBZ_CONV_INT32:
+    case DBZ_CONV_INT64:
+    case DBZ_CONV_FLOAT32:
+    case DBZ_CONV_FLOAT64: {
         /* PostgreSQL's text of a number is valid JSON except NaN/Infinity,
          * which JsonConverter writes as strings */
         if (n && (s[0] == 'N' || s[0] == 'I' || (s[0] == '-' && n > 1 && s[1] == 'I'))) {
@@ -912,7 +1064,8 @@ static int put_number(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const
         /* Java 17's FloatingDecimal is not always shortest (JDK-4511638); its
          * best-known cases are the smallest subnormals */
         if (conv == DBZ_CONV_FLOAT32 && n == 5 && memcmp(s, "1e-45", 5) == 0) s = "1.4e-45", n = 7;
-        if (conv == DBZ_CONV_FLOAT64 && n == 6 && memcmp(s, "5e-324", 6) == 0) s = "4.9e-324", n = 8;
+        if (conv == DBZ_CONV_FLOAT64 && n == 6 && memcmp(s, "5e-324", 6) == 0)
+            s = "4.9e-324", n = 8;
         if (conv == DBZ_CONV_FLOAT32 || conv == DBZ_CONV_FLOAT64) return put_java_float(b, s, n);
         dp_buf_append(b, s, n);
         return 0;
@@ -923,7 +1076,8 @@ static int put_number(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const
 }
 
 /* put_decimal: numeric and money in each decimal.handling.mode; 0, or -1 when s is not such a value */
-static int put_decimal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+static int put_decimal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s,
+                       size_t n) {
     (void)c;
     switch (conv) {
     case DBZ_CONV_DECIMAL: {
@@ -946,7 +1100,8 @@ static int put_decimal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, cons
         }
         break;
     }
-    case DBZ_CONV_DECIMAL_STRING: case DBZ_CONV_DECIMAL_DOUBLE:
+    case DBZ_CONV_DECIMAL_STRING:
+    case DBZ_CONV_DECIMAL_DOUBLE:
         if (put_decimal_text(b, c, conv, s, n) == 0) return 0;
         break;
     case DBZ_CONV_VSDECIMAL: {
@@ -973,7 +1128,9 @@ static int put_decimal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, cons
 static int put_bytes(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
     (void)c;
     switch (conv) {
-    case DBZ_CONV_BYTES: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES:
+    case DBZ_CONV_BYTES_BASE64:
+    case DBZ_CONV_BYTES_BASE64URL:
     case DBZ_CONV_BYTES_HEX: {
         if (n >= 2 && s[0] == '\\' && s[1] == 'x' && n % 2 == 0) {
             size_t bl = (n - 2) / 2;
@@ -997,10 +1154,12 @@ static int put_bytes(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const 
 }
 
 /* put_temporal: dates, times, timestamps and intervals; 0, or -1 when s is not such a value */
-static int put_temporal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s, size_t n) {
+static int put_temporal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const char *s,
+                        size_t n) {
     (void)c;
     switch (conv) {
-    case DBZ_CONV_DATE: case DBZ_CONV_DATE_CONNECT: {
+    case DBZ_CONV_DATE:
+    case DBZ_CONV_DATE_CONNECT: {
         int64_t us;
         int inf = infinity(s, n);
         if (inf) { /* Debezium's POSITIVE/NEGATIVE_INFINITY_LOCAL_DATE */
@@ -1013,7 +1172,9 @@ static int put_temporal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, con
         }
         break;
     }
-    case DBZ_CONV_TIME_MS: case DBZ_CONV_TIME_US: case DBZ_CONV_TIME_CONNECT: {
+    case DBZ_CONV_TIME_MS:
+    case DBZ_CONV_TIME_US:
+    case DBZ_CONV_TIME_CONNECT: {
         size_t i = 0;
         int64_t us;
         if (parse_time(s, n, &i, &us) == 0 && i == n) {
@@ -1024,7 +1185,9 @@ static int put_temporal(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, con
         }
         break;
     }
-    case DBZ_CONV_TS_MS: case DBZ_CONV_TS_US: case DBZ_CONV_TS_CONNECT: {
+    case DBZ_CONV_TS_MS:
+    case DBZ_CONV_TS_US:
+    case DBZ_CONV_TS_CONNECT: {
         int64_t us;
         int inf = infinity(s, n);
         if (inf) { /* pgjdbc's DATE_POSITIVE/NEGATIVE_INFINITY taken as µs */
@@ -1075,25 +1238,34 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
     }
     int r = -1;
     switch (conv) {
-    case DBZ_CONV_STRING: case DBZ_CONV_ENUM: dp_json_put_str(b, s, n); return 0;
+    case DBZ_CONV_STRING:
+    case DBZ_CONV_ENUM: dp_json_put_str(b, s, n); return 0;
     case DBZ_CONV_BOOL: dp_buf_puts(b, n && s[0] == 't' ? "true" : "false"); return 0;
-    case DBZ_CONV_INT16: case DBZ_CONV_INT32: case DBZ_CONV_INT64:
-    case DBZ_CONV_FLOAT32: case DBZ_CONV_FLOAT64:
-        r = put_number(b, c, conv, s, n);
-        break;
-    case DBZ_CONV_DECIMAL: case DBZ_CONV_MONEY: case DBZ_CONV_DECIMAL_STRING:
-    case DBZ_CONV_DECIMAL_DOUBLE: case DBZ_CONV_VSDECIMAL:
-        r = put_decimal(b, c, conv, s, n);
-        break;
-    case DBZ_CONV_BYTES: case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL:
-    case DBZ_CONV_BYTES_HEX:
-        r = put_bytes(b, c, conv, s, n);
-        break;
-    case DBZ_CONV_DATE: case DBZ_CONV_DATE_CONNECT: case DBZ_CONV_TIME_MS: case DBZ_CONV_TIME_US:
-    case DBZ_CONV_TIME_CONNECT: case DBZ_CONV_TS_MS: case DBZ_CONV_TS_US: case DBZ_CONV_TS_CONNECT:
-    case DBZ_CONV_TSTZ: case DBZ_CONV_TIMETZ: case DBZ_CONV_INTERVAL:
-        r = put_temporal(b, c, conv, s, n);
-        break;
+    case DBZ_CONV_INT16:
+    case DBZ_CONV_INT32:
+    case DBZ_CONV_INT64:
+    case DBZ_CONV_FLOAT32:
+    case DBZ_CONV_FLOAT64: r = put_number(b, c, conv, s, n); break;
+    case DBZ_CONV_DECIMAL:
+    case DBZ_CONV_MONEY:
+    case DBZ_CONV_DECIMAL_STRING:
+    case DBZ_CONV_DECIMAL_DOUBLE:
+    case DBZ_CONV_VSDECIMAL: r = put_decimal(b, c, conv, s, n); break;
+    case DBZ_CONV_BYTES:
+    case DBZ_CONV_BYTES_BASE64:
+    case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES_HEX: r = put_bytes(b, c, conv, s, n); break;
+    case DBZ_CONV_DATE:
+    case DBZ_CONV_DATE_CONNECT:
+    case DBZ_CONV_TIME_MS:
+    case DBZ_CONV_TIME_US:
+    case DBZ_CONV_TIME_CONNECT:
+    case DBZ_CONV_TS_MS:
+    case DBZ_CONV_TS_US:
+    case DBZ_CONV_TS_CONNECT:
+    case DBZ_CONV_TSTZ:
+    case DBZ_CONV_TIMETZ:
+    case DBZ_CONV_INTERVAL: r = put_temporal(b, c, conv, s, n); break;
     case DBZ_CONV_ARRAY: {
         r = put_array(b, c, s, n);
         /* a non-null element does not fit the item schema: Debezium's
@@ -1118,23 +1290,34 @@ static int put_conv(dp_buf_t *b, const dbz_column_t *c, dbz_conv_t conv, const c
 static const char *not_null_fallback(dbz_conv_t conv) {
     switch (conv) {
     case DBZ_CONV_BOOL: return "false";
-    case DBZ_CONV_INT16: case DBZ_CONV_INT32: case DBZ_CONV_INT64:
-    case DBZ_CONV_DATE: case DBZ_CONV_TIME_MS: case DBZ_CONV_TIME_US:
-    case DBZ_CONV_TS_MS: case DBZ_CONV_TS_US: case DBZ_CONV_INTERVAL:
-        return "0";
-    case DBZ_CONV_FLOAT32: case DBZ_CONV_FLOAT64: return "0.0";
-    case DBZ_CONV_DECIMAL: case DBZ_CONV_MONEY: return "\"AA==\"";
+    case DBZ_CONV_INT16:
+    case DBZ_CONV_INT32:
+    case DBZ_CONV_INT64:
+    case DBZ_CONV_DATE:
+    case DBZ_CONV_TIME_MS:
+    case DBZ_CONV_TIME_US:
+    case DBZ_CONV_TS_MS:
+    case DBZ_CONV_TS_US:
+    case DBZ_CONV_INTERVAL: return "0";
+    case DBZ_CONV_FLOAT32:
+    case DBZ_CONV_FLOAT64: return "0.0";
+    case DBZ_CONV_DECIMAL:
+    case DBZ_CONV_MONEY: return "\"AA==\"";
     case DBZ_CONV_VSDECIMAL: return "{\"scale\":0,\"value\":\"AA==\"}";
     case DBZ_CONV_BYTES: return "\"\"";
     case DBZ_CONV_TSTZ: return "\"1970-01-01T00:00:00Z\"";
     case DBZ_CONV_TIMETZ: return "\"00:00:00Z\"";
     case DBZ_CONV_ARRAY: return "[]";
-    case DBZ_CONV_STRING: case DBZ_CONV_ENUM: return "\"\"";
+    case DBZ_CONV_STRING:
+    case DBZ_CONV_ENUM: return "\"\"";
     case DBZ_CONV_DECIMAL_DOUBLE: return "0.0";
     case DBZ_CONV_DECIMAL_STRING: return "\"0\""; /* widened to the scale by the caller */
-    case DBZ_CONV_BYTES_BASE64: case DBZ_CONV_BYTES_BASE64URL: case DBZ_CONV_BYTES_HEX:
-        return "\"\"";
-    case DBZ_CONV_DATE_CONNECT: case DBZ_CONV_TIME_CONNECT: case DBZ_CONV_TS_CONNECT: return "0";
+    case DBZ_CONV_BYTES_BASE64:
+    case DBZ_CONV_BYTES_BASE64URL:
+    case DBZ_CONV_BYTES_HEX: return "\"\"";
+    case DBZ_CONV_DATE_CONNECT:
+    case DBZ_CONV_TIME_CONNECT:
+    case DBZ_CONV_TS_CONNECT: return "0";
     }
     return "null";
 }
@@ -1154,9 +1337,10 @@ void dbz_put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v) {
             dp_buf_putc(b, '"');
             return;
         }
-        dp_buf_puts(b, c->default_json ? c->default_json
-                       : c->optional    ? "null"
-                                        : not_null_fallback(c->conv));
+        dp_buf_puts(b,
+                    c->default_json   ? c->default_json
+                        : c->optional ? "null"
+                                      : not_null_fallback(c->conv));
         return;
     }
     if (v->kind == PGO_VAL_UNCHANGED) {
@@ -1180,7 +1364,7 @@ void dbz_put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v) {
 
 static int is_ident(char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '_' || ch == '.';
+        ch == '_' || ch == '.';
 }
 
 /* generated: a function call or CURRENT_* (Debezium then uses a
@@ -1202,15 +1386,29 @@ static int generated(const char *e) {
  * evaluate, a type without a default mapper). */
 static char *default_json(const dbz_column_t *c, const char *type_name, const char *expr) {
     if (!expr || !type_name) return NULL;
-    static const char *const trimmed[] = {"bool", "numeric", "float4", "float8", "int2", "int4",
-                                          "int8", "uuid", "date", "time", "timestamp",
-                                          "timestamptz", "interval"};
-    static const struct { const char *type, *placeholder; } mappers[] = {
-        {"bool", "false"}, {"bpchar", ""}, {"varchar", ""}, {"text", ""}, {"numeric", "0.0"},
-        {"float4", "0.0"}, {"float8", "0.0"}, {"int2", "0"}, {"int4", "0"}, {"int8", "0"},
-        {"json", "{}"}, {"jsonb", "{}"}, {"uuid", "00000000-0000-0000-0000-000000000000"},
-        {"date", "1970-01-01"}, {"time", "00:00:00"}, {"timestamp", "1970-01-01"},
-        {"timestamptz", "1970-01-01 00:00:00+00"}, {"interval", "00:00:00"}};
+    static const char *const trimmed[] = {"bool",      "numeric",     "float4",  "float8", "int2",
+                                          "int4",      "int8",        "uuid",    "date",   "time",
+                                          "timestamp", "timestamptz", "interval"};
+    static const struct {
+        const char *type, *placeholder;
+    } mappers[] = {{"bool", "false"},
+                   {"bpchar", ""},
+                   {"varchar", ""},
+                   {"text", ""},
+                   {"numeric", "0.0"},
+                   {"float4", "0.0"},
+                   {"float8", "0.0"},
+                   {"int2", "0"},
+                   {"int4", "0"},
+                   {"int8", "0"},
+                   {"json", "{}"},
+                   {"jsonb", "{}"},
+                   {"uuid", "00000000-0000-0000-0000-000000000000"},
+                   {"date", "1970-01-01"},
+                   {"time", "00:00:00"},
+                   {"timestamp", "1970-01-01"},
+                   {"timestamptz", "1970-01-01 00:00:00+00"},
+                   {"interval", "00:00:00"}};
     char buf[1024];
     if (strlen(expr) >= sizeof buf) return NULL; /* not a literal Debezium parses */
     snprintf(buf, sizeof buf, "%s", expr);
@@ -1262,14 +1460,17 @@ static char *default_json(const dbz_column_t *c, const char *type_name, const ch
         dp_buf_puts(&b, vl == 4 && strncasecmp(v, "true", 4) == 0 ? "true" : "false");
         ok = 1;
         break;
-    case DBZ_CONV_INT16: case DBZ_CONV_INT32: case DBZ_CONV_INT64: {
+    case DBZ_CONV_INT16:
+    case DBZ_CONV_INT32:
+    case DBZ_CONV_INT64: {
         size_t i = v[0] == '-' ? 1 : 0;
         ok = vl > i && vl < 21;
         for (; ok && i < vl; i++) ok = v[i] >= '0' && v[i] <= '9';
         if (ok) dp_buf_append(&b, v, vl);
         break;
     }
-    case DBZ_CONV_FLOAT32: case DBZ_CONV_FLOAT64: {
+    case DBZ_CONV_FLOAT32:
+    case DBZ_CONV_FLOAT64: {
         char *end;
         char tmp[64];
         if (vl == 0 || vl >= sizeof tmp) break;
@@ -1281,8 +1482,7 @@ static char *default_json(const dbz_column_t *c, const char *type_name, const ch
         ok = put_java_float(&b, v, vl) == 0;
         break;
     }
-    case DBZ_CONV_VSDECIMAL: /* a Struct: Debezium drops it (KAFKA-12694) */
-        break;
+    case DBZ_CONV_VSDECIMAL: /* a Struct: Debezium drops it (KAFKA-12694) */ break;
     default:
         /* NaN and the infinities are no BigDecimal: Debezium has no default */
         if (!special_numeric(c, v, vl)) ok = put_conv(&b, c, c->conv, v, vl) == 0;
@@ -1425,10 +1625,18 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
         dp_buf_puts(out, ",\"payload\":");
     }
     dp_buf_puts(out, "{\"before\":");
-    if (before) dbz_put_row(out, t, before, 0); else dp_buf_puts(out, "null");
+    if (before)
+        dbz_put_row(out, t, before, 0);
+    else
+        dp_buf_puts(out, "null");
     dp_buf_puts(out, ",\"after\":");
-    if (after) dbz_put_row(out, t, after, 0); else dp_buf_puts(out, "null");
-    dp_buf_puts(out, ",\"source\":{\"version\":\"" DBZ_COMPAT_VERSION "\",\"connector\":\"postgresql\",\"name\":");
+    if (after)
+        dbz_put_row(out, t, after, 0);
+    else
+        dp_buf_puts(out, "null");
+    dp_buf_puts(out,
+                ",\"source\":{\"version\":\"" DBZ_COMPAT_VERSION
+                "\",\"connector\":\"postgresql\",\"name\":");
     dp_json_put_str(out, opt->topic_prefix, strlen(opt->topic_prefix));
     int64_t cts = src->commit_ts_us;
     dp_buf_puts(out, ",\"ts_ms\":");
@@ -1462,7 +1670,8 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
     dp_buf_put_u64(out, src->lsn);
     dp_buf_puts(out, ",\"xmin\":null},\"transaction\":");
     if (src->txn)
-        dp_buf_printf(out, "{\"id\":\"%u:%llu\",\"total_order\":%llu,\"data_collection_order\":%llu}",
+        dp_buf_printf(out,
+                      "{\"id\":\"%u:%llu\",\"total_order\":%llu,\"data_collection_order\":%llu}",
                       src->txn->xid, (unsigned long long)src->txn->lsn,
                       (unsigned long long)src->txn->total_order,
                       (unsigned long long)src->txn->data_collection_order);
@@ -1487,7 +1696,8 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
 static char *put_u64(char *p, uint64_t x) {
     char tmp[20];
     int n = 0;
-    do tmp[n++] = (char)('0' + x % 10); while (x /= 10);
+    do tmp[n++] = (char)('0' + x % 10);
+    while (x /= 10);
     while (n) *p++ = tmp[--n];
     return p;
 }
@@ -1582,13 +1792,13 @@ int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char 
     if (strcmp(strct, "transaction")) return -1;
     const dbz_txblock_t *tx = ev->source.txn;
     int known = !strcmp(field, "id") || !strcmp(field, "total_order") ||
-                !strcmp(field, "data_collection_order");
+        !strcmp(field, "data_collection_order");
     if (!known) return -1;
     if (!tx) return 0; /* a null block: its fields are null */
     if (!strcmp(field, "id")) {
         snprintf(v->buf, sizeof v->buf, "%u:%llu", tx->xid, (unsigned long long)tx->lsn);
         return val_str(v, v->buf);
     }
-    return val_int(v, (int64_t)(!strcmp(field, "total_order") ? tx->total_order
-                                                               : tx->data_collection_order));
+    return val_int(
+        v, (int64_t)(!strcmp(field, "total_order") ? tx->total_order : tx->data_collection_order));
 }

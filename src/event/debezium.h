@@ -21,71 +21,81 @@
 #define DBZ_COMPAT_VERSION "3.0.8.Final"
 
 typedef enum {
-    DBZ_CONV_STRING,   /* text as JSON string */
+    DBZ_CONV_STRING, /* text as JSON string */
     DBZ_CONV_BOOL,
-    DBZ_CONV_INT16, DBZ_CONV_INT32, DBZ_CONV_INT64,
-    DBZ_CONV_FLOAT32, DBZ_CONV_FLOAT64,
-    DBZ_CONV_DECIMAL,  /* numeric(p,s) precise: base64 unscaled two's complement */
-    DBZ_CONV_VSDECIMAL,/* numeric without scale: VariableScaleDecimal struct */
-    DBZ_CONV_BYTES,    /* bytea hex text -> base64 */
-    DBZ_CONV_DATE,     /* days since epoch */
-    DBZ_CONV_TIME_MS, DBZ_CONV_TIME_US,
-    DBZ_CONV_TS_MS, DBZ_CONV_TS_US,
-    DBZ_CONV_TSTZ,     /* ISO-8601 UTC string, fraction as wide as the precision */
-    DBZ_CONV_TIMETZ,   /* ZonedTime: the time in UTC, "HH:MM:SS[.f]Z" */
+    DBZ_CONV_INT16,
+    DBZ_CONV_INT32,
+    DBZ_CONV_INT64,
+    DBZ_CONV_FLOAT32,
+    DBZ_CONV_FLOAT64,
+    DBZ_CONV_DECIMAL, /* numeric(p,s) precise: base64 unscaled two's complement */
+    DBZ_CONV_VSDECIMAL, /* numeric without scale: VariableScaleDecimal struct */
+    DBZ_CONV_BYTES, /* bytea hex text -> base64 */
+    DBZ_CONV_DATE, /* days since epoch */
+    DBZ_CONV_TIME_MS,
+    DBZ_CONV_TIME_US,
+    DBZ_CONV_TS_MS,
+    DBZ_CONV_TS_US,
+    DBZ_CONV_TSTZ, /* ISO-8601 UTC string, fraction as wide as the precision */
+    DBZ_CONV_TIMETZ, /* ZonedTime: the time in UTC, "HH:MM:SS[.f]Z" */
     DBZ_CONV_INTERVAL, /* MicroDuration: µs, months as 365.25/12 days */
-    DBZ_CONV_MONEY,    /* Decimal, scale 2, from PostgreSQL's "$1,234.56" */
-    DBZ_CONV_ENUM,     /* string, io.debezium.data.Enum with its labels */
-    DBZ_CONV_ARRAY,    /* one-dimensional array of elem_conv */
+    DBZ_CONV_MONEY, /* Decimal, scale 2, from PostgreSQL's "$1,234.56" */
+    DBZ_CONV_ENUM, /* string, io.debezium.data.Enum with its labels */
+    DBZ_CONV_ARRAY, /* one-dimensional array of elem_conv */
     /* kinds of the non-default handling modes (dbz_options_t) */
     DBZ_CONV_DECIMAL_STRING, /* numeric/money, decimal.handling.mode=string: plain text,
                               * NaN as "NAN", infinities "POSITIVE_INFINITY"/"NEGATIVE_INFINITY" */
     DBZ_CONV_DECIMAL_DOUBLE, /* numeric/money, decimal.handling.mode=double: a double */
-    DBZ_CONV_BYTES_BASE64,   /* bytea, binary.handling.mode=base64: string */
-    DBZ_CONV_BYTES_BASE64URL,/* bytea, binary.handling.mode=base64-url-safe: string */
-    DBZ_CONV_BYTES_HEX,      /* bytea, binary.handling.mode=hex: lowercase string */
-    DBZ_CONV_DATE_CONNECT,   /* time.precision.mode=connect: Connect Date, days since epoch */
-    DBZ_CONV_TIME_CONNECT,   /* time.precision.mode=connect: Connect Time, ms of day */
-    DBZ_CONV_TS_CONNECT      /* time.precision.mode=connect: Connect Timestamp, ms since epoch */
+    DBZ_CONV_BYTES_BASE64, /* bytea, binary.handling.mode=base64: string */
+    DBZ_CONV_BYTES_BASE64URL, /* bytea, binary.handling.mode=base64-url-safe: string */
+    DBZ_CONV_BYTES_HEX, /* bytea, binary.handling.mode=hex: lowercase string */
+    DBZ_CONV_DATE_CONNECT, /* time.precision.mode=connect: Connect Date, days since epoch */
+    DBZ_CONV_TIME_CONNECT, /* time.precision.mode=connect: Connect Time, ms of day */
+    DBZ_CONV_TS_CONNECT /* time.precision.mode=connect: Connect Timestamp, ms since epoch */
 } dbz_conv_t;
 
 /* decimal.handling.mode, time.precision.mode, binary.handling.mode: the
  * values in the order of the configuration's enum lists */
 typedef enum { DBZ_DECIMAL_PRECISE, DBZ_DECIMAL_DOUBLE, DBZ_DECIMAL_STRING } dbz_decimal_mode_t;
 typedef enum {
-    DBZ_TIME_ADAPTIVE, DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS, DBZ_TIME_CONNECT
+    DBZ_TIME_ADAPTIVE,
+    DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS,
+    DBZ_TIME_CONNECT
 } dbz_time_mode_t;
 typedef enum {
-    DBZ_BINARY_BYTES, DBZ_BINARY_BASE64, DBZ_BINARY_BASE64_URL_SAFE, DBZ_BINARY_HEX
+    DBZ_BINARY_BYTES,
+    DBZ_BINARY_BASE64,
+    DBZ_BINARY_BASE64_URL_SAFE,
+    DBZ_BINARY_HEX
 } dbz_binary_mode_t;
 
 typedef struct dbz_column {
     char *name;
     uint32_t type_oid;
     int32_t typmod;
-    int in_key;    /* part of the primary key */
-    int optional;  /* nullable */
-    int scale;     /* numeric scale */
+    int in_key; /* part of the primary key */
+    int optional; /* nullable */
+    int scale; /* numeric scale */
     dbz_conv_t conv;
-    uint32_t elem_oid;     /* arrays: the element type */
-    dbz_conv_t elem_conv;  /* arrays: the element converter */
-    char *enum_labels;     /* enums: "a,b,c" in sort order, else NULL */
-    char *default_json;    /* the schema's "default" as JSON, else NULL; JsonConverter
+    uint32_t elem_oid; /* arrays: the element type */
+    dbz_conv_t elem_conv; /* arrays: the element converter */
+    char *enum_labels; /* enums: "a,b,c" in sort order, else NULL */
+    char *default_json; /* the schema's "default" as JSON, else NULL; JsonConverter
                             * also writes it in place of a null value */
-    int omit;              /* a type Debezium leaves out of its events */
-    int elem_unfit;        /* arrays: Debezium's converted elements do not fit its own
+    int omit; /* a type Debezium leaves out of its events */
+    int elem_unfit; /* arrays: Debezium's converted elements do not fit its own
                             * item schema, so a value with a non-null element is null */
 } dbz_column_t;
 
 typedef struct dbz_options {
-    const char *topic_prefix;    /* topic.prefix */
-    const char *dbname;          /* database.dbname */
-    int schemas_enable;          /* value.converter.schemas.enable */
-    int key_schemas_enable;      /* key.converter.schemas.enable */
+    const char *topic_prefix; /* topic.prefix */
+    const char *dbname; /* database.dbname */
+    int schemas_enable; /* value.converter.schemas.enable */
+    int key_schemas_enable; /* key.converter.schemas.enable */
     /* zero (the defaults) is Debezium's default of each */
     dbz_decimal_mode_t decimal_mode; /* decimal.handling.mode */
-    dbz_time_mode_t time_mode;       /* time.precision.mode */
-    dbz_binary_mode_t binary_mode;   /* binary.handling.mode */
+    dbz_time_mode_t time_mode; /* time.precision.mode */
+    dbz_binary_mode_t binary_mode; /* binary.handling.mode */
 } dbz_options_t;
 
 typedef struct dbz_table {
@@ -95,8 +105,8 @@ typedef struct dbz_table {
     uint16_t ncols;
     dbz_column_t *cols;
     int nkeys;
-    dp_buf_t key_schema;    /* schema JSON of the key struct */
-    dp_buf_t value_schema;  /* schema JSON of the envelope */
+    dp_buf_t key_schema; /* schema JSON of the key struct */
+    dp_buf_t value_schema; /* schema JSON of the envelope */
 } dbz_table_t;
 
 /* catalog facts for one column, looked up by the caller */
@@ -105,11 +115,11 @@ typedef struct dbz_catalog_col {
     int not_null;
     int in_pk;
     /* the rest may be zero/NULL */
-    uint32_t base_oid;        /* domains: the base type (Debezium maps the base type) */
-    int32_t base_typmod;      /* domains: the base type's typmod */
-    const char *type_name;    /* pg_type.typname of the column's type */
-    const char *enum_labels;  /* enums and arrays of enums: labels in sort order, comma-separated */
-    uint32_t elem_oid;        /* arrays: the element type (pg_type.typelem) */
+    uint32_t base_oid; /* domains: the base type (Debezium maps the base type) */
+    int32_t base_typmod; /* domains: the base type's typmod */
+    const char *type_name; /* pg_type.typname of the column's type */
+    const char *enum_labels; /* enums and arrays of enums: labels in sort order, comma-separated */
+    uint32_t elem_oid; /* arrays: the element type (pg_type.typelem) */
     const char *default_expr; /* pg_get_expr of the column default */
 } dbz_catalog_col_t;
 
@@ -130,11 +140,11 @@ typedef struct dbz_txblock {
 
 /* source block facts of one event */
 typedef struct dbz_source {
-    int64_t commit_ts_us;     /* PostgreSQL commit time, µs since Unix epoch */
+    int64_t commit_ts_us; /* PostgreSQL commit time, µs since Unix epoch */
     uint32_t xid;
-    uint64_t lsn;             /* LSN of the change */
+    uint64_t lsn; /* LSN of the change */
     uint64_t last_commit_lsn; /* end LSN of the previous commit (sequence[0]); 0: null */
-    const char *snapshot;     /* "false", "true", "last" */
+    const char *snapshot; /* "false", "true", "last" */
     const dbz_txblock_t *txn; /* the transaction block; NULL: "transaction":null */
 } dbz_source_t;
 
@@ -143,10 +153,10 @@ typedef struct dbz_source {
  * values stay pgoutput text until a writer converts them, each once. */
 typedef struct dbz_event {
     const dbz_table_t *table;
-    char op;                        /* 'c', 'u', 'd', 'r', 't' */
+    char op; /* 'c', 'u', 'd', 'r', 't' */
     const pgo_tuple_t *before, *after; /* NULL: none */
     dbz_source_t source;
-    int64_t now_us;                 /* processing time: ts_ms, ts_us, ts_ns */
+    int64_t now_us; /* processing time: ts_ms, ts_us, ts_ns */
 } dbz_event_t;
 
 /* dbz_event_key_row: the row the key is taken from (after, else before);
@@ -167,10 +177,10 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
 typedef enum { DBZ_VAL_NULL, DBZ_VAL_STR, DBZ_VAL_INT } dbz_val_kind_t;
 typedef struct dbz_val {
     dbz_val_kind_t kind;
-    const char *s;   /* DBZ_VAL_STR: s[0..n), not escaped */
+    const char *s; /* DBZ_VAL_STR: s[0..n), not escaped */
     size_t n;
-    int64_t i;       /* DBZ_VAL_INT */
-    char buf[64];    /* where s points for values made up here: a dbz_val_t is
+    int64_t i; /* DBZ_VAL_INT */
+    char buf[64]; /* where s points for values made up here: a dbz_val_t is
                       * filled in place and not copied */
 } dbz_val_t;
 

@@ -55,9 +55,11 @@ static dp_err_t side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
 }
 
 static dp_err_t too_large(const dbz_event_t *ev, char *errstr, size_t n) {
-    return dp_seterr(errstr, n, DP_ERR_NOMEM, "event of table \"%s.%s\" at LSN %X/%X is larger "
-                     "than datapipe.max.event.bytes", ev->table->schema, ev->table->table,
-                     (unsigned)(ev->source.lsn >> 32), (unsigned)ev->source.lsn);
+    return dp_seterr(errstr, n, DP_ERR_NOMEM,
+                     "event of table \"%s.%s\" at LSN %X/%X is larger "
+                     "than datapipe.max.event.bytes",
+                     ev->table->schema, ev->table->table, (unsigned)(ev->source.lsn >> 32),
+                     (unsigned)ev->source.lsn);
 }
 
 static dp_err_t put_key(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
@@ -78,8 +80,8 @@ static dp_err_t put_key(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
 
 /* transform: ExtractNewRecordState on the value JSON (value NULL: the
  * tombstone); *res says what became of the record */
-static dp_err_t transform(dbz_pipeline_t *p, int tombstone, dbz_unwrap_result_t *res,
-                          char *errstr, size_t n) {
+static dp_err_t transform(dbz_pipeline_t *p, int tombstone, dbz_unwrap_result_t *res, char *errstr,
+                          size_t n) {
     *res = tombstone ? DBZ_UNWRAP_NULL : DBZ_UNWRAP_VALUE;
     if (!p->unwrap) return DP_OK;
     dp_err_t err = dbz_unwrap_apply(p->unwrap, tombstone ? NULL : p->value.data,
@@ -115,7 +117,8 @@ static dp_err_t typed_transform(dbz_pipeline_t *p, dbz_plan_t *plan, const char 
     const dp_buf_t *schema = k == 2 ? &plan->unwrap.null_schema : &plan->unwrap.schema[k];
     if ((err = side(p->value_avro, &plan->unwrapped[k], topic, schema, errstr, n)) ||
         (err = dp_avro_put_header(&p->value, plan->unwrapped[k].id)) ||
-        (err = dbz_avro_unwrapped(plan->unwrapped[k].schema, ev, uw, &p->tok, &p->value, errstr, n)))
+        (err =
+             dbz_avro_unwrapped(plan->unwrapped[k].schema, ev, uw, &p->tok, &p->value, errstr, n)))
         return err == DP_ERR_NOMEM ? too_large(ev, errstr, n) : err;
     return DP_OK;
 }

@@ -28,7 +28,7 @@
 typedef struct dbz_plan_side {
     const dp_avro_schema_t *schema; /* NULL: not compiled yet */
     int32_t id;
-    uint64_t generation;            /* of the converter's cache it came from */
+    uint64_t generation; /* of the converter's cache it came from */
 } dbz_plan_side_t;
 
 typedef struct dbz_plan {
@@ -46,21 +46,21 @@ void dbz_plan_fini(dbz_plan_t *p);
 
 typedef struct dbz_pipeline {
     const dbz_options_t *opt;
-    dbz_unwrap_t *unwrap;        /* NULL: no ExtractNewRecordState */
-    dp_avro_conv_t *key_avro;    /* NULL: the key side is JsonConverter */
-    dp_avro_conv_t *value_avro;  /* NULL: the value side is JsonConverter */
-    dp_buf_t key, value;         /* the record's bytes (an empty value: null) */
-    dp_buf_t spare;              /* swapped with value by transform and transcoder */
+    dbz_unwrap_t *unwrap; /* NULL: no ExtractNewRecordState */
+    dp_avro_conv_t *key_avro; /* NULL: the key side is JsonConverter */
+    dp_avro_conv_t *value_avro; /* NULL: the value side is JsonConverter */
+    dp_buf_t key, value; /* the record's bytes (an empty value: null) */
+    dp_buf_t spare; /* swapped with value by transform and transcoder */
     dp_avro_tok_t tok;
-    dbz_unwrapped_t uw;          /* the transform's result for the event at hand */
+    dbz_unwrapped_t uw; /* the transform's result for the event at hand */
 } dbz_pipeline_t;
 
 /* the record dbz_pipeline_event made: pointers into the pipeline's buffers */
 typedef struct dbz_record {
-    int drop;                    /* a transform dropped it: produce nothing */
-    const void *key;             /* NULL: a null key */
+    int drop; /* a transform dropped it: produce nothing */
+    const void *key; /* NULL: a null key */
     size_t klen;
-    const void *value;           /* NULL: a null value (a tombstone) */
+    const void *value; /* NULL: a null value (a tombstone) */
     size_t vlen;
 } dbz_record_t;
 

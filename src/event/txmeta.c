@@ -7,20 +7,20 @@
 
 #include "common/json.h"
 
-#define KEY_SCHEMA                                                                             \
+#define KEY_SCHEMA                                                                                 \
     "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}]," \
-    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\","      \
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\","         \
     "\"version\":1}"
 
-#define VALUE_SCHEMA                                                                           \
-    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"       \
-    "\"status\"},{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\"," \
-    "\"optional\":true,\"field\":\"event_count\"},{\"type\":\"array\",\"items\":{\"type\":"     \
-    "\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"                 \
-    "\"data_collection\"},{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"  \
-    "\"optional\":true,\"name\":\"event.collection\",\"version\":1},\"optional\":true,"         \
-    "\"field\":\"data_collections\"},{\"type\":\"int64\",\"optional\":false,\"field\":"         \
-    "\"ts_ms\"}],\"optional\":false,\"name\":"                                                  \
+#define VALUE_SCHEMA                                                                               \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"          \
+    "\"status\"},{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","   \
+    "\"optional\":true,\"field\":\"event_count\"},{\"type\":\"array\",\"items\":{\"type\":"        \
+    "\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"                    \
+    "\"data_collection\"},{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"     \
+    "\"optional\":true,\"name\":\"event.collection\",\"version\":1},\"optional\":true,"            \
+    "\"field\":\"data_collections\"},{\"type\":\"int64\",\"optional\":false,\"field\":"            \
+    "\"ts_ms\"}],\"optional\":false,\"name\":"                                                     \
     "\"io.debezium.connector.common.TransactionMetadataValue\",\"version\":1}"
 
 /* Java's HashMap: the table starts at 16 buckets on the first put, doubles
@@ -89,7 +89,7 @@ static int same_name(const dbz_txmeta_t *m, const dbz_txcoll_t *e, const char *s
                      const char *table, size_t tl) {
     const char *nm = (const char *)m->names.data + e->off;
     return e->len == sl + 1 + tl && memcmp(nm, schema, sl) == 0 && nm[sl] == '.' &&
-           memcmp(nm + sl + 1, table, tl) == 0;
+        memcmp(nm + sl + 1, table, tl) == 0;
 }
 
 /* put: a new collection, with what Java's HashMap.putVal does to its table */
@@ -115,7 +115,8 @@ static dbz_txcoll_t *put(dbz_txmeta_t *m, const char *schema, size_t sl, const c
     e->hash = dbz_java_string_hash((const char *)m->names.data + e->off, e->len);
     if (!m->java_cap) m->java_cap = JAVA_INITIAL_CAP;
     uint32_t b = java_bucket(e->hash, m->java_cap), in_bin = 0;
-    for (size_t i = 0; i < m->ncolls; i++) in_bin += java_bucket(m->colls[i].hash, m->java_cap) == b;
+    for (size_t i = 0; i < m->ncolls; i++)
+        in_bin += java_bucket(m->colls[i].hash, m->java_cap) == b;
     if (in_bin >= JAVA_TREEIFY_BIN && m->java_cap < JAVA_MIN_TREEIFY_CAP) m->java_cap *= 2;
     m->ncolls++;
     if (m->ncolls > (size_t)m->java_cap / 4 * 3) m->java_cap *= 2;

@@ -27,19 +27,19 @@
 /* one data collection seen in the open transaction */
 typedef struct dbz_txcoll {
     uint32_t off, len; /* its name in names */
-    int32_t hash;      /* Java String.hashCode of the name */
+    int32_t hash; /* Java String.hashCode of the name */
     uint64_t count;
 } dbz_txcoll_t;
 
 typedef struct dbz_txmeta {
     uint32_t xid;
-    uint64_t total;        /* events of the open transaction so far */
-    dbz_txcoll_t *colls;   /* in insertion order */
-    uint32_t *order;       /* scratch for END's iteration order */
+    uint64_t total; /* events of the open transaction so far */
+    dbz_txcoll_t *colls; /* in insertion order */
+    uint32_t *order; /* scratch for END's iteration order */
     size_t ncolls, cap;
-    size_t last;           /* index of the last collection counted */
+    size_t last; /* index of the last collection counted */
     dp_buf_t names;
-    uint32_t java_cap;     /* table size of Debezium's HashMap, 0 before the first put */
+    uint32_t java_cap; /* table size of Debezium's HashMap, 0 before the first put */
 } dbz_txmeta_t;
 
 void dbz_txmeta_init(dbz_txmeta_t *m);

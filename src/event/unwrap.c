@@ -22,9 +22,18 @@
 #define KEEP_NODES 65536
 
 static const char *const keys[] = {
-    "type", "drop.tombstones", "delete.handling.mode", "delete.tombstone.handling.mode",
-    "route.by.field", "add.fields", "add.fields.prefix", "add.headers", "add.headers.prefix",
-    "replace.null.with.default", "drop.fields.header.name", "drop.fields.from.key",
+    "type",
+    "drop.tombstones",
+    "delete.handling.mode",
+    "delete.tombstone.handling.mode",
+    "route.by.field",
+    "add.fields",
+    "add.fields.prefix",
+    "add.headers",
+    "add.headers.prefix",
+    "replace.null.with.default",
+    "drop.fields.header.name",
+    "drop.fields.from.key",
     "drop.fields.keep.schema.compatible",
 };
 
@@ -61,11 +70,14 @@ static dp_err_t parse_bool(const dbz_unwrap_t *u, const cfg_kv_t *kv, const char
     if (!v) return DP_OK;
     char *t = trim(v, strlen(v));
     dp_err_t err = DP_OK;
-    if (strcasecmp(t, "true") == 0) *out = 1;
-    else if (strcasecmp(t, "false") == 0) *out = 0;
+    if (strcasecmp(t, "true") == 0)
+        *out = 1;
+    else if (strcasecmp(t, "false") == 0)
+        *out = 0;
     else
-        err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                        "\"transforms.%s.%s\" is \"%s\": expected true or false", u->alias, name, v);
+        err =
+            dp_seterr(errstr, n, DP_ERR_CONFIG,
+                      "\"transforms.%s.%s\" is \"%s\": expected true or false", u->alias, name, v);
     free(t);
     return err;
 }
@@ -73,7 +85,8 @@ static dp_err_t parse_bool(const dbz_unwrap_t *u, const cfg_kv_t *kv, const char
 /* parse_enum: case-insensitive, trimmed, as Debezium's EnumeratedValue
  * parse; returns the index in "a|b|c" or -1 for unset/blank */
 static dp_err_t parse_enum(const dbz_unwrap_t *u, const cfg_kv_t *kv, const char *name,
-                           const char *const *vals, size_t nvals, int *out, char *errstr, size_t n) {
+                           const char *const *vals, size_t nvals, int *out, char *errstr,
+                           size_t n) {
     const char *v = opt(u, kv, name);
     *out = -1;
     if (!v) return DP_OK;
@@ -155,7 +168,8 @@ static dp_err_t parse_refs(const dbz_unwrap_t *u, const cfg_kv_t *kv, const char
         size_t np = java_split(item, ':', pp, pl, 2);
         if (np == 0 || np > 2) {
             err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "\"transforms.%s.%s\": unexpected field name \"%s\"", u->alias, name, item);
+                            "\"transforms.%s.%s\": unexpected field name \"%s\"", u->alias, name,
+                            item);
             free(item);
             break;
         }
@@ -192,16 +206,19 @@ static dp_err_t parse_refs(const dbz_unwrap_t *u, const cfg_kv_t *kv, const char
              * envelope); say so at once */
             err = dp_seterr(errstr, n, DP_ERR_CONFIG,
                             "\"transforms.%s.%s\": \"%s\" names struct \"%s\"; a PostgreSQL change "
-                            "event has before, after, source and transaction", u->alias, name, item,
-                            r->strct);
+                            "event has before, after, source and transaction",
+                            u->alias, name, item, r->strct);
             free(first);
             free(item);
             break;
         }
         char nm[512];
-        if (np == 2) snprintf(nm, sizeof nm, "%s%.*s", prefix, (int)pl[1], pp[1]);
-        else if (ns == 1) snprintf(nm, sizeof nm, "%s%s", prefix, r->field);
-        else snprintf(nm, sizeof nm, "%s%s_%s", prefix, r->strct, r->field);
+        if (np == 2)
+            snprintf(nm, sizeof nm, "%s%.*s", prefix, (int)pl[1], pp[1]);
+        else if (ns == 1)
+            snprintf(nm, sizeof nm, "%s%s", prefix, r->field);
+        else
+            snprintf(nm, sizeof nm, "%s%s_%s", prefix, r->strct, r->field);
         r->name = dp_xstrdup(nm);
         free(first);
         free(item);
@@ -220,8 +237,8 @@ static void free_refs(dbz_unwrap_ref_t *r, size_t nr) {
     free(r);
 }
 
-dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv,
-                         int schemas_enable, size_t max_bytes, char *errstr, size_t n) {
+dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv, int schemas_enable,
+                         size_t max_bytes, char *errstr, size_t n) {
     memset(u, 0, sizeof *u);
     u->alias = dp_xstrdup(alias);
     u->schemas_enable = schemas_enable;
@@ -249,19 +266,22 @@ dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv,
     if (!err && route && *route)
         err = dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
                         "\"transforms.%s.route.by.field\": routing by a field's value is not "
-                        "implemented by datapipe", alias);
+                        "implemented by datapipe",
+                        alias);
     const char *fp = opt(u, kv, "add.fields.prefix"), *hp = opt(u, kv, "add.headers.prefix");
     if (!err)
         err = parse_refs(u, kv, "add.fields", fp ? fp : "__", &u->fields, &u->nfields, errstr, n);
     if (!err)
-        err = parse_refs(u, kv, "add.headers", hp ? hp : "__", &u->headers, &u->nheaders, errstr, n);
+        err =
+            parse_refs(u, kv, "add.headers", hp ? hp : "__", &u->headers, &u->nheaders, errstr, n);
     if (err) {
         dbz_unwrap_fini(u);
         return err;
     }
     if (mode >= 0) {
         /* drop, tombstone, rewrite, rewrite-with-tombstone */
-        static const int del[] = {DBZ_UNWRAP_DROP, DBZ_UNWRAP_NULL, DBZ_UNWRAP_VALUE, DBZ_UNWRAP_VALUE};
+        static const int del[] = {DBZ_UNWRAP_DROP, DBZ_UNWRAP_NULL, DBZ_UNWRAP_VALUE,
+                                  DBZ_UNWRAP_VALUE};
         u->delete_action = del[mode];
         u->keep_tombstones = mode == 3;
         u->rewrite = mode >= 2;
@@ -273,9 +293,11 @@ dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv,
         u->delete_action = del[legacy_mode < 0 ? 0 : legacy_mode];
         u->rewrite = legacy_mode == 1;
         u->keep_tombstones = !drop_tombstones;
-        dp_warn(MOD, "transform \"%s\": the deleted record handling configs \"drop.tombstones\" and "
+        dp_warn(MOD,
+                "transform \"%s\": the deleted record handling configs \"drop.tombstones\" and "
                 "\"delete.handling.mode\" have been deprecated, please use "
-                "\"delete.tombstone.handling.mode\" instead", alias);
+                "\"delete.tombstone.handling.mode\" instead",
+                alias);
     }
     return DP_OK;
 }
@@ -376,17 +398,18 @@ static int locate(const dp_json_t *j, uint32_t S, uint32_t P, const dbz_unwrap_r
          * transaction block has Debezium's three fields, a null before
          * the fields of after and the other way round */
         if (r->strct && !dp_json_get(j, P, r->strct)) return -1;
-        if (!r->strct) in_parent = dp_json_get(j, P, r->field) != 0;
+        if (!r->strct)
+            in_parent = dp_json_get(j, P, r->field) != 0;
         else if (pnull && !strcmp(r->strct, "transaction"))
             in_parent = !strcmp(r->field, "id") || !strcmp(r->field, "total_order") ||
-                        !strcmp(r->field, "data_collection_order");
+                !strcmp(r->field, "data_collection_order");
         else if (pnull) {
             /* before and after share one schema: ask the other one */
             uint32_t o = dp_json_get(j, P, strcmp(r->strct, "before") ? "before" : "after");
             in_parent = !is_null(j, o) && j->nodes[o].type == DP_JSON_OBJECT &&
-                        dp_json_get(j, o, r->field) != 0;
-        }
-        else in_parent = dp_json_get(j, pval, r->field) != 0;
+                dp_json_get(j, o, r->field) != 0;
+        } else
+            in_parent = dp_json_get(j, pval, r->field) != 0;
         if (!in_parent && !dp_json_get(j, P, r->field)) return 0;
     }
     if (pnull) return 1;
@@ -408,9 +431,12 @@ static dp_err_t put_added_schema(dp_buf_t *b, const dp_json_t *j, uint32_t sch, 
         first = 0;
         put_span(b, j, k);
         dp_buf_putc(b, ':');
-        if (dp_json_key_eq(j, k, "optional")) dp_buf_puts(b, "true");
-        else if (dp_json_key_eq(j, k, "fields")) dp_buf_puts(b, "[]");
-        else put_span(b, j, v);
+        if (dp_json_key_eq(j, k, "optional"))
+            dp_buf_puts(b, "true");
+        else if (dp_json_key_eq(j, k, "fields"))
+            dp_buf_puts(b, "[]");
+        else
+            put_span(b, j, v);
     }
     if (!first) dp_buf_putc(b, ',');
     dp_buf_puts(b, "\"field\":");
@@ -512,8 +538,8 @@ static dp_err_t apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t *ou
     dp_json_t *j = &u->json;
     /* every node takes at least two bytes of text ("1,") */
     size_t max_nodes = len / 2 + 64;
-    dp_err_t err = dp_json_parse(j, val, len, max_nodes > UINT32_MAX ? UINT32_MAX : (uint32_t)max_nodes,
-                                 errstr, n);
+    dp_err_t err = dp_json_parse(
+        j, val, len, max_nodes > UINT32_MAX ? UINT32_MAX : (uint32_t)max_nodes, errstr, n);
     if (err) return err;
     uint32_t S = 0, P = 0;
     int valid;
@@ -522,12 +548,12 @@ static dp_err_t apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t *ou
         P = dp_json_get(j, 0, "payload");
         uint32_t nm = S ? dp_json_get(j, S, "name") : 0;
         valid = P && nm && j->nodes[nm].type == DP_JSON_STRING && j->nodes[nm].len >= 9 &&
-                memcmp(dp_json_raw(j, nm) + j->nodes[nm].len - 9, ".Envelope", 9) == 0 &&
-                j->nodes[P].type == DP_JSON_OBJECT;
+            memcmp(dp_json_raw(j, nm) + j->nodes[nm].len - 9, ".Envelope", 9) == 0 &&
+            j->nodes[P].type == DP_JSON_OBJECT;
     } else {
         P = 0;
         valid = j->nodes[0].type == DP_JSON_OBJECT && dp_json_get(j, 0, "op") &&
-                dp_json_get(j, 0, "source");
+            dp_json_get(j, 0, "source");
     }
     dp_buf_reset(out);
     if (!valid) {
@@ -599,8 +625,10 @@ static dp_err_t apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t *ou
         empty = 0;
         dp_json_put_str(out, u->fields[i].name, strlen(u->fields[i].name));
         dp_buf_putc(out, ':');
-        if (fnd[i].val) put_span(out, j, fnd[i].val);
-        else dp_buf_puts(out, "null");
+        if (fnd[i].val)
+            put_span(out, j, fnd[i].val);
+        else
+            dp_buf_puts(out, "null");
     }
     dp_buf_putc(out, '}');
     if (S) dp_buf_putc(out, '}');
@@ -652,12 +680,12 @@ dp_err_t dbz_unwrap_plan_build(const dbz_unwrap_t *u, const dbz_table_t *t,
     dp_buf_append(&doc, t->value_schema.data, t->value_schema.len);
     dp_buf_putc(&doc, '}');
     dp_json_t j = {0};
-    dp_err_t err = dp_json_parse(&j, (const char *)doc.data, doc.len, (uint32_t)(doc.len / 2 + 64),
-                                 errstr, n);
+    dp_err_t err =
+        dp_json_parse(&j, (const char *)doc.data, doc.len, (uint32_t)(doc.len / 2 + 64), errstr, n);
     uint32_t S = err ? 0 : dp_json_get(&j, 0, "s");
     if (!err && !S)
-        err = dp_seterr(errstr, n, DP_ERR_INVALID, "table \"%s.%s\": no envelope schema",
-                        t->schema, t->table);
+        err = dp_seterr(errstr, n, DP_ERR_INVALID, "table \"%s.%s\": no envelope schema", t->schema,
+                        t->table);
     if (err) {
         dp_json_fini(&j);
         dp_buf_fini(&doc);
@@ -667,7 +695,7 @@ dp_err_t dbz_unwrap_plan_build(const dbz_unwrap_t *u, const dbz_table_t *t,
     dbz_event_t probe = {t, 'c', NULL, NULL, {0, 0, 0, 0, "false", NULL}, 0};
     uint32_t fsch[MAX_REFS], hsch[MAX_REFS];
     int typed = plan_refs(&j, S, u->fields, u->nfields, &probe, opt, p->field_in, fsch) &&
-                plan_refs(&j, S, u->headers, u->nheaders, &probe, opt, p->header_in, hsch);
+        plan_refs(&j, S, u->headers, u->nheaders, &probe, opt, p->header_in, hsch);
     p->state = typed ? DBZ_UNWRAP_PLAN_TYPED : DBZ_UNWRAP_PLAN_JSON;
     if (typed && u->schemas_enable) {
         int present[MAX_REFS];
@@ -679,15 +707,19 @@ dp_err_t dbz_unwrap_plan_build(const dbz_unwrap_t *u, const dbz_table_t *t,
         }
         uint32_t as = field_schema(&j, S, "after"), bs = field_schema(&j, S, "before");
         if (!as || !bs) {
-            err = dp_seterr(errstr, n, DP_ERR_INVALID, "table \"%s.%s\": envelope schema without "
-                            "before or after", t->schema, t->table);
+            err = dp_seterr(errstr, n, DP_ERR_INVALID,
+                            "table \"%s.%s\": envelope schema without "
+                            "before or after",
+                            t->schema, t->table);
         } else {
             put_row_schema((dbz_unwrap_t *)u, &p->schema[0], &j, as, 1, present, fnd);
             put_row_schema((dbz_unwrap_t *)u, &p->schema[1], &j, bs, 1, present, fnd);
             put_row_schema((dbz_unwrap_t *)u, &p->null_schema, &j, as, 0, NULL, NULL);
             if (p->schema[0].overflow || p->schema[1].overflow || p->null_schema.overflow)
-                err = dp_seterr(errstr, n, DP_ERR_NOMEM, "table \"%s.%s\": unwrapped schema "
-                                "larger than the bound", t->schema, t->table);
+                err = dp_seterr(errstr, n, DP_ERR_NOMEM,
+                                "table \"%s.%s\": unwrapped schema "
+                                "larger than the bound",
+                                t->schema, t->table);
         }
     }
     dp_json_fini(&j);
@@ -702,8 +734,10 @@ static void typed_header(dbz_unwrap_t *u, size_t ref, const dbz_val_t *v) {
     u->hdr_ref[i] = ref;
     u->hdr_null[i] = v->kind == DBZ_VAL_NULL;
     u->hdr_off[i] = u->hdrbuf.len;
-    if (v->kind == DBZ_VAL_STR) dp_buf_append(&u->hdrbuf, v->s, v->n);
-    else if (v->kind == DBZ_VAL_INT) dp_buf_put_i64(&u->hdrbuf, v->i);
+    if (v->kind == DBZ_VAL_STR)
+        dp_buf_append(&u->hdrbuf, v->s, v->n);
+    else if (v->kind == DBZ_VAL_INT)
+        dp_buf_put_i64(&u->hdrbuf, v->i);
     u->hdr_len[i] = u->hdrbuf.len - u->hdr_off[i];
 }
 
@@ -774,9 +808,12 @@ dp_err_t dbz_unwrap_write_json(const dbz_unwrap_t *u, const dbz_unwrap_plan_t *p
         dp_json_put_str(out, uw->added_name[i], strlen(uw->added_name[i]));
         dp_buf_putc(out, ':');
         const dbz_val_t *v = &uw->added[i];
-        if (v->kind == DBZ_VAL_STR) dp_json_put_str(out, v->s, v->n);
-        else if (v->kind == DBZ_VAL_INT) dp_buf_put_i64(out, v->i);
-        else dp_buf_puts(out, "null");
+        if (v->kind == DBZ_VAL_STR)
+            dp_json_put_str(out, v->s, v->n);
+        else if (v->kind == DBZ_VAL_INT)
+            dp_buf_put_i64(out, v->i);
+        else
+            dp_buf_puts(out, "null");
     }
     dp_buf_putc(out, '}');
     if (u->schemas_enable) dp_buf_putc(out, '}');

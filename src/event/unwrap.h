@@ -44,28 +44,28 @@
 
 typedef enum {
     DBZ_UNWRAP_VALUE, /* produce the record with the value in out */
-    DBZ_UNWRAP_NULL,  /* produce the record with a null value (a tombstone) */
-    DBZ_UNWRAP_DROP   /* produce nothing */
+    DBZ_UNWRAP_NULL, /* produce the record with a null value (a tombstone) */
+    DBZ_UNWRAP_DROP /* produce nothing */
 } dbz_unwrap_result_t;
 
 typedef struct dbz_unwrap_ref {
-    char *strct;  /* "source", "transaction", ...; NULL: the envelope itself */
-    char *field;  /* simple name in that struct */
-    char *name;   /* outgoing field/header name, prefix included */
+    char *strct; /* "source", "transaction", ...; NULL: the envelope itself */
+    char *field; /* simple name in that struct */
+    char *name; /* outgoing field/header name, prefix included */
 } dbz_unwrap_ref_t;
 
 typedef struct dbz_unwrap {
-    char *alias;          /* the transform's name in "transforms" */
-    int delete_action;    /* DBZ_UNWRAP_VALUE (rewrite), _NULL (value null), _DROP */
+    char *alias; /* the transform's name in "transforms" */
+    int delete_action; /* DBZ_UNWRAP_VALUE (rewrite), _NULL (value null), _DROP */
     int keep_tombstones;
-    int rewrite;          /* add "__deleted" to every row */
-    int legacy;           /* configured with the deprecated keys */
-    int schemas_enable;   /* value.converter.schemas.enable of the output */
+    int rewrite; /* add "__deleted" to every row */
+    int legacy; /* configured with the deprecated keys */
+    int schemas_enable; /* value.converter.schemas.enable of the output */
     dbz_unwrap_ref_t *fields, *headers;
     size_t nfields, nheaders;
     /* per record, reused */
     dp_json_t json;
-    dp_buf_t hdrbuf;      /* header values, back to back */
+    dp_buf_t hdrbuf; /* header values, back to back */
     size_t hdr_ref[64], hdr_off[64], hdr_len[64];
     int hdr_null[64];
     size_t nhdr;
@@ -79,8 +79,8 @@ int dbz_unwrap_is_key(const char *key);
  * kv (keys without "transforms."). Unknown options and bad values are
  * errors naming the key "transforms.<alias>.<option>". On error u needs
  * no dbz_unwrap_fini. */
-dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv,
-                         int schemas_enable, size_t max_bytes, char *errstr, size_t errstr_size);
+dp_err_t dbz_unwrap_init(dbz_unwrap_t *u, const char *alias, const cfg_kv_t *kv, int schemas_enable,
+                         size_t max_bytes, char *errstr, size_t errstr_size);
 void dbz_unwrap_fini(dbz_unwrap_t *u);
 
 /* dbz_unwrap_apply: transform one record's value val[0..len) (val NULL: a
@@ -98,14 +98,18 @@ dp_err_t dbz_unwrap_apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t
  * whose add.fields or add.headers take a column or a whole struct keeps
  * the JSON transform (the plan says DBZ_UNWRAP_PLAN_JSON). */
 
-typedef enum { DBZ_UNWRAP_PLAN_NONE, DBZ_UNWRAP_PLAN_TYPED, DBZ_UNWRAP_PLAN_JSON } dbz_unwrap_plan_state_t;
+typedef enum {
+    DBZ_UNWRAP_PLAN_NONE,
+    DBZ_UNWRAP_PLAN_TYPED,
+    DBZ_UNWRAP_PLAN_JSON
+} dbz_unwrap_plan_state_t;
 
 typedef struct dbz_unwrap_plan {
     dbz_unwrap_plan_state_t state;
-    dp_buf_t schema[2];    /* the new value's Connect schema (schemas enabled): the row
+    dp_buf_t schema[2]; /* the new value's Connect schema (schemas enabled): the row
                             * struct rebuilt with the added fields, [0] from after,
                             * [1] from before (a rewritten delete) */
-    dp_buf_t null_schema;  /* a delete as a null value: the after struct's schema */
+    dp_buf_t null_schema; /* a delete as a null value: the after struct's schema */
     /* per add.fields / add.headers entry: 0 absent, 1 in its struct, 2 in
      * the envelope itself (Debezium's fallback for a field its struct lacks) */
     unsigned char field_in[DBZ_UNWRAP_MAX_REFS], header_in[DBZ_UNWRAP_MAX_REFS];
@@ -122,10 +126,10 @@ void dbz_unwrap_plan_fini(dbz_unwrap_plan_t *p);
 typedef struct dbz_unwrapped {
     dbz_unwrap_result_t res;
     const pgo_tuple_t *row; /* DBZ_UNWRAP_VALUE: the row; NULL: a null value */
-    int side;               /* its schema: 0 after, 1 before; a null value: the after
+    int side; /* its schema: 0 after, 1 before; a null value: the after
                              * struct's (plan null_schema) */
-    const char *deleted;    /* "__deleted": "true", "false", or NULL: none */
-    size_t nadded;          /* the add.fields present, in order */
+    const char *deleted; /* "__deleted": "true", "false", or NULL: none */
+    size_t nadded; /* the add.fields present, in order */
     const char *added_name[DBZ_UNWRAP_MAX_REFS];
     dbz_val_t added[DBZ_UNWRAP_MAX_REFS];
 } dbz_unwrapped_t;

@@ -15,8 +15,8 @@ rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *fo
     for (size_t i = 0; defaults && defaults[i]; i += 2) {
         if (rd_kafka_conf_set(conf, defaults[i], defaults[i + 1], rerr, sizeof rerr) !=
             RD_KAFKA_CONF_OK) {
-            dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "kafka default \"%s\": %s",
-                      defaults[i], rerr);
+            dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "kafka default \"%s\": %s", defaults[i],
+                      rerr);
             goto fail;
         }
     }
@@ -26,7 +26,8 @@ rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *fo
             if (strcmp(forced[f], k) == 0 && strcmp(forced[f + 1], v) != 0) {
                 dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
                           "\"kafka.%s\" must be \"%s\": datapipe does not trade durability "
-                          "for speed", k, forced[f + 1]);
+                          "for speed",
+                          k, forced[f + 1]);
                 goto fail;
             }
         }
@@ -61,7 +62,7 @@ static int metadata_has(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
         return -1;
     }
     int exists = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                 md->topics[0].partition_cnt > 0;
+        md->topics[0].partition_cnt > 0;
     rd_kafka_metadata_destroy(md);
     return exists;
 }
@@ -96,10 +97,8 @@ int kfk_producer_restart_heals(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-        return 1;
-    default:
-        return 0;
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: return 1;
+    default: return 0;
     }
 }
 
@@ -114,8 +113,7 @@ dp_err_t kfk_err(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
     case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
-        return DP_ERR_NET;
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION: return DP_ERR_NET;
     default: return DP_ERR_KAFKA;
     }
 }

@@ -38,7 +38,10 @@
 #define MAX_IDS 2000000
 
 static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { (void)sig; stop_requested = 1; }
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
 
 enum { T_USERS, T_PRODUCTS };
 enum { OP_C, OP_U, OP_D };
@@ -60,7 +63,7 @@ typedef struct load {
     struct {
         int t, op;
         char id[37];
-    } ops[64];       /* each statement of the batch, to count or undo it */
+    } ops[64]; /* each statement of the batch, to count or undo it */
     int nops;
     const char *dsn;
     const char *sync_commit;
@@ -82,17 +85,17 @@ static void new_uuid(load_t *l, char out[37]) {
     memcpy(b + 8, &c, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
-
 /* SQL literals: quotes are doubled */
-static const char *const first_names[] = {"Ada", "Grace", "Linus", "Émilie", "Zoë", "Søren",
-                                          "O''Brien", "Nuño", "李", "Amélie"};
-static const char *const last_names[] = {"Lovelace", "Hopper", "Torvalds", "du Châtelet", "Ng",
-                                         "Kierkegaard", "Müller", "Peña", "王", "Poulain"};
+static const char *const first_names[] = {"Ada",   "Grace",    "Linus", "Émilie", "Zoë",
+                                          "Søren", "O''Brien", "Nuño",  "李",     "Amélie"};
+static const char *const last_names[] = {"Lovelace", "Hopper",      "Torvalds", "du Châtelet",
+                                         "Ng",       "Kierkegaard", "Müller",   "Peña",
+                                         "王",       "Poulain"};
 static const char *const tiers[] = {"bronze", "silver", "gold", "platinum"};
 static const char *const categories[] = {"books", "games", "garden", "tools", "toys", "music"};
 
@@ -110,9 +113,12 @@ static void add_stmt(load_t *l) {
     id_set_t *ids = &l->ids[t];
     int op;
     uint64_t r = rnd(l) % 100;
-    if (ids->n < 20 || r < 50) op = OP_C;
-    else if (r < 85) op = OP_U;
-    else op = OP_D;
+    if (ids->n < 20 || r < 50)
+        op = OP_C;
+    else if (r < 85)
+        op = OP_U;
+    else
+        op = OP_D;
     if (op == OP_C && ids->n >= MAX_IDS) op = OP_U;
     char id[37];
     size_t k = 0;
@@ -131,13 +137,15 @@ static void add_stmt(load_t *l) {
         }
         memcpy(ids->ids[ids->n++], id, 37);
         if (t == T_USERS) {
-            dp_buf_printf(s, "INSERT INTO users (user_id, email, first_name, last_name, tier) VALUES "
-                             "('%s', 'user-%s@example.com', '%s', '%s', '%s');",
+            dp_buf_printf(s,
+                          "INSERT INTO users (user_id, email, first_name, last_name, tier) VALUES "
+                          "('%s', 'user-%s@example.com', '%s', '%s', '%s');",
                           id, id, first_names[rnd(l) % 10], last_names[rnd(l) % 10],
                           tiers[rnd(l) % 4]);
         } else {
-            dp_buf_printf(s, "INSERT INTO products (product_id, name, category, price, is_active) "
-                             "VALUES ('%s', 'Product %s', '%s', %llu.%02llu, %s);",
+            dp_buf_printf(s,
+                          "INSERT INTO products (product_id, name, category, price, is_active) "
+                          "VALUES ('%s', 'Product %s', '%s', %llu.%02llu, %s);",
                           id, id, categories[rnd(l) % 6], (unsigned long long)(rnd(l) % 10000),
                           (unsigned long long)(rnd(l) % 100), rnd(l) % 5 ? "true" : "false");
         }
@@ -150,8 +158,9 @@ static void add_stmt(load_t *l) {
             dp_buf_printf(s, "UPDATE users SET tier = '%s', last_name = '%s' WHERE user_id = '%s';",
                           tiers[rnd(l) % 4], last_names[rnd(l) % 10], id);
         } else {
-            dp_buf_printf(s, "UPDATE products SET price = %llu.%02llu, is_active = %s WHERE "
-                             "product_id = '%s';",
+            dp_buf_printf(s,
+                          "UPDATE products SET price = %llu.%02llu, is_active = %s WHERE "
+                          "product_id = '%s';",
                           (unsigned long long)(rnd(l) % 10000), (unsigned long long)(rnd(l) % 100),
                           rnd(l) % 5 ? "true" : "false", id);
         }
@@ -224,12 +233,16 @@ static int committed(load_t *l, const char *xid) {
         /* xmin is the low 32 bits of the xid txid_current() gave */
         res = op == OP_D ? rows == 0
             : op == OP_C ? rows == 1
-            : rows == 1 && strtoull(PQgetvalue(r, 0, 0), NULL, 10) ==
-                               (strtoull(xid, NULL, 10) & 0xffffffffULL);
+                         : rows == 1 &&
+                strtoull(PQgetvalue(r, 0, 0), NULL, 10) ==
+                    (strtoull(xid, NULL, 10) & 0xffffffffULL);
         dp_info(MOD, "transaction %s, in doubt after the reconnect: %s (its %s of %s %s %s)", xid,
                 res ? "committed" : "not committed",
-                op == OP_C ? "insert" : op == OP_D ? "delete" : "update", table_names[l->ops[0].t],
-                l->ops[0].id, rows == 0 ? "finds no row" : "finds the row");
+                op == OP_C       ? "insert"
+                    : op == OP_D ? "delete"
+                                 : "update",
+                table_names[l->ops[0].t], l->ops[0].id,
+                rows == 0 ? "finds no row" : "finds the row");
     } else {
         dp_error(MOD, "reading row %s of %s: %s", l->ops[0].id, table_names[l->ops[0].t],
                  PQresultErrorMessage(r));
@@ -345,12 +358,15 @@ static void usage(FILE *out) {
 }
 
 int load_main(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"rate", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'd'},
-        {"changes", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
-        {"report", required_argument, NULL, 'o'},  {"dsn", required_argument, NULL, 'D'},
-        {"synchronous-commit", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"rate", required_argument, NULL, 'r'},
+                                         {"duration", required_argument, NULL, 'd'},
+                                         {"changes", required_argument, NULL, 'n'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"report", required_argument, NULL, 'o'},
+                                         {"dsn", required_argument, NULL, 'D'},
+                                         {"synchronous-commit", required_argument, NULL, 'S'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     double rate = 1000, duration = 10;
     long long max_changes = -1;
     unsigned long long seed = (unsigned long long)time(NULL);
@@ -423,7 +439,10 @@ int load_main(int argc, char **argv) {
             n = (int)((uint64_t)max_changes - done);
         for (int i = 0; i < n; i++) add_stmt(&l);
         int br = run_batch(&l);
-        if (br < 0) { rc = 1; break; }
+        if (br < 0) {
+            rc = 1;
+            break;
+        }
         if (br == 0) done += (uint64_t)n;
         if (now >= next_report) {
             write_report(&l, report, elapsed, 0);

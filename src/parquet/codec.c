@@ -29,10 +29,10 @@ void pqt_codec_fini(pqt_codec_ctx_t *c) {
 
 int pqt_codec_parquet_id(pqt_codec_t codec) {
     switch (codec) {
-    case PQT_CODEC_NONE: return 0;   /* UNCOMPRESSED */
+    case PQT_CODEC_NONE: return 0; /* UNCOMPRESSED */
     case PQT_CODEC_SNAPPY: return 1; /* SNAPPY */
-    case PQT_CODEC_GZIP: return 2;   /* GZIP */
-    case PQT_CODEC_ZSTD: return 6;   /* ZSTD */
+    case PQT_CODEC_GZIP: return 2; /* GZIP */
+    case PQT_CODEC_ZSTD: return 6; /* ZSTD */
     }
     return -1;
 }

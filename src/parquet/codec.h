@@ -14,7 +14,7 @@
 typedef struct pqt_codec_ctx {
     pqt_codec_t codec;
     void *zstd; /* ZSTD_CCtx *, created on first use */
-    void *gz;   /* z_stream *, created on first use */
+    void *gz; /* z_stream *, created on first use */
 } pqt_codec_ctx_t;
 
 /* pqt_codec_init: a context for codec; allocates nothing yet. */

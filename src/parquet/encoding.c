@@ -4,8 +4,8 @@
 
 #include "parquet/thrift.h" /* pqt_varint_encode */
 
-#define MAX_GROUPS_PER_RUN 63          /* keeps the bit-packed header one byte */
-#define MAX_RLE_RUN ((size_t)1 << 30)  /* keeps count << 1 well inside a u32 */
+#define MAX_GROUPS_PER_RUN 63 /* keeps the bit-packed header one byte */
+#define MAX_RLE_RUN ((size_t)1 << 30) /* keeps count << 1 well inside a u32 */
 
 /* A view of the input values: either bytes or 32-bit words. */
 typedef struct vals {
@@ -190,13 +190,11 @@ static dp_err_t rle_decode(const uint8_t *p, size_t len, int bit_width, const ou
         } else { /* RLE: count copies of one value */
             if (vbytes > len - pos) return DP_ERR_INVALID;
             uint64_t x = 0;
-            for (size_t k = 0; k < vbytes; k++)
-                x |= (uint64_t)p[pos + k] << (8 * k);
+            for (size_t k = 0; k < vbytes; k++) x |= (uint64_t)p[pos + k] << (8 * k);
             pos += vbytes;
             if (x >> bit_width) return DP_ERR_INVALID;
             size_t take = (size_t)(count < want ? count : want);
-            for (size_t k = 0; k < take; k++)
-                out_set(o, i + k, (uint32_t)x);
+            for (size_t k = 0; k < take; k++) out_set(o, i + k, (uint32_t)x);
             i += take;
         }
     }

@@ -39,8 +39,7 @@ dp_err_t pqt_bitpack_bools(dp_buf_t *out, const uint8_t *vals, size_t n);
  * outside 0..32 (u8: 0..8), the runs end before n values, or an RLE run's
  * value does not fit in bit_width bits. Never reads outside p[0..len). */
 dp_err_t pqt_rle_decode_u8(const uint8_t *p, size_t len, int bit_width, uint8_t *out, size_t n);
-dp_err_t pqt_rle_decode_u32(const uint8_t *p, size_t len, int bit_width, uint32_t *out,
-                            size_t n);
+dp_err_t pqt_rle_decode_u32(const uint8_t *p, size_t len, int bit_width, uint32_t *out, size_t n);
 
 /* pqt_bit_width: bits needed to store every value in [0, max_value];
  * at least 1 (a one-entry dictionary still uses width 1). */

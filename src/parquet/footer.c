@@ -26,13 +26,14 @@ static int read_kv(pqt_trd_t *r, const uint8_t **k, size_t *kn, const uint8_t **
     }
 }
 
-dp_err_t pqt_footer_kv(const uint8_t *tail, size_t len, const char *key, char *out,
-                       size_t outsz, size_t *need, char *errstr, size_t errstr_size) {
+dp_err_t pqt_footer_kv(const uint8_t *tail, size_t len, const char *key, char *out, size_t outsz,
+                       size_t *need, char *errstr, size_t errstr_size) {
     *need = 0;
     if (len < 12 || memcmp(tail + len - 4, "PAR1", 4) != 0)
-        return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "not a Parquet file (no PAR1 at the end)");
+        return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
+                         "not a Parquet file (no PAR1 at the end)");
     uint32_t flen = (uint32_t)tail[len - 8] | (uint32_t)tail[len - 7] << 8 |
-                    (uint32_t)tail[len - 6] << 16 | (uint32_t)tail[len - 5] << 24;
+        (uint32_t)tail[len - 6] << 16 | (uint32_t)tail[len - 5] << 24;
     if ((uint64_t)flen + 8 > len) {
         *need = (size_t)flen + 8;
         return dp_seterr(errstr, errstr_size, DP_ERR_FULL,
@@ -74,5 +75,6 @@ dp_err_t pqt_footer_kv(const uint8_t *tail, size_t len, const char *key, char *o
     }
     return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "no footer entry \"%s\"", key);
 bad:
-    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "the footer is not a readable FileMetaData");
+    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
+                     "the footer is not a readable FileMetaData");
 }

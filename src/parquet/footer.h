@@ -13,7 +13,7 @@
  * longer than tail (read *need bytes and call again); DP_ERR_INVALID for
  * bytes that are not a Parquet footer, a missing key or a value that does
  * not fit in outsz. */
-dp_err_t pqt_footer_kv(const uint8_t *tail, size_t len, const char *key, char *out,
-                       size_t outsz, size_t *need, char *errstr, size_t errstr_size);
+dp_err_t pqt_footer_kv(const uint8_t *tail, size_t len, const char *key, char *out, size_t outsz,
+                       size_t *need, char *errstr, size_t errstr_size);
 
 #endif

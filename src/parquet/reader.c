@@ -40,7 +40,7 @@ typedef struct chunk {
     int64_t num_values, comp_size, data_off, dict_off;
     int has_meta, has_type, has_codec, has_nv, has_comp, has_data_off, has_dict_off;
     pqt_codec_t codec; /* set by check_chunks */
-    int64_t start;     /* first page: the dictionary page's offset, else
+    int64_t start; /* first page: the dictionary page's offset, else
                           data_page_offset */
 } chunk_t;
 
@@ -355,9 +355,9 @@ static dp_err_t parse_meta(pqt_file_t *f, const uint8_t *p, size_t n, char *errs
     }
     if (!f->cols || !have_rows || !groups.p)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "the footer lacks its %s",
-                         !f->cols     ? "schema"
-                         : !have_rows ? "num_rows"
-                                      : "row groups");
+                         !f->cols         ? "schema"
+                             : !have_rows ? "num_rows"
+                                          : "row groups");
     return parse_row_groups(f, &groups, errstr, errstr_size);
 }
 
@@ -417,8 +417,7 @@ static dp_err_t check_chunks(pqt_file_t *f, char *errstr, size_t errstr_size) {
     }
     if (n < 2) return DP_OK;
     const chunk_t **by = dp_xcalloc(n, sizeof *by);
-    for (size_t i = 0; i < n; i++)
-        by[i] = &f->chunks[i];
+    for (size_t i = 0; i < n; i++) by[i] = &f->chunks[i];
     qsort(by, n, sizeof *by, cmp_start);
     dp_err_t err = DP_OK;
     for (size_t i = 0; i + 1 < n && !err; i++)
@@ -466,8 +465,7 @@ dp_err_t pqt_file_open(pqt_file_t **out, const uint8_t *data, size_t len, char *
 
 void pqt_file_close(pqt_file_t *f) {
     if (!f) return;
-    for (size_t i = 0; i < f->ncols; i++)
-        free(f->cols[i].name);
+    for (size_t i = 0; i < f->ncols; i++) free(f->cols[i].name);
     free(f->cols);
     free(f->group_rows);
     free(f->chunks);
@@ -512,13 +510,13 @@ typedef struct rdctx {
     const chunk_t *ch; /* of the row group being read */
     size_t group;
     pqt_column_t *out;
-    size_t row;    /* next row of out to fill */
+    size_t row; /* next row of out to fill */
     dp_buf_t page; /* decompressed page */
     dp_buf_t defs; /* definition levels of a page, one byte each */
-    dp_buf_t idx;  /* dictionary indices of a page, uint32 each */
-    int has_dict;  /* the chunk's dictionary page was read */
+    dp_buf_t idx; /* dictionary indices of a page, uint32 each */
+    int has_dict; /* the chunk's dictionary page was read */
     size_t ndict;
-    int64_t *dict_i64;             /* dictionary entries of fixed-width columns */
+    int64_t *dict_i64; /* dictionary entries of fixed-width columns */
     uint32_t *dict_off, *dict_len; /* BYTE_ARRAY entries, in out->bytes */
     char *errstr;
     size_t errstr_size;
@@ -765,8 +763,7 @@ static dp_err_t data_page(rdctx_t *x, const phdr_t *h, const uint8_t *body, int6
             return cerr(x, "definition levels are malformed");
         defs = x->defs.data;
         nn = 0;
-        for (size_t i = 0; i < nv; i++)
-            nn += defs[i];
+        for (size_t i = 0; i < nv; i++) nn += defs[i];
         p += 4 + (size_t)dl;
         n -= 4 + (size_t)dl;
     }

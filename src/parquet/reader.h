@@ -36,8 +36,8 @@
 #include "parquet/writer.h" /* pqt_type_t */
 
 /* Limits on what a file may claim (see above). */
-#define PQT_READ_MAX_ROWS ((int64_t)1 << 27)        /* > flush.size's maximum, 1e8 */
-#define PQT_READ_MAX_ROWS_PER_BYTE 1024             /* rows of a row group per chunk byte */
+#define PQT_READ_MAX_ROWS ((int64_t)1 << 27) /* > flush.size's maximum, 1e8 */
+#define PQT_READ_MAX_ROWS_PER_BYTE 1024 /* rows of a row group per chunk byte */
 #define PQT_READ_MAX_PAGE_BYTES ((size_t)256 << 20) /* uncompressed size of a page */
 #define PQT_READ_MAX_COLUMN_BYTES ((size_t)1 << 31) /* BYTE_ARRAY bytes of one column */
 
@@ -74,13 +74,13 @@ int pqt_file_col_index(const pqt_file_t *f, const char *name);
 /* One whole column of the file (all row groups), decoded. A null row has
  * null[i] = 1 and zero value fields. */
 typedef struct pqt_column {
-    size_t n;            /* values == rows of the file */
-    uint8_t *null;       /* n flags */
-    int64_t *i64;        /* BOOLEAN (0/1), INT32, INT64, TIMESTAMP columns: the values;
+    size_t n; /* values == rows of the file */
+    uint8_t *null; /* n flags */
+    int64_t *i64; /* BOOLEAN (0/1), INT32, INT64, TIMESTAMP columns: the values;
                             else NULL */
     uint32_t *off, *len; /* BYTE_ARRAY: value i is bytes.data[off[i] .. +len[i]];
                             else NULL */
-    dp_buf_t bytes;      /* BYTE_ARRAY value bytes (dictionary entries once) */
+    dp_buf_t bytes; /* BYTE_ARRAY value bytes (dictionary entries once) */
 } pqt_column_t;
 
 /* pqt_column_read: decode column col of every row group into *out (which

@@ -50,9 +50,9 @@ enum {
 
 typedef struct pqt_thrift {
     dp_buf_t *out;
-    int depth;                              /* open structs */
-    int16_t last_id[PQT_THRIFT_MAX_DEPTH];  /* last field id per open struct */
-    dp_err_t err;                           /* sticky first failure */
+    int depth; /* open structs */
+    int16_t last_id[PQT_THRIFT_MAX_DEPTH]; /* last field id per open struct */
+    dp_err_t err; /* sticky first failure */
 } pqt_thrift_t;
 
 /* pqt_zigzag32/64: map signed to unsigned so small magnitudes stay small

@@ -17,8 +17,8 @@
 #define ROOT_NAME "schema"
 #define ERRLEN 256
 #define DICT_SLOTS 32768 /* power of two, > 3 * PQT_DICT_MAX_ENTRIES */
-#define GROUPS_MAX ((size_t)64 << 20)  /* serialized RowGroup metadata of one file */
-#define CHUNKS_MAX ((size_t)16 << 20)  /* serialized ColumnChunks of one row group */
+#define GROUPS_MAX ((size_t)64 << 20) /* serialized RowGroup metadata of one file */
+#define CHUNKS_MAX ((size_t)16 << 20) /* serialized ColumnChunks of one row group */
 #define FOOTER_MAX ((size_t)128 << 20) /* serialized FileMetaData */
 #define MAX_COLUMNS 32767
 
@@ -33,16 +33,16 @@ typedef struct col {
     char *name;
     pqt_type_t type;
     int nullable;
-    dp_buf_t values;  /* PLAIN values of non-null rows; booleans one byte each */
-    dp_buf_t defs;    /* nullable only: one byte per row, 1 = value present */
+    dp_buf_t values; /* PLAIN values of non-null rows; booleans one byte each */
+    dp_buf_t defs; /* nullable only: one byte per row, 1 = value present */
     size_t committed; /* values.len at the end of the last completed row */
-    size_t nnull;     /* nulls among the completed rows of the row group */
-    int has_value;    /* got its value in the row in progress */
+    size_t nnull; /* nulls among the completed rows of the row group */
+    int has_value; /* got its value in the row in progress */
 } col_t;
 
 typedef struct dict_entry {
-    size_t off;    /* of the PLAIN value (length prefix) in col.values */
-    uint32_t len;  /* of the string, without the prefix */
+    size_t off; /* of the PLAIN value (length prefix) in col.values */
+    uint32_t len; /* of the string, without the prefix */
     uint32_t hash;
 } dict_entry_t;
 
@@ -65,18 +65,18 @@ struct pqt_writer {
     pqt_sink_fn sink;
     void *sink_ctx;
     pqt_codec_ctx_t codec;
-    size_t buffered;   /* sum of values.len + defs.len over the columns */
+    size_t buffered; /* sum of values.len + defs.len over the columns */
     size_t group_rows; /* completed rows in the row group being buffered */
-    size_t row_cols;   /* columns that have a value in the row in progress */
-    uint64_t rows;     /* completed rows in the file */
-    uint64_t written;  /* bytes handed to the sink */
+    size_t row_cols; /* columns that have a value in the row in progress */
+    uint64_t rows; /* completed rows in the file */
+    uint64_t written; /* bytes handed to the sink */
     uint64_t ngroups;
     dp_buf_t groups; /* serialized RowGroup structs written so far */
     dp_buf_t chunks; /* serialized ColumnChunks of the row group being flushed */
-    dp_buf_t page;   /* uncompressed page body */
-    dp_buf_t cpage;  /* compressed page body */
-    dp_buf_t hdr;    /* serialized PageHeader, or the footer */
-    dp_buf_t idx;    /* uint32 dictionary indices of the chunk being flushed */
+    dp_buf_t page; /* uncompressed page body */
+    dp_buf_t cpage; /* compressed page body */
+    dp_buf_t hdr; /* serialized PageHeader, or the footer */
+    dp_buf_t idx; /* uint32 dictionary indices of the chunk being flushed */
     uint32_t *slots; /* dictionary hash table: entry index + 1, 0 = free */
     dict_entry_t *dict;
     size_t ndict;
@@ -586,8 +586,8 @@ static dp_err_t flush_group(pqt_writer_t *w) {
 
 /* ---- the public API ---- */
 
-pqt_writer_t *pqt_writer_new(const pqt_column_def_t *cols, size_t ncols,
-                             const pqt_options_t *opt, pqt_sink_fn sink, void *sink_ctx) {
+pqt_writer_t *pqt_writer_new(const pqt_column_def_t *cols, size_t ncols, const pqt_options_t *opt,
+                             pqt_sink_fn sink, void *sink_ctx) {
     pqt_options_t o = {PQT_CODEC_NONE, 0, 0};
     if (opt) o = *opt;
     if (o.row_group_bytes == 0) o.row_group_bytes = PQT_DEFAULT_ROW_GROUP_BYTES;
@@ -846,16 +846,16 @@ static void put_schema(pqt_thrift_t *t, const pqt_writer_t *w) {
         if (c->type == PQT_STRING) {
             pqt_thrift_field_i32(t, 6, CT_UTF8);
             pqt_thrift_field_struct(t, 10); /* LogicalType */
-            pqt_thrift_field_struct(t, 1);  /* STRING: StringType {} */
+            pqt_thrift_field_struct(t, 1); /* STRING: StringType {} */
             pqt_thrift_struct_end(t);
             pqt_thrift_struct_end(t);
         } else if (c->type == PQT_TIMESTAMP_MILLIS) {
             pqt_thrift_field_i32(t, 6, CT_TIMESTAMP_MILLIS);
             pqt_thrift_field_struct(t, 10); /* LogicalType */
-            pqt_thrift_field_struct(t, 8);  /* TIMESTAMP: TimestampType */
+            pqt_thrift_field_struct(t, 8); /* TIMESTAMP: TimestampType */
             pqt_thrift_field_bool(t, 1, 1); /* isAdjustedToUTC */
-            pqt_thrift_field_struct(t, 2);  /* unit: TimeUnit */
-            pqt_thrift_field_struct(t, 1);  /* MILLIS: MilliSeconds {} */
+            pqt_thrift_field_struct(t, 2); /* unit: TimeUnit */
+            pqt_thrift_field_struct(t, 1); /* MILLIS: MilliSeconds {} */
             pqt_thrift_struct_end(t);
             pqt_thrift_struct_end(t);
             pqt_thrift_struct_end(t);

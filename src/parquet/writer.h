@@ -50,7 +50,7 @@ typedef enum {
     PQT_BOOLEAN,
     PQT_INT32,
     PQT_INT64,
-    PQT_STRING,          /* BYTE_ARRAY, logical String (converted UTF8); caller passes UTF-8 */
+    PQT_STRING, /* BYTE_ARRAY, logical String (converted UTF8); caller passes UTF-8 */
     PQT_TIMESTAMP_MILLIS /* INT64, logical Timestamp(isAdjustedToUTC=true, MILLIS),
                             converted TIMESTAMP_MILLIS */
 } pqt_type_t;
@@ -65,7 +65,7 @@ typedef struct pqt_column_def {
 
 typedef struct pqt_options {
     pqt_codec_t codec;
-    size_t row_group_bytes;  /* flush a row group when buffered uncompressed bytes reach
+    size_t row_group_bytes; /* flush a row group when buffered uncompressed bytes reach
                                 this; 0 = PQT_DEFAULT_ROW_GROUP_BYTES */
     size_t max_buffer_bytes; /* hard bound on buffered row data, >= row_group_bytes;
                                 0 = 2 * row_group_bytes */
@@ -73,9 +73,9 @@ typedef struct pqt_options {
 
 #define PQT_DEFAULT_ROW_GROUP_BYTES ((size_t)64 << 20)
 #define PQT_MAX_BUFFER_BYTES ((size_t)1 << 30) /* largest max_buffer_bytes accepted */
-#define PQT_STATS_MAX_BYTES 64                 /* longest string min/max written */
+#define PQT_STATS_MAX_BYTES 64 /* longest string min/max written */
 #define PQT_DICT_MAX_ENTRIES 10000
-#define PQT_DICT_MAX_BYTES ((size_t)1 << 20)   /* PLAIN size of the dictionary page */
+#define PQT_DICT_MAX_BYTES ((size_t)1 << 20) /* PLAIN size of the dictionary page */
 #define PQT_PAGE_TARGET_BYTES ((size_t)1 << 20)
 #define PQT_PAGE_MAX_VALUES 20000
 
@@ -92,18 +92,16 @@ typedef struct pqt_writer pqt_writer_t;
  * (no columns, empty or duplicate name, unknown type) or invalid options
  * (unknown codec, max_buffer_bytes < row_group_bytes or above
  * PQT_MAX_BUFFER_BYTES). Writes nothing until the first flush. */
-pqt_writer_t *pqt_writer_new(const pqt_column_def_t *cols, size_t ncols,
-                             const pqt_options_t *opt, pqt_sink_fn sink, void *sink_ctx);
+pqt_writer_t *pqt_writer_new(const pqt_column_def_t *cols, size_t ncols, const pqt_options_t *opt,
+                             pqt_sink_fn sink, void *sink_ctx);
 
 /* Value setters for column col of the current row: exactly one per column
  * per row. write_null needs a nullable column; write_int64 serves INT64
  * and TIMESTAMP_MILLIS (milliseconds since the epoch); write_bytes serves
  * STRING (len up to max_buffer_bytes; p may be NULL when len is 0). */
 dp_err_t pqt_write_null(pqt_writer_t *w, size_t col, char *errstr, size_t errstr_size);
-dp_err_t pqt_write_int32(pqt_writer_t *w, size_t col, int32_t v, char *errstr,
-                         size_t errstr_size);
-dp_err_t pqt_write_int64(pqt_writer_t *w, size_t col, int64_t v, char *errstr,
-                         size_t errstr_size);
+dp_err_t pqt_write_int32(pqt_writer_t *w, size_t col, int32_t v, char *errstr, size_t errstr_size);
+dp_err_t pqt_write_int64(pqt_writer_t *w, size_t col, int64_t v, char *errstr, size_t errstr_size);
 dp_err_t pqt_write_bool(pqt_writer_t *w, size_t col, int v, char *errstr, size_t errstr_size);
 dp_err_t pqt_write_bytes(pqt_writer_t *w, size_t col, const void *p, size_t len, char *errstr,
                          size_t errstr_size);

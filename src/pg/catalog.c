@@ -9,8 +9,8 @@
 #include "common/buf.h"
 #include "pg/repl.h"
 
-dp_err_t pgcat_check(PGconn *c, PGresult *r, ExecStatusType want, const char *what,
-                     char *errstr, size_t n) {
+dp_err_t pgcat_check(PGconn *c, PGresult *r, ExecStatusType want, const char *what, char *errstr,
+                     size_t n) {
     if (PQresultStatus(r) == want) return DP_OK;
     return repl_error(c, r, what, errstr, n);
 }

@@ -42,7 +42,7 @@ void pgcat_relation_fini(pgcat_relation_t *r);
 
 /* pgcat_check: whether r holds want; else the error, naming what and the
  * server's message (DP_ERR_NET when the connection is gone), and r freed. */
-dp_err_t pgcat_check(PGconn *c, PGresult *r, ExecStatusType want, const char *what,
-                     char *errstr, size_t errstr_size);
+dp_err_t pgcat_check(PGconn *c, PGresult *r, ExecStatusType want, const char *what, char *errstr,
+                     size_t errstr_size);
 
 #endif

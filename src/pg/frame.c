@@ -5,8 +5,8 @@
 #include "pg/pgoutput.h"
 #include "pg/repl.h"
 
-#define XLOGDATA_HEADER 25  /* 'w', start, end, time */
-#define KEEPALIVE_LEN 18    /* 'k', end, time, reply */
+#define XLOGDATA_HEADER 25 /* 'w', start, end, time */
+#define KEEPALIVE_LEN 18 /* 'k', end, time, reply */
 
 dp_err_t pgf_parse(const uint8_t *p, size_t len, pgf_frame_t *out, char *errstr, size_t n) {
     if (!len) return dp_seterr(errstr, n, DP_ERR_PROTO, "empty copy message");
@@ -30,8 +30,7 @@ dp_err_t pgf_parse(const uint8_t *p, size_t len, pgf_frame_t *out, char *errstr,
         out->server_time = (int64_t)pgo_be64(p + 9);
         out->reply_requested = p[17] != 0;
         return DP_OK;
-    default:
-        return dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected copy message 0x%02x", p[0]);
+    default: return dp_seterr(errstr, n, DP_ERR_PROTO, "unexpected copy message 0x%02x", p[0]);
     }
 }
 

@@ -18,11 +18,11 @@ typedef enum { PGF_XLOGDATA = 'w', PGF_KEEPALIVE = 'k' } pgf_kind_t;
 
 typedef struct pgf_frame {
     pgf_kind_t kind;
-    uint64_t wal_start;     /* XLogData: the WAL position of data */
-    uint64_t wal_end;       /* the server's end of WAL */
-    int64_t server_time;    /* µs since 2000-01-01, as the server sent it */
-    int reply_requested;    /* keepalive: the server wants a status update now */
-    const uint8_t *data;    /* XLogData: the pgoutput message (points into the frame) */
+    uint64_t wal_start; /* XLogData: the WAL position of data */
+    uint64_t wal_end; /* the server's end of WAL */
+    int64_t server_time; /* µs since 2000-01-01, as the server sent it */
+    int reply_requested; /* keepalive: the server wants a status update now */
+    const uint8_t *data; /* XLogData: the pgoutput message (points into the frame) */
     size_t len;
 } pgf_frame_t;
 
@@ -42,7 +42,7 @@ void pgf_status_update(uint8_t out[PGF_STATUS_LEN], uint64_t written, uint64_t f
 typedef struct pgf_feedback {
     int64_t interval_us;
     int64_t last_us, next_us; /* last sent; next periodic one due */
-    uint64_t reported;        /* the flushed position last sent */
+    uint64_t reported; /* the flushed position last sent */
 } pgf_feedback_t;
 
 void pgf_feedback_init(pgf_feedback_t *f, int64_t interval_us);

@@ -9,23 +9,35 @@ typedef struct rd {
 } rd_t;
 
 static uint8_t r8(rd_t *r) {
-    if (r->end - r->p < 1) { r->bad = 1; return 0; }
+    if (r->end - r->p < 1) {
+        r->bad = 1;
+        return 0;
+    }
     return *r->p++;
 }
 static uint16_t r16(rd_t *r) {
-    if (r->end - r->p < 2) { r->bad = 1; return 0; }
+    if (r->end - r->p < 2) {
+        r->bad = 1;
+        return 0;
+    }
     uint16_t v = (uint16_t)(r->p[0] << 8 | r->p[1]);
     r->p += 2;
     return v;
 }
 static uint32_t r32(rd_t *r) {
-    if (r->end - r->p < 4) { r->bad = 1; return 0; }
+    if (r->end - r->p < 4) {
+        r->bad = 1;
+        return 0;
+    }
     uint32_t v = pgo_be32(r->p);
     r->p += 4;
     return v;
 }
 static uint64_t r64(rd_t *r) {
-    if (r->end - r->p < 8) { r->bad = 1; return 0; }
+    if (r->end - r->p < 8) {
+        r->bad = 1;
+        return 0;
+    }
     uint64_t v = pgo_be64(r->p);
     r->p += 8;
     return v;
@@ -34,7 +46,10 @@ static uint64_t r64(rd_t *r) {
 static pgo_str_t rstr(rd_t *r) {
     pgo_str_t s = {"", 0};
     const unsigned char *z = r->bad ? NULL : memchr(r->p, 0, (size_t)(r->end - r->p));
-    if (!z) { r->bad = 1; return s; }
+    if (!z) {
+        r->bad = 1;
+        return s;
+    }
     s.p = (const char *)r->p;
     s.len = (uint32_t)(z - r->p);
     r->p = z + 1;
@@ -158,18 +173,19 @@ dp_err_t pgo_decode(pgo_decoder_t *d, const unsigned char *buf, size_t len, pgo_
         m->u.message.lsn = r64(&r);
         m->u.message.prefix = rstr(&r);
         m->u.message.len = r32(&r);
-        if (r.bad || m->u.message.len > (size_t)(r.end - r.p)) return bad(errstr, errstr_size, "message");
+        if (r.bad || m->u.message.len > (size_t)(r.end - r.p))
+            return bad(errstr, errstr_size, "message");
         m->u.message.content = (const char *)r.p;
         r.p += m->u.message.len;
         break;
     default:
-        return dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
-                         "pgoutput: unknown message type 0x%02x", (unsigned)buf[0]);
+        return dp_seterr(errstr, errstr_size, DP_ERR_PROTO, "pgoutput: unknown message type 0x%02x",
+                         (unsigned)buf[0]);
     }
     if (r.p != r.end)
         return dp_seterr(errstr, errstr_size, DP_ERR_PROTO,
-                         "pgoutput: %zu trailing bytes after '%c' message",
-                         (size_t)(r.end - r.p), (char)m->kind);
+                         "pgoutput: %zu trailing bytes after '%c' message", (size_t)(r.end - r.p),
+                         (char)m->kind);
     return DP_OK;
 }
 

@@ -13,7 +13,10 @@
 
 void repl_quote_ident(const char *name, char *out, size_t outsize) {
     size_t o = 0;
-    if (outsize < 3) { if (outsize) out[0] = 0; return; }
+    if (outsize < 3) {
+        if (outsize) out[0] = 0;
+        return;
+    }
     out[o++] = '"';
     for (const char *p = name; *p && o + 3 < outsize; p++) {
         if (*p == '"') out[o++] = '"';
@@ -23,8 +26,7 @@ void repl_quote_ident(const char *name, char *out, size_t outsize) {
     out[o] = 0;
 }
 
-PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
-                     size_t errstr_size) {
+PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr, size_t errstr_size) {
     char port[24];
     snprintf(port, sizeof port, "%lld", ci->port);
     const char *keys[16], *vals[16];
@@ -52,8 +54,9 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
         char msg[512];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
         msg[strcspn(msg, "\n")] = 0;
-        dp_seterr(errstr, errstr_size, DP_ERR_NET, "cannot connect to postgresql %s:%s as \"%s\": %s",
-                  ci->host, port, ci->user, msg);
+        dp_seterr(errstr, errstr_size, DP_ERR_NET,
+                  "cannot connect to postgresql %s:%s as \"%s\": %s", ci->host, port, ci->user,
+                  msg);
         PQfinish(c);
         return NULL;
     }
@@ -71,11 +74,13 @@ dp_err_t repl_error(PGconn *c, PGresult *r, const char *what, char *errstr, size
 
 dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t errstr_size) {
     PGresult *r = PQexec(sql, "SHOW wal_level");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "show wal_level", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "show wal_level", errstr, errstr_size);
     if (strcmp(PQgetvalue(r, 0, 0), "logical") != 0) {
         dp_err_t e = dp_seterr(errstr, errstr_size, DP_ERR_PG,
                                "wal_level is \"%s\" on the server; logical decoding needs "
-                               "wal_level=logical (restart required)", PQgetvalue(r, 0, 0));
+                               "wal_level=logical (restart required)",
+                               PQgetvalue(r, 0, 0));
         PQclear(r);
         return e;
     }
@@ -83,7 +88,8 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
     const char *params[1] = {user};
     r = PQexecParams(sql, "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = $1", 1,
                      NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "check role", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "check role", errstr, errstr_size);
     int ok = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     if (!ok)
@@ -94,19 +100,20 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
 }
 
 dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
-                                 const char *tables,
-                                 char *errstr, size_t errstr_size) {
+                                 const char *tables, char *errstr, size_t errstr_size) {
     const char *params[1] = {pubname};
     PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
                                params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "look up publication", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "look up publication", errstr, errstr_size);
     int exists = PQntuples(r) == 1;
     PQclear(r);
     if (exists) return DP_OK;
     if (mode == REPL_PUB_DISABLED)
         return dp_seterr(errstr, errstr_size, DP_ERR_PG,
                          "publication \"%s\" does not exist and publication.autocreate.mode is "
-                         "disabled", pubname);
+                         "disabled",
+                         pubname);
     char q[8192], qname[512];
     repl_quote_ident(pubname, qname, sizeof qname);
     if (mode == REPL_PUB_ALL_TABLES) {
@@ -121,7 +128,8 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode
     }
     dp_info("pg", "creating publication: %s", q);
     r = PQexec(sql, q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return repl_error(sql, r, "create publication", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return repl_error(sql, r, "create publication", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
 }
@@ -137,12 +145,14 @@ dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int expor
                           repl_slot_info_t *info, char *errstr, size_t errstr_size) {
     const char *params[1] = {slot};
     memset(info, 0, sizeof *info);
-    PGresult *r = PQexecParams(sql,
-                               "SELECT plugin, active_pid, confirmed_flush_lsn, wal_status = 'lost' "
-                               "FROM pg_replication_slots WHERE slot_name = $1 AND database = "
-                               "current_database()",
-                               1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "look up slot", errstr, errstr_size);
+    PGresult *r =
+        PQexecParams(sql,
+                     "SELECT plugin, active_pid, confirmed_flush_lsn, wal_status = 'lost' "
+                     "FROM pg_replication_slots WHERE slot_name = $1 AND database = "
+                     "current_database()",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "look up slot", errstr, errstr_size);
     if (PQntuples(r) == 1) {
         dp_err_t e = DP_OK;
         if (strcmp(PQgetvalue(r, 0, 0), "pgoutput") != 0)
@@ -165,7 +175,8 @@ dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int expor
     snprintf(q, sizeof q, "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", qslot,
              export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
     r = PQexec(repl, q);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(repl, r, "create replication slot", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(repl, r, "create replication slot", errstr, errstr_size);
     info->created = 1;
     info->consistent_lsn = repl_parse_lsn(PQgetvalue(r, 0, 1));
     if (export && !PQgetisnull(r, 0, 2))
@@ -194,7 +205,8 @@ dp_err_t repl_start(PGconn *repl, const char *slot, const char *pubname, char *e
              "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names %s)",
              qslot, lit);
     PGresult *r = PQexec(repl, q);
-    if (PQresultStatus(r) != PGRES_COPY_BOTH) return repl_error(repl, r, "start replication", errstr, errstr_size);
+    if (PQresultStatus(r) != PGRES_COPY_BOTH)
+        return repl_error(repl, r, "start replication", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
 }
@@ -210,15 +222,16 @@ dp_err_t repl_send_feedback(PGconn *repl, uint64_t written, uint64_t flushed, in
 
 dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errstr_size) {
     const char *params[1] = {slot};
-    PGresult *r = PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, params, NULL,
-                               NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, "drop slot", errstr, errstr_size);
+    PGresult *r =
+        PQexecParams(sql, "SELECT pg_drop_replication_slot($1)", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "drop slot", errstr, errstr_size);
     PQclear(r);
     return DP_OK;
 }
 
-static int query_bool(PGconn *sql, const char *q, const char *param, const char *what,
-                      char *errstr, size_t n) {
+static int query_bool(PGconn *sql, const char *q, const char *param, const char *what, char *errstr,
+                      size_t n) {
     const char *params[1] = {param};
     PGresult *r = PQexecParams(sql, q, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {

@@ -24,8 +24,7 @@ dp_err_t repl_error(PGconn *c, PGresult *r, const char *what, char *errstr, size
 
 /* repl_connect: a regular (replication=0) or replication=database
  * connection, with TimeZone UTC so timestamptz text is in UTC. */
-PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr,
-                     size_t errstr_size);
+PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr, size_t errstr_size);
 
 /* repl_check_server: wal_level must be logical and the user must have
  * REPLICATION (or be superuser). */
@@ -34,22 +33,21 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
 /* publication.autocreate.mode */
 typedef enum {
     REPL_PUB_ALL_TABLES, /* FOR ALL TABLES */
-    REPL_PUB_DISABLED,   /* must exist */
-    REPL_PUB_FILTERED,   /* FOR TABLE tables, a comma-separated list of schema.table */
-    REPL_PUB_NO_TABLES   /* no tables */
+    REPL_PUB_DISABLED, /* must exist */
+    REPL_PUB_FILTERED, /* FOR TABLE tables, a comma-separated list of schema.table */
+    REPL_PUB_NO_TABLES /* no tables */
 } repl_pub_mode_t;
 
 /* repl_ensure_publication: create pubname if missing, as mode says */
 dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
-                                 const char *tables,
-                                 char *errstr, size_t errstr_size);
+                                 const char *tables, char *errstr, size_t errstr_size);
 
 /* repl_slot_info: what we need to know of an existing slot */
 typedef struct repl_slot_info {
-    int created;            /* made by this call */
-    int wal_lost;           /* exists, but its WAL is gone (wal_status lost) */
-    uint64_t consistent_lsn;/* when created: the slot's consistent point */
-    char snapshot[64];      /* when created with export: the snapshot name */
+    int created; /* made by this call */
+    int wal_lost; /* exists, but its WAL is gone (wal_status lost) */
+    uint64_t consistent_lsn; /* when created: the slot's consistent point */
+    char snapshot[64]; /* when created with export: the snapshot name */
 } repl_slot_info_t;
 
 /* repl_ensure_slot: create the pgoutput slot if missing (exporting a

@@ -23,8 +23,8 @@ typedef struct snap_table {
     long rank;
 } snap_table_t;
 
-static dp_err_t sql_ok(PGconn *c, PGresult *r, ExecStatusType want, const char *what,
-                       char *errstr, size_t n) {
+static dp_err_t sql_ok(PGconn *c, PGresult *r, ExecStatusType want, const char *what, char *errstr,
+                       size_t n) {
     char label[128];
     snprintf(label, sizeof label, "snapshot: %s", what);
     return pgcat_check(c, r, want, label, errstr, n);
@@ -39,15 +39,16 @@ static dp_err_t exec_cmd(PGconn *c, const char *sql, const char *what, char *err
 }
 
 /* list_tables: the publication's tables in schema.table order */
-static dp_err_t list_tables(PGconn *snap, const char *publication, snap_table_t **out,
-                            size_t *nout, char *errstr, size_t n) {
+static dp_err_t list_tables(PGconn *snap, const char *publication, snap_table_t **out, size_t *nout,
+                            char *errstr, size_t n) {
     const char *params[1] = {publication};
-    PGresult *r = PQexecParams(snap,
-                               "SELECT c.oid, n.nspname, c.relname FROM pg_publication_tables pt "
-                               "JOIN pg_namespace n ON n.nspname = pt.schemaname "
-                               "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
-                               "WHERE pt.pubname = $1 ORDER BY 2, 3",
-                               1, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(snap,
+                     "SELECT c.oid, n.nspname, c.relname FROM pg_publication_tables pt "
+                     "JOIN pg_namespace n ON n.nspname = pt.schemaname "
+                     "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+                     "WHERE pt.pubname = $1 ORDER BY 2, 3",
+                     1, NULL, params, NULL, NULL, 0);
     dp_err_t err = sql_ok(snap, r, PGRES_TUPLES_OK, "list tables", errstr, n);
     if (err) return err;
     int rows = PQntuples(r);
@@ -88,12 +89,12 @@ static dp_err_t describe(PGconn *snap, const pgsnap_sink_t *sink, snap_table_t *
 
 typedef struct reader {
     const pgsnap_sink_t *sink;
-    PGresult *res;       /* holds the pending row; NULL when none */
+    PGresult *res; /* holds the pending row; NULL when none */
     int row;
     uint32_t relid;
-    int first_of_table;  /* the pending row is its table's first */
-    uint64_t emitted;    /* rows handed over so far */
-    pgo_value_t *vals;   /* the pending row's columns, PGO_MAX_COLUMNS */
+    int first_of_table; /* the pending row is its table's first */
+    uint64_t emitted; /* rows handed over so far */
+    pgo_value_t *vals; /* the pending row's columns, PGO_MAX_COLUMNS */
 } reader_t;
 
 /* flush_pending: hand the held row over; ends_table / ends_snapshot say
@@ -103,10 +104,14 @@ static dp_err_t flush_pending(reader_t *rd, int ends_table, int ends_snapshot, P
                               char *errstr, size_t n) {
     if (!rd->res) return DP_OK;
     const char *marker = "true";
-    if (ends_snapshot) marker = "last";
-    else if (rd->first_of_table && rd->emitted == 0) marker = "first";
-    else if (ends_table) marker = "last_in_data_collection";
-    else if (rd->first_of_table) marker = "first_in_data_collection";
+    if (ends_snapshot)
+        marker = "last";
+    else if (rd->first_of_table && rd->emitted == 0)
+        marker = "first";
+    else if (ends_table)
+        marker = "last_in_data_collection";
+    else if (rd->first_of_table)
+        marker = "first_in_data_collection";
     int ncols = PQnfields(rd->res);
     if (ncols > PGO_MAX_COLUMNS) ncols = PGO_MAX_COLUMNS;
     for (int i = 0; i < ncols; i++) {
@@ -141,7 +146,8 @@ static dp_err_t read_table(reader_t *rd, PGconn *snap, const snap_table_t *t, lo
     char qs[512], qt[512], q[1200];
     repl_quote_ident(t->schema, qs, sizeof qs);
     repl_quote_ident(t->name, qt, sizeof qt);
-    snprintf(q, sizeof q, "DECLARE dp_snapshot NO SCROLL CURSOR FOR SELECT * FROM ONLY %s.%s", qs, qt);
+    snprintf(q, sizeof q, "DECLARE dp_snapshot NO SCROLL CURSOR FOR SELECT * FROM ONLY %s.%s", qs,
+             qt);
     dp_err_t err = exec_cmd(snap, q, "declare cursor", errstr, n);
     if (err) return err;
     char fetch[64];
@@ -155,7 +161,8 @@ static dp_err_t read_table(reader_t *rd, PGconn *snap, const snap_table_t *t, lo
             PQclear(r);
             break;
         }
-        for (int i = 0; i < nr && !err; i++, rows++) err = hold(rd, r, i, t->oid, rows == 0, errstr, n);
+        for (int i = 0; i < nr && !err; i++, rows++)
+            err = hold(rd, r, i, t->oid, rows == 0, errstr, n);
         /* r now belongs to the pending row (its last one) unless we failed */
         if (err) {
             if (rd->res != r) PQclear(r);
@@ -190,11 +197,14 @@ dp_err_t pgsnap_read(PGconn *snap, const char *snapshot_name, const char *public
     snap_table_t *t = NULL;
     size_t nt = 0, nkeep = 0, *order = NULL;
     char q[200];
-    dp_err_t err = exec_cmd(snap, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin", errstr, n);
+    dp_err_t err =
+        exec_cmd(snap, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin", errstr, n);
     /* snapshot names are hex digits and dashes; anything else is refused
      * rather than quoted into SQL */
-    if (!err && (!*snapshot_name || strspn(snapshot_name, "0123456789ABCDEF-") != strlen(snapshot_name)))
-        err = dp_seterr(errstr, n, DP_ERR_PROTO, "snapshot: unexpected snapshot name \"%s\"", snapshot_name);
+    if (!err &&
+        (!*snapshot_name || strspn(snapshot_name, "0123456789ABCDEF-") != strlen(snapshot_name)))
+        err = dp_seterr(errstr, n, DP_ERR_PROTO, "snapshot: unexpected snapshot name \"%s\"",
+                        snapshot_name);
     snprintf(q, sizeof q, "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
     if (!err) err = exec_cmd(snap, q, "import snapshot", errstr, n);
     if (!err) err = list_tables(snap, publication, &t, &nt, errstr, n);

@@ -38,9 +38,12 @@ static int parse_size(const char *s, uint64_t *out) {
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return -1;
     int shift = 0;
-    if (*end == 'k' || *end == 'K') shift = 10;
-    else if (*end == 'm' || *end == 'M') shift = 20;
-    else if (*end == 'g' || *end == 'G') shift = 30;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30;
     if (shift) end++;
     if (*end == 'i' || *end == 'I') end++; /* "5MiB"-ish */
     if (*end == 'b' || *end == 'B') end++;
@@ -166,11 +169,16 @@ int s3_cli_main(int argc, char **argv) {
                 fprintf(stderr, "datapipe s3: %s needs a number, got \"%s\"\n", a, val ? val : "");
                 return 2;
             }
-            if (strcmp(a, "--part-size") == 0) part = v;
-            else if (strcmp(a, "--max-keys") == 0) max_keys = v;
-            else if (strcmp(a, "--retries") == 0) retries = v;
-            else if (strcmp(a, "--timeout-ms") == 0) timeout = v;
-            else max_bytes = v;
+            if (strcmp(a, "--part-size") == 0)
+                part = v;
+            else if (strcmp(a, "--max-keys") == 0)
+                max_keys = v;
+            else if (strcmp(a, "--retries") == 0)
+                retries = v;
+            else if (strcmp(a, "--timeout-ms") == 0)
+                timeout = v;
+            else
+                max_bytes = v;
             i++;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "datapipe s3: unknown option \"%s\"\n", a);
@@ -183,9 +191,9 @@ int s3_cli_main(int argc, char **argv) {
     if (npos == 0) return usage(NULL);
     const char *verb = pos[0];
     int want = strcmp(verb, "put") == 0 || strcmp(verb, "get") == 0 ? 3
-               : strcmp(verb, "head") == 0 || strcmp(verb, "rm") == 0 ? 2
-               : strcmp(verb, "ls") == 0 ? -1
-               : 0;
+        : strcmp(verb, "head") == 0 || strcmp(verb, "rm") == 0      ? 2
+        : strcmp(verb, "ls") == 0                                   ? -1
+                                                                    : 0;
     if (want == 0) {
         fprintf(stderr, "datapipe s3: unknown command \"%s\"\n", verb);
         return usage(NULL);
@@ -238,8 +246,7 @@ int s3_cli_main(int argc, char **argv) {
             printf("%" PRIu64 "\n", size);
         }
     } else if (strcmp(verb, "ls") == 0) {
-        if (s3_list_objects(c, npos > 1 ? pos[1] : "", print_entry, NULL, err, sizeof err) !=
-            DP_OK)
+        if (s3_list_objects(c, npos > 1 ? pos[1] : "", print_entry, NULL, err, sizeof err) != DP_OK)
             rc = fail(err);
     } else {
         if (s3_delete_object(c, pos[1], err, sizeof err) != DP_OK) rc = fail(err);

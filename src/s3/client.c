@@ -18,15 +18,15 @@
 #include "s3/sigv4.h"
 #include "s3/xml.h"
 
-#define ERR_BODY_MAX ((size_t)64 << 10)   /* an S3 <Error> document is < 1 KiB */
-#define SMALL_BODY_MAX ((size_t)1 << 20)   /* create/complete multipart answers */
-#define LIST_BODY_MAX ((size_t)16 << 20)   /* 1000 keys of 1 KiB plus markup */
+#define ERR_BODY_MAX ((size_t)64 << 10) /* an S3 <Error> document is < 1 KiB */
+#define SMALL_BODY_MAX ((size_t)1 << 20) /* create/complete multipart answers */
+#define LIST_BODY_MAX ((size_t)16 << 20) /* 1000 keys of 1 KiB plus markup */
 #define HEADERS_MAX ((size_t)64 << 10)
 #define ETAG_MAX 256
 
 struct s3_client {
     char *scheme_host; /* "https://bucket.s3.eu-west-1.amazonaws.com" */
-    char *host;        /* Host header value, exactly what is signed */
+    char *host; /* Host header value, exactly what is signed */
     char *bucket, *region, *access_key, *secret_key, *session_token;
     char *sse, *kms_key_id;
     int path_style;
@@ -42,20 +42,20 @@ struct s3_client {
 
 /* One request as the operations describe it. */
 typedef struct s3_req {
-    const char *op;      /* "put", "get", ... for messages */
-    const char *method;  /* HTTP method */
-    const char *key;     /* raw object key, NULL for the bucket itself */
-    const char *label;   /* what messages name instead of the key (list prefix) */
-    const char *query;   /* already encoded, NULL for none */
-    const void *body;    /* PUT/POST body */
+    const char *op; /* "put", "get", ... for messages */
+    const char *method; /* HTTP method */
+    const char *key; /* raw object key, NULL for the bucket itself */
+    const char *label; /* what messages name instead of the key (list prefix) */
+    const char *query; /* already encoded, NULL for none */
+    const void *body; /* PUT/POST body */
     size_t body_len;
     const char *content_type; /* sent and signed when not NULL */
-    int sse;                  /* add the server-side encryption headers */
-    int ok404;                /* a 404 is an answer (HEAD), not an error */
-    int error_in_body;        /* a 200 may carry <Error> (CompleteMultipartUpload) */
-    int if_none_match;        /* create only: If-None-Match: *, a 412 is DP_ERR_EXISTS */
-    const char *range;        /* Range header value, NULL for none */
-    dp_buf_t *out;            /* 2xx body sink; NULL = discard */
+    int sse; /* add the server-side encryption headers */
+    int ok404; /* a 404 is an answer (HEAD), not an error */
+    int error_in_body; /* a 200 may carry <Error> (CompleteMultipartUpload) */
+    int if_none_match; /* create only: If-None-Match: *, a 412 is DP_ERR_EXISTS */
+    const char *range; /* Range header value, NULL for none */
+    dp_buf_t *out; /* 2xx body sink; NULL = discard */
 } s3_req_t;
 
 /* What came back from the last attempt. */
@@ -65,9 +65,9 @@ typedef struct s3_resp {
     char etag[ETAG_MAX];
     int has_length;
     uint64_t content_length;
-    char code[128];       /* S3 <Code>, "" if none */
+    char code[128]; /* S3 <Code>, "" if none */
     char request_id[128]; /* x-amz-request-id */
-    char date[80];        /* Date header */
+    char date[80]; /* Date header */
 } s3_resp_t;
 
 /* Transfer state shared with the curl callbacks. */
@@ -129,10 +129,15 @@ static const char *printable_key(const char *key, char *buf, size_t n) {
 }
 
 static int is_retriable_code(const char *code) {
-    static const char *const codes[] = {"SlowDown", "RequestTimeout", "InternalError",
-                                        "ServiceUnavailable", "Throttling",
-                                        "ThrottlingException", "RequestLimitExceeded",
-                                        "TooManyRequestsException", "OperationAborted",
+    static const char *const codes[] = {"SlowDown",
+                                        "RequestTimeout",
+                                        "InternalError",
+                                        "ServiceUnavailable",
+                                        "Throttling",
+                                        "ThrottlingException",
+                                        "RequestLimitExceeded",
+                                        "TooManyRequestsException",
+                                        "OperationAborted",
                                         "RequestTimeTooSkewed"};
     if (!code) return 0;
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
@@ -184,15 +189,13 @@ s3_client_t *s3_client_new(const s3_config_t *cfg, char *errstr, size_t errstr_s
     }
     if (!cfg->access_key || !*cfg->access_key || !cfg->secret_key || !*cfg->secret_key) {
         dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                  "s3: no credentials (access key and secret key) for bucket \"%s\"",
-                  cfg->bucket);
+                  "s3: no credentials (access key and secret key) for bucket \"%s\"", cfg->bucket);
         return NULL;
     }
     size_t part = cfg->part_size ? cfg->part_size : S3_DEFAULT_PART_SIZE;
     if (part < S3_MIN_PART_SIZE || part > S3_MAX_PART_SIZE) {
-        dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                  "s3: part size %zu out of range [%zu, %zu]", part, S3_MIN_PART_SIZE,
-                  S3_MAX_PART_SIZE);
+        dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "s3: part size %zu out of range [%zu, %zu]",
+                  part, S3_MIN_PART_SIZE, S3_MAX_PART_SIZE);
         return NULL;
     }
     if (cfg->sse && *cfg->sse && strcmp(cfg->sse, "AES256") != 0 &&
@@ -265,8 +268,10 @@ s3_client_t *s3_client_new(const s3_config_t *cfg, char *errstr, size_t errstr_s
     c->path_style = cfg->path_style;
     dp_buf_t b;
     dp_buf_init(&b, 4096);
-    if (c->path_style) dp_buf_puts(&b, authority);
-    else dp_buf_printf(&b, "%s.%s", cfg->bucket, authority);
+    if (c->path_style)
+        dp_buf_puts(&b, authority);
+    else
+        dp_buf_printf(&b, "%s.%s", cfg->bucket, authority);
     c->host = dp_xstrdup(dp_buf_cstr(&b));
     dp_buf_reset(&b);
     dp_buf_printf(&b, "%s://%s", scheme, c->host);
@@ -288,7 +293,7 @@ s3_client_t *s3_client_new(const s3_config_t *cfg, char *errstr, size_t errstr_s
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     c->rng = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ (uint64_t)(uintptr_t)c ^
-             ((uint64_t)getpid() << 40);
+        ((uint64_t)getpid() << 40);
     return c;
 }
 
@@ -329,8 +334,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
 }
 
 /* header_value: if line is "Name: value", copy the trimmed value. */
-static int header_value(const char *line, size_t len, const char *name, char *out,
-                        size_t outsz) {
+static int header_value(const char *line, size_t len, const char *name, char *out, size_t outsz) {
     size_t nl = strlen(name);
     if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':') return 0;
     const char *v = line + nl + 1, *e = line + len;
@@ -464,8 +468,12 @@ static void set_method(CURL *h, const s3_req_t *req, xfer_t *x) {
 static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, const char *path,
                         const char *payload_hash, s3_resp_t *resp, char *msg, size_t msgsz) {
     CURL *h = c->curl;
-    xfer_t x = {.curl = h, .resp = resp, .out = req->out, .body = req->body,
-                .body_len = req->body_len, .stall_ms = c->timeout_ms};
+    xfer_t x = {.curl = h,
+                .resp = resp,
+                .out = req->out,
+                .body = req->body,
+                .body_len = req->body_len,
+                .stall_ms = c->timeout_ms};
     dp_buf_init(&x.errbody, ERR_BODY_MAX);
     size_t out_start = req->out ? req->out->len : 0;
     struct curl_slist *list = NULL;
@@ -483,13 +491,17 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
     if (req->sse && c->sse) {
         hs[n++] = (s3_sigv4_header_t){"x-amz-server-side-encryption", c->sse};
         if (c->kms_key_id)
-            hs[n++] = (s3_sigv4_header_t){"x-amz-server-side-encryption-aws-kms-key-id",
-                                          c->kms_key_id};
+            hs[n++] =
+                (s3_sigv4_header_t){"x-amz-server-side-encryption-aws-kms-key-id", c->kms_key_id};
     }
     const char *qmark = strchr(url, '?');
-    s3_sigv4_request_t sreq = {.method = req->method, .path = path,
-                               .query = qmark ? qmark + 1 : NULL, .headers = hs,
-                               .n_headers = n, .payload_hash = payload_hash, .flags = 0};
+    s3_sigv4_request_t sreq = {.method = req->method,
+                               .path = path,
+                               .query = qmark ? qmark + 1 : NULL,
+                               .headers = hs,
+                               .n_headers = n,
+                               .payload_hash = payload_hash,
+                               .flags = 0};
     s3_sigv4_signer_t signer = {c->access_key, c->secret_key, c->session_token, c->region, "s3"};
     err = s3_sigv4_sign(&signer, &sreq, time(NULL) + c->clock_skew_s, &hdrs, msg, msgsz);
     if (err) goto done;
@@ -540,11 +552,10 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
     char emsg[512] = "";
     int is_2xx = resp->status >= 200 && resp->status < 300;
     if (is_2xx && req->error_in_body && req->out &&
-        s3_xml_find((const char *)req->out->data + out_start, req->out->len - out_start,
-                    "Error", &(s3_xml_span_t){0})) {
-        s3_parse_error_body((const char *)req->out->data + out_start,
-                            req->out->len - out_start, resp->code, sizeof resp->code, emsg,
-                            sizeof emsg);
+        s3_xml_find((const char *)req->out->data + out_start, req->out->len - out_start, "Error",
+                    &(s3_xml_span_t){0})) {
+        s3_parse_error_body((const char *)req->out->data + out_start, req->out->len - out_start,
+                            resp->code, sizeof resp->code, emsg, sizeof emsg);
         if (!resp->code[0]) snprintf(resp->code, sizeof resp->code, "InternalError");
     } else if (!is_2xx) {
         s3_parse_error_body((const char *)x.errbody.data, x.errbody.len, resp->code,
@@ -561,10 +572,9 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
             if (skew == c->clock_skew_s) err = DP_ERR_S3;
             c->clock_skew_s = skew;
         }
-        dp_seterr(msg, msgsz, err, "http %ld%s%s%s%s%s%s%s", resp->status,
-                  resp->code[0] ? " " : "", resp->code, emsg[0] ? ": " : "", emsg,
-                  resp->request_id[0] ? " (request id " : "", resp->request_id,
-                  resp->request_id[0] ? ")" : "");
+        dp_seterr(msg, msgsz, err, "http %ld%s%s%s%s%s%s%s", resp->status, resp->code[0] ? " " : "",
+                  resp->code, emsg[0] ? ": " : "", emsg, resp->request_id[0] ? " (request id " : "",
+                  resp->request_id, resp->request_id[0] ? ")" : "");
     }
 done:
     if (err && req->out) req->out->len = out_start; /* no partial bodies */
@@ -592,8 +602,8 @@ static dp_err_t request(s3_client_t *c, const s3_req_t *req, s3_resp_t *resp, ch
     if (!err) err = dp_buf_append(&url, path.data, path.len);
     if (!err && req->query && *req->query) err = dp_buf_printf(&url, "?%s", req->query);
     if (err) {
-        err = dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "s3 %s \"%s\": url too long",
-                        req->op, printable_key(name, kbuf, sizeof kbuf));
+        err = dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "s3 %s \"%s\": url too long", req->op,
+                        printable_key(name, kbuf, sizeof kbuf));
         goto done;
     }
     char payload[S3_SIGV4_HEX_LEN + 1];
@@ -604,8 +614,8 @@ static dp_err_t request(s3_client_t *c, const s3_req_t *req, s3_resp_t *resp, ch
         resp->attempts = i + 1;
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        err = attempt(c, req, dp_buf_cstr(&url), dp_buf_cstr(&path), payload, resp, msg,
-                      sizeof msg);
+        err =
+            attempt(c, req, dp_buf_cstr(&url), dp_buf_cstr(&path), payload, resp, msg, sizeof msg);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         dp_debug("s3", "%s %s \"%s\": http %ld in %ld ms%s%s", req->method, req->op,
                  printable_key(name, kbuf, sizeof kbuf), resp->status,
@@ -615,8 +625,8 @@ static dp_err_t request(s3_client_t *c, const s3_req_t *req, s3_resp_t *resp, ch
         long delay = s3_backoff_ms(c->backoff_ms, i, next_rand(c));
         if (strcmp(resp->code, "RequestTimeTooSkewed") == 0) delay = 0;
         dp_warn("s3", "%s \"%s\" in bucket \"%s\": %s; retry %d of %d in %ld ms", req->op,
-                printable_key(name, kbuf, sizeof kbuf), c->bucket, msg, i + 1,
-                c->max_retries, delay);
+                printable_key(name, kbuf, sizeof kbuf), c->bucket, msg, i + 1, c->max_retries,
+                delay);
         sleep_ms(delay);
     }
     if (err) {
@@ -638,16 +648,20 @@ static dp_err_t bad_key(const char *op, const char *key, char *errstr, size_t er
     char kbuf[256];
     if (!key || !*key)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "s3 %s: empty key", op);
-    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
-                     "s3 %s \"%s\": key longer than %d bytes", op,
-                     printable_key(key, kbuf, sizeof kbuf), S3_MAX_KEY_LEN);
+    return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "s3 %s \"%s\": key longer than %d bytes",
+                     op, printable_key(key, kbuf, sizeof kbuf), S3_MAX_KEY_LEN);
 }
 
 static dp_err_t put_single(s3_client_t *c, const char *key, const void *data, size_t len,
                            const char *content_type, char *errstr, size_t errstr_size) {
-    s3_req_t req = {.op = "put", .method = "PUT", .key = key, .body = data, .body_len = len,
+    s3_req_t req = {.op = "put",
+                    .method = "PUT",
+                    .key = key,
+                    .body = data,
+                    .body_len = len,
                     .content_type = content_type ? content_type : "application/octet-stream",
-                    .sse = 1, .if_none_match = c->create_only};
+                    .sse = 1,
+                    .if_none_match = c->create_only};
     s3_resp_t resp;
     return request(c, &req, &resp, errstr, errstr_size);
 }
@@ -670,8 +684,8 @@ dp_err_t s3_get_tail(s3_client_t *c, const char *key, size_t n, dp_buf_t *out, c
     return request(c, &req, &resp, errstr, errstr_size);
 }
 
-dp_err_t s3_head_object(s3_client_t *c, const char *key, int *exists, uint64_t *size,
-                        char *errstr, size_t errstr_size) {
+dp_err_t s3_head_object(s3_client_t *c, const char *key, int *exists, uint64_t *size, char *errstr,
+                        size_t errstr_size) {
     *exists = 0;
     if (size) *size = 0;
     if (!valid_key(key)) return bad_key("head", key, errstr, errstr_size);
@@ -725,16 +739,17 @@ dp_err_t s3_list_parse(const char *doc, size_t len, s3_list_fn fn, void *ctx, dp
             return err;
         }
     }
-    *truncated = s3_xml_find(doc, len, "IsTruncated", &v) && v.len == 4 &&
-                 memcmp(v.p, "true", 4) == 0;
-    if (*truncated && !(s3_xml_find(doc, len, "NextContinuationToken", &v) && v.len > 0 &&
-                        s3_xml_unescape(v.p, v.len, token) == DP_OK))
+    *truncated =
+        s3_xml_find(doc, len, "IsTruncated", &v) && v.len == 4 && memcmp(v.p, "true", 4) == 0;
+    if (*truncated &&
+        !(s3_xml_find(doc, len, "NextContinuationToken", &v) && v.len > 0 &&
+          s3_xml_unescape(v.p, v.len, token) == DP_OK))
         dp_buf_reset(token);
     return DP_OK;
 }
 
-dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void *ctx,
-                         char *errstr, size_t errstr_size) {
+dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void *ctx, char *errstr,
+                         size_t errstr_size) {
     if (!prefix) prefix = "";
     if (strlen(prefix) > S3_MAX_KEY_LEN) return bad_key("list", prefix, errstr, errstr_size);
     dp_buf_t body, query, token, next, key;
@@ -762,8 +777,12 @@ dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void
                             printable_key(prefix, kbuf, sizeof kbuf));
             break;
         }
-        s3_req_t req = {.op = "list", .method = "GET", .key = NULL, .label = prefix,
-                        .query = dp_buf_cstr(&query), .out = &body};
+        s3_req_t req = {.op = "list",
+                        .method = "GET",
+                        .key = NULL,
+                        .label = prefix,
+                        .query = dp_buf_cstr(&query),
+                        .out = &body};
         s3_resp_t resp;
         err = request(c, &req, &resp, errstr, errstr_size);
         if (err) break;
@@ -782,8 +801,8 @@ dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void
                       printable_key(prefix, kbuf, sizeof kbuf), c->bucket, dp_err_name(err));
         if (err || !truncated) break;
         /* a server repeating its token would loop forever */
-        int repeated = next.len > 0 && next.len == token.len &&
-                       memcmp(next.data, token.data, token.len) == 0;
+        int repeated =
+            next.len > 0 && next.len == token.len && memcmp(next.data, token.data, token.len) == 0;
         dp_buf_t prev = token;
         token = next;
         next = prev;
@@ -809,7 +828,7 @@ typedef struct mpu {
     s3_client_t *c;
     char *key;
     char *upload_id; /* NULL until created */
-    char **etags;    /* etags[i] of part i + 1 */
+    char **etags; /* etags[i] of part i + 1 */
     int nparts, cap;
     uint64_t total; /* bytes in uploaded parts */
 } mpu_t;
@@ -822,15 +841,17 @@ static void mpu_fini(mpu_t *m) {
     memset(m, 0, sizeof *m);
 }
 
-static dp_err_t mpu_create(mpu_t *m, const char *content_type, char *errstr,
-                           size_t errstr_size) {
+static dp_err_t mpu_create(mpu_t *m, const char *content_type, char *errstr, size_t errstr_size) {
     dp_buf_t body, id;
     dp_buf_init(&body, SMALL_BODY_MAX);
     dp_buf_init(&id, 4096);
-    s3_req_t req = {.op = "create multipart upload", .method = "POST", .key = m->key,
+    s3_req_t req = {.op = "create multipart upload",
+                    .method = "POST",
+                    .key = m->key,
                     .query = "uploads",
                     .content_type = content_type ? content_type : "application/octet-stream",
-                    .sse = 1, .out = &body};
+                    .sse = 1,
+                    .out = &body};
     s3_resp_t resp;
     s3_xml_span_t v;
     dp_err_t err = request(m->c, &req, &resp, errstr, errstr_size);
@@ -857,8 +878,7 @@ static void mpu_query(const mpu_t *m, int part, dp_buf_t *q) {
     query_param(q, "uploadId", m->upload_id);
 }
 
-static dp_err_t mpu_part(mpu_t *m, const void *data, size_t len, char *errstr,
-                         size_t errstr_size) {
+static dp_err_t mpu_part(mpu_t *m, const void *data, size_t len, char *errstr, size_t errstr_size) {
     char kbuf[256];
     if (m->nparts >= S3_MAX_PARTS)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
@@ -869,8 +889,12 @@ static dp_err_t mpu_part(mpu_t *m, const void *data, size_t len, char *errstr,
     mpu_query(m, m->nparts + 1, &q);
     char op[48];
     snprintf(op, sizeof op, "upload part %d", m->nparts + 1);
-    s3_req_t req = {.op = op, .method = "PUT", .key = m->key, .query = dp_buf_cstr(&q),
-                    .body = data, .body_len = len};
+    s3_req_t req = {.op = op,
+                    .method = "PUT",
+                    .key = m->key,
+                    .query = dp_buf_cstr(&q),
+                    .body = data,
+                    .body_len = len};
     s3_resp_t resp;
     dp_err_t err = request(m->c, &req, &resp, errstr, errstr_size);
     dp_buf_fini(&q);
@@ -901,9 +925,15 @@ static dp_err_t mpu_complete(mpu_t *m, char *errstr, size_t errstr_size) {
     }
     dp_buf_puts(&xml, "</CompleteMultipartUpload>");
     mpu_query(m, 0, &q);
-    s3_req_t req = {.op = "complete multipart upload", .method = "POST", .key = m->key,
-                    .query = dp_buf_cstr(&q), .body = xml.data, .body_len = xml.len,
-                    .content_type = "application/xml", .error_in_body = 1, .out = &body,
+    s3_req_t req = {.op = "complete multipart upload",
+                    .method = "POST",
+                    .key = m->key,
+                    .query = dp_buf_cstr(&q),
+                    .body = xml.data,
+                    .body_len = xml.len,
+                    .content_type = "application/xml",
+                    .error_in_body = 1,
+                    .out = &body,
                     .if_none_match = m->c->create_only};
     s3_resp_t resp;
     dp_err_t err = request(m->c, &req, &resp, errstr, errstr_size);
@@ -914,8 +944,9 @@ static dp_err_t mpu_complete(mpu_t *m, char *errstr, size_t errstr_size) {
         char herr[256];
         if (s3_head_object(m->c, m->key, &exists, &size, herr, sizeof herr) == DP_OK && exists &&
             size == m->total) {
-            dp_warn("s3", "complete multipart upload: retry found the upload gone and the "
-                          "object in place with the expected size; taking it as completed");
+            dp_warn("s3",
+                    "complete multipart upload: retry found the upload gone and the "
+                    "object in place with the expected size; taking it as completed");
             err = DP_OK;
         }
     }
@@ -932,7 +963,9 @@ static void mpu_abort(mpu_t *m) {
     dp_buf_t q;
     dp_buf_init(&q, 8192);
     mpu_query(m, 0, &q);
-    s3_req_t req = {.op = "abort multipart upload", .method = "DELETE", .key = m->key,
+    s3_req_t req = {.op = "abort multipart upload",
+                    .method = "DELETE",
+                    .key = m->key,
                     .query = dp_buf_cstr(&q)};
     s3_resp_t resp;
     char err[1024];
@@ -977,7 +1010,7 @@ dp_err_t s3_put_object(s3_client_t *c, const char *key, const void *data, size_t
 struct s3_upload {
     mpu_t m;
     char *content_type;
-    dp_buf_t buf;   /* the part being filled, at most part_size bytes */
+    dp_buf_t buf; /* the part being filled, at most part_size bytes */
     dp_err_t failed;
     char failmsg[1024];
 };

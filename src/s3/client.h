@@ -23,34 +23,34 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define S3_MIN_PART_SIZE ((size_t)5 << 20)        /* S3's minimum for all parts but the last */
-#define S3_MAX_PART_SIZE ((size_t)5 << 30)        /* S3's maximum part */
-#define S3_DEFAULT_PART_SIZE ((size_t)25 << 20)   /* the Confluent sink's s3.part.size */
-#define S3_MAX_PARTS 10000                        /* S3's limit per multipart upload */
-#define S3_MAX_KEY_LEN 1024                       /* bytes of UTF-8 */
+#define S3_MIN_PART_SIZE ((size_t)5 << 20) /* S3's minimum for all parts but the last */
+#define S3_MAX_PART_SIZE ((size_t)5 << 30) /* S3's maximum part */
+#define S3_DEFAULT_PART_SIZE ((size_t)25 << 20) /* the Confluent sink's s3.part.size */
+#define S3_MAX_PARTS 10000 /* S3's limit per multipart upload */
+#define S3_MAX_KEY_LEN 1024 /* bytes of UTF-8 */
 #define S3_MAX_BACKOFF_MS 30000L
 #define S3_DEFAULT_TIMEOUT_MS 30000L
 #define S3_DEFAULT_BACKOFF_MS 200L
 
 typedef struct s3_config {
-    const char *endpoint;      /* e.g. http://127.0.0.1:9000;
+    const char *endpoint; /* e.g. http://127.0.0.1:9000;
                                   NULL = https://s3.<region>.amazonaws.com */
-    const char *region;        /* NULL = "us-east-1" */
+    const char *region; /* NULL = "us-east-1" */
     const char *bucket;
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* NULL unless temporary credentials */
-    int path_style;            /* 1: http://host/bucket/key (custom endpoints); 0: bucket.host */
-    size_t part_size;          /* multipart above this; 0 = 25 MiB; min 5 MiB, max 5 GiB */
-    const char *sse;           /* NULL, "AES256", "aws:kms" */
-    const char *kms_key_id;    /* with sse "aws:kms"; NULL = the account's default key */
-    long timeout_ms;           /* connect timeout, and abort when no byte moves for this
+    int path_style; /* 1: http://host/bucket/key (custom endpoints); 0: bucket.host */
+    size_t part_size; /* multipart above this; 0 = 25 MiB; min 5 MiB, max 5 GiB */
+    const char *sse; /* NULL, "AES256", "aws:kms" */
+    const char *kms_key_id; /* with sse "aws:kms"; NULL = the account's default key */
+    long timeout_ms; /* connect timeout, and abort when no byte moves for this
                                   long; 0 = 30000 */
-    int max_retries;           /* retries after the first attempt; 0 = none; seed: 3 */
-    long retry_backoff_ms;     /* first delay, doubled per retry with jitter, capped at
+    int max_retries; /* retries after the first attempt; 0 = none; seed: 3 */
+    long retry_backoff_ms; /* first delay, doubled per retry with jitter, capped at
                                   30000; 0 = 200 */
-    int list_max_keys;         /* ListObjectsV2 page size; 0 = server default (1000) */
-    int create_only;           /* uploads (s3_upload_commit) send If-None-Match: *, so an
+    int list_max_keys; /* ListObjectsV2 page size; 0 = server default (1000) */
+    int create_only; /* uploads (s3_upload_commit) send If-None-Match: *, so an
                                   existing key is never replaced: DP_ERR_EXISTS instead */
 } s3_config_t;
 
@@ -120,8 +120,8 @@ dp_err_t s3_get_tail(s3_client_t *c, const char *key, size_t n, dp_buf_t *out, c
 
 /* s3_head_object: *exists = 1 and *size (may be NULL) when key exists;
  * *exists = 0 and DP_OK when it does not. */
-dp_err_t s3_head_object(s3_client_t *c, const char *key, int *exists, uint64_t *size,
-                        char *errstr, size_t errstr_size);
+dp_err_t s3_head_object(s3_client_t *c, const char *key, int *exists, uint64_t *size, char *errstr,
+                        size_t errstr_size);
 
 /* s3_delete_object: delete key; deleting a missing key succeeds (as in S3). */
 dp_err_t s3_delete_object(s3_client_t *c, const char *key, char *errstr, size_t errstr_size);
@@ -132,8 +132,8 @@ typedef dp_err_t (*s3_list_fn)(void *ctx, const char *key, uint64_t size);
 
 /* s3_list_objects: every object whose key starts with prefix ("" or NULL =
  * all), following continuation tokens across pages. */
-dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void *ctx,
-                         char *errstr, size_t errstr_size);
+dp_err_t s3_list_objects(s3_client_t *c, const char *prefix, s3_list_fn fn, void *ctx, char *errstr,
+                         size_t errstr_size);
 
 /* ---- parsers of S3's answers (exposed for tests and fuzzing) ---- */
 

@@ -91,9 +91,12 @@ int s3_credentials_parse_profile(char *text, const char *profile, s3_credentials
                 char *key = trim(line, eq);
                 char *val = trim(eq + 1, line + ll);
                 char **slot = NULL;
-                if (strcmp(key, "aws_access_key_id") == 0) slot = &store->access_key;
-                else if (strcmp(key, "aws_secret_access_key") == 0) slot = &store->secret_key;
-                else if (strcmp(key, "aws_session_token") == 0) slot = &store->session_token;
+                if (strcmp(key, "aws_access_key_id") == 0)
+                    slot = &store->access_key;
+                else if (strcmp(key, "aws_secret_access_key") == 0)
+                    slot = &store->secret_key;
+                else if (strcmp(key, "aws_session_token") == 0)
+                    slot = &store->session_token;
                 if (slot && *val) {
                     wipe_free(slot);
                     *slot = dp_xstrdup(val);
@@ -140,8 +143,7 @@ static dp_err_t web_identity(const s3_config_t *cfg, const char *role, const cha
     char *end = token + tok.len;
     while (token < end && (*token == ' ' || *token == '\t' || *token == '\n' || *token == '\r'))
         token++;
-    while (end > token && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-                           end[-1] == '\r'))
+    while (end > token && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
         end--;
     *end = 0;
     dp_err_t err = DP_OK;
@@ -153,10 +155,11 @@ static dp_err_t web_identity(const s3_config_t *cfg, const char *role, const cha
     char endpoint[1024], session[128];
     sts_endpoint(cfg, endpoint, sizeof endpoint);
     const char *sn = getenv("AWS_ROLE_SESSION_NAME");
-    if (set(sn)) snprintf(session, sizeof session, "%s", sn);
-    else snprintf(session, sizeof session, "datapipe-%lld", (long long)time(NULL));
-    s3_sts_request_t req = {endpoint, role, session, token, cfg->timeout_ms,
-                            cfg->retry_backoff_ms};
+    if (set(sn))
+        snprintf(session, sizeof session, "%s", sn);
+    else
+        snprintf(session, sizeof session, "datapipe-%lld", (long long)time(NULL));
+    s3_sts_request_t req = {endpoint, role, session, token, cfg->timeout_ms, cfg->retry_backoff_ms};
     s3_sts_credentials_t sc;
     char detail[1500];
     err = s3_sts_assume_role_with_web_identity(&req, &sc, detail, sizeof detail);
@@ -174,11 +177,13 @@ static dp_err_t web_identity(const s3_config_t *cfg, const char *role, const cha
         struct tm tm;
         char when[32] = "?";
         if (gmtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        dp_info("s3", "credentials from web identity: role \"%s\", session \"%s\", until %s",
-                role, session, when);
+        dp_info("s3", "credentials from web identity: role \"%s\", session \"%s\", until %s", role,
+                session, when);
     } else {
-        dp_info("s3", "credentials from web identity: role \"%s\", session \"%s\", no expiry "
-                "given", role, session);
+        dp_info("s3",
+                "credentials from web identity: role \"%s\", session \"%s\", no expiry "
+                "given",
+                role, session);
     }
 done:
     if (tok.data) OPENSSL_cleanse(tok.data, tok.cap);
@@ -253,8 +258,8 @@ dp_err_t s3_credentials_resolve(s3_config_t *cfg, s3_credentials_t *store, char 
                              "s3 credentials: none configured, none in AWS_ACCESS_KEY_ID/"
                              "AWS_SECRET_ACCESS_KEY, and no file \"%s\"",
                              path);
-        return dp_seterr(errstr, errstr_size, set(explicit_file) && e == ENOENT ? DP_ERR_CONFIG
-                                                                                 : DP_ERR_IO,
+        return dp_seterr(errstr, errstr_size,
+                         set(explicit_file) && e == ENOENT ? DP_ERR_CONFIG : DP_ERR_IO,
                          "s3 credentials: cannot read \"%s\": %s", path, strerror(e));
     }
     int found = s3_credentials_parse_profile((char *)text.data, profile, store);

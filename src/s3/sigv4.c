@@ -16,8 +16,8 @@ static const char hexdig_upper[] = "0123456789ABCDEF";
 static const char hexdig_lower[] = "0123456789abcdef";
 
 static int is_unreserved(unsigned char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~';
 }
 
 static int hexval(unsigned char c) {
@@ -122,8 +122,7 @@ static dp_err_t canonical_path(const char *path, int flags, dp_buf_t *out) {
     for (size_t i = 0; i < len && !err; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c == '%' && !(flags & S3_SIGV4_DOUBLE_ENCODE) && i + 2 < len &&
-            hexval((unsigned char)p[i + 1]) >= 0 &&
-            hexval((unsigned char)p[i + 2]) >= 0) {
+            hexval((unsigned char)p[i + 1]) >= 0 && hexval((unsigned char)p[i + 2]) >= 0) {
             char esc[3] = {'%', hexdig_upper[hexval((unsigned char)p[i + 1])],
                            hexdig_upper[hexval((unsigned char)p[i + 2])]};
             err = dp_buf_append(out, esc, 3);
@@ -142,8 +141,7 @@ done:
 static dp_err_t percent_decode(const char *s, size_t len, dp_buf_t *out) {
     for (size_t i = 0; i < len; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < len &&
-            (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+        if (s[i] == '%' && i + 2 < len && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
             (lo = hexval((unsigned char)s[i + 2])) >= 0) {
             dp_err_t err = dp_buf_putc(out, (char)(hi * 16 + lo));
             if (err) return err;
@@ -279,8 +277,7 @@ static int valid_header_value(const char *s) {
 }
 
 dp_err_t s3_sigv4_canonical_request(const s3_sigv4_request_t *req, dp_buf_t *out,
-                                    dp_buf_t *signed_headers, char *errstr,
-                                    size_t errstr_size) {
+                                    dp_buf_t *signed_headers, char *errstr, size_t errstr_size) {
     dp_buf_reset(out);
     if (signed_headers) dp_buf_reset(signed_headers);
     if (!req->method || !*req->method)
@@ -410,8 +407,7 @@ dp_err_t s3_sigv4_authorization(const s3_sigv4_request_t *req, const s3_sigv4_si
                                 const char *amz_date, dp_buf_t *out, char *errstr,
                                 size_t errstr_size) {
     dp_buf_reset(out);
-    if (!signer->access_key || !*signer->access_key || !signer->secret_key ||
-        !*signer->secret_key)
+    if (!signer->access_key || !*signer->access_key || !signer->secret_key || !*signer->secret_key)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "sigv4: no credentials");
     if (!signer->region || !*signer->region || !signer->service || !*signer->service)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "sigv4: no region or service");
@@ -441,8 +437,7 @@ dp_err_t s3_sigv4_authorization(const s3_sigv4_request_t *req, const s3_sigv4_si
                         S3_SIGV4_ALGORITHM, signer->access_key, amz_date, signer->region,
                         signer->service, dp_buf_cstr(&sh), sig);
     if (err) {
-        dp_seterr(errstr, errstr_size, err, "sigv4: authorization header over %zu bytes",
-                  out->max);
+        dp_seterr(errstr, errstr_size, err, "sigv4: authorization header over %zu bytes", out->max);
         goto done;
     }
     dp_buf_cstr(out);
@@ -455,8 +450,8 @@ done:
 
 static int name_is(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
-dp_err_t s3_sigv4_sign(const s3_sigv4_signer_t *signer, const s3_sigv4_request_t *req,
-                       time_t now, dp_buf_t *out_headers, char *errstr, size_t errstr_size) {
+dp_err_t s3_sigv4_sign(const s3_sigv4_signer_t *signer, const s3_sigv4_request_t *req, time_t now,
+                       dp_buf_t *out_headers, char *errstr, size_t errstr_size) {
     dp_buf_reset(out_headers);
     if (req->n_headers + 3 > S3_SIGV4_MAX_HEADERS)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,

@@ -26,37 +26,37 @@
 #define S3_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define S3_SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 #define S3_SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define S3_SIGV4_HEX_LEN 64     /* hex SHA-256 / signature, without NUL */
-#define S3_SIGV4_DATE_LEN 16    /* YYYYMMDDTHHMMSSZ, without NUL */
+#define S3_SIGV4_HEX_LEN 64 /* hex SHA-256 / signature, without NUL */
+#define S3_SIGV4_DATE_LEN 16 /* YYYYMMDDTHHMMSSZ, without NUL */
 #define S3_SIGV4_MAX_HEADERS 64 /* headers per request, host included */
 
 enum {
-    S3_SIGV4_DOUBLE_ENCODE = 1 << 0,  /* generic services: encode the wire path again */
+    S3_SIGV4_DOUBLE_ENCODE = 1 << 0, /* generic services: encode the wire path again */
     S3_SIGV4_NORMALIZE_PATH = 1 << 1, /* generic services: RFC 3986 dot-segment removal */
     S3_SIGV4_NO_CONTENT_SHA256 = 1 << 2 /* s3_sigv4_sign: omit x-amz-content-sha256 */
 };
 
 typedef struct s3_sigv4_header {
-    const char *name;  /* any case; signed lowercased */
+    const char *name; /* any case; signed lowercased */
     const char *value; /* trimmed and inner whitespace runs folded when signed */
 } s3_sigv4_header_t;
 
 typedef struct s3_sigv4_request {
-    const char *method;  /* "GET", "PUT", ... */
-    const char *path;    /* wire path starting with '/'; NULL or "" means "/" */
-    const char *query;   /* wire query without '?', NULL or "" for none */
+    const char *method; /* "GET", "PUT", ... */
+    const char *path; /* wire path starting with '/'; NULL or "" means "/" */
+    const char *query; /* wire query without '?', NULL or "" for none */
     const s3_sigv4_header_t *headers; /* every header to sign, host included */
     size_t n_headers;
     const char *payload_hash; /* lowercase hex SHA-256 of the body, or UNSIGNED-PAYLOAD */
-    int flags;                /* S3_SIGV4_* */
+    int flags; /* S3_SIGV4_* */
 } s3_sigv4_request_t;
 
 typedef struct s3_sigv4_signer {
     const char *access_key;
     const char *secret_key;
     const char *session_token; /* NULL or "" when not temporary credentials */
-    const char *region;        /* "us-east-1" */
-    const char *service;       /* "s3" */
+    const char *region; /* "us-east-1" */
+    const char *service; /* "s3" */
 } s3_sigv4_signer_t;
 
 /* s3_sigv4_sha256_hex: lowercase hex SHA-256 of data into out (65 bytes). */
@@ -81,8 +81,7 @@ dp_err_t s3_sigv4_uri_encode(dp_buf_t *out, const char *s, size_t len, int keep_
  * empty or holds blanks, ':' or control bytes, a value holding CR or LF, or
  * more than S3_SIGV4_MAX_HEADERS headers; DP_ERR_NOMEM past out's max. */
 dp_err_t s3_sigv4_canonical_request(const s3_sigv4_request_t *req, dp_buf_t *out,
-                                    dp_buf_t *signed_headers, char *errstr,
-                                    size_t errstr_size);
+                                    dp_buf_t *signed_headers, char *errstr, size_t errstr_size);
 
 /* s3_sigv4_string_to_sign: step 2. Resets out and writes
  * "AWS4-HMAC-SHA256\n<amz_date>\n<yyyymmdd>/<region>/<service>/aws4_request\n<hex sha256(creq)>".
@@ -115,7 +114,7 @@ dp_err_t s3_sigv4_authorization(const s3_sigv4_request_t *req, const s3_sigv4_si
  * out_headers and writes every header to send, the given ones first and
  * Authorization last, each as "Name: value" followed by a NUL byte, ready for
  * an HTTP client's header list. */
-dp_err_t s3_sigv4_sign(const s3_sigv4_signer_t *signer, const s3_sigv4_request_t *req,
-                       time_t now, dp_buf_t *out_headers, char *errstr, size_t errstr_size);
+dp_err_t s3_sigv4_sign(const s3_sigv4_signer_t *signer, const s3_sigv4_request_t *req, time_t now,
+                       dp_buf_t *out_headers, char *errstr, size_t errstr_size);
 
 #endif

@@ -77,12 +77,12 @@ static int64_t days_since_epoch(int y, int m, int d) {
 int s3_sts_parse_time(const char *s, size_t len, int64_t *ms) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     while (len > 0 && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r')) s++, len--;
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' ||
-                       s[len - 1] == '\r'))
+    while (len > 0 &&
+           (s[len - 1] == ' ' || s[len - 1] == '\n' || s[len - 1] == '\t' || s[len - 1] == '\r'))
         len--;
     int y, mo, d, h, mi, sec;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return -1;
     if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
         digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
@@ -127,8 +127,8 @@ static dp_err_t field(const char *doc, size_t len, const char *tag, char **out) 
         const char *p = (const char *)dp_buf_cstr(&b);
         size_t n = b.len;
         while (n > 0 && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++, n--;
-        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\n' || p[n - 1] == '\r' ||
-                         p[n - 1] == '\t'))
+        while (n > 0 &&
+               (p[n - 1] == ' ' || p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == '\t'))
             n--;
         *out = dp_xmalloc(n + 1);
         memcpy(*out, p, n);
@@ -191,10 +191,10 @@ static dp_err_t append_param(CURL *h, dp_buf_t *body, const char *name, const ch
 }
 
 static int retriable_code(const char *code) {
-    static const char *const codes[] = {"Throttling", "ThrottlingException",
+    static const char *const codes[] = {"Throttling",           "ThrottlingException",
                                         "RequestLimitExceeded", "IDPCommunicationError",
-                                        "ServiceUnavailable", "InternalFailure",
-                                        "InternalError", NULL};
+                                        "ServiceUnavailable",   "InternalFailure",
+                                        "InternalError",        NULL};
     for (int i = 0; code && codes[i]; i++)
         if (strcmp(code, codes[i]) == 0) return 1;
     return 0;
@@ -202,8 +202,25 @@ static int retriable_code(const char *code) {
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+/* set_request: the POST of body to url, bounded by timeout_ms, the answer
+ * into resp */
+static void set_request(CURL *h, const char *url, struct curl_slist *hdrs, dp_buf_t *body,
+                        long timeout_ms, char *curl_err, dp_buf_t *resp) {
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)dp_buf_cstr(body));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 }
 
 dp_err_t s3_sts_assume_role_with_web_identity(const s3_sts_request_t *req,
@@ -245,26 +262,16 @@ dp_err_t s3_sts_assume_role_with_web_identity(const s3_sts_request_t *req,
                         "%s: the endpoint, role ARN or token is too long", what);
         goto done;
     }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+    hdrs =
+        curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
     hdrs = curl_slist_append(hdrs, "Accept: text/xml");
     if (!hdrs) {
         err = dp_seterr(errstr, errstr_size, DP_ERR_NOMEM, "%s: out of memory", what);
         goto done;
     }
-    long timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
     long backoff = req->backoff_ms > 0 ? req->backoff_ms : 200;
-    curl_easy_setopt(h, CURLOPT_URL, dp_buf_cstr(&url));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)dp_buf_cstr(&body));
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    set_request(h, dp_buf_cstr(&url), hdrs, &body, req->timeout_ms > 0 ? req->timeout_ms : 30000,
+                curl_err, &resp);
 
     for (int attempt = 0;; attempt++) {
         if (resp.data) OPENSSL_cleanse(resp.data, resp.cap);
@@ -279,7 +286,7 @@ dp_err_t s3_sts_assume_role_with_web_identity(const s3_sts_request_t *req,
         if (cc != CURLE_OK) {
             snprintf(detail, sizeof detail, "%s",
                      cc == CURLE_WRITE_ERROR ? "answer larger than 256 KiB"
-                     : curl_err[0]           ? curl_err
+                         : curl_err[0]       ? curl_err
                                              : curl_easy_strerror(cc));
             retry = cc != CURLE_WRITE_ERROR;
             err = DP_ERR_S3_RETRY;

@@ -23,15 +23,15 @@
 
 #define S3_STS_VERSION "2011-06-15"
 #define S3_STS_MAX_RESPONSE ((size_t)256 << 10) /* an answer is ~2 KiB */
-#define S3_STS_ATTEMPTS 3                       /* as the SDKs' standard retry mode */
+#define S3_STS_ATTEMPTS 3 /* as the SDKs' standard retry mode */
 
 typedef struct s3_sts_request {
-    const char *endpoint;     /* e.g. https://sts.eu-west-1.amazonaws.com */
+    const char *endpoint; /* e.g. https://sts.eu-west-1.amazonaws.com */
     const char *role_arn;
     const char *session_name; /* RoleSessionName */
-    const char *token;        /* the web identity token itself (secret) */
-    long timeout_ms;          /* per attempt; 0 = 30000 */
-    long backoff_ms;          /* first retry delay, doubled with jitter; 0 = 200 */
+    const char *token; /* the web identity token itself (secret) */
+    long timeout_ms; /* per attempt; 0 = 30000 */
+    long backoff_ms; /* first retry delay, doubled with jitter; 0 = 200 */
 } s3_sts_request_t;
 
 /* The temporary credentials STS hands out. Strings are heap copies owned by
@@ -40,7 +40,7 @@ typedef struct s3_sts_credentials {
     char *access_key;
     char *secret_key;
     char *session_token; /* NULL when the answer had an empty one */
-    int64_t expires_ms;  /* Unix time in ms; 0 when the answer had none */
+    int64_t expires_ms; /* Unix time in ms; 0 when the answer had none */
 } s3_sts_credentials_t;
 
 /* s3_sts_assume_role_with_web_identity: call STS with up to

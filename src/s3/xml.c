@@ -17,8 +17,7 @@ static const char *find_bytes(const char *hay, size_t hlen, const char *needle, 
 
 /* scan: locate the element named tag in doc; on success sets the content span
  * and the offset just past the element's end. */
-static int scan(const char *doc, size_t len, const char *tag, s3_xml_span_t *out,
-                size_t *end_off) {
+static int scan(const char *doc, size_t len, const char *tag, s3_xml_span_t *out, size_t *end_off) {
     size_t tlen = strlen(tag);
     if (tlen == 0 || tlen > 200) return 0;
     for (size_t i = 0; i + tlen + 2 <= len;) {
@@ -98,7 +97,7 @@ static dp_err_t put_utf8(dp_buf_t *out, unsigned long cp) {
 /* xml_char_ok: the XML 1.0 Char production (S3 sends &#13; and the like). */
 static int xml_char_ok(unsigned long cp) {
     return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
-           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+        (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
 /* numeric_ref: parse the body of &#...; (without & and ;). */
@@ -114,10 +113,14 @@ static int numeric_ref(const char *s, size_t len, unsigned long *cp) {
     for (; i < len; i++) {
         int d;
         char c = s[i];
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
         v = v * (unsigned long)base + (unsigned long)d;
         if (v > 0x10FFFF) return -1;
     }
@@ -141,15 +144,21 @@ dp_err_t s3_xml_unescape(const char *s, size_t len, dp_buf_t *out) {
         const char *name = s + i + 1;
         size_t nlen = (size_t)(semi - name);
         unsigned long cp;
-        if (nlen == 3 && memcmp(name, "amp", 3) == 0) err = dp_buf_putc(out, '&');
-        else if (nlen == 2 && memcmp(name, "lt", 2) == 0) err = dp_buf_putc(out, '<');
-        else if (nlen == 2 && memcmp(name, "gt", 2) == 0) err = dp_buf_putc(out, '>');
-        else if (nlen == 4 && memcmp(name, "quot", 4) == 0) err = dp_buf_putc(out, '"');
-        else if (nlen == 4 && memcmp(name, "apos", 4) == 0) err = dp_buf_putc(out, '\'');
+        if (nlen == 3 && memcmp(name, "amp", 3) == 0)
+            err = dp_buf_putc(out, '&');
+        else if (nlen == 2 && memcmp(name, "lt", 2) == 0)
+            err = dp_buf_putc(out, '<');
+        else if (nlen == 2 && memcmp(name, "gt", 2) == 0)
+            err = dp_buf_putc(out, '>');
+        else if (nlen == 4 && memcmp(name, "quot", 4) == 0)
+            err = dp_buf_putc(out, '"');
+        else if (nlen == 4 && memcmp(name, "apos", 4) == 0)
+            err = dp_buf_putc(out, '\'');
         else if (nlen >= 2 && name[0] == '#' && numeric_ref(name, nlen, &cp) == 0 &&
                  xml_char_ok(cp))
             err = put_utf8(out, cp);
-        else return DP_ERR_PROTO;
+        else
+            return DP_ERR_PROTO;
         if (err) return err;
         i = (size_t)(semi - s) + 1;
     }
@@ -175,8 +184,8 @@ dp_err_t s3_xml_escape(dp_buf_t *out, const char *s, size_t len) {
 int s3_xml_u64(const char *s, size_t len, uint64_t *out) {
     size_t i = 0;
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
-    while (len > i && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' ||
-                       s[len - 1] == '\r'))
+    while (len > i &&
+           (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     if (i == len) return -1;
     uint64_t v = 0;

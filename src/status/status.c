@@ -64,8 +64,6 @@ static void on_alarm(int sig) {
     _exit(3);
 }
 
-
-
 /* one_line: errstr as one line for the report */
 static void one_line(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src);
@@ -75,18 +73,20 @@ static void one_line(char *dst, size_t n, const char *src) {
 
 static void pg_part(const capture_settings_t *cs, report_t *r) {
     char errstr[512];
-    repl_conninfo_t ci = {cs->hostname, cs->user, cs->password, cs->dbname, cs->port, "datapipe-status"};
+    repl_conninfo_t ci = {cs->hostname, cs->user, cs->password,
+                          cs->dbname,   cs->port, "datapipe-status"};
     PGconn *c = repl_connect(&ci, 0, errstr, sizeof errstr); /* connect_timeout bounds it */
     if (!c) {
         one_line(r->pg_err, sizeof r->pg_err, errstr);
         return;
     }
     const char *params[1] = {cs->slot_name};
-    PGresult *res = PQexecParams(c,
-                                 "SELECT active, confirmed_flush_lsn, "
-                                 "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
-                                 "FROM pg_replication_slots WHERE slot_name = $1",
-                                 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(c,
+                     "SELECT active, confirmed_flush_lsn, "
+                     "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+                     "FROM pg_replication_slots WHERE slot_name = $1",
+                     1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         r->pg_ok = 1;
         r->slot_active = PQgetvalue(res, 0, 0)[0] == 't';
@@ -107,7 +107,8 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     const char *defaults[] = {"group.id", group, NULL};
     int64_t deadline = dp_mono_ms() + KAFKA_BUDGET_MS;
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &as->svc.kafka, errstr, sizeof errstr);
-    rd_kafka_t *rk = conf ? kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr) : NULL;
+    rd_kafka_t *rk =
+        conf ? kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, sizeof errstr) : NULL;
     if (!rk) {
         one_line(r->kafka_err, sizeof r->kafka_err, errstr);
         return;
@@ -146,8 +147,8 @@ static void kafka_part(const archive_settings_t *as, report_t *r) {
     if (have_re) regfree(&re);
     rd_kafka_metadata_destroy(md);
     rd_kafka_resp_err_t ce = dp_left_ms(deadline, 10000)
-                                 ? rd_kafka_committed(rk, l, dp_left_ms(deadline, 10000))
-                                 : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        ? rd_kafka_committed(rk, l, dp_left_ms(deadline, 10000))
+        : RD_KAFKA_RESP_ERR__TIMED_OUT;
     if (ce == RD_KAFKA_RESP_ERR_NO_ERROR) {
         r->kafka_ok = !r->kafka_unanswered;
         for (int i = 0; i < l->cnt; i++)
@@ -213,8 +214,10 @@ static int kafka_bounded(const archive_settings_t *as, report_t *r) {
     pthread_mutex_unlock(&j->mu);
     if (!done) {
         pthread_detach(t);
-        snprintf(r->kafka_err, sizeof r->kafka_err, "no answer within %d s (a broker down, a "
-                 "leader gone)", KAFKA_BUDGET_MS / 1000 + 5);
+        snprintf(r->kafka_err, sizeof r->kafka_err,
+                 "no answer within %d s (a broker down, a "
+                 "leader gone)",
+                 KAFKA_BUDGET_MS / 1000 + 5);
         return 1;
     }
     pthread_join(t, NULL);
@@ -247,8 +250,10 @@ static void s3_part(const archive_settings_t *as, report_t *r) {
     }
     char prefix[600];
     snprintf(prefix, sizeof prefix, "%s/", as->topics_dir);
-    if (s3_list_objects(c, prefix, count_obj, r, errstr, sizeof errstr) == DP_OK) r->s3_ok = 1;
-    else one_line(r->s3_err, sizeof r->s3_err, errstr);
+    if (s3_list_objects(c, prefix, count_obj, r, errstr, sizeof errstr) == DP_OK)
+        r->s3_ok = 1;
+    else
+        one_line(r->s3_err, sizeof r->s3_err, errstr);
     s3_client_destroy(c);
 }
 
@@ -262,9 +267,12 @@ int status_main(int argc, char **argv) {
     int json = 0, o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:a:jh", opts, NULL)) != -1) {
-        if (o == 'c') cpath = optarg;
-        else if (o == 'a') apath = optarg;
-        else if (o == 'j') json = 1;
+        if (o == 'c')
+            cpath = optarg;
+        else if (o == 'a')
+            apath = optarg;
+        else if (o == 'j')
+            json = 1;
         else {
             fprintf(o == 'h' ? stdout : stderr,
                     "usage: datapipe status --capture FILE --archive FILE [--json]\n");
@@ -311,7 +319,8 @@ int status_main(int argc, char **argv) {
         dp_buf_printf(&b, ",\"active\":%s,\"confirmed_lsn\":\"%s\",\"lag_bytes\":%lld,\"error\":",
                       r.slot_active ? "true" : "false", r.confirmed, r.slot_lag_bytes);
         dp_json_put_str(&b, r.pg_err, strlen(r.pg_err));
-        dp_buf_printf(&b, "},\"kafka\":{\"ok\":%s,\"end_offsets\":%lld,\"archived_offsets\":%lld,"
+        dp_buf_printf(&b,
+                      "},\"kafka\":{\"ok\":%s,\"end_offsets\":%lld,\"archived_offsets\":%lld,"
                       "\"lag\":%lld,\"unanswered_partitions\":%d,\"error\":",
                       r.kafka_ok ? "true" : "false", r.kafka_end, r.archived,
                       r.kafka_end - r.archived, r.kafka_unanswered);

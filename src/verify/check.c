@@ -108,12 +108,12 @@ static int64_t digits(const char *s, size_t len) {
 
 /* topic_char: Kafka's legal topic characters */
 static int topic_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' || c == '_' ||
-           c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
+        c == '_' || c == '-';
 }
 
-dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int pad,
-                       vfy_key_t *out, char *errstr, size_t n) {
+dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int pad, vfy_key_t *out,
+                       char *errstr, size_t n) {
     size_t dl = strlen(dir);
     if (strncmp(key, dir, dl) != 0 || key[dl] != '/')
         return dp_seterr(errstr, n, DP_ERR_INVALID, "not under \"%s/\"", dir);
@@ -124,8 +124,10 @@ dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int 
     for (size_t i = 0; shaped && i < sl; i++)
         shaped = is_digit(shape[i]) ? is_digit(rest[i]) : rest[i] == shape[i];
     if (!shaped)
-        return dp_seterr(errstr, n, DP_ERR_INVALID, "time path \"%.*s\" does not have the shape of "
-                         "path.format (\"%s\")", (int)pl, rest, shape);
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "time path \"%.*s\" does not have the shape of "
+                         "path.format (\"%s\")",
+                         (int)pl, rest, shape);
     const char *file = slash + 1;
     size_t fl = strlen(file);
     static const int order[] = {1, 2, 3, 0}; /* ".parquet" last: it ends the others too */
@@ -139,8 +141,12 @@ dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int 
     const char *p2 = NULL, *p1 = NULL; /* the last and the one before last '+' of the stem */
     for (size_t i = stem; i-- > 0;) {
         if (file[i] != '+') continue;
-        if (!p2) p2 = file + i;
-        else { p1 = file + i; break; }
+        if (!p2)
+            p2 = file + i;
+        else {
+            p1 = file + i;
+            break;
+        }
     }
     if (!p1)
         return dp_seterr(errstr, n, DP_ERR_INVALID, "no <topic>+<partition>+<offset> in the name");
@@ -150,8 +156,10 @@ dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int 
     snprintf(want, sizeof want, "%0*lld", pad, (long long)off);
     if (off < 0 || strlen(want) != (size_t)(file + stem - p2 - 1) ||
         strncmp(want, p2 + 1, strlen(want)) != 0)
-        return dp_seterr(errstr, n, DP_ERR_INVALID, "offset \"%.*s\" is not a %d-digit zero-padded "
-                         "number", (int)(file + stem - p2 - 1), p2 + 1, pad);
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "offset \"%.*s\" is not a %d-digit zero-padded "
+                         "number",
+                         (int)(file + stem - p2 - 1), p2 + 1, pad);
     if (part < 0 || part > INT32_MAX || (p2 - p1 > 2 && p1[1] == '0'))
         return dp_seterr(errstr, n, DP_ERR_INVALID, "partition \"%.*s\" is not a number",
                          (int)(p2 - p1 - 1), p1 + 1);
@@ -192,10 +200,12 @@ dp_err_t vfy_read_footer(const uint8_t *tail, size_t len, vfy_footer_t *out, siz
                                  need, errstr, n);
     if (!err)
         err = footer_num(tail, len, "datapipe.kafka.partition", INT32_MAX, &part, need, errstr, n);
-    if (!err) err = footer_num(tail, len, "datapipe.kafka.start.offset", INT64_MAX, &out->start, need,
-                               errstr, n);
-    if (!err) err = footer_num(tail, len, "datapipe.kafka.end.offset", INT64_MAX, &out->end, need,
-                               errstr, n);
+    if (!err)
+        err = footer_num(tail, len, "datapipe.kafka.start.offset", INT64_MAX, &out->start, need,
+                         errstr, n);
+    if (!err)
+        err = footer_num(tail, len, "datapipe.kafka.end.offset", INT64_MAX, &out->end, need, errstr,
+                         n);
     if (err) return err;
     out->partition = (int32_t)part;
     if (!*out->topic) return dp_seterr(errstr, n, DP_ERR_INVALID, "footer names no topic");
@@ -252,7 +262,8 @@ static void add_range(vfy_plan_t *pl, size_t *cap, const vfy_part_t *p, const vf
     if (from < f->log_start)
         push_range(pl, cap, p, from, to < f->log_start - 1 ? to : f->log_start - 1, kind,
                    VFY_UNV_BELOW_START, before, after);
-    int64_t lo = from > f->log_start ? from : f->log_start, hi = to < f->high - 1 ? to : f->high - 1;
+    int64_t lo = from > f->log_start ? from : f->log_start,
+            hi = to < f->high - 1 ? to : f->high - 1;
     if (lo <= hi) push_range(pl, cap, p, lo, hi, kind, VFY_UNV_NONE, before, after);
     if (to >= f->high) {
         int64_t a = from > f->high ? from : f->high;
@@ -263,8 +274,8 @@ static void add_range(vfy_plan_t *pl, size_t *cap, const vfy_part_t *p, const vf
 /* add_below_committed: as add_range, but the offsets at or above the
  * committed offset are in flight (see vfy_plan_build), not checked */
 static void add_below_committed(vfy_plan_t *pl, size_t *cap, const vfy_part_t *p,
-                                const vfy_facts_t *f, int64_t from, int64_t to,
-                                vfy_gap_kind_t kind, size_t before, size_t after) {
+                                const vfy_facts_t *f, int64_t from, int64_t to, vfy_gap_kind_t kind,
+                                size_t before, size_t after) {
     if (from > to) return;
     if (!f || f->committed < 0 || to < f->committed) {
         add_range(pl, cap, p, f, from, to, kind, before, after);
@@ -327,14 +338,20 @@ void vfy_plan_build(vfy_plan_t *pl, vfy_object_t *objs, size_t nobjs, vfy_facts_
         p.facts = VFY_NONE;
         p.reaches_committed = -1;
         int c;
-        if (i >= nobjs) c = 1;
-        else if (k >= nfacts) c = -1;
-        else if (objs[i].topic != facts[k].topic) c = objs[i].topic < facts[k].topic ? -1 : 1;
+        if (i >= nobjs)
+            c = 1;
+        else if (k >= nfacts)
+            c = -1;
+        else if (objs[i].topic != facts[k].topic)
+            c = objs[i].topic < facts[k].topic ? -1 : 1;
         else if (objs[i].partition != facts[k].partition)
             c = objs[i].partition < facts[k].partition ? -1 : 1;
-        else c = 0;
-        if (c <= 0) p.topic = objs[i].topic, p.partition = objs[i].partition;
-        else p.topic = facts[k].topic, p.partition = facts[k].partition;
+        else
+            c = 0;
+        if (c <= 0)
+            p.topic = objs[i].topic, p.partition = objs[i].partition;
+        else
+            p.topic = facts[k].topic, p.partition = facts[k].partition;
         if (c >= 0) p.facts = k++;
         p.first_obj = i;
         while (c <= 0 && i < nobjs && objs[i].topic == p.topic && objs[i].partition == p.partition)
@@ -390,7 +407,8 @@ void vfy_plan_finish(vfy_plan_t *pl, const vfy_facts_t *facts, size_t foreign, v
         for (size_t k = p->first_range; k < p->first_range + p->nranges; k++) {
             const vfy_range_t *r = &pl->ranges[k];
             if (r->kind != VFY_GAP_AFTER_LAST) continue;
-            if (r->unverified == VFY_UNV_NONE && r->data) p->reaches_committed = 0;
+            if (r->unverified == VFY_UNV_NONE && r->data)
+                p->reaches_committed = 0;
             else if (r->unverified != VFY_UNV_NONE && p->reaches_committed == 1)
                 p->reaches_committed = -1;
         }

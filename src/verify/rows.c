@@ -26,13 +26,13 @@
 #include "verify/verify.h"
 
 #define FETCH_ROWS 2000
-#define MAX_LISTED 1000  /* findings kept for the report */
-#define TEXT_LISTED 20   /* of which the text report prints */
+#define MAX_LISTED 1000 /* findings kept for the report */
+#define TEXT_LISTED 20 /* of which the text report prints */
 #define MAX_UNREADABLE 20
 
 typedef struct live_table {
-    dbz_table_t t;       /* how the capture encodes its rows */
-    int state;           /* index in the state, -1: not compared (no primary key) */
+    dbz_table_t t; /* how the capture encodes its rows */
+    int state; /* index in the state, -1: not compared (no primary key) */
 } live_table_t;
 
 typedef struct finding {
@@ -70,7 +70,8 @@ static dp_err_t refuse_unwrap(const capture_settings_t *s, char *errstr, size_t 
         if (strstr(s->transforms_kv.values[i], "ExtractNewRecordState"))
             return dp_seterr(errstr, n, DP_ERR_CONFIG,
                              "--against-postgres needs Debezium's envelope in the archive, but the "
-                             "capture's \"transforms.%s\" unwraps it", s->transforms_kv.keys[i]);
+                             "capture's \"transforms.%s\" unwraps it",
+                             s->transforms_kv.keys[i]);
     return DP_OK;
 }
 
@@ -106,32 +107,36 @@ static dp_err_t add_table(vfy_rows_t *r, uint32_t oid, const char *schema, const
 /* list_tables: the capture's tables: its publication, its include and exclude lists */
 static dp_err_t list_tables(vfy_rows_t *r, char *errstr, size_t n) {
     dp_relist_t inc, exc;
-    dp_err_t err = dp_relist_compile(r->s.table_include_list, &inc, "table.include.list", errstr, n);
+    dp_err_t err =
+        dp_relist_compile(r->s.table_include_list, &inc, "table.include.list", errstr, n);
     if (err) return err;
     if ((err = dp_relist_compile(r->s.table_exclude_list, &exc, "table.exclude.list", errstr, n))) {
         dp_relist_free(&inc);
         return err;
     }
     const char *params[1] = {r->s.publication_name};
-    PGresult *res = PQexecParams(r->pg,
-                                 "SELECT c.oid, n.nspname, c.relname FROM pg_publication_tables pt "
-                                 "JOIN pg_namespace n ON n.nspname = pt.schemaname "
-                                 "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
-                                 "WHERE pt.pubname = $1 ORDER BY 2, 3",
-                                 1, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams(r->pg,
+                     "SELECT c.oid, n.nspname, c.relname FROM pg_publication_tables pt "
+                     "JOIN pg_namespace n ON n.nspname = pt.schemaname "
+                     "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+                     "WHERE pt.pubname = $1 ORDER BY 2, 3",
+                     1, NULL, params, NULL, NULL, 0);
     err = pgcat_check(r->pg, res, PGRES_TUPLES_OK, "the publication's tables", errstr, n);
     if (err) res = NULL; /* freed */
     for (int i = 0; !err && i < PQntuples(res); i++) {
         char full[1024];
         snprintf(full, sizeof full, "%s.%s", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
         if ((inc.n && !dp_relist_match(&inc, full)) || dp_relist_match(&exc, full)) continue;
-        err = add_table(r, (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-                        PQgetvalue(res, i, 2), errstr, n);
+        err = add_table(r, (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10),
+                        PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), errstr, n);
     }
     PQclear(res);
     if (!err && !r->ntables)
-        err = dp_seterr(errstr, n, DP_ERR_CONFIG, "publication \"%s\" has no table the capture "
-                        "captures", r->s.publication_name);
+        err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                        "publication \"%s\" has no table the capture "
+                        "captures",
+                        r->s.publication_name);
     dp_relist_free(&inc);
     dp_relist_free(&exc);
     return err;
@@ -151,8 +156,8 @@ dp_err_t vfy_rows_open(vfy_rows_t **out, const char *capture_config, char *errst
     r->opt.decimal_mode = (dbz_decimal_mode_t)r->s.decimal_handling_mode;
     r->opt.time_mode = (dbz_time_mode_t)r->s.time_precision_mode;
     r->opt.binary_mode = (dbz_binary_mode_t)r->s.binary_handling_mode;
-    repl_conninfo_t ci = {r->s.hostname, r->s.user, r->s.password, r->s.dbname, r->s.port,
-                          "datapipe-verify"};
+    repl_conninfo_t ci = {r->s.hostname, r->s.user, r->s.password,
+                          r->s.dbname,   r->s.port, "datapipe-verify"};
     r->pg = repl_connect(&ci, 0, errstr, n);
     if (!r->pg) return DP_ERR_NET;
     return list_tables(r, errstr, n);
@@ -166,7 +171,8 @@ void vfy_rows_close(vfy_rows_t *r) {
     vfy_state_free(r->state);
     for (size_t i = 0; i < r->nfindings; i++) free(r->findings[i].key);
     free(r->findings);
-    for (size_t i = 0; i < MAX_UNREADABLE; i++) free(r->unreadable_key[i]), free(r->unreadable_why[i]);
+    for (size_t i = 0; i < MAX_UNREADABLE; i++)
+        free(r->unreadable_key[i]), free(r->unreadable_why[i]);
     cfg_free(&capture_config_table, &r->s);
     free(r);
 }
@@ -174,8 +180,8 @@ void vfy_rows_close(vfy_rows_t *r) {
 /* ---- the archive ---- */
 
 enum { C_OP, C_SCHEMA, C_TABLE, C_LSN, C_BEFORE, C_AFTER, C_OFFSET, NCOLS };
-static const char *const col_names[NCOLS] = {"operation_type", "schema_name", "table_name", "lsn",
-                                             "before_data", "after_data", "kafka_offset"};
+static const char *const col_names[NCOLS] = {"operation_type", "schema_name", "table_name",  "lsn",
+                                             "before_data",    "after_data",  "kafka_offset"};
 
 static const char *str_at(const pqt_column_t *c, size_t i, size_t *len) {
     *len = c->null[i] ? 0 : c->len[i];
@@ -189,11 +195,13 @@ static int str_eq(const pqt_column_t *c, size_t i, const char *s) {
 }
 
 /* fold_rows: every row of the decoded columns into the state */
-static dp_err_t fold_rows(vfy_rows_t *r, const pqt_column_t *c, size_t nrows, char *errstr, size_t n) {
+static dp_err_t fold_rows(vfy_rows_t *r, const pqt_column_t *c, size_t nrows, char *errstr,
+                          size_t n) {
     int table = -1;
     for (size_t i = 0; i < nrows; i++) {
         r->rows++;
-        if (table < 0 || !str_eq(&c[C_SCHEMA], i, vfy_state_counts(r->state, (uint32_t)table)->schema) ||
+        if (table < 0 ||
+            !str_eq(&c[C_SCHEMA], i, vfy_state_counts(r->state, (uint32_t)table)->schema) ||
             !str_eq(&c[C_TABLE], i, vfy_state_counts(r->state, (uint32_t)table)->table)) {
             size_t sl, tl;
             const char *sp = str_at(&c[C_SCHEMA], i, &sl), *tp = str_at(&c[C_TABLE], i, &tl);
@@ -239,8 +247,10 @@ dp_err_t vfy_rows_object(vfy_rows_t *r, const char *key, const uint8_t *data, si
     dp_err_t err = pqt_file_open(&f, data, len, why, sizeof why);
     for (int k = 0; !err && k < NCOLS; k++) {
         int ci = pqt_file_col_index(f, col_names[k]);
-        if (ci < 0) err = dp_seterr(why, sizeof why, DP_ERR_INVALID, "no column \"%s\"", col_names[k]);
-        else err = pqt_column_read(f, (size_t)ci, &cols[k], why, sizeof why);
+        if (ci < 0)
+            err = dp_seterr(why, sizeof why, DP_ERR_INVALID, "no column \"%s\"", col_names[k]);
+        else
+            err = pqt_column_read(f, (size_t)ci, &cols[k], why, sizeof why);
         if (!err && (k == C_LSN || k == C_OFFSET ? !cols[k].i64 : !cols[k].off))
             err = dp_seterr(why, sizeof why, DP_ERR_INVALID, "column \"%s\" has another type",
                             col_names[k]);
@@ -290,8 +300,8 @@ static dp_err_t check_batch(vfy_rows_t *r, live_table_t *lt, PGresult *res, pgo_
                              lt->t.schema, lt->t.table);
         uint32_t after = dp_json_get(j, 0, "after");
         if (!after) return dp_seterr(errstr, n, DP_ERR_INVALID, "encoded row without \"after\"");
-        err = vfy_state_check(r->state, (uint32_t)lt->state, dp_json_raw(j, after), j->nodes[after].len,
-                              on_finding, r, errstr, n);
+        err = vfy_state_check(r->state, (uint32_t)lt->state, dp_json_raw(j, after),
+                              j->nodes[after].len, on_finding, r, errstr, n);
         if (err) return err;
     }
     return DP_OK;
@@ -301,7 +311,8 @@ static dp_err_t compare_table(vfy_rows_t *r, live_table_t *lt, char *errstr, siz
     char qs[512], qt[512], q[1200];
     repl_quote_ident(lt->t.schema, qs, sizeof qs);
     repl_quote_ident(lt->t.table, qt, sizeof qt);
-    snprintf(q, sizeof q, "DECLARE dp_verify NO SCROLL CURSOR FOR SELECT * FROM ONLY %s.%s", qs, qt);
+    snprintf(q, sizeof q, "DECLARE dp_verify NO SCROLL CURSOR FOR SELECT * FROM ONLY %s.%s", qs,
+             qt);
     dp_err_t err = exec_ok(r, q, errstr, n);
     if (err) return err;
     pgo_value_t *vals = dp_xcalloc(lt->t.ncols + 1u, sizeof *vals);
@@ -331,7 +342,8 @@ dp_err_t vfy_rows_compare(vfy_rows_t *r, char *errstr, size_t n) {
     dp_err_t err = exec_ok(r, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", errstr, n);
     if (err) return err;
     PGresult *res = PQexec(r->pg, "SELECT pg_current_wal_lsn()::text");
-    if ((err = pgcat_check(r->pg, res, PGRES_TUPLES_OK, "pg_current_wal_lsn()", errstr, n))) return err;
+    if ((err = pgcat_check(r->pg, res, PGRES_TUPLES_OK, "pg_current_wal_lsn()", errstr, n)))
+        return err;
     snprintf(r->at_lsn, sizeof r->at_lsn, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     for (size_t i = 0; !err && i < r->ntables; i++)
@@ -357,7 +369,8 @@ static const char *kind_word(vfy_row_kind_t k) {
 }
 
 void vfy_rows_report_text(const vfy_rows_t *r, FILE *out) {
-    fprintf(out, "\nrows: the archive's latest state per key against PostgreSQL (at %s)\n", r->at_lsn);
+    fprintf(out, "\nrows: the archive's latest state per key against PostgreSQL (at %s)\n",
+            r->at_lsn);
     fprintf(out, "  %llu objects, %llu rows read\n", (unsigned long long)r->objects,
             (unsigned long long)r->rows);
     for (size_t i = 0; i < r->ntables; i++) {
@@ -370,9 +383,9 @@ void vfy_rows_report_text(const vfy_rows_t *r, FILE *out) {
         }
         const vfy_table_rows_t *t = vfy_state_counts(r->state, (uint32_t)lt->state);
         int ok = !t->missing && !t->extra && !t->differs;
-        fprintf(out, "  %s %-28s %llu live rows, %llu archived, from %llu changes", ok ? "ok  " : "FAIL",
-                full, (unsigned long long)t->live, (unsigned long long)t->keys,
-                (unsigned long long)t->changes);
+        fprintf(out, "  %s %-28s %llu live rows, %llu archived, from %llu changes",
+                ok ? "ok  " : "FAIL", full, (unsigned long long)t->live,
+                (unsigned long long)t->keys, (unsigned long long)t->changes);
         if (!ok)
             fprintf(out, ": %llu missing, %llu extra, %llu differ", (unsigned long long)t->missing,
                     (unsigned long long)t->extra, (unsigned long long)t->differs);
@@ -383,15 +396,17 @@ void vfy_rows_report_text(const vfy_rows_t *r, FILE *out) {
         fprintf(out, "    %-7s %s.%s %s\n", kind_word(r->findings[i].kind), t->schema, t->table,
                 r->findings[i].key);
     }
-    if (r->nfindings > TEXT_LISTED)
-        fprintf(out, "    ... (--json lists up to %d)\n", MAX_LISTED);
+    if (r->nfindings > TEXT_LISTED) fprintf(out, "    ... (--json lists up to %d)\n", MAX_LISTED);
     if (r->other_rows)
-        fprintf(out, "  --   %llu archived rows of tables the capture does not capture (not compared)\n",
+        fprintf(out,
+                "  --   %llu archived rows of tables the capture does not capture (not compared)\n",
                 (unsigned long long)r->other_rows);
     for (size_t i = 0; i < r->unreadable && i < MAX_UNREADABLE; i++)
-        fprintf(out, "  FAIL unreadable object %s: %s\n", r->unreadable_key[i], r->unreadable_why[i]);
-    fprintf(out, "  rows: %s\n", vfy_rows_complete(r) ? "the archive reproduces every table"
-                                                     : "the archive does NOT reproduce the tables");
+        fprintf(out, "  FAIL unreadable object %s: %s\n", r->unreadable_key[i],
+                r->unreadable_why[i]);
+    fprintf(out, "  rows: %s\n",
+            vfy_rows_complete(r) ? "the archive reproduces every table"
+                                 : "the archive does NOT reproduce the tables");
 }
 
 static void put_str(dp_buf_t *b, const char *s) { dp_json_put_str(b, s, strlen(s)); }
@@ -413,7 +428,8 @@ void vfy_rows_report_json(const vfy_rows_t *r, dp_buf_t *b) {
             continue;
         }
         const vfy_table_rows_t *t = vfy_state_counts(r->state, (uint32_t)lt->state);
-        dp_buf_printf(b, ",\"compared\":true,\"live\":%llu,\"archived\":%llu,\"changes\":%llu,"
+        dp_buf_printf(b,
+                      ",\"compared\":true,\"live\":%llu,\"archived\":%llu,\"changes\":%llu,"
                       "\"missing\":%llu,\"extra\":%llu,\"differs\":%llu}",
                       (unsigned long long)t->live, (unsigned long long)t->keys,
                       (unsigned long long)t->changes, (unsigned long long)t->missing,
@@ -430,7 +446,8 @@ void vfy_rows_report_json(const vfy_rows_t *r, dp_buf_t *b) {
         put_str(b, r->findings[i].key);
         dp_buf_puts(b, "}");
     }
-    dp_buf_printf(b, "],\"unreadable_objects\":%llu,\"unreadable\":[", (unsigned long long)r->unreadable);
+    dp_buf_printf(b, "],\"unreadable_objects\":%llu,\"unreadable\":[",
+                  (unsigned long long)r->unreadable);
     for (size_t i = 0; i < r->unreadable && i < MAX_UNREADABLE; i++) {
         dp_buf_puts(b, i ? ",{\"key\":" : "{\"key\":");
         put_str(b, r->unreadable_key[i]);

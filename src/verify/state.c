@@ -15,12 +15,12 @@
 
 /* one key's latest archived state */
 typedef struct entry {
-    uint64_t kh;      /* hash of (table, key text); 0 = empty slot */
-    uint64_t koff;    /* key text in keys */
+    uint64_t kh; /* hash of (table, key text); 0 = empty slot */
+    uint64_t koff; /* key text in keys */
     uint32_t klen;
     uint32_t table;
-    uint64_t vh;      /* hash of the row, without the masked members */
-    uint64_t mask;    /* members (by position, first 64) left out */
+    uint64_t vh; /* hash of the row, without the masked members */
+    uint64_t mask; /* members (by position, first 64) left out */
     int64_t lsn, seq;
     uint8_t set, streamed, deleted, seen;
 } entry_t;
@@ -30,7 +30,7 @@ struct vfy_state {
     size_t ntables;
     entry_t *slots;
     size_t nslots, used;
-    dp_buf_t keys;     /* every key's text, back to back */
+    dp_buf_t keys; /* every key's text, back to back */
     dp_json_t json;
     dp_buf_t key, scratch;
 };
@@ -94,7 +94,8 @@ static uint64_t hash_node(vfy_state_t *s, uint32_t node, uint64_t h, int depth) 
     case DP_JSON_TRUE: return mix(h, 't');
     case DP_JSON_NUMBER: return hash_number(h, dp_json_raw(j, node), nd->len);
     case DP_JSON_STRING:
-        if (dp_json_str(j, node, &s->scratch)) return hash_bytes(mix(h, 'S'), dp_json_raw(j, node), nd->len);
+        if (dp_json_str(j, node, &s->scratch))
+            return hash_bytes(mix(h, 'S'), dp_json_raw(j, node), nd->len);
         return hash_bytes(mix(h, 's'), s->scratch.data, s->scratch.len);
     case DP_JSON_ARRAY:
         h = mix(mix(h, 'a'), nd->count);
@@ -120,7 +121,8 @@ static dp_err_t key_text(vfy_state_t *s, const vfy_table_rows_t *t, uint32_t obj
         dp_buf_puts(&s->key, t->pk[i]);
         dp_buf_puts(&s->key, "=");
         if (j->nodes[v].type == DP_JSON_STRING) {
-            if (dp_json_str(j, v, &s->scratch)) return dp_seterr(errstr, n, DP_ERR_INVALID, "bad string");
+            if (dp_json_str(j, v, &s->scratch))
+                return dp_seterr(errstr, n, DP_ERR_INVALID, "bad string");
             dp_json_put_str(&s->key, (const char *)s->scratch.data, s->scratch.len);
         } else {
             dp_buf_append(&s->key, dp_json_raw(j, v), j->nodes[v].len);
@@ -218,7 +220,8 @@ uint32_t vfy_state_add_table(vfy_state_t *s, const char *schema, const char *tab
 
 int vfy_state_table(const vfy_state_t *s, const char *schema, const char *table) {
     for (size_t i = 0; i < s->ntables; i++)
-        if (!strcmp(s->tables[i].schema, schema) && !strcmp(s->tables[i].table, table)) return (int)i;
+        if (!strcmp(s->tables[i].schema, schema) && !strcmp(s->tables[i].table, table))
+            return (int)i;
     return -1;
 }
 
@@ -226,7 +229,8 @@ vfy_table_rows_t *vfy_state_counts(vfy_state_t *s, uint32_t table) { return &s->
 size_t vfy_state_ntables(const vfy_state_t *s) { return s->ntables; }
 
 /* later: whether order (streamed, lsn, seq) comes after e's */
-static int later(int streamed, int64_t lsn, int64_t seq, int e_streamed, int64_t e_lsn, int64_t e_seq) {
+static int later(int streamed, int64_t lsn, int64_t seq, int e_streamed, int64_t e_lsn,
+                 int64_t e_seq) {
     if (streamed != e_streamed) return streamed > e_streamed;
     if (lsn != e_lsn) return lsn > e_lsn;
     return seq > e_seq;
@@ -294,8 +298,8 @@ dp_err_t vfy_state_fold(vfy_state_t *s, uint32_t table, char op, int64_t lsn, in
 /* gone: whether e's latest state is no row (deleted, or a later truncate) */
 static int gone(const vfy_table_rows_t *t, const entry_t *e) {
     if (e->deleted) return 1;
-    return t->truncated && !later(e->streamed, e->lsn, e->seq, t->trunc_streamed, t->trunc_lsn,
-                                  t->trunc_seq);
+    return t->truncated &&
+        !later(e->streamed, e->lsn, e->seq, t->trunc_streamed, t->trunc_lsn, t->trunc_seq);
 }
 
 dp_err_t vfy_state_check(vfy_state_t *s, uint32_t table, const char *after, size_t alen,

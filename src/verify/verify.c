@@ -49,13 +49,13 @@
 #include "verify/rows.h"
 
 #define MOD "verify"
-#define KAFKA_BUDGET_MS 30000   /* metadata, watermarks and committed offsets together */
-#define KAFKA_IDLE_MS 30000     /* a range read with no record or end for this long fails */
-#define SEEK_DISTANCE 1000      /* read through shorter stretches rather than seek */
+#define KAFKA_BUDGET_MS 30000 /* metadata, watermarks and committed offsets together */
+#define KAFKA_IDLE_MS 30000 /* a range read with no record or end for this long fails */
+#define SEEK_DISTANCE 1000 /* read through shorter stretches rather than seek */
 #define FOOTER_FIRST_READ 16384 /* bytes of the first suffix read: most footers are 2-8 KiB */
-#define FOOTER_MAX (64u << 20)  /* the largest footer read */
-#define BATCH 256               /* objects whose footers are read together */
-#define MAX_LISTED 1000         /* findings of one kind written out in full */
+#define FOOTER_MAX (64u << 20) /* the largest footer read */
+#define BATCH 256 /* objects whose footers are read together */
+#define MAX_LISTED 1000 /* findings of one kind written out in full */
 #define DEFAULT_PARALLEL 8
 #define DEFAULT_MAX_OBJECTS 10000000LL
 
@@ -83,8 +83,8 @@ typedef struct foreign {
 typedef struct item {
     char *key;
     uint64_t size;
-    dp_err_t err;     /* DP_OK, DP_ERR_INVALID (not our footer: reason), else a failure */
-    int vanished;     /* deleted between the listing and the read */
+    dp_err_t err; /* DP_OK, DP_ERR_INVALID (not our footer: reason), else a failure */
+    int vanished; /* deleted between the listing and the read */
     vfy_footer_t ft;
     char reason[512];
 } item_t;
@@ -122,8 +122,6 @@ typedef struct verify {
     /* --against-postgres */
     vfy_rows_t *rows;
 } verify_t;
-
-
 
 /* progress: one overwritten line on stderr, when stderr is a terminal, at
  * most five times a second */
@@ -182,15 +180,29 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
  * only assigns), commits nothing and reads committed records only */
 static dp_err_t kafka_open(verify_t *v) {
     char errstr[512];
-    const char *defaults[] = {"group.id", v->group, "client.id", "datapipe-verify",
-                              "enable.partition.eof", "true", "queued.max.messages.kbytes", "16384",
-                              "fetch.max.bytes", "16777216", NULL};
+    const char *defaults[] = {"group.id",
+                              v->group,
+                              "client.id",
+                              "datapipe-verify",
+                              "enable.partition.eof",
+                              "true",
+                              "queued.max.messages.kbytes",
+                              "16384",
+                              "fetch.max.bytes",
+                              "16777216",
+                              NULL};
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, NULL, &v->s.svc.kafka, errstr, sizeof errstr);
     if (!conf) return fail(v, DP_ERR_CONFIG, "%s", errstr);
     /* whatever the archive's file says about these, verify needs them so */
-    static const char *const mine[] = {"isolation.level", "read_committed", "enable.auto.commit",
-                                       "false", "enable.auto.offset.store", "false",
-                                       "auto.offset.reset", "error", NULL};
+    static const char *const mine[] = {"isolation.level",
+                                       "read_committed",
+                                       "enable.auto.commit",
+                                       "false",
+                                       "enable.auto.offset.store",
+                                       "false",
+                                       "auto.offset.reset",
+                                       "error",
+                                       NULL};
     for (int i = 0; mine[i]; i += 2) {
         if (rd_kafka_conf_set(conf, mine[i], mine[i + 1], errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK) {
@@ -259,8 +271,8 @@ static dp_err_t kafka_facts(verify_t *v) {
     if (!err && l->cnt) {
         progress(v, "committed offsets of group \"%s\"", v->group);
         rd_kafka_resp_err_t ce = dp_left_ms(deadline, 15000)
-                                     ? rd_kafka_committed(v->rk, l, dp_left_ms(deadline, 15000))
-                                     : RD_KAFKA_RESP_ERR__TIMED_OUT;
+            ? rd_kafka_committed(v->rk, l, dp_left_ms(deadline, 15000))
+            : RD_KAFKA_RESP_ERR__TIMED_OUT;
         if (ce)
             err = fail(v, DP_ERR_NET, "kafka at \"%s\": no committed offsets of group \"%s\" (%s)",
                        servers, v->group, rd_kafka_err2str(ce));
@@ -313,8 +325,8 @@ static dp_err_t seek_to(verify_t *v, const char *topic, int32_t partition, int64
 typedef struct reader {
     const vfy_part_t *p;
     const char *topic;
-    size_t i, end;  /* the current range and the end of the partition's ranges */
-    int64_t next;   /* the lowest offset not yet delivered */
+    size_t i, end; /* the current range and the end of the partition's ranges */
+    int64_t next; /* the lowest offset not yet delivered */
     int done;
 } reader_t;
 
@@ -444,9 +456,11 @@ static dp_err_t kafka_check(verify_t *v, vfy_plan_t *pl) {
             if (dp_mono_ms() > idle_until) {
                 const reader_t *rd = rds;
                 while (rd->done) rd++;
-                err = fail(v, DP_ERR_NET, "kafka at \"%s\": nothing from \"%s\" [%d] for %d s while "
-                           "reading offsets %lld..%lld", cfg_kv_get(&v->s.svc.kafka, "bootstrap.servers"),
-                           rd->topic, rd->p->partition, KAFKA_IDLE_MS / 1000,
+                err = fail(v, DP_ERR_NET,
+                           "kafka at \"%s\": nothing from \"%s\" [%d] for %d s while "
+                           "reading offsets %lld..%lld",
+                           cfg_kv_get(&v->s.svc.kafka, "bootstrap.servers"), rd->topic,
+                           rd->p->partition, KAFKA_IDLE_MS / 1000,
                            (long long)pl->ranges[rd->i].from, (long long)pl->ranges[rd->i].to);
             }
             continue;
@@ -485,8 +499,10 @@ static void read_footer(s3_client_t *c, dp_buf_t *tail, item_t *it) {
         dp_buf_reset(tail);
         dp_err_t err = s3_get_tail(c, it->key, want, tail, it->reason, sizeof it->reason);
         if (err) {
-            if (strstr(it->reason, "NoSuchKey")) it->vanished = 1;
-            else it->err = err == DP_ERR_INVALID ? DP_ERR_S3 : err; /* a key the client refuses */
+            if (strstr(it->reason, "NoSuchKey"))
+                it->vanished = 1;
+            else
+                it->err = err == DP_ERR_INVALID ? DP_ERR_S3 : err; /* a key the client refuses */
             return;
         }
         err = vfy_read_footer(tail->data, tail->len, &it->ft, &need, it->reason, sizeof it->reason);
@@ -554,17 +570,19 @@ static dp_err_t merge(verify_t *v, item_t *it) {
     }
     vfy_key_t k;
     char kreason[512];
-    int name_ok = vfy_parse_key(it->key, v->s.topics_dir, v->shape,
-                                (int)v->s.filename_offset_zero_pad_width, &k, kreason,
-                                sizeof kreason) == DP_OK;
+    int name_ok =
+        vfy_parse_key(it->key, v->s.topics_dir, v->shape, (int)v->s.filename_offset_zero_pad_width,
+                      &k, kreason, sizeof kreason) == DP_OK;
     if (it->err) {
         add_foreign(v, it->key, "%s", it->reason);
         return DP_OK;
     }
     const vfy_footer_t *ft = &it->ft;
     if (!topic_archived(v, ft->topic)) {
-        add_foreign(v, it->key, "its footer names topic \"%s\", which this configuration does not "
-                    "archive", ft->topic);
+        add_foreign(v, it->key,
+                    "its footer names topic \"%s\", which this configuration does not "
+                    "archive",
+                    ft->topic);
         return DP_OK;
     }
     int odd = !name_ok;
@@ -573,10 +591,11 @@ static dp_err_t merge(verify_t *v, item_t *it) {
     } else if (k.topic_len != strlen(ft->topic) || strncmp(k.topic, ft->topic, k.topic_len) ||
                k.partition != ft->partition || k.offset != ft->start) {
         odd = 1;
-        add_foreign(v, it->key, "its name says \"%.*s\" [%d] from offset %lld, its footer "
-                    "\"%s\" [%d] offsets %lld..%lld", (int)k.topic_len, k.topic, k.partition,
-                    (long long)k.offset, ft->topic, ft->partition, (long long)ft->start,
-                    (long long)ft->end);
+        add_foreign(v, it->key,
+                    "its name says \"%.*s\" [%d] from offset %lld, its footer "
+                    "\"%s\" [%d] offsets %lld..%lld",
+                    (int)k.topic_len, k.topic, k.partition, (long long)k.offset, ft->topic,
+                    ft->partition, (long long)ft->start, (long long)ft->end);
     }
     if ((long long)v->nobjs >= v->max_objects)
         return fail(v, DP_ERR_NOMEM, "more than %lld objects under \"%s/\" (--max-objects)",
@@ -657,8 +676,10 @@ static dp_err_t s3_scan(verify_t *v) {
     v->nbatch = 0;
     if (v->failed) return v->failed;
     if (err == DP_ERR_S3)
-        return fail(v, DP_ERR_S3, "s3 at \"%s\" refused to list \"%s\" (check s3.bucket.name and the "
-                    "credentials): %s", url, prefix, errstr);
+        return fail(v, DP_ERR_S3,
+                    "s3 at \"%s\" refused to list \"%s\" (check s3.bucket.name and the "
+                    "credentials): %s",
+                    url, prefix, errstr);
     if (err) return fail(v, DP_ERR_NET, "s3 at \"%s\" did not answer: %s", url, errstr);
     return DP_OK;
 }
@@ -670,9 +691,10 @@ static void obj_key(const verify_t *v, const vfy_object_t *o, char *out, size_t 
     if (o->odd_name)
         snprintf(out, n, "%s", vfy_strtab_get(&v->names, o->name));
     else
-        snprintf(out, n, "%s/%s/%s+%d+%0*lld%s", v->s.topics_dir, vfy_strtab_get(&v->names, o->name),
-                 vfy_strtab_get(&v->topics, o->topic), o->partition,
-                 (int)v->s.filename_offset_zero_pad_width, (long long)o->start, vfy_exts[o->ext]);
+        snprintf(out, n, "%s/%s/%s+%d+%0*lld%s", v->s.topics_dir,
+                 vfy_strtab_get(&v->names, o->name), vfy_strtab_get(&v->topics, o->topic),
+                 o->partition, (int)v->s.filename_offset_zero_pad_width, (long long)o->start,
+                 vfy_exts[o->ext]);
 }
 
 /* ---- rows (--against-postgres) ---- */
@@ -695,8 +717,8 @@ static dp_err_t rows_check(verify_t *v) {
             continue;
         }
         if (err) {
-            err = fail(v, err == DP_ERR_NOMEM ? DP_ERR_NOMEM : DP_ERR_NET, "reading \"%s\": %s", key,
-                       errstr);
+            err = fail(v, err == DP_ERR_NOMEM ? DP_ERR_NOMEM : DP_ERR_NET, "reading \"%s\": %s",
+                       key, errstr);
             break;
         }
         /* an object that cannot be read is a finding, not a stop */
@@ -712,9 +734,9 @@ static dp_err_t rows_check(verify_t *v) {
 }
 
 static const char *kind_name(vfy_gap_kind_t k) {
-    return k == VFY_GAP_BETWEEN        ? "between"
-           : k == VFY_GAP_BEFORE_FIRST ? "before_first"
-                                       : "after_last";
+    return k == VFY_GAP_BETWEEN     ? "between"
+        : k == VFY_GAP_BEFORE_FIRST ? "before_first"
+                                    : "after_last";
 }
 
 static const char *unverified_reason(vfy_unverified_t u) {
@@ -732,8 +754,10 @@ static const char *unverified_reason(vfy_unverified_t u) {
 static void json_str(dp_buf_t *b, const char *s) { dp_json_put_str(b, s, strlen(s)); }
 
 static void json_off(dp_buf_t *b, int64_t v) {
-    if (v < 0) dp_buf_puts(b, "null");
-    else dp_buf_printf(b, "%lld", (long long)v);
+    if (v < 0)
+        dp_buf_puts(b, "null");
+    else
+        dp_buf_printf(b, "%lld", (long long)v);
 }
 
 /* report_json: the whole report as one JSON document */
@@ -755,10 +779,13 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         json_str(&b, vfy_strtab_get(&v->topics, (uint32_t)i));
     }
     dp_buf_putc(&b, ']');
-    dp_buf_printf(&b, ",\"objects\":{\"listed\":%llu,\"bytes\":%llu,\"archived\":%zu,\"foreign\":%zu,"
-                  "\"vanished\":%llu},", (unsigned long long)v->listed, (unsigned long long)v->bytes,
-                  v->nobjs, v->foreign_total, (unsigned long long)v->vanished);
-    dp_buf_printf(&b, "\"counts\":{\"gaps\":%zu,\"missing_records\":%lld,\"overlaps\":%zu,"
+    dp_buf_printf(&b,
+                  ",\"objects\":{\"listed\":%llu,\"bytes\":%llu,\"archived\":%zu,\"foreign\":%zu,"
+                  "\"vanished\":%llu},",
+                  (unsigned long long)v->listed, (unsigned long long)v->bytes, v->nobjs,
+                  v->foreign_total, (unsigned long long)v->vanished);
+    dp_buf_printf(&b,
+                  "\"counts\":{\"gaps\":%zu,\"missing_records\":%lld,\"overlaps\":%zu,"
                   "\"foreign\":%zu,\"unverified\":%zu},\"listed_limit\":%d,\"partitions\":[",
                   vd->gaps, (long long)vd->missing, vd->overlaps, vd->foreign, vd->unverified,
                   MAX_LISTED);
@@ -779,7 +806,9 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         dp_buf_puts(&b, ",\"committed_offset\":");
         json_off(&b, f ? f->committed : -1);
         dp_buf_printf(&b, ",\"reaches_committed\":%s,\"offsets_behind\":%lld}",
-                      p->reaches_committed < 0 ? "null" : p->reaches_committed ? "true" : "false",
+                      p->reaches_committed < 0   ? "null"
+                          : p->reaches_committed ? "true"
+                                                 : "false",
                       (long long)p->behind);
     }
     dp_buf_puts(&b, "],\"gaps\":[");
@@ -789,16 +818,21 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         if (r->unverified != VFY_UNV_NONE || !r->data) continue;
         dp_buf_puts(&b, listed++ ? ",{\"topic\":" : "{\"topic\":");
         json_str(&b, vfy_strtab_get(&v->topics, r->topic));
-        dp_buf_printf(&b, ",\"partition\":%d,\"kind\":\"%s\",\"from\":%lld,\"to\":%lld,"
+        dp_buf_printf(&b,
+                      ",\"partition\":%d,\"kind\":\"%s\",\"from\":%lld,\"to\":%lld,"
                       "\"missing_records\":%lld,\"first_missing\":%lld,\"last_missing\":%lld,"
-                      "\"after_object\":", r->partition, kind_name(r->kind), (long long)r->from,
-                      (long long)r->to, (long long)r->data, (long long)r->first_data,
-                      (long long)r->last_data);
-        if (r->before == VFY_NONE) dp_buf_puts(&b, "null");
-        else obj_key(v, &v->objs[r->before], key, sizeof key), json_str(&b, key);
+                      "\"after_object\":",
+                      r->partition, kind_name(r->kind), (long long)r->from, (long long)r->to,
+                      (long long)r->data, (long long)r->first_data, (long long)r->last_data);
+        if (r->before == VFY_NONE)
+            dp_buf_puts(&b, "null");
+        else
+            obj_key(v, &v->objs[r->before], key, sizeof key), json_str(&b, key);
         dp_buf_puts(&b, ",\"before_object\":");
-        if (r->after == VFY_NONE) dp_buf_puts(&b, "null");
-        else obj_key(v, &v->objs[r->after], key, sizeof key), json_str(&b, key);
+        if (r->after == VFY_NONE)
+            dp_buf_puts(&b, "null");
+        else
+            obj_key(v, &v->objs[r->after], key, sizeof key), json_str(&b, key);
         dp_buf_putc(&b, '}');
     }
     dp_buf_puts(&b, "],\"overlaps\":[");
@@ -837,8 +871,10 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         dp_buf_putc(&b, '}');
     }
     dp_buf_puts(&b, "],\"rows\":");
-    if (v->rows) vfy_rows_report_json(v->rows, &b);
-    else dp_buf_puts(&b, "null");
+    if (v->rows)
+        vfy_rows_report_json(v->rows, &b);
+    else
+        dp_buf_puts(&b, "null");
     dp_buf_puts(&b, ",\"error\":null}\n");
     fputs(dp_buf_cstr(&b), out);
     dp_buf_fini(&b);
@@ -847,16 +883,18 @@ static void report_json(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
 /* report_text: the human summary */
 static void report_text(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *vd, FILE *out) {
     char key[1600], key2[1600];
-    fprintf(out, "archive   s3://%s/%s/ (group \"%s\", %s \"%s\")\n", v->s.s3_bucket, v->s.topics_dir,
-            v->group, v->have_re ? "topics.regex" : "topics",
+    fprintf(out, "archive   s3://%s/%s/ (group \"%s\", %s \"%s\")\n", v->s.s3_bucket,
+            v->s.topics_dir, v->group, v->have_re ? "topics.regex" : "topics",
             v->have_re ? v->s.topics_regex : v->s.topics);
-    if (!v->nkafka_topics)
-        fprintf(out, "topics    none in kafka matches\n");
+    if (!v->nkafka_topics) fprintf(out, "topics    none in kafka matches\n");
     for (size_t i = 0; i < v->nkafka_topics && i < 20; i++)
         fprintf(out, "%s\"%s\"%s", i ? ", " : "topics    ", vfy_strtab_get(&v->topics, (uint32_t)i),
-                i + 1 == v->nkafka_topics ? "\n" : i == 19 ? ", ...\n" : "");
+                i + 1 == v->nkafka_topics ? "\n"
+                    : i == 19             ? ", ...\n"
+                                          : "");
     fprintf(out, "objects   %llu listed, %llu bytes: %zu archived, %zu foreign\n",
-            (unsigned long long)v->listed, (unsigned long long)v->bytes, v->nobjs, v->foreign_total);
+            (unsigned long long)v->listed, (unsigned long long)v->bytes, v->nobjs,
+            v->foreign_total);
     for (size_t i = 0; i < pl->nparts; i++) {
         const vfy_part_t *p = &pl->parts[i];
         const vfy_facts_t *f = p->facts == VFY_NONE ? NULL : &v->facts[p->facts];
@@ -870,15 +908,17 @@ static void report_text(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
             continue;
         }
         if (f->high > f->log_start)
-            fprintf(out, "; kafka holds %lld..%lld", (long long)f->log_start, (long long)f->high - 1);
+            fprintf(out, "; kafka holds %lld..%lld", (long long)f->log_start,
+                    (long long)f->high - 1);
         else
             fprintf(out, "; kafka holds nothing (end %lld)", (long long)f->high);
-        if (f->committed < 0) fprintf(out, ", no committed offset");
+        if (f->committed < 0)
+            fprintf(out, ", no committed offset");
         else
             fprintf(out, ", committed %lld (%s)", (long long)f->committed,
-                    p->reaches_committed > 0    ? "reached"
-                    : p->reaches_committed == 0 ? "NOT reached"
-                                                : "unverified");
+                    p->reaches_committed > 0        ? "reached"
+                        : p->reaches_committed == 0 ? "NOT reached"
+                                                    : "unverified");
         fprintf(out, ", %lld offset%s behind the high watermark\n", (long long)p->behind,
                 p->behind == 1 ? "" : "s");
     }
@@ -887,7 +927,8 @@ static void report_text(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         const vfy_range_t *r = &pl->ranges[i];
         if (r->unverified != VFY_UNV_NONE || !r->data) continue;
         listed++;
-        fprintf(out, "gap       \"%s\" [%d] offsets %lld..%lld: %lld record%s missing (%lld..%lld), ",
+        fprintf(out,
+                "gap       \"%s\" [%d] offsets %lld..%lld: %lld record%s missing (%lld..%lld), ",
                 vfy_strtab_get(&v->topics, r->topic), r->partition, (long long)r->from,
                 (long long)r->to, (long long)r->data, r->data == 1 ? "" : "s",
                 (long long)r->first_data, (long long)r->last_data);
@@ -935,20 +976,26 @@ static void report_text(verify_t *v, const vfy_plan_t *pl, const vfy_verdict_t *
         fprintf(out, "(at most %d findings of each kind are listed; --json has the counts)\n",
                 MAX_LISTED);
     if (vd->complete)
-        fprintf(out, "complete: every data record kafka holds below the archived ends and committed "
+        fprintf(out,
+                "complete: every data record kafka holds below the archived ends and committed "
                 "offsets is in exactly one object%s\n",
                 vd->unverified ? " (some ranges could not be checked, see \"unverified\")" : "");
     else
-        fprintf(out, "INCOMPLETE: %zu gap%s (%lld record%s missing), %zu overlap%s, "
-                "%zu foreign object%s\n", vd->gaps, vd->gaps == 1 ? "" : "s",
-                (long long)vd->missing, vd->missing == 1 ? "" : "s", vd->overlaps,
-                vd->overlaps == 1 ? "" : "s", vd->foreign, vd->foreign == 1 ? "" : "s");
+        fprintf(out,
+                "INCOMPLETE: %zu gap%s (%lld record%s missing), %zu overlap%s, "
+                "%zu foreign object%s\n",
+                vd->gaps, vd->gaps == 1 ? "" : "s", (long long)vd->missing,
+                vd->missing == 1 ? "" : "s", vd->overlaps, vd->overlaps == 1 ? "" : "s",
+                vd->foreign, vd->foreign == 1 ? "" : "s");
 }
 
 /* exit_code: 2 configuration, 3 a server that did not answer */
 static int exit_code(dp_err_t err) {
     switch (err) {
-    case DP_ERR_CONFIG: case DP_ERR_INVALID: case DP_ERR_NOMEM: case DP_ERR_S3: return 2;
+    case DP_ERR_CONFIG:
+    case DP_ERR_INVALID:
+    case DP_ERR_NOMEM:
+    case DP_ERR_S3: return 2;
     default: return 3;
     }
 }
@@ -1032,12 +1079,18 @@ int verify_main(int argc, char **argv) {
     long long parallel = DEFAULT_PARALLEL, max_objects = DEFAULT_MAX_OBJECTS;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:s:jp:m:h", opts, NULL)) != -1) {
-        if (o == 'c') config = optarg;
-        else if (o == 'j') json = 1;
-        else if (o == 's') continue; /* applied after the file, in order */
-        else if (o == 'p' && !parse_count(optarg, 1, 64, &parallel)) continue;
-        else if (o == 'm' && !parse_count(optarg, 1, 1LL << 40, &max_objects)) continue;
-        else if (o == 'P') against = optarg;
+        if (o == 'c')
+            config = optarg;
+        else if (o == 'j')
+            json = 1;
+        else if (o == 's')
+            continue; /* applied after the file, in order */
+        else if (o == 'p' && !parse_count(optarg, 1, 64, &parallel))
+            continue;
+        else if (o == 'm' && !parse_count(optarg, 1, 1LL << 40, &max_objects))
+            continue;
+        else if (o == 'P')
+            against = optarg;
         else {
             if (o == 'p' || o == 'm')
                 fprintf(stderr, "datapipe verify: invalid --%s \"%s\"\n",
@@ -1086,7 +1139,8 @@ int verify_main(int argc, char **argv) {
     if (!err) err = kafka_open(v);
     if (!err) err = kafka_facts(v);
     if (!err)
-        dp_debug(MOD, "kafka: %zu partitions in %lld ms", v->nfacts, (long long)(dp_mono_ms() - t0));
+        dp_debug(MOD, "kafka: %zu partitions in %lld ms", v->nfacts,
+                 (long long)(dp_mono_ms() - t0));
     if (!err) err = s3_scan(v);
     if (!err)
         dp_debug(MOD, "s3: %llu objects listed and read at %lld ms", (unsigned long long)v->listed,
@@ -1098,7 +1152,8 @@ int verify_main(int argc, char **argv) {
     if (!err) {
         vfy_plan_build(&pl, v->objs, v->nobjs, v->facts, v->nfacts);
         err = kafka_check(v, &pl);
-        dp_debug(MOD, "kafka: %zu ranges read at %lld ms", pl.nranges, (long long)(dp_mono_ms() - t0));
+        dp_debug(MOD, "kafka: %zu ranges read at %lld ms", pl.nranges,
+                 (long long)(dp_mono_ms() - t0));
     }
     if (!err && v->rows) err = rows_check(v);
     progress_clear(v);
@@ -1108,8 +1163,10 @@ int verify_main(int argc, char **argv) {
         report_error(v, json, rc, v->errstr);
     } else {
         vfy_plan_finish(&pl, v->facts, v->foreign_total, &vd);
-        if (json) report_json(v, &pl, &vd, stdout);
-        else report_text(v, &pl, &vd, stdout);
+        if (json)
+            report_json(v, &pl, &vd, stdout);
+        else
+            report_text(v, &pl, &vd, stdout);
         if (v->rows && !json) vfy_rows_report_text(v->rows, stdout);
         rc = vd.complete && (!v->rows || vfy_rows_complete(v->rows)) ? 0 : 1;
     }

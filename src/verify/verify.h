@@ -49,13 +49,13 @@ static inline const char *vfy_strtab_get(const vfy_strtab_t *t, uint32_t i) { re
 extern const char *const vfy_exts[4];
 
 typedef struct vfy_key {
-    const char *path;  /* the time path, between topics.dir/ and the file name */
+    const char *path; /* the time path, between topics.dir/ and the file name */
     size_t path_len;
     const char *topic;
     size_t topic_len;
     int32_t partition;
-    int64_t offset;    /* the first offset the name announces */
-    int ext;           /* index into vfy_exts */
+    int64_t offset; /* the first offset the name announces */
+    int ext; /* index into vfy_exts */
 } vfy_key_t;
 
 /* vfy_path_shape: the shape every time path of path.format has: the path
@@ -68,8 +68,8 @@ dp_err_t vfy_path_shape(const char *path_format, long long duration_ms, char *ou
  *   <dir>/<path>/<topic>+<partition>+<offset zero-padded to pad><ext>
  * with path of the given shape; fills out (pointing into key). DP_ERR_INVALID
  * with the reason otherwise. */
-dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int pad,
-                       vfy_key_t *out, char *errstr, size_t errstr_size);
+dp_err_t vfy_parse_key(const char *key, const char *dir, const char *shape, int pad, vfy_key_t *out,
+                       char *errstr, size_t errstr_size);
 
 /* ---- footers ---- */
 
@@ -91,12 +91,12 @@ dp_err_t vfy_read_footer(const uint8_t *tail, size_t len, vfy_footer_t *out, siz
 
 /* vfy_object_t: what is kept of one archived object (32 bytes) */
 typedef struct vfy_object {
-    int64_t start, end;  /* offsets held, inclusive, from the footer */
-    uint32_t topic;      /* topic table index */
-    uint32_t name;       /* name table index: the time path; the whole key when odd_name */
+    int64_t start, end; /* offsets held, inclusive, from the footer */
+    uint32_t topic; /* topic table index */
+    uint32_t name; /* name table index: the time path; the whole key when odd_name */
     int32_t partition;
-    uint8_t ext;         /* vfy_exts index */
-    uint8_t odd_name;    /* the key is not the archive's: name holds the whole key */
+    uint8_t ext; /* vfy_exts index */
+    uint8_t odd_name; /* the key is not the archive's: name holds the whole key */
 } vfy_object_t;
 
 /* vfy_facts_t: what Kafka says about one partition of an archived topic */
@@ -104,33 +104,33 @@ typedef struct vfy_facts {
     uint32_t topic;
     int32_t partition;
     int64_t log_start, high; /* low and high watermark */
-    int64_t committed;       /* the archive group's committed offset, -1 none */
+    int64_t committed; /* the archive group's committed offset, -1 none */
 } vfy_facts_t;
 
 typedef enum {
-    VFY_GAP_BETWEEN,      /* between two objects */
+    VFY_GAP_BETWEEN, /* between two objects */
     VFY_GAP_BEFORE_FIRST, /* from the log start to the first object */
-    VFY_GAP_AFTER_LAST    /* from the last object (or the log start) to the committed offset */
+    VFY_GAP_AFTER_LAST /* from the last object (or the log start) to the committed offset */
 } vfy_gap_kind_t;
 
 typedef enum {
-    VFY_UNV_NONE,          /* verifiable: Kafka holds these offsets */
-    VFY_UNV_BELOW_START,   /* below the log start offset: retention removed them */
-    VFY_UNV_ABOVE_HIGH,    /* at or above the high watermark (a recreated topic?) */
-    VFY_UNV_NO_PARTITION,  /* Kafka has no such topic-partition */
-    VFY_UNV_UNREAD,        /* Kafka did not deliver them (beyond what it let us read) */
-    VFY_UNV_IN_FLIGHT      /* before or between objects, at or above the committed offset: a
+    VFY_UNV_NONE, /* verifiable: Kafka holds these offsets */
+    VFY_UNV_BELOW_START, /* below the log start offset: retention removed them */
+    VFY_UNV_ABOVE_HIGH, /* at or above the high watermark (a recreated topic?) */
+    VFY_UNV_NO_PARTITION, /* Kafka has no such topic-partition */
+    VFY_UNV_UNREAD, /* Kafka did not deliver them (beyond what it let us read) */
+    VFY_UNV_IN_FLIGHT /* before or between objects, at or above the committed offset: a
                               running archive may be writing there while the listing goes by */
 } vfy_unverified_t;
 
 /* vfy_range_t: offsets in no object, to be read from Kafka */
 typedef struct vfy_range {
-    int64_t from, to;       /* inclusive */
+    int64_t from, to; /* inclusive */
     uint32_t topic;
     int32_t partition;
     vfy_gap_kind_t kind;
     vfy_unverified_t unverified;
-    size_t before, after;   /* the objects around it (sorted indices), VFY_NONE at the ends */
+    size_t before, after; /* the objects around it (sorted indices), VFY_NONE at the ends */
     /* filled by the Kafka check (vfy_range_note) */
     int checked;
     int64_t data, first_data, last_data; /* records with a non-null value */
@@ -146,12 +146,12 @@ typedef struct vfy_overlap {
 typedef struct vfy_part {
     uint32_t topic;
     int32_t partition;
-    size_t first_obj, nobj;      /* its slice of the sorted objects */
-    int64_t first_offset;        /* first archived offset, -1 none */
-    int64_t last_offset;         /* last archived offset (the highest end), -1 none */
-    size_t facts;                /* index into the facts, VFY_NONE when Kafka has none */
-    int reaches_committed;       /* 1 yes, 0 no, -1 no committed offset (or unknown) */
-    int64_t behind;              /* offsets from the archive's end to the high watermark */
+    size_t first_obj, nobj; /* its slice of the sorted objects */
+    int64_t first_offset; /* first archived offset, -1 none */
+    int64_t last_offset; /* last archived offset (the highest end), -1 none */
+    size_t facts; /* index into the facts, VFY_NONE when Kafka has none */
+    int reaches_committed; /* 1 yes, 0 no, -1 no committed offset (or unknown) */
+    int64_t behind; /* offsets from the archive's end to the high watermark */
     size_t first_range, nranges; /* its slice of the ranges */
 } vfy_part_t;
 
@@ -187,11 +187,11 @@ void vfy_range_note(vfy_range_t *r, int64_t offset, int is_data);
 
 /* vfy_verdict_t: the counts that decide the exit code */
 typedef struct vfy_verdict {
-    size_t gaps;           /* checked ranges holding data records */
-    int64_t missing;       /* data records in them */
+    size_t gaps; /* checked ranges holding data records */
+    int64_t missing; /* data records in them */
     size_t overlaps;
-    size_t foreign;        /* as counted by the caller */
-    size_t unverified;     /* ranges Kafka could not answer for (do not fail) */
+    size_t foreign; /* as counted by the caller */
+    size_t unverified; /* ranges Kafka could not answer for (do not fail) */
     int complete;
 } vfy_verdict_t;
 
@@ -223,13 +223,13 @@ typedef enum { VFY_ROW_MISSING, VFY_ROW_EXTRA, VFY_ROW_DIFFERS } vfy_row_kind_t;
 /* per table counts */
 typedef struct vfy_table_rows {
     char *schema, *table;
-    char **pk;              /* primary key columns, in key order */
+    char **pk; /* primary key columns, in key order */
     size_t npk;
-    uint64_t changes;       /* archived changes folded */
-    uint64_t keys;          /* keys whose latest state is a row */
-    uint64_t live;          /* rows read from the table */
+    uint64_t changes; /* archived changes folded */
+    uint64_t keys; /* keys whose latest state is a row */
+    uint64_t live; /* rows read from the table */
     uint64_t missing, extra, differs;
-    uint8_t truncated;      /* an archived truncate: order of the latest in trunc */
+    uint8_t truncated; /* an archived truncate: order of the latest in trunc */
     uint8_t trunc_streamed;
     int64_t trunc_lsn, trunc_seq;
 } vfy_table_rows_t;

@@ -47,7 +47,8 @@ static void roundtrip(const uint8_t *data, size_t size) {
             const char *text = dp_avro_schema_json(s, &len);
             if (dp_avro_reader_new(text, len, &r, err, sizeof err) != DP_OK) abort();
             if (dp_avro_to_json(r, bin.data, bin.len, &json, err, sizeof err) != DP_OK) abort();
-            if (dp_json_parse(&back, (const char *)json.data, json.len, 1u << 20, err, sizeof err) != DP_OK)
+            if (dp_json_parse(&back, (const char *)json.data, json.len, 1u << 20, err,
+                              sizeof err) != DP_OK)
                 abort();
             if (dp_avro_encode(s, &back, 0, &bin2, err, sizeof err) != DP_OK) abort();
             if (bin.len != bin2.len || memcmp(bin.data, bin2.data, bin.len) != 0) abort();

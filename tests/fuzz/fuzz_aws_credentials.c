@@ -28,8 +28,7 @@ static void run(const uint8_t *data, size_t size, const char *profile) {
     memset(&store, 0, sizeof store);
     int found = s3_credentials_parse_profile(text, profile, &store);
     if (found != 0 && found != 1) __builtin_trap();
-    if (!found && (store.access_key || store.secret_key || store.session_token))
-        __builtin_trap();
+    if (!found && (store.access_key || store.secret_key || store.session_token)) __builtin_trap();
     check_value(data, size, store.access_key);
     check_value(data, size, store.secret_key);
     check_value(data, size, store.session_token);

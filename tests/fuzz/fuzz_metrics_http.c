@@ -41,9 +41,12 @@ static void check_label(dp_metrics_t *m, const char *value) {
         if (*p == '\n' || !*p) abort(); /* a raw newline would end the sample */
         if (*p == '\\') {
             p++;
-            if (*p == 'n') got[n++] = '\n';
-            else if (*p == '\\' || *p == '"') got[n++] = *p;
-            else abort();
+            if (*p == 'n')
+                got[n++] = '\n';
+            else if (*p == '\\' || *p == '"')
+                got[n++] = *p;
+            else
+                abort();
         } else {
             got[n++] = *p;
         }

@@ -43,24 +43,32 @@ static void test_s3_list(void) {
     CHECK_EQ_INT(list("<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>a&amp;b"
                       "</Key><Size>3</Size></Contents><Contents><Key>c</Key><Size>4</Size>"
                       "</Contents><NextContinuationToken>t&lt;1</NextContinuationToken>"
-                      "</ListBucketResult>", &k, &token, &tr, &st), DP_OK);
+                      "</ListBucketResult>",
+                      &k, &token, &tr, &st),
+                 DP_OK);
     CHECK_EQ_STR(k.all, "a&b|c|");
     CHECK_EQ_INT(k.total, 7);
     CHECK_EQ_INT(tr, 1);
     CHECK_EQ_INT(st, 0);
     CHECK_EQ_STR((const char *)token.data, "t<1");
     CHECK_EQ_INT(list("<IsTruncated>false</IsTruncated><NextContinuationToken>x"
-                      "</NextContinuationToken>", &k, &token, &tr, &st), DP_OK);
+                      "</NextContinuationToken>",
+                      &k, &token, &tr, &st),
+                 DP_OK);
     CHECK_EQ_INT(tr, 0);
     CHECK_EQ_INT(token.len, 0);
     CHECK_EQ_INT(list("<IsTruncated>true</IsTruncated><NextContinuationToken>&bad;"
-                      "</NextContinuationToken>", &k, &token, &tr, &st), DP_OK);
+                      "</NextContinuationToken>",
+                      &k, &token, &tr, &st),
+                 DP_OK);
     CHECK_EQ_INT(tr, 1);
     CHECK_EQ_INT(token.len, 0); /* unreadable: the caller reports a missing token */
     CHECK_EQ_INT(list("<Contents><Key>a</Key></Contents>", &k, &token, &tr, &st), DP_ERR_PROTO);
     CHECK_EQ_INT(st, 0);
     CHECK_EQ_INT(list("<Contents><Key>stop</Key><Size>1</Size></Contents><Contents><Key>b</Key>"
-                      "<Size>1</Size></Contents>", &k, &token, &tr, &st), DP_ERR_FULL);
+                      "<Size>1</Size></Contents>",
+                      &k, &token, &tr, &st),
+                 DP_ERR_FULL);
     CHECK_EQ_INT(st, 1);
     CHECK_EQ_STR(k.all, "stop|");
     dp_buf_fini(&token);
@@ -129,7 +137,8 @@ static void test_position(void) {
     capture_eos_pos_t p = {0};
     CHECK_EQ_INT(pos("{\"lsn_commit\":24023128,\"records\":17,\"complete\":false}", &p), 1);
     CHECK(p.lsn_commit == 24023128 && p.records == 17 && !p.complete && !p.snapshot && p.valid);
-    CHECK_EQ_INT(pos("{\"complete\":true,\"snapshot\":true,\"records\":0,\"lsn_commit\":0}", &p), 1);
+    CHECK_EQ_INT(pos("{\"complete\":true,\"snapshot\":true,\"records\":0,\"lsn_commit\":0}", &p),
+                 1);
     CHECK(p.lsn_commit == 0 && p.records == 0 && p.complete && p.snapshot && p.valid);
     p.records = 99;
     CHECK_EQ_INT(pos("{\"lsn_commit\":-1,\"records\":1,\"complete\":true}", &p), 0);

@@ -183,19 +183,19 @@ static void test_custom_policy_and_its_bounds(void) {
     CHECK_EQ_INT(dp_breaker_state(&b), DP_BREAKER_CLOSED);
 
     dp_breaker_policy_t bad[] = {
-        {0, 30000, 3}, {DP_BREAKER_MAX_COUNT + 1, 30000, 3}, {5, -1, 3},
-        {5, DP_BREAKER_MAX_OPEN_MS + 1, 3}, {5, 30000, 0}, {5, 30000, DP_BREAKER_MAX_COUNT + 1},
+        {0, 30000, 3}, {DP_BREAKER_MAX_COUNT + 1, 30000, 3},
+        {5, -1, 3},    {5, DP_BREAKER_MAX_OPEN_MS + 1, 3},
+        {5, 30000, 0}, {5, 30000, DP_BREAKER_MAX_COUNT + 1},
     };
     const char *names[] = {"failure threshold", "failure threshold", "open time",
-                           "open time", "half-open calls", "half-open calls"};
+                           "open time",         "half-open calls",   "half-open calls"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
         CHECK_EQ_INT(dp_breaker_init(&b, &bad[i], err, sizeof err), DP_ERR_INVALID);
         CHECK(strstr(err, names[i]) != NULL);
         CHECK_EQ_INT(b.policy.failure_threshold, 5); /* the default policy */
     }
-    dp_breaker_policy_t edge = {DP_BREAKER_MAX_COUNT, DP_BREAKER_MAX_OPEN_MS,
-                                DP_BREAKER_MAX_COUNT};
+    dp_breaker_policy_t edge = {DP_BREAKER_MAX_COUNT, DP_BREAKER_MAX_OPEN_MS, DP_BREAKER_MAX_COUNT};
     CHECK_EQ_INT(dp_breaker_init(&b, &edge, err, sizeof err), DP_OK);
     CHECK_EQ_INT(b.policy.open_ms, DP_BREAKER_MAX_OPEN_MS);
 }

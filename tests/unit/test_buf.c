@@ -17,8 +17,9 @@ static void test_put_int(void) {
     dp_buf_put_u64(&b, UINT64_MAX);
     dp_buf_putc(&b, ' ');
     dp_buf_put_u64(&b, 1700000000123456ULL);
-    CHECK_EQ_STR(dp_buf_cstr(&b), "0 -1 -9223372036854775808 9223372036854775807 "
-                                  "18446744073709551615 1700000000123456");
+    CHECK_EQ_STR(dp_buf_cstr(&b),
+                 "0 -1 -9223372036854775808 9223372036854775807 "
+                 "18446744073709551615 1700000000123456");
     dp_buf_fini(&b);
     /* at the bound: refused whole, as any append */
     dp_buf_init(&b, 3);

@@ -21,8 +21,10 @@ static dp_err_t load(capture_settings_t *s, const char *text, char *err, size_t 
     return e;
 }
 
-#define REQ "\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\"," \
-            "\"kafka.bootstrap.servers\":\"k:9092\""
+#define REQ                                                                                        \
+    "\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic."       \
+    "prefix\":\"p\","                                                                              \
+    "\"kafka.bootstrap.servers\":\"k:9092\""
 
 /* a value that came from ${env:} or ${file:} is never printed; --set
  * resolves references like the file does; an unknown time zone or a bad
@@ -41,7 +43,8 @@ static void test_refs_and_validators(void) {
                  DP_ERR_CONFIG);
     CHECK(strstr(err, "s3cr3t-value-x") == NULL);
     CHECK(strstr(err, "\"snapshot.mode\"") != NULL);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"skipped.operations\":\"c,x\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"skipped.operations\":\"c,x\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"skipped.operations\"") != NULL);
     CHECK_EQ_INT(load(&s, "{" REQ ",\"skipped.operations\":\"c, u\"}", err, sizeof err), DP_OK);
     cfg_free(&capture_config_table, &s);
@@ -54,7 +57,8 @@ static void test_refs_and_validators(void) {
     CHECK_EQ_INT(write(fd, doc, strlen(doc)), strlen(doc));
     close(fd);
     setenv("DP_TEST_PW", "pw-from-env", 1);
-    char a0[] = "capture", a1[] = "--config", a3[] = "--set", a4[] = "database.password=${env:DP_TEST_PW}";
+    char a0[] = "capture", a1[] = "--config", a3[] = "--set",
+         a4[] = "database.password=${env:DP_TEST_PW}";
     char *argv[] = {a0, a1, path, a3, a4, NULL};
     memset(&s, 0, sizeof s);
     CHECK_EQ_INT(cfg_load_cli(&capture_config_table, &s, 5, argv), 0);
@@ -76,13 +80,15 @@ static void test_refs_and_validators(void) {
     archive_settings_t a;
     memset(&a, 0, sizeof a);
     cfg_defaults(&archive_config_table, &a, err, sizeof err);
-    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "Test/Zone", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "Test/Zone", err, sizeof err),
+                 DP_OK);
     CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "UTC", err, sizeof err), DP_OK);
     CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "Mars/Olympus", err, sizeof err),
                  DP_ERR_CONFIG);
     CHECK(strstr(err, "\"timezone\"") != NULL);
-    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "timezone", "../../etc/passwd", err, sizeof err),
-                 DP_ERR_CONFIG);
+    CHECK_EQ_INT(
+        cfg_set(&archive_config_table, &a, "timezone", "../../etc/passwd", err, sizeof err),
+        DP_ERR_CONFIG);
     cfg_free(&archive_config_table, &a);
     unsetenv("TZDIR");
     unlink(zone);
@@ -109,8 +115,10 @@ static void test_shared_keys_and_finalize(void) {
     char err[1024];
     archive_settings_t a;
     memset(&a, 0, sizeof a);
-    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\ndatapipe.metrics.port=9\n",
-                              err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\ndatapipe.metrics.port=9\n",
+                              err, sizeof err),
+                 DP_OK);
     CHECK_EQ_STR(cfg_kv_get(&a.svc.kafka, "bootstrap.servers"), "k:1");
     CHECK_EQ_INT(a.svc.metrics_port, 9);
     CHECK_EQ_STR(a.svc.metrics_host, "127.0.0.1");
@@ -120,17 +128,25 @@ static void test_shared_keys_and_finalize(void) {
     CHECK_EQ_INT(load_archive(&a, "kafka.bootstrap.servers=k:1\n", err, sizeof err), DP_ERR_CONFIG);
     CHECK(strstr(err, "exactly one of \"topics.regex\" and \"topics\"") != NULL);
     CHECK_EQ_INT(load_archive(&a, "topics=t\ntopics.regex=t.*\nkafka.bootstrap.servers=k:1\n", err,
-                              sizeof err), DP_ERR_CONFIG);
+                              sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "exactly one of") != NULL);
-    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\nerrors.tolerance=all\n", err,
-                              sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\nerrors.tolerance=all\n",
+                              err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"errors.deadletterqueue.topic.name\"") != NULL);
-    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\n"
-                              "timestamp.extractor=RecordField\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "timestamp.extractor=RecordField\n",
+                              err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"timestamp.field\"") != NULL);
     setenv("DP_TEST_SECRET", "s3cr3t-value-y", 1);
-    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\n"
-                              "path.format=${env:DP_TEST_SECRET}\n", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "path.format=${env:DP_TEST_SECRET}\n",
+                              err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"path.format\"") != NULL);
     CHECK(strstr(err, "s3cr3t-value-y") == NULL);
     cfg_free(&archive_config_table, &a);
@@ -154,7 +170,9 @@ int main(void) {
     memset(&s, 0, sizeof s);
     char err[1024];
     /* REST form with defaults */
-    CHECK_EQ_INT(load(&s, "{\"name\":\"c1\",\"config\":{" REQ ",\"database.port\":\"25432\"}}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load(&s, "{\"name\":\"c1\",\"config\":{" REQ ",\"database.port\":\"25432\"}}", err,
+                      sizeof err),
+                 DP_OK);
     CHECK_EQ_STR(s.name, "c1");
     CHECK_EQ_INT(s.port, 25432);
     CHECK_EQ_STR(s.slot_name, "debezium");
@@ -162,19 +180,27 @@ int main(void) {
     CHECK_EQ_INT(s.tombstones_on_delete, 1);
     CHECK_EQ_INT(s.max_queue_size, 8192);
     /* flat form, numbers and booleans as JSON literals */
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":5433,\"tombstones.on.delete\":false}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":5433,\"tombstones.on.delete\":false}", err,
+                      sizeof err),
+                 DP_OK);
     CHECK_EQ_INT(s.port, 5433);
     CHECK_EQ_INT(s.tombstones_on_delete, 0);
     /* properties form */
-    CHECK_EQ_INT(load(&s, "# comment\n! also\ndatabase.hostname = h\ndatabase.user: u\n"
-                          "database.dbname=d\ntopic.prefix=p\nkafka.bootstrap.servers=b:1\n"
-                          "publication.autocreate.mode=filtered\n", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load(&s,
+                      "# comment\n! also\ndatabase.hostname = h\ndatabase.user: u\n"
+                      "database.dbname=d\ntopic.prefix=p\nkafka.bootstrap.servers=b:1\n"
+                      "publication.autocreate.mode=filtered\n",
+                      err, sizeof err),
+                 DP_OK);
     CHECK_EQ_STR(cfg_kv_get(&s.svc.kafka, "bootstrap.servers"), "b:1");
     CHECK_EQ_INT(s.publication_autocreate_mode, 2);
     /* deprecated alias */
-    CHECK_EQ_INT(load(&s, "{\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\","
-                          "\"database.server.name\":\"postgres\",\"kafka.bootstrap.servers\":\"b:1\"}",
-                      err, sizeof err), DP_OK);
+    CHECK_EQ_INT(
+        load(&s,
+             "{\"database.hostname\":\"h\",\"database.user\":\"u\",\"database.dbname\":\"d\","
+             "\"database.server.name\":\"postgres\",\"kafka.bootstrap.servers\":\"b:1\"}",
+             err, sizeof err),
+        DP_OK);
     CHECK_EQ_STR(s.topic_prefix, "postgres");
     /* errors name the key */
     CHECK_EQ_INT(load(&s, "{" REQ ",\"databse.port\":\"1\"}", err, sizeof err), DP_ERR_CONFIG);
@@ -185,46 +211,66 @@ int main(void) {
     CHECK(strstr(err, "out of range") != NULL);
     CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"0\"}", err, sizeof err), DP_ERR_CONFIG);
     CHECK_EQ_INT(load(&s, "{" REQ ",\"database.port\":\"65535\"}", err, sizeof err), DP_OK);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"sometimes\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"sometimes\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"snapshot.mode\"") != NULL);
     /* the handling modes: Debezium's names, its defaults, the dbz_*_mode_t values */
     CHECK_EQ_INT(load(&s, "{" REQ "}", err, sizeof err), DP_OK);
     CHECK_EQ_INT(s.decimal_handling_mode, DBZ_DECIMAL_PRECISE);
     CHECK_EQ_INT(s.time_precision_mode, DBZ_TIME_ADAPTIVE);
     CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_BYTES);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"decimal.handling.mode\":\"string\",\"time.precision.mode\":"
-                          "\"adaptive_time_microseconds\",\"binary.handling.mode\":\"base64-url-safe\"}",
-                      err, sizeof err), DP_OK);
+    CHECK_EQ_INT(
+        load(&s,
+             "{" REQ ",\"decimal.handling.mode\":\"string\",\"time.precision.mode\":"
+             "\"adaptive_time_microseconds\",\"binary.handling.mode\":\"base64-url-safe\"}",
+             err, sizeof err),
+        DP_OK);
     CHECK_EQ_INT(s.decimal_handling_mode, DBZ_DECIMAL_STRING);
     CHECK_EQ_INT(s.time_precision_mode, DBZ_TIME_ADAPTIVE_TIME_MICROSECONDS);
     CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_BASE64_URL_SAFE);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"decimal.handling.mode\":\"double\",\"time.precision.mode\":"
-                          "\"connect\",\"binary.handling.mode\":\"hex\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load(&s,
+                      "{" REQ ",\"decimal.handling.mode\":\"double\",\"time.precision.mode\":"
+                      "\"connect\",\"binary.handling.mode\":\"hex\"}",
+                      err, sizeof err),
+                 DP_OK);
     CHECK_EQ_INT(s.decimal_handling_mode, DBZ_DECIMAL_DOUBLE);
     CHECK_EQ_INT(s.time_precision_mode, DBZ_TIME_CONNECT);
     CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_HEX);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"binary.handling.mode\":\"base32\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"binary.handling.mode\":\"base32\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"binary.handling.mode\"") != NULL);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"time.precision.mode\":\"nanos\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"time.precision.mode\":\"nanos\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"time.precision.mode\"") != NULL);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"plugin.name\":\"decoderbufs\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"plugin.name\":\"decoderbufs\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"plugin.name\"") != NULL);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.drop.on.stop\":\"yes\"}", err, sizeof err), DP_ERR_CONFIG);
-    CHECK_EQ_INT(load(&s, "{\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.drop.on.stop\":\"yes\"}", err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s,
+                      "{\"database.user\":\"u\",\"database.dbname\":\"d\",\"topic.prefix\":\"p\"}",
+                      err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "missing required configuration key \"database.hostname\"") != NULL);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.name\":{\"nested\":1}}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"slot.name\":{\"nested\":1}}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"slot.name\"") != NULL);
     CHECK_EQ_INT(load(&s, "{" REQ, err, sizeof err), DP_ERR_CONFIG);
     CHECK(strstr(err, "json:") != NULL);
-    CHECK_EQ_INT(load(&s, "{\"name\":\"x\",\"config\":{" REQ "},\"tasks\":[]}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{\"name\":\"x\",\"config\":{" REQ "},\"tasks\":[]}", err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "\"tasks\"") != NULL);
     CHECK_EQ_INT(load(&s, "database.hostname\n", err, sizeof err), DP_ERR_CONFIG);
     CHECK(strstr(err, "test:1") != NULL);
     /* references */
     setenv("DP_TEST_HOST", "db.example", 1);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.hostname\":\"${env:DP_TEST_HOST}\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(
+        load(&s, "{" REQ ",\"database.hostname\":\"${env:DP_TEST_HOST}\"}", err, sizeof err),
+        DP_OK);
     CHECK_EQ_STR(s.hostname, "db.example");
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.hostname\":\"${env:DP_TEST_UNSET_VAR}\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(
+        load(&s, "{" REQ ",\"database.hostname\":\"${env:DP_TEST_UNSET_VAR}\"}", err, sizeof err),
+        DP_ERR_CONFIG);
     CHECK(strstr(err, "DP_TEST_UNSET_VAR") != NULL);
     char path[] = "/tmp/dp-test-secret-XXXXXX";
     int fd = mkstemp(path);
@@ -236,14 +282,17 @@ int main(void) {
     snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"${file:%s:password}\"}", path);
     CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_OK);
     CHECK_EQ_STR(s.password, "s3cr=t");
-    snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"pre-${file:%s:other}-post\"}", path);
+    snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"pre-${file:%s:other}-post\"}",
+             path);
     CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_OK);
     CHECK_EQ_STR(s.password, "pre-x-post");
     snprintf(doc, sizeof doc, "{" REQ ",\"database.password\":\"${file:%s:nokey}\"}", path);
     CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_ERR_CONFIG);
     CHECK(strstr(err, "\"nokey\"") != NULL);
     unlink(path);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.password\":\"${file:/nonexistent/x:password}\"}", err, sizeof err), DP_ERR_CONFIG);
+    CHECK_EQ_INT(load(&s, "{" REQ ",\"database.password\":\"${file:/nonexistent/x:password}\"}",
+                      err, sizeof err),
+                 DP_ERR_CONFIG);
     CHECK(strstr(err, "/nonexistent/x") != NULL);
     /* a literal ${ that is not a provider reference is kept */
     CHECK_EQ_INT(load(&s, "{" REQ ",\"database.password\":\"a${b}c\"}", err, sizeof err), DP_OK);
@@ -251,24 +300,36 @@ int main(void) {
     cfg_free(&capture_config_table, &s);
 
     /* the shipped configs load (their ${env:...} set here) */
-    const char *envs[] = {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "KAFKA_BOOTSTRAP_SERVERS",
-                          "AWS_REGION", "S3_BUCKET", "S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+    const char *envs[] = {"PGHOST",
+                          "PGPORT",
+                          "PGUSER",
+                          "PGPASSWORD",
+                          "KAFKA_BOOTSTRAP_SERVERS",
+                          "AWS_REGION",
+                          "S3_BUCKET",
+                          "S3_ENDPOINT_URL",
+                          "AWS_ACCESS_KEY_ID",
                           "AWS_SECRET_ACCESS_KEY"};
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) setenv(envs[i], "1", 1);
     memset(&s, 0, sizeof s);
-    CHECK_EQ_INT(cfg_load(&capture_config_table, &s, "config/postgres-cdc-connector.json", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(
+        cfg_load(&capture_config_table, &s, "config/postgres-cdc-connector.json", err, sizeof err),
+        DP_OK);
     CHECK_EQ_STR(s.name, "postgres-cdc-connector");
     CHECK_EQ_STR(s.slot_name, "debezium_slot");
     cfg_free(&capture_config_table, &s);
     archive_settings_t a;
     memset(&a, 0, sizeof a);
-    CHECK_EQ_INT(cfg_load(&archive_config_table, &a, "config/s3-sink-connector.json", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(
+        cfg_load(&archive_config_table, &a, "config/s3-sink-connector.json", err, sizeof err),
+        DP_OK);
     CHECK_EQ_INT(a.flush_size, 1000);
     CHECK_EQ_INT(a.parquet_codec, PQT_CODEC_SNAPPY);
     CHECK_EQ_STR(a.topics_dir, "cdc-events");
     CHECK_EQ_INT(a.behavior_on_null_values, ARC_NULL_IGNORE);
-    CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "behavior.on.null.values", "FAIL", err, sizeof err),
-                 DP_OK);
+    CHECK_EQ_INT(
+        cfg_set(&archive_config_table, &a, "behavior.on.null.values", "FAIL", err, sizeof err),
+        DP_OK);
     CHECK_EQ_INT(a.behavior_on_null_values, ARC_NULL_FAIL);
     CHECK_EQ_INT(cfg_set(&archive_config_table, &a, "parquet.codec", "lz4", err, sizeof err),
                  DP_ERR_CONFIG);
@@ -277,8 +338,11 @@ int main(void) {
     cfg_free(&archive_config_table, &a);
     /* enum keys hold the C enum's value, not a position */
     memset(&s, 0, sizeof s);
-    CHECK_EQ_INT(load(&s, "{" REQ ",\"snapshot.mode\":\"never\",\"publication.autocreate.mode\":"
-                      "\"disabled\",\"binary.handling.mode\":\"hex\"}", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(load(&s,
+                      "{" REQ ",\"snapshot.mode\":\"never\",\"publication.autocreate.mode\":"
+                      "\"disabled\",\"binary.handling.mode\":\"hex\"}",
+                      err, sizeof err),
+                 DP_OK);
     CHECK_EQ_INT(s.snapshot_mode, CAPTURE_SNAPSHOT_NEVER);
     CHECK_EQ_INT(s.publication_autocreate_mode, REPL_PUB_DISABLED);
     CHECK_EQ_INT(s.binary_handling_mode, DBZ_BINARY_HEX);

@@ -13,10 +13,17 @@
 #include "testlib.h"
 
 static void clear_env(void) {
-    const char *vars[] = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                          "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_ROLE_ARN",
-                          "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
-                          "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", "AWS_REGION",
+    const char *vars[] = {"AWS_ACCESS_KEY_ID",
+                          "AWS_SECRET_ACCESS_KEY",
+                          "AWS_SESSION_TOKEN",
+                          "AWS_SHARED_CREDENTIALS_FILE",
+                          "AWS_PROFILE",
+                          "AWS_ROLE_ARN",
+                          "AWS_WEB_IDENTITY_TOKEN_FILE",
+                          "AWS_ROLE_SESSION_NAME",
+                          "AWS_ENDPOINT_URL_STS",
+                          "AWS_ENDPOINT_URL",
+                          "AWS_REGION",
                           "AWS_DEFAULT_REGION"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
 }
@@ -37,7 +44,7 @@ static void test_parse_time(void) {
     CHECK_EQ_INT(t("2026-11-24T08:00:00.5Z"), 1795507200500LL);
     CHECK_EQ_INT(t("2026-11-24T08:00:00.123Z"), 1795507200123LL);
     CHECK_EQ_INT(t("2026-11-24T08:00:00.123999999Z"), 1795507200123LL); /* 9 digits, truncated */
-    CHECK_EQ_INT(t("2026-11-24T08:00:00.1234567890Z"), -1);            /* 10 digits */
+    CHECK_EQ_INT(t("2026-11-24T08:00:00.1234567890Z"), -1); /* 10 digits */
     CHECK_EQ_INT(t("2026-11-24T08:00:00.Z"), -1);
     CHECK_EQ_INT(t("2024-02-29T12:34:56Z"), 1709210096000LL); /* leap day */
     CHECK_EQ_INT(t("2023-02-29T00:00:00Z"), -1);
@@ -55,7 +62,7 @@ static void test_parse_time(void) {
     CHECK_EQ_INT(t("2026-01-01T24:00:00Z"), -1);
     CHECK_EQ_INT(t("2026-01-01T00:60:00Z"), -1);
     CHECK_EQ_INT(t("2026-01-01T00:00:60Z"), -1);
-    CHECK_EQ_INT(t("2026-11-24T08:00:00"), -1);       /* no zone */
+    CHECK_EQ_INT(t("2026-11-24T08:00:00"), -1); /* no zone */
     CHECK_EQ_INT(t("2026-11-24T08:00:00+01:00"), -1); /* not UTC */
     CHECK_EQ_INT(t("2026-11-24T08:00:00Zjunk"), -1);
     CHECK_EQ_INT(t("2026-11-24 08:00:00Z"), -1);
@@ -65,16 +72,18 @@ static void test_parse_time(void) {
 
 /* ---- the STS answer ---- */
 
-#define ANSWER(creds)                                                                    \
-    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n" \
-    "  <AssumeRoleWithWebIdentityResult>\n"                                              \
-    "    <SubjectFromWebIdentityToken>system:serviceaccount:cdc:archive</SubjectFromWebIdentityToken>\n" \
-    "    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/r/s</Arn>"           \
-    "<AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>\n"                           \
-    "    <Credentials>\n" creds "    </Credentials>\n"                                   \
-    "    <Provider>oidc.eks.amazonaws.com</Provider>\n"                                  \
-    "  </AssumeRoleWithWebIdentityResult>\n"                                             \
-    "  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>\n"                \
+#define ANSWER(creds)                                                                              \
+    "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"    \
+    "  <AssumeRoleWithWebIdentityResult>\n"                                                        \
+    "    "                                                                                         \
+    "<SubjectFromWebIdentityToken>system:serviceaccount:cdc:archive</"                             \
+    "SubjectFromWebIdentityToken>\n"                                                               \
+    "    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/r/s</Arn>"                   \
+    "<AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser>\n"                                    \
+    "    <Credentials>\n" creds "    </Credentials>\n"                                             \
+    "    <Provider>oidc.eks.amazonaws.com</Provider>\n"                                            \
+    "  </AssumeRoleWithWebIdentityResult>\n"                                                       \
+    "  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>\n"                          \
     "</AssumeRoleWithWebIdentityResponse>\n"
 
 static dp_err_t parse(const char *doc, s3_sts_credentials_t *c, char *err, size_t n) {
@@ -84,10 +93,11 @@ static dp_err_t parse(const char *doc, s3_sts_credentials_t *c, char *err, size_
 static void test_parse_answer(void) {
     char err[256];
     s3_sts_credentials_t c;
-    const char *full = ANSWER("      <SessionToken>FwoGZX&amp;tok/en==</SessionToken>\n"
-                              "      <SecretAccessKey> wJal&#x2F;rXUtnFEMI+K&lt;MDENG </SecretAccessKey>\n"
-                              "      <Expiration>2026-11-24T08:00:00Z</Expiration>\n"
-                              "      <AccessKeyId>ASIAEXAMPLE</AccessKeyId>\n");
+    const char *full =
+        ANSWER("      <SessionToken>FwoGZX&amp;tok/en==</SessionToken>\n"
+               "      <SecretAccessKey> wJal&#x2F;rXUtnFEMI+K&lt;MDENG </SecretAccessKey>\n"
+               "      <Expiration>2026-11-24T08:00:00Z</Expiration>\n"
+               "      <AccessKeyId>ASIAEXAMPLE</AccessKeyId>\n");
     CHECK_EQ_INT(parse(full, &c, err, sizeof err), DP_OK);
     CHECK_EQ_STR(c.access_key, "ASIAEXAMPLE");
     CHECK_EQ_STR(c.secret_key, "wJal/rXUtnFEMI+K<MDENG");

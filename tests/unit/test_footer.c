@@ -21,8 +21,10 @@ static void write_file(dp_buf_t *out, int rows) {
     char err[256], v[32];
     for (int i = 0; i < rows; i++) {
         snprintf(v, sizeof v, "row %d", i);
-        if (i % 3) pqt_write_bytes(w, 0, v, strlen(v), err, sizeof err);
-        else pqt_write_null(w, 0, err, sizeof err);
+        if (i % 3)
+            pqt_write_bytes(w, 0, v, strlen(v), err, sizeof err);
+        else
+            pqt_write_null(w, 0, err, sizeof err);
         pqt_write_int64(w, 1, i, err, sizeof err);
         pqt_end_row(w, err, sizeof err);
     }
@@ -58,11 +60,11 @@ int main(void) {
     /* a short tail: DP_ERR_FULL and the size to read; that size works */
     size_t tail = 40;
     const uint8_t *end = f.data + f.len;
-    CHECK(pqt_footer_kv(end - tail, tail, "datapipe.kafka.end.offset", out, sizeof out, &need,
-                        err, sizeof err) == DP_ERR_FULL);
+    CHECK(pqt_footer_kv(end - tail, tail, "datapipe.kafka.end.offset", out, sizeof out, &need, err,
+                        sizeof err) == DP_ERR_FULL);
     CHECK(need > tail && need < f.len);
-    CHECK(pqt_footer_kv(end - need, need, "datapipe.kafka.end.offset", out, sizeof out, &need,
-                        err, sizeof err) == DP_OK);
+    CHECK(pqt_footer_kv(end - need, need, "datapipe.kafka.end.offset", out, sizeof out, &need, err,
+                        sizeof err) == DP_OK);
     CHECK_EQ_STR(out, "123456789");
 
     /* not Parquet, truncated, corrupted */

@@ -88,8 +88,8 @@ int main(void) {
     CHECK(!parses("\"\\u12\""));
     CHECK(!parses("\"tab\there\""));
     CHECK(!parses("\"\xff\""));
-    CHECK(!parses("\"\xc0\x80\""));       /* overlong */
-    CHECK(!parses("\"\xed\xa0\x80\""));   /* UTF-16 surrogate in UTF-8 */
+    CHECK(!parses("\"\xc0\x80\"")); /* overlong */
+    CHECK(!parses("\"\xed\xa0\x80\"")); /* UTF-16 surrogate in UTF-8 */
     CHECK(!parses("nul"));
     CHECK(!parses("{} {}"));
     /* nesting: 64 deep is fine, 65 is not */
@@ -112,7 +112,8 @@ int main(void) {
     }
 
     /* lookups and decoding */
-    const char *doc = "{\"payload\":{\"op\":\"c\",\"name\":\"a\\\"b\\u00e9\\ud83d\\ude00\\ud800\",\"n\":-42}}";
+    const char *doc =
+        "{\"payload\":{\"op\":\"c\",\"name\":\"a\\\"b\\u00e9\\ud83d\\ude00\\ud800\",\"n\":-42}}";
     dp_json_t j = {0};
     char err[128];
     CHECK_EQ_INT(dp_json_parse(&j, doc, strlen(doc), 100, err, sizeof err), DP_OK);

@@ -26,7 +26,8 @@ int main(void) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     CHECK_EQ_INT(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof errstr),
                  RD_KAFKA_CONF_OK);
-    CHECK_EQ_INT(rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr), RD_KAFKA_CONF_OK);
+    CHECK_EQ_INT(rd_kafka_conf_set(conf, "linger.ms", "0", errstr, sizeof errstr),
+                 RD_KAFKA_CONF_OK);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     CHECK(rk != NULL);

@@ -36,7 +36,8 @@ static void test_format_counter_gauge(void) {
     CHECK(dp_metric_series(ev, v1) == dp_metric_series(ev, v1)); /* same series on reuse */
     dp_metric_set(dp_metric_series(g, NULL), 1234567890123.0);
     char *t = render(m);
-    CHECK(strncmp(t, "# HELP dp_events_total Events by table.\n# TYPE dp_events_total counter\n", 70) == 0);
+    CHECK(strncmp(t, "# HELP dp_events_total Events by table.\n# TYPE dp_events_total counter\n",
+                  70) == 0);
     CHECK(has(t, "dp_events_total{table=\"public.users\",operation=\"c\"} 3"));
     CHECK(has(t, "dp_events_total{table=\"public.users\",operation=\"u\"} 1"));
     CHECK(has(t, "# TYPE dp_lag_bytes gauge"));
@@ -56,7 +57,8 @@ static void test_format_counter_gauge(void) {
 
 static void test_names_rejected(void) {
     dp_metrics_t *m = dp_metrics_new(0);
-    static const char *const bad[] = {"bad-label"}, *const reserved[] = {"__x"}, *const le[] = {"le"};
+    static const char *const bad[] = {"bad-label"}, *const reserved[] = {"__x"},
+                             *const le[] = {"le"};
     CHECK(dp_metric_counter(m, "1abc", "", 0, NULL) == NULL);
     CHECK(dp_metric_counter(m, "a b", "", 0, NULL) == NULL);
     CHECK(dp_metric_counter(m, "", "", 0, NULL) == NULL);
@@ -81,7 +83,8 @@ static void test_names_rejected(void) {
 static void test_escaping(void) {
     dp_metrics_t *m = dp_metrics_new(0);
     static const char *const l[] = {"v"};
-    dp_metric_t *f = dp_metric_counter(m, "esc_total", "help with \\ and\nnewline \"quoted\"", 1, l);
+    dp_metric_t *f =
+        dp_metric_counter(m, "esc_total", "help with \\ and\nnewline \"quoted\"", 1, l);
     const char *v[] = {"a\\b\"c\nd"};
     dp_metric_inc(dp_metric_series(f, v));
     const char *u[] = {"Zoë 李"};
@@ -225,7 +228,8 @@ static void test_http(void) {
     free(r);
     dp_metrics_set_health(m, 0, "kafka delivery failed");
     r = handle(m, "GET /health HTTP/1.1\r\n\r\n");
-    CHECK(strncmp(r, "HTTP/1.1 503 ", 13) == 0 && strstr(r, "\r\n\r\nkafka delivery failed\n") != NULL);
+    CHECK(strncmp(r, "HTTP/1.1 503 ", 13) == 0 &&
+          strstr(r, "\r\n\r\nkafka delivery failed\n") != NULL);
     free(r);
     r = handle(m, "GET / HTTP/1.1\r\n\r\n");
     CHECK(strncmp(r, "HTTP/1.1 404 ", 13) == 0);

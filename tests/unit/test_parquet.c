@@ -86,7 +86,9 @@ static long rle_decode(const uint8_t *p, size_t len, int bw, uint32_t *out, size
 }
 
 /* prng: splitmix64, deterministic across platforms. */
-typedef struct prng { uint64_t s; } prng_t;
+typedef struct prng {
+    uint64_t s;
+} prng_t;
 
 static uint64_t rnd(prng_t *r) {
     uint64_t z = (r->s += UINT64_C(0x9E3779B97F4A7C15));
@@ -130,19 +132,19 @@ static void test_thrift_fields(void) {
     pqt_thrift_t t;
     pqt_thrift_init(&t, &b);
     pqt_thrift_struct_begin(&t);
-    pqt_thrift_field_i32(&t, 1, 1);         /* 15 02: delta 1, type 5, zigzag(1) = 2 */
-    pqt_thrift_field_i64(&t, 3, -1);        /* 26 01: delta 2, type 6, zigzag(-1) = 1 */
+    pqt_thrift_field_i32(&t, 1, 1); /* 15 02: delta 1, type 5, zigzag(1) = 2 */
+    pqt_thrift_field_i64(&t, 3, -1); /* 26 01: delta 2, type 6, zigzag(-1) = 1 */
     pqt_thrift_field_binary(&t, 4, "ab", 2); /* 18 02 61 62 */
-    pqt_thrift_field_bool(&t, 5, 1);        /* 11 */
-    pqt_thrift_field_bool(&t, 6, 0);        /* 12 */
-    pqt_thrift_field_i32(&t, 30, 150);      /* 05 3c ac 02: long form, zigzag(30) = 60 */
-    pqt_thrift_field_struct(&t, 31);        /* 1c: nested struct, ids restart */
-    pqt_thrift_field_i16(&t, 1, -2);        /* 14 03 */
-    pqt_thrift_struct_end(&t);              /* 00 */
+    pqt_thrift_field_bool(&t, 5, 1); /* 11 */
+    pqt_thrift_field_bool(&t, 6, 0); /* 12 */
+    pqt_thrift_field_i32(&t, 30, 150); /* 05 3c ac 02: long form, zigzag(30) = 60 */
+    pqt_thrift_field_struct(&t, 31); /* 1c: nested struct, ids restart */
+    pqt_thrift_field_i16(&t, 1, -2); /* 14 03 */
+    pqt_thrift_struct_end(&t); /* 00 */
     pqt_thrift_field_list(&t, 32, PQT_TC_I32, 3); /* 19 35 */
     pqt_thrift_i32(&t, 0);
-    pqt_thrift_i32(&t, -64);                /* 7f */
-    pqt_thrift_i32(&t, 64);                 /* 80 01 */
+    pqt_thrift_i32(&t, -64); /* 7f */
+    pqt_thrift_i32(&t, 64); /* 80 01 */
     pqt_thrift_field_list(&t, 33, PQT_TC_BINARY, 15); /* 19 f8 0f */
     for (int i = 0; i < 15; i++) pqt_thrift_string(&t, "");
     pqt_thrift_field_list(&t, 34, PQT_TC_BOOL_ELEM, 2); /* 19 21 01 02 */
@@ -150,10 +152,11 @@ static void test_thrift_fields(void) {
     pqt_thrift_bool(&t, 0);
     pqt_thrift_struct_end(&t);
     CHECK_EQ_INT(pqt_thrift_error(&t), DP_OK);
-    static const uint8_t want[] = {
-        0x15, 0x02, 0x26, 0x01, 0x18, 0x02, 'a', 'b', 0x11, 0x12, 0x05, 0x3c, 0xac, 0x02,
-        0x1c, 0x14, 0x03, 0x00, 0x19, 0x35, 0x00, 0x7f, 0x80, 0x01, 0x19, 0xf8, 0x0f,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x19, 0x21, 0x01, 0x02, 0x00};
+    static const uint8_t want[] = {0x15, 0x02, 0x26, 0x01, 0x18, 0x02, 'a',  'b',  0x11, 0x12,
+                                   0x05, 0x3c, 0xac, 0x02, 0x1c, 0x14, 0x03, 0x00, 0x19, 0x35,
+                                   0x00, 0x7f, 0x80, 0x01, 0x19, 0xf8, 0x0f, 0,    0,    0,
+                                   0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+                                   0,    0,    0x19, 0x21, 0x01, 0x02, 0x00};
     CHECK_EQ_MEM(b.data, b.len, want, sizeof want);
 
     /* field ids must increase; the error is sticky and writes nothing more */
@@ -297,8 +300,10 @@ static const pqt_column_def_t small_cols[] = {
 static dp_err_t write_small_row(pqt_writer_t *w, int64_t id, const char *name, int ok, char *err,
                                 size_t n) {
     pqt_write_int64(w, 0, id, err, n);
-    if (name) pqt_write_bytes(w, 1, name, strlen(name), err, n);
-    else pqt_write_null(w, 1, err, n);
+    if (name)
+        pqt_write_bytes(w, 1, name, strlen(name), err, n);
+    else
+        pqt_write_null(w, 1, err, n);
     pqt_write_bool(w, 2, ok, err, n);
     return pqt_end_row(w, err, n);
 }
@@ -561,8 +566,10 @@ static void json_string(FILE *f, const char *s, size_t n) {
         case '\r': fputs("\\r", f); break;
         case '\t': fputs("\\t", f); break;
         default:
-            if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-            else fputc(ch, f);
+            if (ch < 0x20)
+                fprintf(f, "\\u%04x", ch);
+            else
+                fputc(ch, f);
         }
     }
     fputc('"', f);
@@ -570,7 +577,10 @@ static void json_string(FILE *f, const char *s, size_t n) {
 
 /* put_utf8: append code point cp as UTF-8. */
 static size_t put_utf8(char *p, uint32_t cp) {
-    if (cp < 0x80) { p[0] = (char)cp; return 1; }
+    if (cp < 0x80) {
+        p[0] = (char)cp;
+        return 1;
+    }
     if (cp < 0x800) {
         p[0] = (char)(0xC0 | cp >> 6);
         p[1] = (char)(0x80 | (cp & 0x3F));
@@ -596,15 +606,19 @@ static size_t put_utf8(char *p, uint32_t cp) {
  * ASCII, quotes, backslashes, control characters, NULs and 2/3/4-byte
  * characters. Returns its length in bytes. */
 static size_t rnd_string(prng_t *r, char *buf, unsigned huge_one_in) {
-    static const uint32_t pool[] = {'a', 'b', 'Z', '0', ' ', '"', '\\', '/', '\n', '\t', 0x01, 0x1f,
-                                    0x00, 0x7f, 0xe9, 0x3b1, 0x20ac, 0x4e2d, 0xfffd, 0x1f600,
-                                    0x10ffff};
+    static const uint32_t pool[] = {'a',  'b',   'Z',    '0',    ' ',    '"',     '\\',
+                                    '/',  '\n',  '\t',   0x01,   0x1f,   0x00,    0x7f,
+                                    0xe9, 0x3b1, 0x20ac, 0x4e2d, 0xfffd, 0x1f600, 0x10ffff};
     size_t target;
     uint64_t k = rnd_below(r, 100);
-    if (huge_one_in && rnd_below(r, huge_one_in) == 0) target = HUGE_LEN - 8 + rnd_below(r, 8);
-    else if (k < 10) target = 0;
-    else if (k < 60) target = 1 + rnd_below(r, 12);
-    else target = 10 + rnd_below(r, 190);
+    if (huge_one_in && rnd_below(r, huge_one_in) == 0)
+        target = HUGE_LEN - 8 + rnd_below(r, 8);
+    else if (k < 10)
+        target = 0;
+    else if (k < 60)
+        target = 1 + rnd_below(r, 12);
+    else
+        target = 10 + rnd_below(r, 190);
     size_t n = 0;
     int ascii_only = rnd_below(r, 3) == 0;
     while (n < target) {
@@ -653,26 +667,30 @@ typedef struct sample {
     pqt_codec_t codec;
     size_t nrows, row_group_bytes;
     uint64_t seed;
-    unsigned huge_one_in;     /* 0: no huge strings */
-    unsigned null_pct;        /* chance of null in nullable columns */
-    const char *expect_json;  /* extra "expect" object members, JSON */
-    size_t max_buffer_bytes;  /* 0: 2 * row_group_bytes + HUGE_LEN */
+    unsigned huge_one_in; /* 0: no huge strings */
+    unsigned null_pct; /* chance of null in nullable columns */
+    const char *expect_json; /* extra "expect" object members, JSON */
+    size_t max_buffer_bytes; /* 0: 2 * row_group_bytes + HUGE_LEN */
 } sample_t;
 
 static const sample_col_t random_cols[] = {
-    {{"id", PQT_INT64, 0}, G_ID},         {{"i32", PQT_INT32, 1}, G_I32},
-    {{"i32_req", PQT_INT32, 0}, G_I32},   {{"i64", PQT_INT64, 1}, G_I64},
-    {{"flag", PQT_BOOLEAN, 1}, G_BOOL},   {{"b_req", PQT_BOOLEAN, 0}, G_BOOL},
-    {{"ts", PQT_TIMESTAMP_MILLIS, 1}, G_TS}, {{"ts_req", PQT_TIMESTAMP_MILLIS, 0}, G_TS},
-    {{"s", PQT_STRING, 1}, G_STR},        {{"s_req", PQT_STRING, 0}, G_STR},
-    {{"op", PQT_STRING, 0}, G_OP},        {{"always_null", PQT_INT32, 1}, G_NULL},
+    {{"id", PQT_INT64, 0}, G_ID},
+    {{"i32", PQT_INT32, 1}, G_I32},
+    {{"i32_req", PQT_INT32, 0}, G_I32},
+    {{"i64", PQT_INT64, 1}, G_I64},
+    {{"flag", PQT_BOOLEAN, 1}, G_BOOL},
+    {{"b_req", PQT_BOOLEAN, 0}, G_BOOL},
+    {{"ts", PQT_TIMESTAMP_MILLIS, 1}, G_TS},
+    {{"ts_req", PQT_TIMESTAMP_MILLIS, 0}, G_TS},
+    {{"s", PQT_STRING, 1}, G_STR},
+    {{"s_req", PQT_STRING, 0}, G_STR},
+    {{"op", PQT_STRING, 0}, G_OP},
+    {{"always_null", PQT_INT32, 1}, G_NULL},
 };
 
 static const sample_col_t dict_cols[] = {
-    {{"id", PQT_INT64, 0}, G_ID},
-    {{"op", PQT_STRING, 0}, G_OP},
-    {{"tbl", PQT_STRING, 1}, G_TABLE},
-    {{"uniq", PQT_STRING, 0}, G_UNIQ},
+    {{"id", PQT_INT64, 0}, G_ID},        {{"op", PQT_STRING, 0}, G_OP},
+    {{"tbl", PQT_STRING, 1}, G_TABLE},   {{"uniq", PQT_STRING, 0}, G_UNIQ},
     {{"payload", PQT_STRING, 1}, G_STR},
 };
 
@@ -727,8 +745,9 @@ static int write_sample(const char *dir, const sample_t *s) {
     pqt_options_t opt = {s->codec, s->row_group_bytes, max};
     if (!(w = pqt_writer_new(defs, s->ncols, &opt, file_sink, &pf))) goto out;
 
-    fprintf(jf, "{\"file\": \"%s.parquet\", \"codec\": \"%s\", \"seed\": %" PRIu64
-                ", \"row_group_bytes\": %zu,\n \"columns\": [",
+    fprintf(jf,
+            "{\"file\": \"%s.parquet\", \"codec\": \"%s\", \"seed\": %" PRIu64
+            ", \"row_group_bytes\": %zu,\n \"columns\": [",
             s->name, codec_label(s->codec), s->seed, s->row_group_bytes);
     for (size_t i = 0; i < s->ncols; i++)
         fprintf(jf, "%s{\"name\": \"%s\", \"type\": \"%s\", \"nullable\": %s}", i ? ", " : "",
@@ -741,8 +760,8 @@ static int write_sample(const char *dir, const sample_t *s) {
             dp_err_t e = DP_OK;
             if (c) fputs(", ", jf);
             enum gen g = s->cols[c].gen;
-            int is_null = g == G_NULL ||
-                          (defs[c].nullable && g != G_ID && rnd_below(&r, 100) < s->null_pct);
+            int is_null =
+                g == G_NULL || (defs[c].nullable && g != G_ID && rnd_below(&r, 100) < s->null_pct);
             if (is_null) {
                 e = pqt_write_null(w, c, err, sizeof err);
                 fputs("null", jf);
@@ -759,8 +778,8 @@ static int write_sample(const char *dir, const sample_t *s) {
                 fprintf(jf, "%" PRId64, v);
             } else if (g == G_TS) {
                 /* -2e12 .. 4e12 ms: 1906 .. 2096 */
-                int64_t v = (int64_t)rnd_below(&r, UINT64_C(6000000000000)) -
-                            INT64_C(2000000000000);
+                int64_t v =
+                    (int64_t)rnd_below(&r, UINT64_C(6000000000000)) - INT64_C(2000000000000);
                 e = pqt_write_int64(w, c, v, err, sizeof err);
                 fprintf(jf, "%" PRId64, v);
             } else if (g == G_BOOL) {
@@ -832,38 +851,73 @@ static void write_samples(const char *dir) {
     /* every codec; a few ~300 KB strings; one row group */
     for (int c = 0; c < 4; c++) {
         snprintf(name, sizeof name, "codec_%s", codec_label(codecs[c]));
-        sample_t s = {.name = name, .cols = random_cols, .ncols = nrandom, .codec = codecs[c],
-                      .nrows = 600, .row_group_bytes = 64 << 20, .seed = 42, .huge_one_in = 120,
+        sample_t s = {.name = name,
+                      .cols = random_cols,
+                      .ncols = nrandom,
+                      .codec = codecs[c],
+                      .nrows = 600,
+                      .row_group_bytes = 64 << 20,
+                      .seed = 42,
+                      .huge_one_in = 120,
                       .null_pct = 15,
                       .expect_json = "\"min_row_groups\": 1, \"max_row_groups\": 1"};
         CHECK_EQ_INT(write_sample(dir, &s), 0);
     }
-    sample_t multi = {.name = "multi_rg", .cols = random_cols, .ncols = nrandom,
-                      .codec = PQT_CODEC_SNAPPY, .nrows = 20000, .row_group_bytes = 256 << 10,
-                      .seed = 5, .null_pct = 20, .expect_json = "\"min_row_groups\": 5"};
+    sample_t multi = {.name = "multi_rg",
+                      .cols = random_cols,
+                      .ncols = nrandom,
+                      .codec = PQT_CODEC_SNAPPY,
+                      .nrows = 20000,
+                      .row_group_bytes = 256 << 10,
+                      .seed = 5,
+                      .null_pct = 20,
+                      .expect_json = "\"min_row_groups\": 5"};
     CHECK_EQ_INT(write_sample(dir, &multi), 0);
-    sample_t dict = {.name = "dict", .cols = dict_cols, .ncols = 5, .codec = PQT_CODEC_ZSTD,
-                     .nrows = 6000, .row_group_bytes = 200 << 10, .seed = 11, .huge_one_in = 2000,
+    sample_t dict = {.name = "dict",
+                     .cols = dict_cols,
+                     .ncols = 5,
+                     .codec = PQT_CODEC_ZSTD,
+                     .nrows = 6000,
+                     .row_group_bytes = 200 << 10,
+                     .seed = 11,
+                     .huge_one_in = 2000,
                      .null_pct = 10,
                      .expect_json = "\"min_row_groups\": 2, \"dictionary\": [\"op\", \"tbl\"], "
                                     "\"plain\": [\"uniq\"]"};
     CHECK_EQ_INT(write_sample(dir, &dict), 0);
     /* > 20000 values and > 1 MiB of text per column chunk: several pages */
-    sample_t pages = {.name = "pages", .cols = page_cols, .ncols = 4, .codec = PQT_CODEC_GZIP,
-                      .nrows = 70000, .row_group_bytes = 64 << 20, .seed = 3, .null_pct = 10,
+    sample_t pages = {.name = "pages",
+                      .cols = page_cols,
+                      .ncols = 4,
+                      .codec = PQT_CODEC_GZIP,
+                      .nrows = 70000,
+                      .row_group_bytes = 64 << 20,
+                      .seed = 3,
+                      .null_pct = 10,
                       .expect_json = "\"min_row_groups\": 1, \"max_row_groups\": 1, "
                                      "\"min_data_pages\": {\"id\": 4, \"flag\": 4, \"txt\": 5, "
                                      "\"n\": 4}"};
     CHECK_EQ_INT(write_sample(dir, &pages), 0);
     /* row_group_bytes == max_buffer_bytes: nearly every flush happens in
      * the middle of a row, when a value would cross the bound */
-    sample_t midrow = {.name = "midrow_flush", .cols = random_cols, .ncols = nrandom,
-                       .codec = PQT_CODEC_SNAPPY, .nrows = 3000, .row_group_bytes = 64 << 10,
-                       .max_buffer_bytes = 64 << 10, .seed = 9, .null_pct = 25,
+    sample_t midrow = {.name = "midrow_flush",
+                       .cols = random_cols,
+                       .ncols = nrandom,
+                       .codec = PQT_CODEC_SNAPPY,
+                       .nrows = 3000,
+                       .row_group_bytes = 64 << 10,
+                       .max_buffer_bytes = 64 << 10,
+                       .seed = 9,
+                       .null_pct = 25,
                        .expect_json = "\"min_row_groups\": 5"};
     CHECK_EQ_INT(write_sample(dir, &midrow), 0);
-    sample_t empty = {.name = "empty", .cols = random_cols, .ncols = nrandom,
-                      .codec = PQT_CODEC_SNAPPY, .nrows = 0, .row_group_bytes = 1 << 20, .seed = 1,
+    sample_t empty = {.name = "empty",
+                      .cols = random_cols,
+                      .ncols = nrandom,
+                      .codec = PQT_CODEC_SNAPPY,
+                      .nrows = 0,
+                      .row_group_bytes = 1 << 20,
+                      .seed = 1,
                       .expect_json = "\"min_row_groups\": 0, \"max_row_groups\": 0"};
     CHECK_EQ_INT(write_sample(dir, &empty), 0);
 
@@ -881,8 +935,14 @@ static void write_samples(const char *dir) {
         unsigned null_pct = (unsigned)rnd_below(&r, 101);
         for (int c = 0; c < 4; c++) {
             snprintf(name, sizeof name, "random_s%llu_%s", seed, codec_label(codecs[c]));
-            sample_t s = {.name = name, .cols = random_cols, .ncols = nrandom, .codec = codecs[c],
-                          .nrows = nrows, .row_group_bytes = rg, .seed = seed, .huge_one_in = 400,
+            sample_t s = {.name = name,
+                          .cols = random_cols,
+                          .ncols = nrandom,
+                          .codec = codecs[c],
+                          .nrows = nrows,
+                          .row_group_bytes = rg,
+                          .seed = seed,
+                          .huge_one_in = 400,
                           .null_pct = null_pct};
             CHECK_EQ_INT(write_sample(dir, &s), 0);
         }

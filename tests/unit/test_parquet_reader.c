@@ -92,9 +92,9 @@ static void test_rle_round_trip(void) {
             uint64_t mask = bw == 32 ? UINT32_MAX : ((uint64_t)1 << bw) - 1;
             for (size_t i = 0; i < n; i++) {
                 uint64_t r = rnd();
-                in[i] = (uint32_t)((shape == 0   ? r
-                                    : shape == 1 ? (r % 16 == 0 ? r : i / 40)
-                                                 : i % 3) &
+                in[i] = (uint32_t)((shape == 0       ? r
+                                        : shape == 1 ? (r % 16 == 0 ? r : i / 40)
+                                                     : i % 3) &
                                    mask);
                 in8[i] = (uint8_t)(in[i] & 0xff & mask);
             }
@@ -139,8 +139,7 @@ static void test_thrift_read(void) {
     pqt_thrift_field_bool(&t, 4, 1);
     pqt_thrift_field_i16(&t, 40, 7); /* long form header */
     pqt_thrift_field_list(&t, 41, PQT_TC_I32, 20);
-    for (int i = 0; i < 20; i++)
-        pqt_thrift_i32(&t, i - 10);
+    for (int i = 0; i < 20; i++) pqt_thrift_i32(&t, i - 10);
     pqt_thrift_field_struct(&t, 42);
     pqt_thrift_field_bool(&t, 1, 0);
     pqt_thrift_struct_end(&t);
@@ -167,8 +166,7 @@ static void test_thrift_read(void) {
     CHECK(pqt_trd_i32(&r, &v32) == 0 && v32 == 7);
     CHECK(pqt_trd_field(&r, &id, &type) == 0 && id == 41 && type == PQT_TC_LIST);
     CHECK(pqt_trd_list_header(&r, &et, &count) == 0 && et == PQT_TC_I32 && count == 20);
-    for (int i = 0; i < 20; i++)
-        CHECK(pqt_trd_i32(&r, &v32) == 0 && v32 == i - 10);
+    for (int i = 0; i < 20; i++) CHECK(pqt_trd_i32(&r, &v32) == 0 && v32 == i - 10);
     CHECK(pqt_trd_field(&r, &id, &type) == 0 && id == 42 && type == PQT_TC_STRUCT);
     CHECK(pqt_trd_skip(&r, type, 1) == 0);
     CHECK(pqt_trd_field(&r, &id, &type) == 0 && type == PQT_TC_STOP);
@@ -186,8 +184,7 @@ static void test_thrift_read(void) {
 
     /* nesting past the bound, an i32 out of range, an 11-byte varint */
     uint8_t deep[200];
-    for (size_t i = 0; i < sizeof deep; i++)
-        deep[i] = 0x1C; /* field +1, struct */
+    for (size_t i = 0; i < sizeof deep; i++) deep[i] = 0x1C; /* field +1, struct */
     pqt_trd_init(&r, deep, sizeof deep);
     CHECK(pqt_trd_skip(&r, PQT_TC_STRUCT, 0) == -1);
     static const uint8_t big[] = {0x80, 0x80, 0x80, 0x80, 0x10};
@@ -210,8 +207,7 @@ static void test_thrift_read(void) {
 static void test_decompress(void) {
     enum { N = 5000 };
     uint8_t src[N], back[N + 1];
-    for (size_t i = 0; i < N; i++)
-        src[i] = (uint8_t)(i % 7 == 0 ? rnd() : i / 100);
+    for (size_t i = 0; i < N; i++) src[i] = (uint8_t)(i % 7 == 0 ? rnd() : i / 100);
     for (size_t k = 1; k < sizeof codecs / sizeof codecs[0]; k++) {
         pqt_codec_ctx_t c;
         pqt_codec_init(&c, codecs[k]);
@@ -268,10 +264,10 @@ static int gen(int col, int64_t i, int64_t *v, char *buf, size_t *len) {
         return i % 4 != 1;
     case C_U: /* distinct and long: PLAIN; every 1000th empty */
         *len = i % 1000 == 999
-                   ? 0
-                   : (size_t)snprintf(buf, 128, "unique-%08" PRId64 "-%.*s", i, (int)(i % 50),
-                                      "abcdefghijklmnopqrstuvwxyz"
-                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+            ? 0
+            : (size_t)snprintf(buf, 128, "unique-%08" PRId64 "-%.*s", i, (int)(i % 50),
+                               "abcdefghijklmnopqrstuvwxyz"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
         return 1;
     case C_I32R: *v = i % 100 == 0 ? INT32_MIN : i % 100 == 1 ? INT32_MAX : -i; return 1;
     case C_BR: *v = (i / 3) % 2; return 1;
@@ -424,7 +420,7 @@ static void test_small_files(void) {
     int bad = 0;
     for (size_t i = 0; i < 60000; i++)
         bad += !c0.null[i] || c0.len[i] != 0 || c1.null[i] || c1.i64[i] != (int64_t)i ||
-               c2.null[i] || c2.len[i] != 1 || c2.bytes.data[c2.off[i]] != 'x';
+            c2.null[i] || c2.len[i] != 1 || c2.bytes.data[c2.off[i]] != 'x';
     CHECK_EQ_INT(bad, 0);
     CHECK(c2.bytes.len == 1); /* the dictionary entry, once */
     pqt_column_fini(&c0);
@@ -448,8 +444,7 @@ static int load(const char *name, dp_buf_t *b) {
     }
     uint8_t tmp[4096];
     size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
-        dp_buf_append(b, tmp, n);
+    while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0) dp_buf_append(b, tmp, n);
     fclose(fp);
     return 0;
 }
@@ -788,9 +783,10 @@ static dp_err_t read_all(const uint8_t *data, size_t len, int crc, pqt_column_t 
             } else {
                 for (size_t r = 0; r < c.n; r++) {
                     if (c.null[r] != w->null[r] || (c.i64 && c.i64[r] != w->i64[r]) ||
-                        (c.off && (c.len[r] != w->len[r] ||
-                                   memcmp(c.bytes.data + c.off[r], w->bytes.data + w->off[r],
-                                          c.len[r]) != 0)))
+                        (c.off &&
+                         (c.len[r] != w->len[r] ||
+                          memcmp(c.bytes.data + c.off[r], w->bytes.data + w->off[r], c.len[r]) !=
+                              0)))
                         *differs = 1;
                 }
             }
@@ -846,8 +842,7 @@ static void test_damage(void) {
         CHECK_EQ_INT(silent, 0);
         CHECK(flips_failed > (int)b.len); /* most flips are caught */
         free(copy);
-        for (size_t i = 0; i < NCOLS; i++)
-            pqt_column_fini(&want[i]);
+        for (size_t i = 0; i < NCOLS; i++) pqt_column_fini(&want[i]);
         dp_buf_fini(&b);
     }
 }

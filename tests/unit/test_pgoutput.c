@@ -18,7 +18,10 @@ static int hexv(int c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
 
 static void load(const char *path) {
     FILE *f = fopen(path, "r");
-    if (!f) { perror(path); exit(1); }
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
     char line[65536];
     while (nmsgs < MAXMSG && fgets(line, sizeof line, f)) {
         char *hex = strchr(line, ' ');
@@ -33,7 +36,9 @@ static void load(const char *path) {
     fclose(f);
 }
 
-static int streq(pgo_str_t s, const char *c) { return s.len == strlen(c) && !memcmp(s.p, c, s.len); }
+static int streq(pgo_str_t s, const char *c) {
+    return s.len == strlen(c) && !memcmp(s.p, c, s.len);
+}
 static int valeq(const pgo_value_t *v, const char *c) {
     return v->kind == 't' && v->len == strlen(c) && !memcmp(v->data, c, v->len);
 }
@@ -86,23 +91,28 @@ int main(void) {
     dbz_event_t ev = {&t, 'c', NULL, row, src, 1705314600123000LL};
     CHECK_EQ_INT(dbz_encode_value(&ev, &opt, &out), DP_OK);
     const char *json = dp_buf_cstr(&out);
-    CHECK(strstr(json, "\"after\":{\"id\":1,\"small\":-32768,\"big\":9223372036854775807,"
-                       "\"price\":\"tmn9Lg==\",\"ratio\":1.5,\"flag\":true,"
-                       "\"name\":\"Zoë \\\"quoted\\\"\",\"note\":\"line\\nbreak\\ttab\","
-                       "\"uid\":\"550e8400-e29b-41d4-a716-446655440000\",\"doc\":\"{\\\"a\\\": [1, 2]}\","
-                       "\"born\":19737,\"at\":1705314600123456,\"atz\":\"2024-01-15T08:30:00.500000Z\","
-                       "\"raw\":\"AP8Q\"}") != NULL);
+    CHECK(strstr(json,
+                 "\"after\":{\"id\":1,\"small\":-32768,\"big\":9223372036854775807,"
+                 "\"price\":\"tmn9Lg==\",\"ratio\":1.5,\"flag\":true,"
+                 "\"name\":\"Zoë \\\"quoted\\\"\",\"note\":\"line\\nbreak\\ttab\","
+                 "\"uid\":\"550e8400-e29b-41d4-a716-446655440000\",\"doc\":\"{\\\"a\\\": [1, 2]}\","
+                 "\"born\":19737,\"at\":1705314600123456,\"atz\":\"2024-01-15T08:30:00.500000Z\","
+                 "\"raw\":\"AP8Q\"}") != NULL);
     CHECK(strstr(json, "\"op\":\"c\",\"ts_ms\":1705314600123,") != NULL);
     CHECK(strstr(json, "\"name\":\"srv.public.rec_types.Envelope\",\"version\":2}") != NULL);
-    CHECK(strstr(json, "{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data.Decimal\","
-                       "\"version\":1,\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":\"10\"},"
-                       "\"field\":\"price\"}") != NULL);
+    CHECK(strstr(
+              json,
+              "{\"type\":\"bytes\",\"optional\":true,\"name\":\"org.apache.kafka.connect.data."
+              "Decimal\","
+              "\"version\":1,\"parameters\":{\"scale\":\"2\",\"connect.decimal.precision\":\"10\"},"
+              "\"field\":\"price\"}") != NULL);
     int has_key;
     CHECK_EQ_INT(dbz_encode_key(&ev, &opt, &out, &has_key), DP_OK);
     CHECK(has_key);
-    CHECK_EQ_STR(dp_buf_cstr(&out), "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\","
-                                   "\"optional\":false,\"field\":\"id\"}],\"optional\":false,"
-                                   "\"name\":\"srv.public.rec_types.Key\"},\"payload\":{\"id\":1}}");
+    CHECK_EQ_STR(dp_buf_cstr(&out),
+                 "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\","
+                 "\"optional\":false,\"field\":\"id\"}],\"optional\":false,"
+                 "\"name\":\"srv.public.rec_types.Key\"},\"payload\":{\"id\":1}}");
 
     /* insert of only the key: the rest are nulls */
     CHECK_EQ_INT(pgo_decode(&dec, msgs[5], lens[5], &m, err, sizeof err), DP_OK);

@@ -22,8 +22,15 @@
 #include "pg/pgoutput.h"
 #include "testlib.h"
 
-typedef struct { const char *name; uint32_t oid; int32_t typmod; int not_null; const char *dflt;
-                 const char *type_name; uint32_t elem; } tcol_t;
+typedef struct {
+    const char *name;
+    uint32_t oid;
+    int32_t typmod;
+    int not_null;
+    const char *dflt;
+    const char *type_name;
+    uint32_t elem;
+} tcol_t;
 
 #define TM_NUM(p, s) ((((p) << 16) | (s)) + 4)
 
@@ -58,28 +65,109 @@ static const tcol_t cols[] = {
 /* rows: one text per column; NULL is a SQL null, "\x01" unchanged TOAST */
 #define U "\x01"
 static const char *const rows[][NC] = {
-    {"1", "-32768", "9223372036854775807", "t", "1.5", "-2.5e-300", "12345678.90", "3.14159",
-     "$1,234.56", "plain", "v", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "{\"k\": [1, \"x\"]}",
-     "\\x00ff7f80", "2024-02-29", "13:45:56.123456", "24:00:00", "13:45:56.5+02",
-     "2024-01-15 10:30:00.123456", "2024-01-15 10:30:00.5+00", "1 year 2 mons 3 days 04:05:06.5",
-     "{1,NULL,3}", "{\"a,b\",\"q\\\"uote\",NULL}", "{1.5,NaN}"},
-    {"2", NULL, "-1", NULL, "NaN", "Infinity", NULL, "NaN", NULL, NULL, "esc \" \\ \n\t\x01 é 😀",
-     NULL, NULL, NULL, NULL, NULL, "00:00:00", NULL, NULL, NULL, NULL, NULL, NULL, NULL},
-    {"3", "7", "0", "f", "-Infinity", "0", "-0.01", "-0.0000000001", "-$92,233,720,368,547,758.08", U,
-     "x", U, U, U, "0044-03-15 BC", "00:00:00", "12:00:00.999", "00:00:00-01:30",
-     "1969-12-31 23:59:59.9995", "infinity", "-1 days -02:00:00", "{}", "{NULL}", "{}"},
-    {"4", "1", "2", "t", "3.4028235e+38", "1e+10", "0.00", "100000000000000000000.5", "$0.00",
-     "", "", "00000000-0000-0000-0000-000000000000", "null", "\\x", "1970-01-01", "23:59:59.999999",
-     "23:59:59.999", "23:59:59.999999+14", "0001-01-01 00:00:00", "1970-01-01 00:00:00+00",
-     "00:00:00", "{-2147483648}", "{\"\"}", "{-0.5}"},
-    {"5", "32767", "-9223372036854775808", "t", "-0", "-0", "-99999999.99", "-0.5", "$1.00",
-     "a\\u0000b", "\\", NULL, "[]", "\\x5c", "2000-02-29", "12:34:56", "00:00:00",
-     "12:00:00+00", "2000-01-01 00:00:00.5", "2000-01-01 00:00:00+00", "-178000000 years",
-     "{5,6}", "{a,b}", "{NULL}"},
+    {"1",
+     "-32768",
+     "9223372036854775807",
+     "t",
+     "1.5",
+     "-2.5e-300",
+     "12345678.90",
+     "3.14159",
+     "$1,234.56",
+     "plain",
+     "v",
+     "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+     "{\"k\": [1, \"x\"]}",
+     "\\x00ff7f80",
+     "2024-02-29",
+     "13:45:56.123456",
+     "24:00:00",
+     "13:45:56.5+02",
+     "2024-01-15 10:30:00.123456",
+     "2024-01-15 10:30:00.5+00",
+     "1 year 2 mons 3 days 04:05:06.5",
+     "{1,NULL,3}",
+     "{\"a,b\",\"q\\\"uote\",NULL}",
+     "{1.5,NaN}"},
+    {"2",  NULL, "-1", NULL, "NaN", "Infinity", NULL, "NaN", NULL, NULL, "esc \" \\ \n\t\x01 é 😀",
+     NULL, NULL, NULL, NULL, NULL,  "00:00:00", NULL, NULL,  NULL, NULL, NULL,
+     NULL, NULL},
+    {"3",
+     "7",
+     "0",
+     "f",
+     "-Infinity",
+     "0",
+     "-0.01",
+     "-0.0000000001",
+     "-$92,233,720,368,547,758.08",
+     U,
+     "x",
+     U,
+     U,
+     U,
+     "0044-03-15 BC",
+     "00:00:00",
+     "12:00:00.999",
+     "00:00:00-01:30",
+     "1969-12-31 23:59:59.9995",
+     "infinity",
+     "-1 days -02:00:00",
+     "{}",
+     "{NULL}",
+     "{}"},
+    {"4",
+     "1",
+     "2",
+     "t",
+     "3.4028235e+38",
+     "1e+10",
+     "0.00",
+     "100000000000000000000.5",
+     "$0.00",
+     "",
+     "",
+     "00000000-0000-0000-0000-000000000000",
+     "null",
+     "\\x",
+     "1970-01-01",
+     "23:59:59.999999",
+     "23:59:59.999",
+     "23:59:59.999999+14",
+     "0001-01-01 00:00:00",
+     "1970-01-01 00:00:00+00",
+     "00:00:00",
+     "{-2147483648}",
+     "{\"\"}",
+     "{-0.5}"},
+    {"5",
+     "32767",
+     "-9223372036854775808",
+     "t",
+     "-0",
+     "-0",
+     "-99999999.99",
+     "-0.5",
+     "$1.00",
+     "a\\u0000b",
+     "\\",
+     NULL,
+     "[]",
+     "\\x5c",
+     "2000-02-29",
+     "12:34:56",
+     "00:00:00",
+     "12:00:00+00",
+     "2000-01-01 00:00:00.5",
+     "2000-01-01 00:00:00+00",
+     "-178000000 years",
+     "{5,6}",
+     "{a,b}",
+     "{NULL}"},
     /* a two-dimensional array is sent as a string, which Avro refuses
      * (the last row: the events with it fail both ways) */
-    {"6", "1", "1", "t", "1", "1", "1", "1", "$1.00", "a", "b", NULL, NULL, NULL, NULL, NULL,
-     "00:00:00", NULL, NULL, NULL, NULL, "{{1,2},{3,4}}", NULL, NULL},
+    {"6",  "1",  "1",  "t",        "1",  "1",  "1",  "1",  "$1.00",         "a",  "b", NULL, NULL,
+     NULL, NULL, NULL, "00:00:00", NULL, NULL, NULL, NULL, "{{1,2},{3,4}}", NULL, NULL},
 };
 #define NR (int)(sizeof rows / sizeof rows[0])
 
@@ -122,7 +210,8 @@ static void check_event(dbz_pipeline_t *p, dp_avro_conv_t *kc, dp_avro_conv_t *v
     dp_buf_init(&ko, 1 << 20), dp_buf_init(&vo, 1 << 20);
     int has_key;
     dp_err_t err_old = dbz_encode_key(ev, &o, &kj, &has_key);
-    if (!err_old && has_key) err_old = dp_avro_conv_run(kc, topic, kj.data, kj.len, &ko, e2, sizeof e2);
+    if (!err_old && has_key)
+        err_old = dp_avro_conv_run(kc, topic, kj.data, kj.len, &ko, e2, sizeof e2);
     if (!err_old && dbz_encode_value(ev, &o, &vj)) err_old = DP_ERR_NOMEM;
     if (!err_old) err_old = dp_avro_conv_run(vc, topic, vj.data, vj.len, &vo, e2, sizeof e2);
     if (err_old || err_new) {
@@ -203,10 +292,13 @@ static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_
             tuple((r + 1) % NR, vb, &b);
             static const char ops[] = "cudrt";
             char op = ops[o];
-            dbz_event_t ev = {&t, op, op == 'u' || op == 'd' ? &b : NULL,
+            dbz_event_t ev = {&t,
+                              op,
+                              op == 'u' || op == 'd' ? &b : NULL,
                               op == 'd' || op == 't' ? NULL : &a,
-                              {1705314600123456LL + r, 4000000000u + (uint32_t)r, 0x16B3748 + (uint64_t)r,
-                               r % 2 ? 0 : 0x16B3700, snaps[(r + o) % 3], (r + o) % 2 ? &txb : NULL},
+                              {1705314600123456LL + r, 4000000000u + (uint32_t)r,
+                               0x16B3748 + (uint64_t)r, r % 2 ? 0 : 0x16B3700, snaps[(r + o) % 3],
+                               (r + o) % 2 ? &txb : NULL},
                               1705314601000000LL + o};
             char what[64];
             snprintf(what, sizeof what, "mode %d/%d/%d row %d op %c", dm, tm, bm, r, op);
@@ -228,7 +320,8 @@ static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_
         char e[512] = "";
         dbz_plan_t pl;
         dbz_plan_init(&pl);
-        CHECK_EQ_INT(dbz_pipeline_event(&small, &pl, "topic.t", &ev, &rec, e, sizeof e), DP_ERR_NOMEM);
+        CHECK_EQ_INT(dbz_pipeline_event(&small, &pl, "topic.t", &ev, &rec, e, sizeof e),
+                     DP_ERR_NOMEM);
         CHECK(strstr(e, "table \"public.t\"") && strstr(e, "datapipe.max.event.bytes"));
         dbz_pipeline_fini(&small);
     }
@@ -263,7 +356,8 @@ typedef struct out {
 } out_t;
 
 static void take(out_t *o, const dbz_record_t *rec, const dbz_unwrap_t *u) {
-    dp_buf_init(&o->key, 1 << 20), dp_buf_init(&o->value, 1 << 20), dp_buf_init(&o->headers, 1 << 20);
+    dp_buf_init(&o->key, 1 << 20), dp_buf_init(&o->value, 1 << 20),
+        dp_buf_init(&o->headers, 1 << 20);
     o->drop = rec->drop;
     o->has_value = rec->value != NULL;
     if (rec->key) dp_buf_append(&o->key, rec->key, rec->klen);
@@ -279,7 +373,9 @@ static void take(out_t *o, const dbz_record_t *rec, const dbz_unwrap_t *u) {
     }
 }
 
-static void drop_out(out_t *o) { dp_buf_fini(&o->key), dp_buf_fini(&o->value), dp_buf_fini(&o->headers); }
+static void drop_out(out_t *o) {
+    dp_buf_fini(&o->key), dp_buf_fini(&o->value), dp_buf_fini(&o->headers);
+}
 
 /* run_unwrap: every event of the test rows with the transform configured
  * by kv, typed and (the plan forced to JSON) through the JSON transform */
@@ -303,17 +399,21 @@ static void run_unwrap(const char *const *kv, int avro, int schemas, int expect_
             tuple(r, va, &a);
             tuple(r + 1 < NR - 1 ? r + 1 : 0, vb, &b);
             char op = "cudrt"[o];
-            dbz_event_t ev = {&t, op, op == 'u' || op == 'd' ? &b : NULL,
+            dbz_event_t ev = {&t,
+                              op,
+                              op == 'u' || op == 'd' ? &b : NULL,
                               op == 'd' || op == 't' ? NULL : &a,
-                              {1705314600123456LL + r, 400 + (uint32_t)r, 0x16B3748, r % 2 ? 0 : 0x16B3700,
-                               r % 3 ? "false" : "true", (r + o) % 2 ? &txb : NULL},
+                              {1705314600123456LL + r, 400 + (uint32_t)r, 0x16B3748,
+                               r % 2 ? 0 : 0x16B3700, r % 3 ? "false" : "true",
+                               (r + o) % 2 ? &txb : NULL},
                               1705314601000000LL + o};
             out_t x[2];
             for (int way = 0; way < 2; way++) {
                 dbz_plan_t *pl = way ? &json : &typed;
                 if (way && pl->unwrap.state == DBZ_UNWRAP_PLAN_NONE) {
                     char e[256];
-                    CHECK_EQ_INT(dbz_unwrap_plan_build(u, &t, &opt, &pl->unwrap, e, sizeof e), DP_OK);
+                    CHECK_EQ_INT(dbz_unwrap_plan_build(u, &t, &opt, &pl->unwrap, e, sizeof e),
+                                 DP_OK);
                     pl->unwrap.state = DBZ_UNWRAP_PLAN_JSON; /* the reference */
                 }
                 dbz_record_t rec;
@@ -323,7 +423,8 @@ static void run_unwrap(const char *const *kv, int avro, int schemas, int expect_
                 take(&x[way], &rec, u);
                 if (op == 'd') { /* and the tombstone */
                     CHECK_EQ_INT(dbz_pipeline_tombstone(&p, &rec, e, sizeof e), DP_OK);
-                    dp_buf_printf(&x[way].headers, "|tombstone %d %d|", rec.drop, rec.value != NULL);
+                    dp_buf_printf(&x[way].headers, "|tombstone %d %d|", rec.drop,
+                                  rec.value != NULL);
                 }
             }
             CHECK_EQ_INT(x[0].drop, x[1].drop);
@@ -331,9 +432,12 @@ static void run_unwrap(const char *const *kv, int avro, int schemas, int expect_
             CHECK_EQ_MEM(x[0].key.data, x[0].key.len, x[1].key.data, x[1].key.len);
             if (x[0].value.len != x[1].value.len ||
                 (x[0].value.len && memcmp(x[0].value.data, x[1].value.data, x[0].value.len)))
-                fprintf(stderr, "unwrap (%s, avro %d, schemas %d) row %d op %c:\n  typed %.*s\n  json  %.*s\n",
-                        kv && kv[0] ? kv[1] : "default", avro, schemas, r, op, (int)x[0].value.len,
-                        (const char *)x[0].value.data, (int)x[1].value.len, (const char *)x[1].value.data);
+                fprintf(
+                    stderr,
+                    "unwrap (%s, avro %d, schemas %d) row %d op %c:\n  typed %.*s\n  json  %.*s\n",
+                    kv && kv[0] ? kv[1] : "default", avro, schemas, r, op, (int)x[0].value.len,
+                    (const char *)x[0].value.data, (int)x[1].value.len,
+                    (const char *)x[1].value.data);
             CHECK_EQ_MEM(x[0].value.data, x[0].value.len, x[1].value.data, x[1].value.len);
             CHECK_EQ_MEM(x[0].headers.data, x[0].headers.len, x[1].headers.data, x[1].headers.len);
             drop_out(&x[0]), drop_out(&x[1]);
@@ -352,15 +456,26 @@ static void run_unwrap(const char *const *kv, int avro, int schemas, int expect_
 
 static void unwrap_all(void) {
     static const char *const rewrite[] = {
-        "unwrap.delete.tombstone.handling.mode", "rewrite",
-        "unwrap.add.fields", "op,table,lsn,source.ts_ms,transaction.id,ts_ms,total_order,nosuch,snapshot,db:dbname",
-        "unwrap.add.headers", "op,db,id,sequence,txId,xmin", NULL};
+        "unwrap.delete.tombstone.handling.mode",
+        "rewrite",
+        "unwrap.add.fields",
+        "op,table,lsn,source.ts_ms,transaction.id,ts_ms,total_order,nosuch,snapshot,db:dbname",
+        "unwrap.add.headers",
+        "op,db,id,sequence,txId,xmin",
+        NULL};
     static const char *const tomb[] = {"unwrap.delete.tombstone.handling.mode", "tombstone",
                                        "unwrap.add.fields", "ts_us,source.ts_ns", NULL};
-    static const char *const rwt[] = {"unwrap.delete.tombstone.handling.mode", "rewrite-with-tombstone",
-                                      "unwrap.add.fields.prefix", "x_", "unwrap.add.fields",
+    static const char *const rwt[] = {"unwrap.delete.tombstone.handling.mode",
+                                      "rewrite-with-tombstone",
+                                      "unwrap.add.fields.prefix",
+                                      "x_",
+                                      "unwrap.add.fields",
                                       "op:the_op,transaction.data_collection_order,name",
-                                      "unwrap.add.headers.prefix", "h_", "unwrap.add.headers", "op", NULL};
+                                      "unwrap.add.headers.prefix",
+                                      "h_",
+                                      "unwrap.add.headers",
+                                      "op",
+                                      NULL};
     static const char *const legacy[] = {"unwrap.delete.handling.mode", "rewrite",
                                          "unwrap.drop.tombstones", "false", NULL};
     static const char *const legacy_none[] = {"unwrap.delete.handling.mode", "none", NULL};

@@ -63,8 +63,10 @@ static void find_data_dir(void) {
     /* fall back to the directory of this source file */
     snprintf(data_dir, sizeof data_dir, "%s", __FILE__);
     char *slash = strrchr(data_dir, '/');
-    if (slash) *slash = 0;
-    else snprintf(data_dir, sizeof data_dir, ".");
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(data_dir, sizeof data_dir, ".");
     size_t l = strlen(data_dir);
     snprintf(data_dir + l, sizeof data_dir - l, "/data/sigv4");
 }
@@ -177,9 +179,13 @@ static void run_vector(const char *rel, const s3_sigv4_signer_t *signer, int fla
     }
     char payload[S3_SIGV4_HEX_LEN + 1];
     s3_sigv4_sha256_hex(r.body, r.body_len, payload);
-    s3_sigv4_request_t req = {.method = r.method, .path = r.path, .query = r.query,
-                              .headers = r.headers, .n_headers = r.n_headers,
-                              .payload_hash = payload, .flags = flags};
+    s3_sigv4_request_t req = {.method = r.method,
+                              .path = r.path,
+                              .query = r.query,
+                              .headers = r.headers,
+                              .n_headers = r.n_headers,
+                              .payload_hash = payload,
+                              .flags = flags};
     const char *amz_date = header_value(&r, "x-amz-date");
     char err[256] = "";
     dp_buf_t creq, sts, authz;
@@ -270,8 +276,8 @@ static void test_s3_doc_examples(void) {
 
 /* ---- encoding rules --------------------------------------------------- */
 
-static const char *canon_line(const char *method, const char *path, const char *query,
-                              int flags, int line, char *out, size_t outsz) {
+static const char *canon_line(const char *method, const char *path, const char *query, int flags,
+                              int line, char *out, size_t outsz) {
     s3_sigv4_header_t h[1] = {{"Host", "example.com"}};
     s3_sigv4_request_t req = {method, path, query, h, 1, S3_SIGV4_EMPTY_SHA256, flags};
     dp_buf_t b;
@@ -301,8 +307,8 @@ static void test_s3_path_is_not_normalized_or_double_encoded(void) {
     /* the S3 note of the suite: my-object//example//photo.user stays as is */
     CHECK_EQ_STR(canon_line("GET", "/my-object//example//photo.user", NULL, 0, 1, l, sizeof l),
                  "/my-object//example//photo.user");
-    CHECK_EQ_STR(canon_line("GET", "/my-object//example//photo.user", NULL,
-                            S3_SIGV4_NORMALIZE_PATH, 1, l, sizeof l),
+    CHECK_EQ_STR(canon_line("GET", "/my-object//example//photo.user", NULL, S3_SIGV4_NORMALIZE_PATH,
+                            1, l, sizeof l),
                  "/my-object/example/photo.user");
     CHECK_EQ_STR(canon_line("GET", "/a/./b/../c", NULL, 0, 1, l, sizeof l), "/a/./b/../c");
     /* an encoded wire path is used as sent by S3, encoded again by others */
@@ -324,9 +330,9 @@ static void test_s3_path_is_not_normalized_or_double_encoded(void) {
 static void test_query_canonicalization(void) {
     char l[512];
     /* raw continuation tokens (base64) get '/', '+', '=' encoded */
-    CHECK_EQ_STR(canon_line("GET", "/", "list-type=2&continuation-token=ab/c+d==", 0, 2, l,
-                            sizeof l),
-                 "continuation-token=ab%2Fc%2Bd%3D%3D&list-type=2");
+    CHECK_EQ_STR(
+        canon_line("GET", "/", "list-type=2&continuation-token=ab/c+d==", 0, 2, l, sizeof l),
+        "continuation-token=ab%2Fc%2Bd%3D%3D&list-type=2");
     /* already encoded values are decoded first, so encoding is not doubled */
     CHECK_EQ_STR(canon_line("GET", "/", "prefix=a%2Fb%20c", 0, 2, l, sizeof l), "prefix=a%2Fb%20c");
     CHECK_EQ_STR(canon_line("GET", "/", "prefix=a%2fb", 0, 2, l, sizeof l), "prefix=a%2Fb");
@@ -439,8 +445,8 @@ static void test_sign_adds_amz_headers(void) {
 
     /* list objects through the signer, query given unsorted */
     s3_sigv4_header_t list_h[] = {{"Host", "examplebucket.s3.amazonaws.com"}};
-    s3_sigv4_request_t list = {"GET", "/", "prefix=J&max-keys=2", list_h, 1,
-                               S3_SIGV4_EMPTY_SHA256, 0};
+    s3_sigv4_request_t list = {"GET", "/", "prefix=J&max-keys=2", list_h, 1, S3_SIGV4_EMPTY_SHA256,
+                               0};
     CHECK_EQ_INT(s3_sigv4_sign(&s, &list, T_20130524, &out, err, sizeof err), DP_OK);
     CHECK(strstr(find_line(&out, "Authorization", v, sizeof v),
                  "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7") !=
@@ -464,8 +470,8 @@ static void test_sign_adds_amz_headers(void) {
                              "oLxBA==",
                              "us-east-1", "service"};
     s3_sigv4_header_t sts_h[] = {{"Host", "example.amazonaws.com"}};
-    s3_sigv4_request_t sreq = {"POST", "/", NULL, sts_h, 1, S3_SIGV4_EMPTY_SHA256,
-                               S3_SIGV4_NO_CONTENT_SHA256};
+    s3_sigv4_request_t sreq = {
+        "POST", "/", NULL, sts_h, 1, S3_SIGV4_EMPTY_SHA256, S3_SIGV4_NO_CONTENT_SHA256};
     CHECK_EQ_INT(s3_sigv4_sign(&sts, &sreq, T_20150830, &out, err, sizeof err), DP_OK);
     CHECK(authz_path != NULL);
     if (authz_path) CHECK_EQ_STR(find_line(&out, "Authorization", v, sizeof v), authz_path);
@@ -479,7 +485,8 @@ static void test_sign_adds_amz_headers(void) {
     CHECK_EQ_STR(find_line(&out, "x-amz-content-sha256", v, sizeof v), "UNSIGNED-PAYLOAD");
     dp_buf_t creq;
     dp_buf_init(&creq, 4096);
-    s3_sigv4_header_t up_h[] = {{"host", "h"}, {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
+    s3_sigv4_header_t up_h[] = {{"host", "h"},
+                                {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"},
                                 {"x-amz-date", "20130524T000000Z"}};
     s3_sigv4_request_t up2 = {"PUT", "/k", NULL, up_h, 3, S3_SIGV4_UNSIGNED_PAYLOAD, 0};
     CHECK_EQ_INT(s3_sigv4_canonical_request(&up2, &creq, NULL, err, sizeof err), DP_OK);
@@ -507,8 +514,7 @@ static void test_sign_rejects_bad_input(void) {
     s3_sigv4_signer_t nosecret = {S3_AK, "", NULL, "us-east-1", "s3"};
     s3_sigv4_header_t ok[] = {{"Host", "h"}};
     s3_sigv4_request_t r4 = {"GET", "/", NULL, ok, 1, S3_SIGV4_EMPTY_SHA256, 0};
-    CHECK_EQ_INT(s3_sigv4_sign(&nosecret, &r4, T_20130524, &out, err, sizeof err),
-                 DP_ERR_INVALID);
+    CHECK_EQ_INT(s3_sigv4_sign(&nosecret, &r4, T_20130524, &out, err, sizeof err), DP_ERR_INVALID);
     s3_sigv4_request_t r5 = {"GET", "/", NULL, ok, 1, NULL, 0};
     CHECK_EQ_INT(s3_sigv4_sign(&s, &r5, T_20130524, &out, err, sizeof err), DP_ERR_INVALID);
     /* too many headers: both sides of the limit */
@@ -518,8 +524,8 @@ static void test_sign_rejects_bad_input(void) {
         snprintf(names[i], sizeof names[i], "x-h%02d", i);
         many[i] = (s3_sigv4_header_t){names[i], "v"};
     }
-    s3_sigv4_request_t r6 = {"GET", "/", NULL, many, S3_SIGV4_MAX_HEADERS - 3,
-                             S3_SIGV4_EMPTY_SHA256, 0};
+    s3_sigv4_request_t r6 = {
+        "GET", "/", NULL, many, S3_SIGV4_MAX_HEADERS - 3, S3_SIGV4_EMPTY_SHA256, 0};
     CHECK_EQ_INT(s3_sigv4_sign(&s, &r6, T_20130524, &out, err, sizeof err), DP_OK);
     r6.n_headers++;
     CHECK_EQ_INT(s3_sigv4_sign(&s, &r6, T_20130524, &out, err, sizeof err), DP_ERR_INVALID);
@@ -594,8 +600,8 @@ static void test_xml(void) {
     CHECK_EQ_INT(s3_xml_u64("12a", 3, &u), -1);
 
     /* malformed entities are an error, not a guess */
-    static const char *const bad[] = {"a &amp b", "&unknown;", "&#;", "&#x110000;", "&#0;",
-                                      "&#xD800;", "&"};
+    static const char *const bad[] = {"a &amp b", "&unknown;", "&#;", "&#x110000;",
+                                      "&#0;",     "&#xD800;",  "&"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         dp_buf_reset(&out);
         CHECK_EQ_INT(s3_xml_unescape(bad[i], strlen(bad[i]), &out), DP_ERR_PROTO);
@@ -846,9 +852,15 @@ static dp_err_t never_called(void *ctx, const char *key, uint64_t size) {
 static void test_client_limits_without_a_server(void) {
     char err[1024] = "", endpoint[64];
     snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", closed_port());
-    s3_config_t cfg = {.endpoint = endpoint, .region = "us-east-1", .bucket = "b",
-                       .access_key = "ak", .secret_key = "sk-not-in-messages", .path_style = 1,
-                       .part_size = S3_MIN_PART_SIZE, .timeout_ms = 2000, .max_retries = 0,
+    s3_config_t cfg = {.endpoint = endpoint,
+                       .region = "us-east-1",
+                       .bucket = "b",
+                       .access_key = "ak",
+                       .secret_key = "sk-not-in-messages",
+                       .path_style = 1,
+                       .part_size = S3_MIN_PART_SIZE,
+                       .timeout_ms = 2000,
+                       .max_retries = 0,
                        .retry_backoff_ms = 1};
     s3_client_t *c = s3_client_new(&cfg, err, sizeof err);
     CHECK(c != NULL);
@@ -880,8 +892,7 @@ static void test_client_limits_without_a_server(void) {
 
     /* list: nothing reaches the callback */
     int calls = 0;
-    CHECK_EQ_INT(s3_list_objects(c, "p/", never_called, &calls, err, sizeof err),
-                 DP_ERR_S3_RETRY);
+    CHECK_EQ_INT(s3_list_objects(c, "p/", never_called, &calls, err, sizeof err), DP_ERR_S3_RETRY);
     CHECK_EQ_INT(calls, 0);
     CHECK(strstr(err, "s3 list \"p/\"") != NULL);
 

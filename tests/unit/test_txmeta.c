@@ -17,13 +17,19 @@ static const char *KEY_SCHEMA =
     "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\","
     "\"version\":1}";
 static const char *VALUE_SCHEMA =
-    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"status\"},"
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\",\"optional\":true,"
-    "\"field\":\"event_count\"},{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":[{\"type\":"
-    "\"string\",\"optional\":false,\"field\":\"data_collection\"},{\"type\":\"int64\",\"optional\":false,"
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"status\"}"
+    ","
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\",\"optional\":"
+    "true,"
+    "\"field\":\"event_count\"},{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":[{"
+    "\"type\":"
+    "\"string\",\"optional\":false,\"field\":\"data_collection\"},{\"type\":\"int64\",\"optional\":"
+    "false,"
     "\"field\":\"event_count\"}],\"optional\":true,\"name\":\"event.collection\",\"version\":1},"
-    "\"optional\":true,\"field\":\"data_collections\"},{\"type\":\"int64\",\"optional\":false,\"field\":"
-    "\"ts_ms\"}],\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataValue\","
+    "\"optional\":true,\"field\":\"data_collections\"},{\"type\":\"int64\",\"optional\":false,"
+    "\"field\":"
+    "\"ts_ms\"}],\"optional\":false,\"name\":\"io.debezium.connector.common."
+    "TransactionMetadataValue\","
     "\"version\":1}";
 
 static char *with_schema(const char *schema, const char *payload) {
@@ -46,13 +52,15 @@ static void test_begin_and_end_records(void) {
     CHECK_EQ_INT(dbz_txmeta_encode(&m, &opt, 0, 3097677600ULL, 1795512818623456LL, &k, &v), DP_OK);
     CHECK_EQ_STR(dp_buf_cstr(&k), with_schema(KEY_SCHEMA, "{\"id\":\"154446:3097677600\"}"));
     CHECK_EQ_STR(dp_buf_cstr(&v),
-                 with_schema(VALUE_SCHEMA, "{\"status\":\"BEGIN\",\"id\":\"154446:3097677600\","
-                                           "\"event_count\":null,\"data_collections\":null,"
-                                           "\"ts_ms\":1795512818623}"));
+                 with_schema(VALUE_SCHEMA,
+                             "{\"status\":\"BEGIN\",\"id\":\"154446:3097677600\","
+                             "\"event_count\":null,\"data_collections\":null,"
+                             "\"ts_ms\":1795512818623}"));
     /* Debezium: END of xid 154442 (3 events of alltypes) at 3097676840 */
     dbz_txmeta_begin(&m, 154442);
     dbz_txblock_t b;
-    for (int i = 0; i < 3; i++) CHECK_EQ_INT(dbz_txmeta_event(&m, "public", "alltypes", 1, &b), DP_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(dbz_txmeta_event(&m, "public", "alltypes", 1, &b), DP_OK);
     CHECK_EQ_INT(dbz_txmeta_encode(&m, &opt, 1, 3097676840ULL, 1795512818562000LL, &k, &v), DP_OK);
     CHECK_EQ_STR(dp_buf_cstr(&k), with_schema(KEY_SCHEMA, "{\"id\":\"154442:3097676840\"}"));
     CHECK_EQ_STR(dp_buf_cstr(&v),
@@ -64,15 +72,17 @@ static void test_begin_and_end_records(void) {
     dbz_txmeta_begin(&m, 7);
     CHECK_EQ_INT(dbz_txmeta_encode(&m, &opt, 1, 100, 0, &k, &v), DP_OK);
     CHECK_EQ_STR(dp_buf_cstr(&v),
-                 with_schema(VALUE_SCHEMA, "{\"status\":\"END\",\"id\":\"7:100\",\"event_count\":0,"
-                                           "\"data_collections\":[],\"ts_ms\":0}"));
+                 with_schema(VALUE_SCHEMA,
+                             "{\"status\":\"END\",\"id\":\"7:100\",\"event_count\":0,"
+                             "\"data_collections\":[],\"ts_ms\":0}"));
     /* schemas off: payloads only; the largest xid and LSN */
     opt.schemas_enable = opt.key_schemas_enable = 0;
     dbz_txmeta_begin(&m, 4294967295u);
     CHECK_EQ_INT(dbz_txmeta_encode(&m, &opt, 0, UINT64_MAX, 1000, &k, &v), DP_OK);
     CHECK_EQ_STR(dp_buf_cstr(&k), "{\"id\":\"4294967295:18446744073709551615\"}");
-    CHECK_EQ_STR(dp_buf_cstr(&v), "{\"status\":\"BEGIN\",\"id\":\"4294967295:18446744073709551615\","
-                                  "\"event_count\":null,\"data_collections\":null,\"ts_ms\":1}");
+    CHECK_EQ_STR(dp_buf_cstr(&v),
+                 "{\"status\":\"BEGIN\",\"id\":\"4294967295:18446744073709551615\","
+                 "\"event_count\":null,\"data_collections\":null,\"ts_ms\":1}");
     /* names are JSON-escaped as everywhere else */
     dbz_txmeta_begin(&m, 8);
     CHECK_EQ_INT(dbz_txmeta_event(&m, "s\"q", "t\\", 1, &b), DP_OK);
@@ -124,8 +134,9 @@ static void test_envelope_block(void) {
     dp_buf_t out;
     dp_buf_init(&out, 1 << 16);
     CHECK_EQ_INT(dbz_encode_value(&(dbz_event_t){&t, 'c', NULL, &row, src, 0}, &opt, &out), DP_OK);
-    CHECK(strstr(dp_buf_cstr(&out), ",\"transaction\":{\"id\":\"154518:5\",\"total_order\":1,"
-                                    "\"data_collection_order\":1},\"op\":\"c\",") != NULL);
+    CHECK(strstr(dp_buf_cstr(&out),
+                 ",\"transaction\":{\"id\":\"154518:5\",\"total_order\":1,"
+                 "\"data_collection_order\":1},\"op\":\"c\",") != NULL);
     src.txn = NULL;
     CHECK_EQ_INT(dbz_encode_value(&(dbz_event_t){&t, 'c', NULL, &row, src, 0}, &opt, &out), DP_OK);
     CHECK(strstr(dp_buf_cstr(&out), ",\"transaction\":null,\"op\":\"c\",") != NULL);
@@ -139,8 +150,8 @@ static void test_java_string_hash(void) {
     CHECK_EQ_INT(dbz_java_string_hash("public.users", 12), -524027325);
     CHECK_EQ_INT(dbz_java_string_hash("public.alltypes", 15), -1303404195);
     CHECK_EQ_INT(dbz_java_string_hash("", 0), 0);
-    CHECK_EQ_INT(dbz_java_string_hash("s.\xc3\xa9", 4), 112174);         /* s.é */
-    CHECK_EQ_INT(dbz_java_string_hash("s.\xe6\x9d\x8e", 5), 138387);     /* s.李 */
+    CHECK_EQ_INT(dbz_java_string_hash("s.\xc3\xa9", 4), 112174); /* s.é */
+    CHECK_EQ_INT(dbz_java_string_hash("s.\xe6\x9d\x8e", 5), 138387); /* s.李 */
     CHECK_EQ_INT(dbz_java_string_hash("s.\xf0\x9f\x98\x80", 6), 5243070); /* surrogate pair */
 }
 

@@ -14,42 +14,54 @@
 #include "testlib.h"
 
 /* an envelope as Debezium writes it for "p.public.t" (id int4 key, v text) */
-#define VALUE_FIELDS "[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"}," \
+#define VALUE_FIELDS                                                                               \
+    "[{\"type\":\"int32\",\"optional\":false,\"field\":\"id\"},"                                   \
     "{\"type\":\"string\",\"optional\":true,\"field\":\"v\"}]"
-#define VALUE_SCHEMA(side) "{\"type\":\"struct\",\"fields\":" VALUE_FIELDS \
+#define VALUE_SCHEMA(side)                                                                         \
+    "{\"type\":\"struct\",\"fields\":" VALUE_FIELDS                                                \
     ",\"optional\":true,\"name\":\"p.public.t.Value\",\"field\":\"" side "\"}"
-#define SOURCE_SCHEMA "{\"type\":\"struct\",\"fields\":[" \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"}," \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"}," \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"}," \
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}," \
-    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1," \
-    "\"parameters\":{\"allowed\":\"true,last,false\"},\"default\":\"false\",\"field\":\"snapshot\"}," \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"}," \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"}," \
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"}]," \
-    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}"
-#define TX_SCHEMA "{\"type\":\"struct\",\"fields\":[" \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}," \
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"}," \
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}]," \
+#define SOURCE_SCHEMA                                                                              \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"                              \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"                                 \
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"     \
+    "\"parameters\":{\"allowed\":\"true,last,false\"},\"default\":\"false\",\"field\":"            \
+    "\"snapshot\"},"                                                                               \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"                                   \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"                                \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"}],"                                   \
+    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":"           \
+    "\"source\"}"
+#define TX_SCHEMA                                                                                  \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"                           \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"                \
     "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}"
-#define ENV_SCHEMA "{\"type\":\"struct\",\"fields\":[" VALUE_SCHEMA("before") "," \
-    VALUE_SCHEMA("after") "," SOURCE_SCHEMA "," TX_SCHEMA "," \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"}," \
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}]," \
-    "\"optional\":false,\"name\":\"p.public.t.Envelope\",\"version\":2}"
-#define SOURCE(tab) "{\"version\":\"3.0.8.Final\",\"connector\":\"postgresql\",\"name\":\"p\"," \
-    "\"ts_ms\":1700000000000,\"snapshot\":\"false\",\"db\":\"db\",\"table\":\"" tab "\",\"lsn\":42}"
-#define PAYLOAD(before, after, op) "{\"before\":" before ",\"after\":" after ",\"source\":" \
-    SOURCE("t") ",\"transaction\":null,\"op\":\"" op "\",\"ts_ms\":1700000000123}"
-#define ENV(before, after, op) "{\"schema\":" ENV_SCHEMA ",\"payload\":" PAYLOAD(before, after, op) "}"
+#define ENV_SCHEMA                                                                                 \
+    "{\"type\":\"struct\",\"fields\":[" VALUE_SCHEMA("before") "," VALUE_SCHEMA(                   \
+        "after") "," SOURCE_SCHEMA "," TX_SCHEMA ","                                               \
+                 "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"                      \
+                 "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}],"                    \
+                 "\"optional\":false,\"name\":\"p.public.t.Envelope\",\"version\":2}"
+#define SOURCE(tab)                                                                                \
+    "{\"version\":\"3.0.8.Final\",\"connector\":\"postgresql\",\"name\":\"p\","                    \
+    "\"ts_ms\":1700000000000,\"snapshot\":\"false\",\"db\":\"db\",\"table\":\"" tab                \
+    "\",\"lsn\":42}"
+#define PAYLOAD(before, after, op)                                                                 \
+    "{\"before\":" before ",\"after\":" after                                                      \
+    ",\"source\":" SOURCE("t") ",\"transaction\":null,\"op\":\"" op "\",\"ts_ms\":1700000000123}"
+#define ENV(before, after, op)                                                                     \
+    "{\"schema\":" ENV_SCHEMA ",\"payload\":" PAYLOAD(before, after, op) "}"
 
 #define ROW1 "{\"id\":1,\"v\":\"a\"}"
 #define ROW1B "{\"id\":1,\"v\":\"b\"}"
 /* the unwrapped schema: the Value struct, rebuilt (not optional) */
-#define ROW_SCHEMA(extra) "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false," \
-    "\"field\":\"id\"},{\"type\":\"string\",\"optional\":true,\"field\":\"v\"}" extra "]," \
+#define ROW_SCHEMA(extra)                                                                          \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,"                     \
+    "\"field\":\"id\"},{\"type\":\"string\",\"optional\":true,\"field\":\"v\"}" extra "],"         \
     "\"optional\":false,\"name\":\"p.public.t.Value\"}"
 #define DELETED_SCHEMA ",{\"type\":\"string\",\"optional\":true,\"field\":\"__deleted\"}"
 
@@ -103,8 +115,10 @@ static const char *hdr(dbz_unwrap_t *u, size_t i) {
     size_t l;
     if (i >= dbz_unwrap_nheaders(u)) return "(none)";
     dbz_unwrap_header(u, i, &name, &v, &l);
-    if (v) snprintf(b, sizeof b, "%s=%.*s", name, (int)l, (const char *)v);
-    else snprintf(b, sizeof b, "%s=(null)", name);
+    if (v)
+        snprintf(b, sizeof b, "%s=%.*s", name, (int)l, (const char *)v);
+    else
+        snprintf(b, sizeof b, "%s=(null)", name);
     return b;
 }
 
@@ -127,10 +141,13 @@ int main(void) {
     /* the defaults (deprecated path): deletes and tombstones dropped */
     CHECK_EQ_INT(make(&u, 1, err, sizeof err, (const char *)NULL), DP_OK);
     CHECK(u.legacy);
-    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")), "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1 "}");
+    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")),
+                 "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1 "}");
     CHECK_EQ_INT(res, DBZ_UNWRAP_VALUE);
-    CHECK_EQ_STR(run(&u, ENV(ROW1, ROW1B, "u")), "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1B "}");
-    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "r")), "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1 "}");
+    CHECK_EQ_STR(run(&u, ENV(ROW1, ROW1B, "u")),
+                 "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1B "}");
+    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "r")),
+                 "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1 "}");
     CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")), "DROP");
     CHECK_EQ_STR(run(&u, ENV("null", "null", "t")), "DROP");
     CHECK_EQ_STR(run(&u, NULL), "DROP");
@@ -150,7 +167,8 @@ int main(void) {
     dbz_unwrap_fini(&u);
 
     /* delete.handling.mode=none: the delete's value is null with the after schema */
-    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.handling.mode=none", (const char *)NULL), DP_OK);
+    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.handling.mode=none", (const char *)NULL),
+                 DP_OK);
     CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")),
                  "{\"schema\":{\"type\":\"struct\",\"fields\":" VALUE_FIELDS ",\"optional\":true,"
                  "\"name\":\"p.public.t.Value\"},\"payload\":null}");
@@ -158,41 +176,54 @@ int main(void) {
     dbz_unwrap_fini(&u);
 
     /* delete.handling.mode=rewrite (case and blanks as Debezium's parse) */
-    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.handling.mode= ReWrite ", (const char *)NULL), DP_OK);
-    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")), "{\"schema\":" ROW_SCHEMA(DELETED_SCHEMA)
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"false\"}}");
-    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")), "{\"schema\":" ROW_SCHEMA(DELETED_SCHEMA)
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}}");
+    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.handling.mode= ReWrite ", (const char *)NULL),
+                 DP_OK);
+    CHECK_EQ_STR(
+        run(&u, ENV("null", ROW1, "c")),
+        "{\"schema\":" ROW_SCHEMA(
+            DELETED_SCHEMA) ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"false\"}}");
+    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")),
+                 "{\"schema\":" ROW_SCHEMA(
+                     DELETED_SCHEMA) ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}}");
     dbz_unwrap_fini(&u);
 
     /* delete.tombstone.handling.mode wins over the deprecated keys */
     CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.tombstone.handling.mode=drop",
-                      "drop.tombstones=false", (const char *)NULL), DP_OK);
+                      "drop.tombstones=false", (const char *)NULL),
+                 DP_OK);
     CHECK(!u.legacy);
     CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")), "DROP");
     CHECK_EQ_STR(run(&u, NULL), "DROP");
     dbz_unwrap_fini(&u);
     CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.tombstone.handling.mode=tombstone",
-                      (const char *)NULL), DP_OK);
+                      (const char *)NULL),
+                 DP_OK);
     CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")),
                  "{\"schema\":{\"type\":\"struct\",\"fields\":" VALUE_FIELDS ",\"optional\":true,"
                  "\"name\":\"p.public.t.Value\"},\"payload\":null}");
     CHECK_EQ_STR(run(&u, NULL), "DROP");
-    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")), "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1 "}");
+    CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")),
+                 "{\"schema\":" ROW_SCHEMA("") ",\"payload\":" ROW1 "}");
     dbz_unwrap_fini(&u);
-    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.tombstone.handling.mode=rewrite",
-                      (const char *)NULL), DP_OK);
-    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")), "{\"schema\":" ROW_SCHEMA(DELETED_SCHEMA)
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}}");
-    CHECK_EQ_STR(run(&u, ENV(ROW1, ROW1B, "u")), "{\"schema\":" ROW_SCHEMA(DELETED_SCHEMA)
-                 ",\"payload\":{\"id\":1,\"v\":\"b\",\"__deleted\":\"false\"}}");
+    CHECK_EQ_INT(
+        make(&u, 1, err, sizeof err, "delete.tombstone.handling.mode=rewrite", (const char *)NULL),
+        DP_OK);
+    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")),
+                 "{\"schema\":" ROW_SCHEMA(
+                     DELETED_SCHEMA) ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}}");
+    CHECK_EQ_STR(
+        run(&u, ENV(ROW1, ROW1B, "u")),
+        "{\"schema\":" ROW_SCHEMA(
+            DELETED_SCHEMA) ",\"payload\":{\"id\":1,\"v\":\"b\",\"__deleted\":\"false\"}}");
     CHECK_EQ_STR(run(&u, NULL), "DROP");
     CHECK_EQ_STR(run(&u, ENV("null", "null", "t")), "DROP");
     dbz_unwrap_fini(&u);
-    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.tombstone.handling.mode=rewrite-with-tombstone",
-                      (const char *)NULL), DP_OK);
-    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")), "{\"schema\":" ROW_SCHEMA(DELETED_SCHEMA)
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}}");
+    CHECK_EQ_INT(make(&u, 1, err, sizeof err,
+                      "delete.tombstone.handling.mode=rewrite-with-tombstone", (const char *)NULL),
+                 DP_OK);
+    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")),
+                 "{\"schema\":" ROW_SCHEMA(
+                     DELETED_SCHEMA) ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}}");
     CHECK_EQ_STR(run(&u, NULL), "NULL");
     dbz_unwrap_fini(&u);
 
@@ -201,39 +232,56 @@ int main(void) {
      * copied schema is optional and loses its default */
     CHECK_EQ_INT(make(&u, 1, err, sizeof err, "delete.tombstone.handling.mode=rewrite",
                       "add.fields=op, table,lsn,source.ts_ms,ts_ms:when,snapshot,id,nosuch",
-                      (const char *)NULL), DP_OK);
-    CHECK_EQ_STR(run(&u, ENV(ROW1, "null", "d")),
-                 "{\"schema\":" ROW_SCHEMA(DELETED_SCHEMA
-                 ",{\"type\":\"string\",\"optional\":true,\"field\":\"__op\"}"
-                 ",{\"type\":\"string\",\"optional\":true,\"field\":\"__table\"}"
-                 ",{\"type\":\"int64\",\"optional\":true,\"field\":\"__lsn\"}"
-                 ",{\"type\":\"int64\",\"optional\":true,\"field\":\"__source_ts_ms\"}"
-                 ",{\"type\":\"int64\",\"optional\":true,\"field\":\"__when\"}"
-                 ",{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"
-                 "\"parameters\":{\"allowed\":\"true,last,false\"},\"field\":\"__snapshot\"}"
-                 ",{\"type\":\"string\",\"optional\":true,\"field\":\"__id\"}")
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\",\"__op\":\"d\",\"__table\":\"t\","
-                 "\"__lsn\":42,\"__source_ts_ms\":1700000000000,\"__when\":1700000000123,"
-                 "\"__snapshot\":\"false\",\"__id\":null}}");
+                      (const char *)NULL),
+                 DP_OK);
+    CHECK_EQ_STR(
+        run(&u, ENV(ROW1, "null", "d")),
+        "{\"schema\":" ROW_SCHEMA(
+            DELETED_SCHEMA
+            ",{\"type\":\"string\",\"optional\":true,\"field\":\"__op\"}"
+            ",{\"type\":\"string\",\"optional\":true,\"field\":\"__table\"}"
+            ",{\"type\":\"int64\",\"optional\":true,\"field\":\"__lsn\"}"
+            ",{\"type\":\"int64\",\"optional\":true,\"field\":\"__source_ts_ms\"}"
+            ",{\"type\":\"int64\",\"optional\":true,\"field\":\"__when\"}"
+            ",{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\","
+            "\"version\":1,"
+            "\"parameters\":{\"allowed\":\"true,last,false\"},\"field\":\"__snapshot\"}"
+            ",{\"type\":\"string\",\"optional\":true,\"field\":\"__id\"}") ",\"payload\":{\"id\":1,"
+                                                                           "\"v\":\"a\",\"__"
+                                                                           "deleted\":\"true\",\"__"
+                                                                           "op\":\"d\",\"__table\":"
+                                                                           "\"t\","
+                                                                           "\"__lsn\":42,\"__"
+                                                                           "source_ts_ms\":"
+                                                                           "1700000000000,\"__"
+                                                                           "when\":1700000000123,"
+                                                                           "\"__snapshot\":"
+                                                                           "\"false\",\"__id\":"
+                                                                           "null}}");
     dbz_unwrap_fini(&u);
 
     /* add.fields.prefix, and add.fields alone also rebuilds the schema */
-    CHECK_EQ_INT(make(&u, 1, err, sizeof err, "add.fields=op", "add.fields.prefix=cdc_",
-                      (const char *)NULL), DP_OK);
+    CHECK_EQ_INT(
+        make(&u, 1, err, sizeof err, "add.fields=op", "add.fields.prefix=cdc_", (const char *)NULL),
+        DP_OK);
     CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")),
-                 "{\"schema\":" ROW_SCHEMA(",{\"type\":\"string\",\"optional\":true,\"field\":\"cdc_op\"}")
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"cdc_op\":\"c\"}}");
+                 "{\"schema\":" ROW_SCHEMA(",{\"type\":\"string\",\"optional\":true,\"field\":"
+                                           "\"cdc_op\"}") ",\"payload\":{\"id\":1,\"v\":\"a\","
+                                                          "\"cdc_op\":\"c\"}}");
     dbz_unwrap_fini(&u);
 
     /* schemas off: the bare row; a null delete value is JSON null */
     CHECK_EQ_INT(make(&u, 0, err, sizeof err, "delete.tombstone.handling.mode=tombstone",
-                      "add.fields=op,id", (const char *)NULL), DP_OK);
-    CHECK_EQ_STR(run(&u, PAYLOAD("null", ROW1, "c")), "{\"id\":1,\"v\":\"a\",\"__op\":\"c\",\"__id\":null}");
+                      "add.fields=op,id", (const char *)NULL),
+                 DP_OK);
+    CHECK_EQ_STR(run(&u, PAYLOAD("null", ROW1, "c")),
+                 "{\"id\":1,\"v\":\"a\",\"__op\":\"c\",\"__id\":null}");
     CHECK_EQ_STR(run(&u, PAYLOAD(ROW1, "null", "d")), "null");
     CHECK_EQ_STR(run(&u, PAYLOAD("null", "null", "t")), "DROP");
     dbz_unwrap_fini(&u);
     /* before.v / after.v: fields of the row structs, null when the struct is */
-    CHECK_EQ_INT(make(&u, 0, err, sizeof err, "add.fields=before.v,after.v", (const char *)NULL), DP_OK);
+    CHECK_EQ_INT(make(&u, 0, err, sizeof err, "add.fields=before.v,after.v", (const char *)NULL),
+                 DP_OK);
     CHECK_EQ_STR(run(&u, PAYLOAD("null", ROW1, "c")),
                  "{\"id\":1,\"v\":\"a\",\"__before_v\":null,\"__after_v\":\"a\"}");
     CHECK_EQ_STR(run(&u, PAYLOAD(ROW1, ROW1B, "u")),
@@ -241,18 +289,22 @@ int main(void) {
     dbz_unwrap_fini(&u);
     CHECK_EQ_INT(make(&u, 1, err, sizeof err, "add.fields=before.v", (const char *)NULL), DP_OK);
     CHECK_EQ_STR(run(&u, ENV("null", ROW1, "c")),
-                 "{\"schema\":" ROW_SCHEMA(",{\"type\":\"string\",\"optional\":true,\"field\":\"__before_v\"}")
-                 ",\"payload\":{\"id\":1,\"v\":\"a\",\"__before_v\":null}}");
+                 "{\"schema\":" ROW_SCHEMA(",{\"type\":\"string\",\"optional\":true,\"field\":\"__"
+                                           "before_v\"}") ",\"payload\":{\"id\":1,\"v\":\"a\",\"__"
+                                                          "before_v\":null}}");
     dbz_unwrap_fini(&u);
-    CHECK_EQ_INT(make(&u, 0, err, sizeof err, "delete.handling.mode=rewrite", (const char *)NULL), DP_OK);
-    CHECK_EQ_STR(run(&u, PAYLOAD(ROW1, "null", "d")), "{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}");
+    CHECK_EQ_INT(make(&u, 0, err, sizeof err, "delete.handling.mode=rewrite", (const char *)NULL),
+                 DP_OK);
+    CHECK_EQ_STR(run(&u, PAYLOAD(ROW1, "null", "d")),
+                 "{\"id\":1,\"v\":\"a\",\"__deleted\":\"true\"}");
     dbz_unwrap_fini(&u);
 
     /* add.headers: strings raw, numbers as text, null values, a missing
      * field left out; a tombstone gets only op=d */
     CHECK_EQ_INT(make(&u, 1, err, sizeof err, "drop.tombstones=false",
                       "add.headers=op,source.ts_ms,lsn:pos,id,nosuch", "add.headers.prefix=h.",
-                      (const char *)NULL), DP_OK);
+                      (const char *)NULL),
+                 DP_OK);
     run(&u, ENV("null", ROW1, "c"));
     CHECK_EQ_INT(dbz_unwrap_nheaders(&u), 4);
     CHECK_EQ_STR(hdr(&u, 0), "h.op=c");
@@ -290,8 +342,10 @@ int main(void) {
 
     /* configuration errors name their key */
     CHECK(strstr(cfg_error("drop.tombstone=false", NULL), "\"transforms.unwrap.drop.tombstone\""));
-    CHECK(strstr(cfg_error("drop.tombstones=maybe", NULL), "\"transforms.unwrap.drop.tombstones\""));
-    CHECK(strstr(cfg_error("delete.handling.mode=keep", NULL), "\"transforms.unwrap.delete.handling.mode\""));
+    CHECK(
+        strstr(cfg_error("drop.tombstones=maybe", NULL), "\"transforms.unwrap.drop.tombstones\""));
+    CHECK(strstr(cfg_error("delete.handling.mode=keep", NULL),
+                 "\"transforms.unwrap.delete.handling.mode\""));
     CHECK(strstr(cfg_error("delete.tombstone.handling.mode=delete-to-tombstone", NULL),
                  "\"transforms.unwrap.delete.tombstone.handling.mode\""));
     CHECK(strstr(cfg_error("route.by.field=v", NULL), "\"transforms.unwrap.route.by.field\""));
@@ -301,13 +355,15 @@ int main(void) {
                  "\"transforms.unwrap.replace.null.with.default\""));
     CHECK_EQ_STR(cfg_error("delete.tombstone.handling.mode=", "drop.fields.from.key=TRUE"), "OK");
     CHECK_EQ_STR(cfg_error("route.by.field=", "add.headers="), "OK");
-    CHECK_EQ_STR(cfg_error("add.fields=op:OP:", "add.headers=source.lsn.,,"), "OK"); /* Java's split */
+    CHECK_EQ_STR(cfg_error("add.fields=op:OP:", "add.headers=source.lsn.,,"),
+                 "OK"); /* Java's split */
     CHECK(strstr(cfg_error("add.fields=::", NULL), "\"transforms.unwrap.add.fields\""));
 
     /* a struct no PostgreSQL event has: refused at once (Debezium fails at
      * the first event) */
     CHECK(strstr(cfg_error("add.fields=nope.x", NULL), "\"transforms.unwrap.add.fields\""));
-    CHECK(strstr(cfg_error("add.headers=updateDescription", NULL), "\"transforms.unwrap.add.headers\""));
+    CHECK(strstr(cfg_error("add.headers=updateDescription", NULL),
+                 "\"transforms.unwrap.add.headers\""));
 
     dp_buf_fini(&out);
     return tl_finish("unwrap");

@@ -31,7 +31,8 @@ static void test_strtab(void) {
     int ok = 1;
     for (int i = 0; i < 5000; i++) {
         snprintf(s, sizeof s, "year=2026/hour=%d", i);
-        ok &= vfy_strtab_find(&t, s) == (uint32_t)i + 2 && strcmp(vfy_strtab_get(&t, (uint32_t)i + 2), s) == 0;
+        ok &= vfy_strtab_find(&t, s) == (uint32_t)i + 2 &&
+            strcmp(vfy_strtab_get(&t, (uint32_t)i + 2), s) == 0;
     }
     CHECK(ok);
     vfy_strtab_fini(&t);
@@ -39,10 +40,11 @@ static void test_strtab(void) {
 
 static void test_shape(void) {
     char shape[128], err[256];
-    CHECK(vfy_path_shape("'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH", 3600000, shape, sizeof shape, err,
-                         sizeof err) == DP_OK);
+    CHECK(vfy_path_shape("'year'=YYYY/'month'=MM/'day'=dd/'hour'=HH", 3600000, shape, sizeof shape,
+                         err, sizeof err) == DP_OK);
     CHECK_EQ_STR(shape, "year=1970/month=01/day=01/hour=00");
-    CHECK(vfy_path_shape("'year'=YYYY/xx", 3600000, shape, sizeof shape, err, sizeof err) == DP_ERR_CONFIG);
+    CHECK(vfy_path_shape("'year'=YYYY/xx", 3600000, shape, sizeof shape, err, sizeof err) ==
+          DP_ERR_CONFIG);
     CHECK(strstr(err, "path.format") != NULL);
 }
 
@@ -55,7 +57,8 @@ static int key_ok(const char *key, int pad, vfy_key_t *out) {
 
 static void test_keys(void) {
     vfy_key_t k;
-    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/cdc.postgres.users+3+0000001234.snappy.parquet",
+    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/"
+                 "cdc.postgres.users+3+0000001234.snappy.parquet",
                  10, &k));
     CHECK_EQ_MEM(k.topic, k.topic_len, "cdc.postgres.users", 18);
     CHECK_EQ_MEM(k.path, k.path_len, "year=2026/month=11/day=24/hour=06", 33);
@@ -65,26 +68,29 @@ static void test_keys(void) {
     /* every codec's extension; an offset wider than the padding */
     CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+0+0000000000.parquet", 10, &k));
     CHECK_EQ_INT(k.ext, 0);
-    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+0+0000000000.zstd.parquet", 10, &k));
+    CHECK(
+        key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+0+0000000000.zstd.parquet", 10, &k));
     CHECK_EQ_INT(k.ext, 3);
     CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+0+0000000000.gz.parquet", 10, &k));
     CHECK_EQ_INT(k.ext, 2);
-    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+12+12345678901.snappy.parquet", 10, &k));
+    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+12+12345678901.snappy.parquet", 10,
+                 &k));
     CHECK_EQ_INT(k.offset, 12345678901LL);
     CHECK_EQ_INT(k.partition, 12);
     /* the widest padding the configuration allows */
-    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+0+00000000000000000042.parquet", 20, &k));
+    CHECK(key_ok("cdc-events/year=2026/month=11/day=24/hour=06/t+0+00000000000000000042.parquet",
+                 20, &k));
     CHECK_EQ_INT(k.offset, 42);
     /* not ours */
     const char *bad[] = {
-        "other/year=2026/month=11/day=24/hour=06/t+3+0000001234.snappy.parquet",  /* another dir */
+        "other/year=2026/month=11/day=24/hour=06/t+3+0000001234.snappy.parquet", /* another dir */
         "cdc-events-2/year=2026/month=11/day=24/hour=06/t+3+0000001234.snappy.parquet",
-        "cdc-events/year=2026/month=11/day=24/t+3+0000001234.snappy.parquet",      /* path shape */
+        "cdc-events/year=2026/month=11/day=24/t+3+0000001234.snappy.parquet", /* path shape */
         "cdc-events/year=2026/month=1/day=24/hour=06/t+3+0000001234.snappy.parquet",
         "cdc-events/year=2026/month=11/day=24/hour=06/extra/t+3+0000001234.snappy.parquet",
         "cdc-events/year=2026/month=11/day=24/hour=06/t+3+0000001234.snappy.parquet.tmp",
         "cdc-events/year=2026/month=11/day=24/hour=06/t+3+0000001234.csv",
-        "cdc-events/year=2026/month=11/day=24/hour=06/t+3+1234.snappy.parquet",    /* padding */
+        "cdc-events/year=2026/month=11/day=24/hour=06/t+3+1234.snappy.parquet", /* padding */
         "cdc-events/year=2026/month=11/day=24/hour=06/t+3+00000001234.snappy.parquet",
         "cdc-events/year=2026/month=11/day=24/hour=06/t+03+0000001234.snappy.parquet",
         "cdc-events/year=2026/month=11/day=24/hour=06/t+x+0000001234.snappy.parquet",
@@ -174,7 +180,8 @@ static vfy_object_t obj(uint32_t topic, int32_t partition, int64_t start, int64_
     return o;
 }
 
-static vfy_facts_t fact(uint32_t topic, int32_t partition, int64_t lo, int64_t hi, int64_t committed) {
+static vfy_facts_t fact(uint32_t topic, int32_t partition, int64_t lo, int64_t hi,
+                        int64_t committed) {
     vfy_facts_t f = {topic, partition, lo, hi, committed};
     return f;
 }
@@ -471,14 +478,17 @@ typedef struct seen {
 static void on_row(void *ctx, uint32_t table, vfy_row_kind_t kind, const char *key) {
     (void)table;
     seen_t *s = ctx;
-    if (kind == VFY_ROW_MISSING) s->missing++;
-    else if (kind == VFY_ROW_EXTRA) s->extra++;
-    else s->differs++;
+    if (kind == VFY_ROW_MISSING)
+        s->missing++;
+    else if (kind == VFY_ROW_EXTRA)
+        s->extra++;
+    else
+        s->differs++;
     snprintf(s->last, sizeof s->last, "%s", key);
 }
 
 static size_t slen(const char *s) { return s ? strlen(s) : 0; }
-#define FOLD(st, t, op, lsn, seq, b, a) \
+#define FOLD(st, t, op, lsn, seq, b, a)                                                            \
     vfy_state_fold(st, t, op, lsn, seq, b, slen(b), a, slen(a), err, sizeof err)
 #define LIVE(st, t, a, sn) vfy_state_check(st, t, a, strlen(a), on_row, sn, err, sizeof err)
 
@@ -527,7 +537,8 @@ static void test_state_differs(void) {
     CHECK_EQ_INT(FOLD(st, t, 'c', 2, 2, NULL, "{\"id\":2,\"k\":\"a\",\"v\":\"x\"}"), DP_OK);
     /* an unchanged TOASTed value is not compared */
     CHECK_EQ_INT(FOLD(st, t, 'u', 3, 3, NULL,
-                      "{\"id\":2,\"k\":\"a\",\"v\":\"__debezium_unavailable_value\"}"), DP_OK);
+                      "{\"id\":2,\"k\":\"a\",\"v\":\"__debezium_unavailable_value\"}"),
+                 DP_OK);
     CHECK_EQ_INT(FOLD(st, t, 'c', 4, 4, NULL, "{\"id\":3,\"k\":\"a\",\"v\":\"x\"}"), DP_OK);
     seen_t sn = {0};
     CHECK_EQ_INT(LIVE(st, t, "{\"id\":1,\"k\":\"a\\u0022b\",\"v\":\"y\"}", &sn), DP_OK);
