@@ -730,47 +730,18 @@ static void heartbeat(capture_t *c, int64_t now) {
         c->hb_rkt = rd_kafka_topic_new(c->rk, topic, NULL);
     }
     if (c->hb_state < 0) return;
-    char key[512], val[256];
-    int kl, vl;
-    if (c->s.key_schemas_enable)
-        kl = snprintf(key, sizeof key,
-                      "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
-                      "\"string\",\"optional\":false,\"field\":\"serverName\"}],\"optional\":false,"
-                      "\"name\":\"io.debezium.connector.common.ServerNameKey\"},\"payload\":"
-                      "{\"serverName\":\"%s\"}}",
-                      c->s.topic_prefix);
-    else
-        kl = snprintf(key, sizeof key, "{\"serverName\":\"%s\"}", c->s.topic_prefix);
-    if (c->s.value_schemas_enable)
-        vl = snprintf(val, sizeof val,
-                      "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":"
-                      "\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],\"optional\":false,"
-                      "\"name\":\"io.debezium.connector.common.Heartbeat\"},\"payload\":"
-                      "{\"ts_ms\":%lld}}",
-                      (long long)(dp_wall_us() / 1000));
-    else
-        vl = snprintf(val, sizeof val, "{\"ts_ms\":%lld}", (long long)(dp_wall_us() / 1000));
-    if (kl < 0 || (size_t)kl >= sizeof key || vl < 0 || (size_t)vl >= sizeof val) return;
     char terr[512];
     if (c->ktx.state == EOS_COMMITTING) return; /* the next one goes in the next transaction */
-    if (capture_eos_open(c, terr, sizeof terr)) {
+    dbz_record_t rec;
+    /* a registry outage skips this heartbeat: it is an aid, and the stream
+     * must not wait for it */
+    if (dbz_pipeline_heartbeat(&c->pipe, topic, dp_wall_us() / 1000, &rec, terr, sizeof terr) ||
+        capture_eos_open(c, terr, sizeof terr)) {
         dp_warn(MOD, "heartbeat: %s", terr);
         return;
     }
-    const void *kp = key, *vp = val;
-    size_t kn = (size_t)kl, vn = (size_t)vl;
-    if (c->avro) { /* AvroConverter sides: through the event buffers, as events */
-        char aerr[512] = "heartbeat larger than datapipe.max.event.bytes";
-        dbz_pipeline_t *p = &c->pipe;
-        dp_buf_reset(&p->key);
-        dp_buf_reset(&p->value);
-        if (dp_buf_append(&p->key, key, kn) || dp_buf_append(&p->value, val, vn) ||
-            capture_convert(c, topic, aerr, sizeof aerr)) {
-            dp_warn(MOD, "heartbeat: %s", aerr);
-            return;
-        }
-        kp = p->key.data, kn = p->key.len, vp = p->value.data, vn = p->value.len;
-    }
+    const void *kp = rec.key, *vp = rec.value;
+    size_t kn = rec.klen, vn = rec.vlen;
     rd_kafka_resp_err_t e = rd_kafka_producev(
         c->rk, RD_KAFKA_V_RKT(c->hb_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(kp, kn), RD_KAFKA_V_VALUE((void *)vp, vn),

@@ -1802,3 +1802,24 @@ int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char 
     return val_int(
         v, (int64_t)(!strcmp(field, "total_order") ? tx->total_order : tx->data_collection_order));
 }
+
+/* ---- the heartbeat record ---- */
+
+dp_err_t dbz_encode_heartbeat(const dbz_options_t *opt, int64_t ts_ms, dp_buf_t *key,
+                              dp_buf_t *value) {
+    dp_buf_reset(key);
+    dp_buf_reset(value);
+    if (opt->key_schemas_enable)
+        dp_buf_puts(key, "{\"schema\":" DBZ_HEARTBEAT_KEY_SCHEMA ",\"payload\":");
+    dp_buf_puts(key, "{\"serverName\":");
+    dp_json_put_str(key, opt->topic_prefix, strlen(opt->topic_prefix));
+    dp_buf_putc(key, '}');
+    if (opt->key_schemas_enable) dp_buf_putc(key, '}');
+    if (opt->schemas_enable)
+        dp_buf_puts(value, "{\"schema\":" DBZ_HEARTBEAT_VALUE_SCHEMA ",\"payload\":");
+    dp_buf_puts(value, "{\"ts_ms\":");
+    dp_buf_put_i64(value, ts_ms);
+    dp_buf_putc(value, '}');
+    if (opt->schemas_enable) dp_buf_putc(value, '}');
+    return key->overflow || value->overflow ? DP_ERR_NOMEM : DP_OK;
+}

@@ -191,6 +191,22 @@ typedef struct dbz_val {
 int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char *strct,
                     const char *field, dbz_val_t *v);
 
+/* Debezium's heartbeat record: key {serverName: topic.prefix}, value
+ * {ts_ms}, under the Connect schemas below (JsonConverter writes them
+ * when schemas are enabled, AvroConverter registers their translation). */
+#define DBZ_HEARTBEAT_KEY_SCHEMA                                                                   \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"          \
+    "\"serverName\"}],\"optional\":false,\"name\":\"io.debezium.connector.common.ServerNameKey\"}"
+#define DBZ_HEARTBEAT_VALUE_SCHEMA                                                                 \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}" \
+    "],"                                                                                           \
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.Heartbeat\"}"
+
+/* dbz_encode_heartbeat: the JsonConverter form of the heartbeat at ts_ms
+ * into key and value (replacing them). */
+dp_err_t dbz_encode_heartbeat(const dbz_options_t *opt, int64_t ts_ms, dp_buf_t *key,
+                              dp_buf_t *value);
+
 /* dbz_put_value: one column value as its Connect JSON token (a null is the
  * column's default or fallback, as JsonConverter writes it). */
 void dbz_put_value(dp_buf_t *b, const dbz_column_t *c, const pgo_value_t *v);

@@ -26,6 +26,7 @@ void dbz_pipeline_init(dbz_pipeline_t *p, const dbz_options_t *opt, dbz_unwrap_t
 }
 
 void dbz_pipeline_fini(dbz_pipeline_t *p) {
+    dbz_plan_fini(&p->heartbeat);
     dp_buf_fini(&p->key);
     dp_buf_fini(&p->value);
     dp_buf_fini(&p->spare);
@@ -40,18 +41,24 @@ static void swap(dp_buf_t *a, dp_buf_t *b) {
 
 /* side: the compiled schema and id of one side of the table, from the
  * plan while the converter's cache still holds it */
-static dp_err_t side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
-                     const dp_buf_t *connect_schema, char *errstr, size_t n) {
+static dp_err_t side_text(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
+                          const char *connect_schema, size_t len, char *errstr, size_t n) {
     if (ps->schema && ps->generation == dp_avro_conv_generation(cv)) return DP_OK;
     ps->schema = NULL;
-    dp_err_t err = dp_avro_conv_schema(cv, topic, (const char *)connect_schema->data,
-                                       connect_schema->len, &ps->schema, &ps->id, errstr, n);
+    dp_err_t err =
+        dp_avro_conv_schema(cv, topic, connect_schema, len, &ps->schema, &ps->id, errstr, n);
     if (err) {
         ps->schema = NULL;
         return err;
     }
     ps->generation = dp_avro_conv_generation(cv);
     return DP_OK;
+}
+
+static dp_err_t side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
+                     const dp_buf_t *connect_schema, char *errstr, size_t n) {
+    return side_text(cv, ps, topic, (const char *)connect_schema->data, connect_schema->len, errstr,
+                     n);
 }
 
 static dp_err_t too_large(const dbz_event_t *ev, char *errstr, size_t n) {
@@ -161,6 +168,39 @@ dp_err_t dbz_pipeline_tombstone(dbz_pipeline_t *p, dbz_record_t *rec, char *errs
     dp_err_t err = transform(p, 1, &res, errstr, n);
     if (err) return err;
     record(p, has_key, res, rec);
+    return DP_OK;
+}
+
+/* heartbeat_side: one side of the heartbeat record as Avro: a record of
+ * one field, a string or a long, under the constant Connect schema */
+static dp_err_t heartbeat_side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
+                               const char *connect_schema, const char *s, int64_t i, dp_buf_t *out,
+                               char *errstr, size_t n) {
+    dp_err_t err = side_text(cv, ps, topic, connect_schema, strlen(connect_schema), errstr, n);
+    if (err) return err;
+    dp_buf_reset(out);
+    const dp_avro_type_t *t = dp_avro_schema_root(ps->schema);
+    if ((err = dp_avro_put_header(out, ps->id))) return err;
+    const dp_avro_type_t *ft = dp_avro_field_type(t, 0);
+    const char *name = dp_avro_field_name(t, 0);
+    err = s ? dp_avro_put_string(ft, s, strlen(s), out, name, errstr, n)
+            : dp_avro_put_integer(ft, i, out, name, errstr, n);
+    return err ? err : out->overflow ? DP_ERR_NOMEM : DP_OK;
+}
+
+dp_err_t dbz_pipeline_heartbeat(dbz_pipeline_t *p, const char *topic, int64_t ts_ms,
+                                dbz_record_t *rec, char *errstr, size_t n) {
+    dp_err_t err = DP_OK;
+    if (dbz_encode_heartbeat(p->opt, ts_ms, &p->key, &p->value))
+        return dp_seterr(errstr, n, DP_ERR_NOMEM, "heartbeat larger than datapipe.max.event.bytes");
+    if (p->key_avro)
+        err = heartbeat_side(p->key_avro, &p->heartbeat.key, topic, DBZ_HEARTBEAT_KEY_SCHEMA,
+                             p->opt->topic_prefix, 0, &p->key, errstr, n);
+    if (!err && p->value_avro)
+        err = heartbeat_side(p->value_avro, &p->heartbeat.value, topic, DBZ_HEARTBEAT_VALUE_SCHEMA,
+                             NULL, ts_ms, &p->value, errstr, n);
+    if (err) return err;
+    record(p, 1, DBZ_UNWRAP_VALUE, rec);
     return DP_OK;
 }
 

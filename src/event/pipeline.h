@@ -53,6 +53,7 @@ typedef struct dbz_pipeline {
     dp_buf_t spare; /* swapped with value by transform and transcoder */
     dp_avro_tok_t tok;
     dbz_unwrapped_t uw; /* the transform's result for the event at hand */
+    dbz_plan_t heartbeat; /* the heartbeat record's Avro schemas (key, value) */
 } dbz_pipeline_t;
 
 /* the record dbz_pipeline_event made: pointers into the pipeline's buffers */
@@ -80,6 +81,12 @@ dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *top
  * dbz_pipeline_event just made (same key, null value), through the
  * transform; rec->drop when it drops tombstones. */
 dp_err_t dbz_pipeline_tombstone(dbz_pipeline_t *p, dbz_record_t *rec, char *errstr, size_t n);
+
+/* dbz_pipeline_heartbeat: Debezium's heartbeat record at ts_ms for topic
+ * (key serverName, value ts_ms), each side by its writer. DP_ERR_NET: the
+ * schema registry cannot be reached. */
+dp_err_t dbz_pipeline_heartbeat(dbz_pipeline_t *p, const char *topic, int64_t ts_ms,
+                                dbz_record_t *rec, char *errstr, size_t n);
 
 /* dbz_pipeline_convert: a record written as JsonConverter JSON with
  * schemas in p->key / p->value (either empty: null) turned into the

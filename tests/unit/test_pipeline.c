@@ -490,6 +490,49 @@ static void unwrap_all(void) {
     run_unwrap(strct, 1, 1, 0);
 }
 
+/* the heartbeat record: Debezium's JSON, and Avro as the transcoder makes
+ * it of that JSON */
+static void heartbeat(void) {
+    for (int schemas = 0; schemas < 2; schemas++) {
+        dbz_options_t opt = {"p\"x", "db", schemas, schemas, 0, 0, 0};
+        dbz_pipeline_t p;
+        dbz_pipeline_init(&p, &opt, NULL, NULL, NULL, 1 << 16);
+        dbz_record_t rec;
+        char e[256] = "";
+        CHECK_EQ_INT(dbz_pipeline_heartbeat(&p, "__debezium-heartbeat.p", 1700000000123LL, &rec, e,
+                                            sizeof e),
+                     DP_OK);
+        const char *k = schemas ? "{\"schema\":" DBZ_HEARTBEAT_KEY_SCHEMA
+                                  ",\"payload\":{\"serverName\":\"p\\\"x\"}}"
+                                : "{\"serverName\":\"p\\\"x\"}";
+        const char *v = schemas ? "{\"schema\":" DBZ_HEARTBEAT_VALUE_SCHEMA
+                                  ",\"payload\":{\"ts_ms\":1700000000123}}"
+                                : "{\"ts_ms\":1700000000123}";
+        CHECK_EQ_MEM(rec.key, rec.klen, k, strlen(k));
+        CHECK_EQ_MEM(rec.value, rec.vlen, v, strlen(v));
+        if (schemas) { /* the same through the Avro writers */
+            int32_t ids = 0;
+            dp_avro_conv_t *kc = dp_avro_conv_new(1, 1 << 16, 4, fake_register, &ids);
+            dp_avro_conv_t *vc = dp_avro_conv_new(0, 1 << 16, 4, fake_register, &ids);
+            dbz_pipeline_t a;
+            dbz_pipeline_init(&a, &opt, NULL, kc, vc, 1 << 16);
+            CHECK_EQ_INT(dbz_pipeline_heartbeat(&a, "hb", 1700000000123LL, &rec, e, sizeof e),
+                         DP_OK);
+            dp_buf_t ko, vo;
+            dp_buf_init(&ko, 1 << 16), dp_buf_init(&vo, 1 << 16);
+            CHECK_EQ_INT(dp_avro_conv_run(kc, "hb", k, strlen(k), &ko, e, sizeof e), DP_OK);
+            CHECK_EQ_INT(dp_avro_conv_run(vc, "hb", v, strlen(v), &vo, e, sizeof e), DP_OK);
+            CHECK_EQ_MEM(rec.key, rec.klen, ko.data, ko.len);
+            CHECK_EQ_MEM(rec.value, rec.vlen, vo.data, vo.len);
+            CHECK(rec.klen > 5 && rec.vlen > 5);
+            dp_buf_fini(&ko), dp_buf_fini(&vo);
+            dbz_pipeline_fini(&a);
+            dp_avro_conv_destroy(kc), dp_avro_conv_destroy(vc);
+        }
+        dbz_pipeline_fini(&p);
+    }
+}
+
 int main(void) {
     dp_log_set_level_name("error"); /* the deprecation warnings of the legacy keys */
     run_mode(DBZ_DECIMAL_PRECISE, DBZ_TIME_ADAPTIVE, DBZ_BINARY_BYTES);
@@ -502,6 +545,7 @@ int main(void) {
     CHECK_EQ_INT(failed_both, 4 * 5);
     CHECK_EQ_INT(compared, 4 * NR * 5 - 4 * 5);
     unwrap_all();
+    heartbeat();
     CHECK_EQ_INT(unwrap_compared, (6 * 3 + 2) * (NR - 1) * 5);
     CHECK_EQ_INT(unwrap_json_plans, 2);
     return tl_finish("pipeline");
