@@ -14,7 +14,7 @@
  *   avro-unwrap   AvroConverter and ExtractNewRecordState (UNWRAP_CONFIG)
  *   json-txmeta   JsonConverter with provide.transaction.metadata=true
  *
- * What is measured is capture's path through src/capture/capture.c: on_xlogdata
+ * What is measured is capture's path through src/capture/events.c: on_xlogdata
  * (Begin, Commit, changes), on_change (dp_wall_us, ops, key_changed),
  * capture_emit and send_event: txmeta_count, then the event pipeline
  * (dbz_pipeline_event, src/event/pipeline.c) that capture calls too, and
@@ -384,7 +384,7 @@ static dp_err_t produce(bench_t *b, const void *key, size_t klen, const void *va
     return DP_OK;
 }
 
-/* txmeta_send: capture.c's txmeta_send() */
+/* txmeta_send: events.c's txmeta_send() */
 static dp_err_t txmeta_send(bench_t *b, int end, uint64_t lsn, int64_t commit_ts_us, char *errstr,
                             size_t n) {
     dbz_pipeline_t *p = &b->pipe;
@@ -396,7 +396,7 @@ static dp_err_t txmeta_send(bench_t *b, int end, uint64_t lsn, int64_t commit_ts
     return produce(b, p->key.data, p->key.len, p->value.data, p->value.len);
 }
 
-/* txmeta_count: capture.c's txmeta_count() */
+/* txmeta_count: events.c's txmeta_count() */
 static dp_err_t txmeta_count(bench_t *b, const bench_table_t *te, uint64_t lsn,
                              const char *snapshot, dbz_txblock_t *tb, const dbz_txblock_t **block,
                              char *errstr, size_t n) {
@@ -408,7 +408,7 @@ static dp_err_t txmeta_count(bench_t *b, const bench_table_t *te, uint64_t lsn,
     return DP_OK;
 }
 
-/* emit: capture.c's capture_emit() and send_event() without metrics */
+/* emit: events.c's capture_emit() and send_event() without metrics */
 static dp_err_t emit(bench_t *b, bench_table_t *te, char op, const pgo_tuple_t *before,
                      const pgo_tuple_t *after, uint64_t lsn, int64_t now, const char *snapshot,
                      char *errstr, size_t n) {
@@ -440,7 +440,7 @@ static bench_table_t *find_table(bench_t *b, uint32_t relid) {
     return NULL;
 }
 
-/* key_changed: capture.c's key_changed() */
+/* key_changed: events.c's key_changed() */
 static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tuple_t *c) {
     for (uint16_t i = 0; i < t->ncols && i < a->ncols && i < c->ncols; i++) {
         if (!t->cols[i].in_key) continue;
@@ -451,7 +451,7 @@ static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tup
     return 0;
 }
 
-/* on_change: capture.c's on_change() (no skipped.operations but the default "t") */
+/* on_change: events.c's on_change() (no skipped.operations but the default "t") */
 static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
     bench_table_t *te = find_table(b, m->u.change.relid);
     if (!te)
@@ -474,7 +474,7 @@ static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *er
     }
 }
 
-/* on_message: capture.c's on_xlogdata() for Begin, Commit and changes
+/* on_message: events.c's capture_on_xlogdata() for Begin, Commit and changes
  * (the ring and exactly-once bookkeeping left out) */
 static dp_err_t on_message(bench_t *b, const unsigned char *p, size_t len, uint64_t lsn,
                            char *errstr, size_t n) {

@@ -1,5 +1,5 @@
 /* internal.h - what the capture service's files share: the running
- * state of one capture and the steps snapshot.c reuses from capture.c.
+ * state of one capture and the steps snapshot.c and events.c share with capture.c.
  * Not part of any other module's interface. */
 #ifndef DP_CAPTURE_INTERNAL_H
 #define DP_CAPTURE_INTERNAL_H
@@ -152,6 +152,19 @@ dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, siz
 /* capture_eos_flush: commit the open Kafka transaction now (bounded wait). */
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n);
 void capture_eos_fini(capture_t *c);
+
+/* capture_produce: hand one record to librdkafka for te's topic (NULL key
+ * or value: null), inside the open Kafka transaction and the open ring
+ * entry; waits (bounded by the stream's needs) while librdkafka's queue
+ * is full. */
+dp_err_t capture_produce(capture_t *c, table_entry_t *te, const void *key, size_t klen,
+                         const void *val, size_t vlen, char *errstr, size_t n);
+/* events.c: capture_on_xlogdata: one pgoutput message at lsn (Begin,
+ * Commit, Relation, changes, Truncate). capture_txmeta_setup: the
+ * transaction topic, through the transforms; it must exist. */
+dp_err_t capture_on_xlogdata(capture_t *c, const unsigned char *p, size_t len, uint64_t lsn,
+                             char *errstr, size_t n);
+dp_err_t capture_txmeta_setup(capture_t *c, char *errstr, size_t n);
 
 /* capture_emit: encode and produce one change event (and its tombstone). */
 dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
