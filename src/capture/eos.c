@@ -221,16 +221,18 @@ void capture_eos_sent(capture_t *c) { c->txn_records++; }
 /* produce_position: hand the position record pos to librdkafka */
 static dp_err_t produce_position(capture_t *c, const capture_eos_pos_t *pos, char *errstr,
                                  size_t n) {
-    char val[160];
-    int vl = snprintf(val, sizeof val, "{\"lsn_commit\":%llu,\"records\":%llu,\"complete\":%s%s}",
-                      (unsigned long long)pos->lsn_commit, (unsigned long long)pos->records,
-                      pos->complete ? "true" : "false", pos->snapshot ? ",\"snapshot\":true" : "");
+    uint8_t val[160];
+    /* on the stack: max leaves room for the NUL, so it never reallocates */
+    dp_buf_t rec = {val, 0, sizeof val, sizeof val - 1, 0};
+    if (capture_position_write(pos, &rec))
+        return dp_seterr(errstr, n, DP_ERR_NOMEM, "position record larger than %zu bytes",
+                         sizeof val);
     rd_kafka_resp_err_t pe;
     while ((pe = rd_kafka_producev(
                 c->rk, RD_KAFKA_V_RKT(c->pos_rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(c->pos_key.data, c->pos_key.len), RD_KAFKA_V_VALUE(val, (size_t)vl),
-                RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                RD_KAFKA_V_KEY(c->pos_key.data, c->pos_key.len),
+                RD_KAFKA_V_VALUE(rec.data, rec.len), RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(c->rk, 10);
     if (pe)
         return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce the position to \"%s\": %s",

@@ -31,3 +31,15 @@ int capture_position_parse(const char *v, size_t len, capture_eos_pos_t *pos) {
     dp_json_fini(&j);
     return ok;
 }
+
+dp_err_t capture_position_write(const capture_eos_pos_t *pos, dp_buf_t *out) {
+    dp_buf_reset(out);
+    dp_buf_puts(out, "{\"lsn_commit\":");
+    dp_buf_put_u64(out, pos->lsn_commit);
+    dp_buf_puts(out, ",\"records\":");
+    dp_buf_put_u64(out, pos->records);
+    dp_buf_puts(out, pos->complete ? ",\"complete\":true" : ",\"complete\":false");
+    if (pos->snapshot) dp_buf_puts(out, ",\"snapshot\":true");
+    dp_buf_putc(out, '}');
+    return out->overflow ? DP_ERR_NOMEM : DP_OK;
+}

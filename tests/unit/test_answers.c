@@ -134,6 +134,25 @@ static int pos(const char *v, capture_eos_pos_t *p) {
 }
 
 static void test_position(void) {
+    /* the writer's records, read back by the parser */
+    const capture_eos_pos_t ws[] = {
+        {24023128, 17, 0, 1, 0}, {UINT64_C(9223372036854775807), 0, 1, 1, 1}, {0, 0, 1, 1, 0}};
+    dp_buf_t w;
+    dp_buf_init(&w, 160);
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        capture_eos_pos_t r = {0};
+        CHECK_EQ_INT(capture_position_write(&ws[i], &w), DP_OK);
+        CHECK_EQ_INT(capture_position_parse((const char *)w.data, w.len, &r), 1);
+        CHECK(r.lsn_commit == ws[i].lsn_commit && r.records == ws[i].records &&
+              r.complete == ws[i].complete && r.snapshot == ws[i].snapshot && r.valid);
+    }
+    CHECK_EQ_INT(capture_position_write(&ws[0], &w), DP_OK);
+    CHECK_EQ_STR(dp_buf_cstr(&w), "{\"lsn_commit\":24023128,\"records\":17,\"complete\":false}");
+    CHECK_EQ_INT(capture_position_write(&ws[1], &w), DP_OK);
+    CHECK_EQ_STR(dp_buf_cstr(&w),
+                 "{\"lsn_commit\":9223372036854775807,\"records\":0,"
+                 "\"complete\":true,\"snapshot\":true}");
+    dp_buf_fini(&w);
     capture_eos_pos_t p = {0};
     CHECK_EQ_INT(pos("{\"lsn_commit\":24023128,\"records\":17,\"complete\":false}", &p), 1);
     CHECK(p.lsn_commit == 24023128 && p.records == 17 && !p.complete && !p.snapshot && p.valid);
