@@ -655,7 +655,8 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     setup_options(c);
     if ((err = setup_producer(c, errstr, n))) return err;
 
-    repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
+    repl_conninfo_t ci;
+    capture_conninfo(s, &ci);
     if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
     /* our checks first: they name the problem better than the walsender */
     if ((err = repl_check_server(c->sql, s->user, errstr, n))) return err;
@@ -671,8 +672,8 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
 /* drop_slot: close the replication connection and drop the slot, waiting
  * (bounded) for the server to release it. */
 static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n) {
-    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password,
-                          c->s.dbname,   c->s.port, c->s.name};
+    repl_conninfo_t ci;
+    capture_conninfo(&c->s, &ci);
     if (c->repl) PQfinish(c->repl);
     c->repl = NULL;
     dp_err_t err = DP_ERR_PG;

@@ -9,6 +9,8 @@ typedef struct capture_settings {
     char *name, *connector_class;
     char *hostname, *user, *password, *dbname;
     long long port;
+    /* database.sslmode and its files, passed to libpq */
+    char *sslmode, *sslrootcert, *sslcert, *sslkey, *sslpassword;
     char *topic_prefix;
     char *table_include_list, *table_exclude_list;
     char *message_key_columns;
@@ -54,5 +56,10 @@ extern const cfg_table_t capture_config_table;
 /* capture_run: run until SIGINT/SIGTERM or a fatal error; returns the
  * process exit code. */
 int capture_main(int argc, char **argv);
+
+/* capture_conninfo: the PostgreSQL connection of these settings (as
+ * capture, status and verify open it) */
+struct repl_conninfo;
+void capture_conninfo(const capture_settings_t *s, struct repl_conninfo *ci);
 
 #endif

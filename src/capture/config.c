@@ -63,6 +63,22 @@ static const cfg_def_t defs[] = {
      "Password; ${file:/path:key} and ${env:NAME} references are resolved.", NULL, NULL},
     {"database.dbname", CFG_STRING, S(dbname), 0, 0, NULL, NULL, CFG_F_REQUIRED, NULL,
      "Database to capture.", NULL, NULL},
+    {"database.sslmode", CFG_STRING, S(sslmode), 0, 0, "prefer",
+     "disable|allow|prefer|require|verify-ca|verify-full", 0, NULL,
+     "TLS to PostgreSQL, as libpq's sslmode: require and stricter refuse a server without TLS "
+     "(prefer, the default, falls back to cleartext); verify-ca and verify-full check the "
+     "server's certificate against database.sslrootcert.",
+     NULL, NULL},
+    {"database.sslrootcert", CFG_STRING, S(sslrootcert), 0, 0, "", NULL, 0, NULL,
+     "PEM file of the CA certificates that verify the server (verify-ca, verify-full).", NULL,
+     NULL},
+    {"database.sslcert", CFG_STRING, S(sslcert), 0, 0, "", NULL, 0, NULL,
+     "PEM file of the client certificate, for servers that authenticate by certificate.", NULL,
+     NULL},
+    {"database.sslkey", CFG_STRING, S(sslkey), 0, 0, "", NULL, 0, NULL,
+     "PEM file of the client certificate's private key.", NULL, NULL},
+    {"database.sslpassword", CFG_STRING, S(sslpassword), 0, 0, "", NULL, CFG_F_SECRET, NULL,
+     "Passphrase of database.sslkey; ${file:} and ${env:} references are resolved.", NULL, NULL},
     {"topic.prefix", CFG_STRING, S(topic_prefix), 0, 0, NULL, NULL, CFG_F_REQUIRED, NULL,
      "Logical server name: topics are <topic.prefix>.<schema>.<table> before transforms.", NULL,
      NULL},
@@ -199,3 +215,9 @@ static const cfg_def_t defs[] = {
 
 const cfg_table_t capture_config_table = {"capture", defs, sizeof defs / sizeof defs[0],
                                           offsetof(capture_settings_t, svc), NULL};
+
+void capture_conninfo(const capture_settings_t *s, repl_conninfo_t *ci) {
+    *ci = (repl_conninfo_t){s->hostname, s->user,   s->password,   s->dbname,
+                            s->port,     s->name,   s->sslmode,    s->sslrootcert,
+                            s->sslcert,  s->sslkey, s->sslpassword};
+}

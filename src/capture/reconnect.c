@@ -39,7 +39,8 @@ static dp_err_t settle(capture_t *c, char *errstr, size_t n) {
 /* attempt: both connections and START_REPLICATION, once */
 static dp_err_t attempt(capture_t *c, char *errstr, size_t n) {
     const capture_settings_t *s = &c->s;
-    repl_conninfo_t ci = {s->hostname, s->user, s->password, s->dbname, s->port, s->name};
+    repl_conninfo_t ci;
+    capture_conninfo(s, &ci);
     if (c->repl) PQfinish(c->repl);
     if (c->sql) PQfinish(c->sql);
     c->repl = c->sql = NULL;

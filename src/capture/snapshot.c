@@ -88,8 +88,8 @@ static void on_end(void *ctx, int ok) {
 
 dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t lsn, char *errstr,
                           size_t n) {
-    repl_conninfo_t ci = {c->s.hostname, c->s.user, c->s.password,
-                          c->s.dbname,   c->s.port, c->s.name};
+    repl_conninfo_t ci;
+    capture_conninfo(&c->s, &ci);
     PGconn *snap = repl_connect(&ci, 0, errstr, n);
     if (!snap) return DP_ERR_NET;
     snap_sink_t k = {c, lsn, NULL};

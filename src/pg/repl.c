@@ -29,9 +29,10 @@ void repl_quote_ident(const char *name, char *out, size_t outsize) {
 PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr, size_t errstr_size) {
     char port[24];
     snprintf(port, sizeof port, "%lld", ci->port);
-    const char *keys[16], *vals[16];
+    const char *keys[24], *vals[24];
     int n = 0;
 #define KV(k, v) (keys[n] = (k), vals[n] = (v), n++)
+#define KV_SET(k, v) ((v) && *(v) ? KV(k, v) : 0)
     KV("host", ci->host);
     KV("port", port);
     KV("user", ci->user);
@@ -47,6 +48,12 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr, s
     KV("keepalives_count", "3");
     KV("tcp_user_timeout", "30000");
     if (replication) KV("replication", "database");
+    KV_SET("sslmode", ci->sslmode);
+    KV_SET("sslrootcert", ci->sslrootcert);
+    KV_SET("sslcert", ci->sslcert);
+    KV_SET("sslkey", ci->sslkey);
+    KV_SET("sslpassword", ci->sslpassword);
+#undef KV_SET
 #undef KV
     keys[n] = vals[n] = NULL;
     PGconn *c = PQconnectdbParams(keys, vals, 0);
@@ -54,9 +61,13 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr, s
         char msg[512];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
         msg[strcspn(msg, "\n")] = 0;
+        /* TLS refused or unverifiable: name the key that asked for it */
+        char tls[96] = "";
+        if (ci->sslmode && *ci->sslmode && strcasestr(msg, "ssl"))
+            snprintf(tls, sizeof tls, " (database.sslmode is \"%.40s\")", ci->sslmode);
         dp_seterr(errstr, errstr_size, DP_ERR_NET,
-                  "cannot connect to postgresql %s:%s as \"%s\": %s", ci->host, port, ci->user,
-                  msg);
+                  "cannot connect to postgresql %s:%s as \"%s\": %s%s", ci->host, port, ci->user,
+                  msg, tls);
         PQfinish(c);
         return NULL;
     }

@@ -15,6 +15,8 @@ typedef struct repl_conninfo {
     const char *host, *user, *password, *dbname;
     long long port;
     const char *application_name;
+    /* TLS, as libpq names it (NULL or empty: libpq's default) */
+    const char *sslmode, *sslrootcert, *sslcert, *sslkey, *sslpassword;
 } repl_conninfo_t;
 
 /* repl_error: the failure of a query (r, freed; NULL: the connection's

@@ -73,8 +73,9 @@ static void one_line(char *dst, size_t n, const char *src) {
 
 static void pg_part(const capture_settings_t *cs, report_t *r) {
     char errstr[512];
-    repl_conninfo_t ci = {cs->hostname, cs->user, cs->password,
-                          cs->dbname,   cs->port, "datapipe-status"};
+    repl_conninfo_t ci;
+    capture_conninfo(cs, &ci);
+    ci.application_name = "datapipe-status";
     PGconn *c = repl_connect(&ci, 0, errstr, sizeof errstr); /* connect_timeout bounds it */
     if (!c) {
         one_line(r->pg_err, sizeof r->pg_err, errstr);

@@ -156,8 +156,9 @@ dp_err_t vfy_rows_open(vfy_rows_t **out, const char *capture_config, char *errst
     r->opt.decimal_mode = (dbz_decimal_mode_t)r->s.decimal_handling_mode;
     r->opt.time_mode = (dbz_time_mode_t)r->s.time_precision_mode;
     r->opt.binary_mode = (dbz_binary_mode_t)r->s.binary_handling_mode;
-    repl_conninfo_t ci = {r->s.hostname, r->s.user, r->s.password,
-                          r->s.dbname,   r->s.port, "datapipe-verify"};
+    repl_conninfo_t ci;
+    capture_conninfo(&r->s, &ci);
+    ci.application_name = "datapipe-verify";
     r->pg = repl_connect(&ci, 0, errstr, n);
     if (!r->pg) return DP_ERR_NET;
     return list_tables(r, errstr, n);

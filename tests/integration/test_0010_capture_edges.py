@@ -61,6 +61,19 @@ def test_errors_name_the_problem(pipeline, binary, env):
     r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 1 and "nosuch" in r.stderr and "does not exist" in r.stderr, r.stderr
+    # TLS required of a server that has none (the local stack's PostgreSQL
+    # is plaintext): refused, naming the key, before any password is sent
+    cfg = p.capture_config(**{"database.sslmode": "require"})
+    r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "server does not support SSL, but SSL was required" in r.stderr, r.stderr
+    assert 'database.sslmode is "require"' in r.stderr, r.stderr
+    # an unknown mode is a configuration error naming the key
+    cfg = p.capture_config(**{"database.sslmode": "required"})
+    r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode != 0 and "database.sslmode" in r.stderr, r.stderr
     # the slot held by a running capture
     cfg = p.capture_config()
     p.start("capture", cfg)
