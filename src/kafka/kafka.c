@@ -6,7 +6,35 @@
 #include <unistd.h>
 
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+/* java_keystore: the Java client's keystores (JKS, PKCS#12 truststores)
+ * that a Kafka Connect configuration carries and librdkafka cannot read:
+ * 1 with an error that says how to convert them */
+static int java_keystore(const char *k, const char *v, char *errstr, size_t n) {
+    size_t vl = strlen(v);
+    int jks = vl >= 4 && strcasecmp(v + vl - 4, ".jks") == 0;
+    if (!strcmp(k, "ssl.truststore.location") || !strcmp(k, "ssl.truststore.password") ||
+        (!strcmp(k, "ssl.ca.location") && jks)) {
+        dp_seterr(errstr, n, DP_ERR_CONFIG,
+                  "\"kafka.%s\": librdkafka reads the CA certificates as PEM, not from a Java "
+                  "truststore; export them (keytool -exportcert -rfc -keystore truststore.jks "
+                  "-alias <ca> -file ca.pem) and set \"kafka.ssl.ca.location\" to the PEM file",
+                  k);
+        return 1;
+    }
+    if ((!strcmp(k, "ssl.keystore.location") && jks) || !strcmp(k, "ssl.keystore.type")) {
+        dp_seterr(errstr, n, DP_ERR_CONFIG,
+                  "\"kafka.%s\": librdkafka reads a client certificate as PEM "
+                  "(\"kafka.ssl.certificate.location\", \"kafka.ssl.key.location\") or a PKCS#12 "
+                  "file (\"kafka.ssl.keystore.location\"), not a JKS keystore; convert it with "
+                  "keytool -importkeystore -deststoretype PKCS12",
+                  k);
+        return 1;
+    }
+    return 0;
+}
 
 rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *forced,
                               const cfg_kv_t *user, char *errstr, size_t errstr_size) {
@@ -31,6 +59,7 @@ rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *fo
                 goto fail;
             }
         }
+        if (java_keystore(k, v, errstr, errstr_size)) goto fail;
         if (rd_kafka_conf_set(conf, k, v, rerr, sizeof rerr) != RD_KAFKA_CONF_OK) {
             dp_seterr(errstr, errstr_size, DP_ERR_CONFIG, "invalid \"kafka.%s\": %s", k, rerr);
             goto fail;
