@@ -1,6 +1,7 @@
 /* main.c - `datapipe <subcommand>` dispatch. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "archive/archive.h"
 #include "capture/capture.h"
@@ -58,6 +59,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* the process reads passwords and keys: no core dump may hold them, and
+     * no other process of the same user may ptrace it */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc < 2) {
         usage(stderr);
         return 2;

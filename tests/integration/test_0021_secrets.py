@@ -5,8 +5,11 @@ secret could surface is searched for them: both services' logs at debug
 level, their /metrics and /health, `datapipe status` (text and JSON), the
 services' --help and config-docs, configuration errors about the keys that
 hold them, and the error of a refused login with a wrong password."""
+import resource
 import secrets
+import signal
 import subprocess
+import time
 import uuid
 
 import dpcheck
@@ -103,3 +106,39 @@ def test_secrets_never_reach_logs_metrics_status_or_errors(pipeline, binary):
                               "publication.autocreate.mode": "disabled"})
     rc, shown = run(binary, p.env, "capture", "--config", str(bad))
     assert rc != 0 and control in shown, shown
+
+
+def test_a_crash_leaves_no_core_dump(pipeline, binary, tmp_path):
+    """A core dump would hold the passwords the process read: the services
+    make themselves non-dumpable. The kernel here writes "core" into the
+    working directory (kernel.core_pattern); with the core size limit
+    lifted, a capture killed by SIGABRT must still leave none."""
+    pattern = open("/proc/sys/kernel/core_pattern").read().strip()
+    assert not pattern.startswith("|"), f"core_pattern {pattern!r} pipes cores away: test not meaningful"
+    p = pipeline
+    work = tmp_path / "cwd"
+    work.mkdir()
+
+    def unlimited():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+    # first, that a crash of a process that may dump leaves a core here, so
+    # the check below can fail (the kernel and the limit allow core files)
+    sleeper = subprocess.Popen(["sleep", "30"], cwd=work, preexec_fn=unlimited)
+    sleeper.send_signal(signal.SIGABRT)
+    sleeper.wait(timeout=10)
+    dpcheck.wait_for(lambda: any(f.name.startswith("core") for f in work.iterdir()), 5,
+                     interval=0.1, what="the control's core file")
+    for f in work.iterdir():
+        f.unlink()
+    cfg = p.capture_config()
+    proc = subprocess.Popen([str(binary), "capture", "--config", str(cfg)], env=p.env, cwd=work,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=unlimited)
+    p.procs["capture"] = proc
+    p.wait_streaming()
+    proc.send_signal(signal.SIGABRT)
+    assert proc.wait(timeout=30) == -signal.SIGABRT
+    time.sleep(1)
+    cores = [f.name for f in work.iterdir() if f.name.startswith("core")]
+    assert not cores, f"core dump written: {cores}"
