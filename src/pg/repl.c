@@ -63,7 +63,9 @@ PGconn *repl_connect(const repl_conninfo_t *ci, int replication, char *errstr, s
         msg[strcspn(msg, "\n")] = 0;
         /* TLS refused or unverifiable: name the key that asked for it */
         char tls[96] = "";
-        if (ci->sslmode && *ci->sslmode && strcasestr(msg, "ssl"))
+        if (ci->sslmode && *ci->sslmode &&
+            (strcasestr(msg, "ssl") || strcasestr(msg, "encryption") ||
+             strcasestr(msg, "certificate")))
             snprintf(tls, sizeof tls, " (database.sslmode is \"%.40s\")", ci->sslmode);
         dp_seterr(errstr, errstr_size, DP_ERR_NET,
                   "cannot connect to postgresql %s:%s as \"%s\": %s%s", ci->host, port, ci->user,

@@ -61,14 +61,30 @@ def test_errors_name_the_problem(pipeline, binary, env):
     r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 1 and "nosuch" in r.stderr and "does not exist" in r.stderr, r.stderr
-    # TLS required of a server that has none (the local stack's PostgreSQL
-    # is plaintext): refused, naming the key, before any password is sent
-    cfg = p.capture_config(**{"database.sslmode": "require"})
+    # the stack's PostgreSQL takes TCP clients over TLS only (hostssl): a
+    # cleartext one is refused, and the error names the key that chose it
+    cfg = p.capture_config(**{"database.sslmode": "disable"})
     r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 1, r.stderr
-    assert "server does not support SSL, but SSL was required" in r.stderr, r.stderr
-    assert 'database.sslmode is "require"' in r.stderr, r.stderr
+    assert "no encryption" in r.stderr and 'database.sslmode is "disable"' in r.stderr, r.stderr
+    # verify-full checks the host name: the certificate is for 127.0.0.1 only
+    cfg = p.capture_config(**{"database.sslmode": "verify-full", "database.hostname": "localhost",
+                              "database.sslrootcert": "${env:PG_CA_FILE}"})
+    r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert 'does not match host name "localhost"' in r.stderr, r.stderr
+    assert 'database.sslmode is "verify-full"' in r.stderr, r.stderr
+    # a CA the client does not trust: refused too
+    other_ca = p.tmp / "other-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=someone else", "-keyout", str(p.tmp / "other-ca.key"), "-out",
+                    str(other_ca)], check=True, capture_output=True, timeout=60)
+    cfg = p.capture_config(**{"database.sslmode": "verify-ca", "database.sslrootcert": str(other_ca)})
+    r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "certificate verify failed" in r.stderr, r.stderr
     # an unknown mode is a configuration error naming the key
     cfg = p.capture_config(**{"database.sslmode": "required"})
     r = subprocess.run([str(binary), "capture", "--config", str(cfg)], env=env, capture_output=True,

@@ -36,7 +36,8 @@ def test_secrets_never_reach_logs_metrics_status_or_errors(pipeline, binary):
     cport, aport = dpcheck.free_port(), dpcheck.free_port()
     capture_cfg = p.capture_config(**{
         "database.user": user, "database.password": f"${{file:{vault}:db.password}}",
-        "database.sslmode": "disable", "database.sslpassword": "${env:SSL_KEY_PASSPHRASE}",
+        "database.sslmode": "verify-full", "database.sslrootcert": "${env:PG_CA_FILE}",
+        "database.sslpassword": "${env:SSL_KEY_PASSPHRASE}",
         "publication.autocreate.mode": "disabled", "datapipe.log.level": "debug",
         "datapipe.metrics.port": str(cport)})
     archive_cfg = p.archive_config(**{
