@@ -309,7 +309,8 @@ int main(void) {
                           "S3_BUCKET",
                           "S3_ENDPOINT_URL",
                           "AWS_ACCESS_KEY_ID",
-                          "AWS_SECRET_ACCESS_KEY"};
+                          "AWS_SECRET_ACCESS_KEY",
+                          "PG_CA_FILE"};
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) setenv(envs[i], "1", 1);
     memset(&s, 0, sizeof s);
     CHECK_EQ_INT(
@@ -317,6 +318,7 @@ int main(void) {
         DP_OK);
     CHECK_EQ_STR(s.name, "postgres-cdc-connector");
     CHECK_EQ_STR(s.slot_name, "debezium_slot");
+    CHECK_EQ_STR(s.sslmode, "verify-full"); /* TLS checked against the stack's CA */
     cfg_free(&capture_config_table, &s);
     archive_settings_t a;
     memset(&a, 0, sizeof a);
