@@ -15,7 +15,7 @@
  *   json-txmeta   JsonConverter with provide.transaction.metadata=true
  *
  * What is measured is capture's path through src/capture/events.c: on_xlogdata
- * (Begin, Commit, changes), on_change (dp_wall_us, ops, key_changed),
+ * (Begin, Commit, changes), on_change (dp_wall_us, ops, dbz_key_changed),
  * capture_emit and send_event: txmeta_count, then the event pipeline
  * (dbz_pipeline_event, src/event/pipeline.c) that capture calls too, and
  * txmeta_send (dbz_txmeta_encode, dbz_pipeline_convert). The loop around
@@ -440,17 +440,6 @@ static bench_table_t *find_table(bench_t *b, uint32_t relid) {
     return NULL;
 }
 
-/* key_changed: events.c's key_changed() */
-static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tuple_t *c) {
-    for (uint16_t i = 0; i < t->ncols && i < a->ncols && i < c->ncols; i++) {
-        if (!t->cols[i].in_key) continue;
-        const pgo_value_t *x = &a->cols[i], *y = &c->cols[i];
-        if (x->kind != y->kind || x->len != y->len || (x->len && memcmp(x->data, y->data, x->len)))
-            return 1;
-    }
-    return 0;
-}
-
 /* on_change: events.c's on_change() (no skipped.operations but the default "t") */
 static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *errstr, size_t n) {
     bench_table_t *te = find_table(b, m->u.change.relid);
@@ -463,7 +452,7 @@ static dp_err_t on_change(bench_t *b, const pgo_msg_t *m, uint64_t lsn, char *er
     case PGO_INSERT:
         return emit(b, te, 'c', NULL, &m->u.change.new_tuple, lsn, now, "false", errstr, n);
     case PGO_UPDATE:
-        if (old && te->t.nkeys && key_changed(&te->t, old, &m->u.change.new_tuple)) {
+        if (old && te->t.nkeys && dbz_key_changed(&te->t, old, &m->u.change.new_tuple)) {
             dp_err_t err = emit(b, te, 'd', old, NULL, lsn, now, "false", errstr, n);
             if (err) return err;
             return emit(b, te, 'c', NULL, &m->u.change.new_tuple, lsn, now, "false", errstr, n);

@@ -193,16 +193,6 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
 
 /* ---- changes ---- */
 
-static int key_changed(const dbz_table_t *t, const pgo_tuple_t *a, const pgo_tuple_t *b) {
-    for (uint16_t i = 0; i < t->ncols && i < a->ncols && i < b->ncols; i++) {
-        if (!t->cols[i].in_key) continue;
-        const pgo_value_t *x = &a->cols[i], *y = &b->cols[i];
-        if (x->kind != y->kind || x->len != y->len || (x->len && memcmp(x->data, y->data, x->len)))
-            return 1;
-    }
-    return 0;
-}
-
 static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t *before,
                      const pgo_tuple_t *after, uint64_t lsn, int64_t now_us, char *errstr,
                      size_t n) {
@@ -278,7 +268,7 @@ static dp_err_t on_change(capture_t *c, const pgo_msg_t *m, uint64_t lsn, char *
         if (c->skip_c) return DP_OK;
         return emit(c, te, 'c', NULL, &m->u.change.new_tuple, lsn, now, errstr, n);
     case PGO_UPDATE:
-        if (old && te->t.nkeys && key_changed(&te->t, old, &m->u.change.new_tuple)) {
+        if (old && te->t.nkeys && dbz_key_changed(&te->t, old, &m->u.change.new_tuple)) {
             /* a primary key change is a delete of the old key and a create
              * of the new one, as Debezium emits it */
             dp_err_t err = c->skip_d ? DP_OK : emit(c, te, 'd', old, NULL, lsn, now, errstr, n);

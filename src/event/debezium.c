@@ -1591,6 +1591,16 @@ void dbz_put_row(dp_buf_t *b, const dbz_table_t *t, const pgo_tuple_t *row, int 
     dp_buf_putc(b, '}');
 }
 
+int dbz_key_changed(const dbz_table_t *t, const pgo_tuple_t *old, const pgo_tuple_t *neu) {
+    for (uint16_t i = 0; i < t->ncols && i < old->ncols && i < neu->ncols; i++) {
+        if (!t->cols[i].in_key) continue;
+        const pgo_value_t *x = &old->cols[i], *y = &neu->cols[i];
+        if (x->kind != y->kind || x->len != y->len || (x->len && memcmp(x->data, y->data, x->len)))
+            return 1;
+    }
+    return 0;
+}
+
 const pgo_tuple_t *dbz_event_key_row(const dbz_event_t *ev) {
     return ev->after ? ev->after : ev->before;
 }

@@ -159,6 +159,10 @@ typedef struct dbz_event {
     int64_t now_us; /* processing time: ts_ms, ts_us, ts_ns */
 } dbz_event_t;
 
+/* dbz_key_changed: whether an update changed the table's key columns
+ * (Debezium then emits a delete of the old key and a create of the new) */
+int dbz_key_changed(const dbz_table_t *t, const pgo_tuple_t *old, const pgo_tuple_t *neu);
+
 /* dbz_event_key_row: the row the key is taken from (after, else before);
  * NULL for a truncate */
 const pgo_tuple_t *dbz_event_key_row(const dbz_event_t *ev);

@@ -490,6 +490,26 @@ static void unwrap_all(void) {
     run_unwrap(strct, 1, 1, 0);
 }
 
+/* a key change: the key columns (id, s2) compared, the rest not */
+static void key_change(void) {
+    dbz_options_t opt = {"p", "db", 1, 1, 0, 0, 0};
+    dbz_table_t t;
+    make_table(&opt, &t);
+    pgo_value_t va[NC], vb[NC];
+    pgo_tuple_t a, b;
+    tuple(0, va, &a);
+    tuple(0, vb, &b);
+    CHECK_EQ_INT(dbz_key_changed(&t, &a, &b), 0);
+    vb[3].data = "f", vb[3].len = 1; /* b: not in the key */
+    CHECK_EQ_INT(dbz_key_changed(&t, &a, &b), 0);
+    vb[1].data = "-32767", vb[1].len = 6; /* s2: same length, other value */
+    CHECK_EQ_INT(dbz_key_changed(&t, &a, &b), 1);
+    tuple(0, vb, &b);
+    vb[0].kind = PGO_VAL_NULL, vb[0].data = NULL, vb[0].len = 0;
+    CHECK_EQ_INT(dbz_key_changed(&t, &a, &b), 1);
+    dbz_table_fini(&t);
+}
+
 /* the heartbeat record: Debezium's JSON, and Avro as the transcoder makes
  * it of that JSON */
 static void heartbeat(void) {
@@ -546,6 +566,7 @@ int main(void) {
     CHECK_EQ_INT(compared, 4 * NR * 5 - 4 * 5);
     unwrap_all();
     heartbeat();
+    key_change();
     CHECK_EQ_INT(unwrap_compared, (6 * 3 + 2) * (NR - 1) * 5);
     CHECK_EQ_INT(unwrap_json_plans, 2);
     return tl_finish("pipeline");
