@@ -533,13 +533,19 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     } else {
         const char *v;
         size_t vl;
-        err = arc_convert_value(a->conv, m->payload, m->len, &v, &vl, errstr, sizeof errstr);
+        /* Avro straight into the row, unless timestamp.field must be read
+         * from the parsed JSON */
+        int direct = a->conv && strcmp(a->s.timestamp_extractor, "RecordField") != 0;
+        if (direct)
+            err = arc_convert_row(a->conv, m->payload, m->len, &a->row, errstr, sizeof errstr);
+        else
+            err = arc_convert_value(a->conv, m->payload, m->len, &v, &vl, errstr, sizeof errstr);
         if (err ==
             DP_ERR_NET) { /* the registry is away: the record is fine, do not dead-letter it */
             hold(a, p, m, errstr);
             return DP_OK;
         }
-        if (!err) err = arc_row_parse(&a->row, &a->json, v, vl, errstr, sizeof errstr);
+        if (!err && !direct) err = arc_row_parse(&a->row, &a->json, v, vl, errstr, sizeof errstr);
     }
     if (err) {
         if (!a->dlq) {

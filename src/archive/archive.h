@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
+#include "event/avro.h"
 #include "s3/client.h"
 #include "s3/credentials.h"
 
@@ -101,6 +102,15 @@ typedef struct arc_row {
  * envelope. */
 dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t len, char *errstr,
                        size_t errstr_size);
+
+/* arc_row_from_avro: the same row from an AvroConverter record's fields,
+ * read by dp_avro_read_fields for the paths arc_row_avro_want (in that
+ * order) into g and json; string spans point into the record's bytes,
+ * before/after into json. The same checks as arc_row_parse. */
+#define ARC_ROW_AVRO_NWANT 10
+extern const char *const arc_row_avro_want[ARC_ROW_AVRO_NWANT];
+dp_err_t arc_row_from_avro(arc_row_t *row, const dp_avro_got_t *g, const dp_buf_t *json,
+                           char *errstr, size_t errstr_size);
 
 /* arc_row_field_ms: after a successful arc_row_parse on j, the value of
  * the dotted field path (relative to the payload, e.g. "source.ts_ms") as

@@ -28,4 +28,12 @@ void arc_convert_destroy(arc_convert_t *cv);
 dp_err_t arc_convert_value(arc_convert_t *cv, const void *value, size_t len, const char **json,
                            size_t *json_len, char *errstr, size_t errstr_size);
 
+/* arc_convert_row: an AvroConverter value (cv not NULL) straight into
+ * row, with no JSON parsed: the envelope's fields read where they are
+ * (before/after as JsonConverter's text in cv's buffer, valid until the
+ * next call). Errors as arc_convert_value, and the row checks of
+ * arc_row_parse. */
+dp_err_t arc_convert_row(arc_convert_t *cv, const void *value, size_t len, arc_row_t *row,
+                         char *errstr, size_t errstr_size);
+
 #endif

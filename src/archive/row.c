@@ -112,6 +112,67 @@ dp_err_t arc_row_parse(arc_row_t *row, dp_json_t *j, const char *value, size_t l
     return DP_OK;
 }
 
+/* ---- the same row from an Avro record's fields ---- */
+
+const char *const arc_row_avro_want[ARC_ROW_AVRO_NWANT] = {
+    "op",        "before",        "after",       "source.table", "source.version",
+    "source.db", "source.schema", "source.txId", "source.lsn",   "source.ts_ms"};
+
+static dp_err_t got_str(const dp_avro_got_t *g, arc_span_t *out, const char *what, char *errstr,
+                        size_t n) {
+    out->null = !g->present || g->null;
+    out->p = out->null ? NULL : g->s;
+    out->len = out->null ? 0 : g->n;
+    if (!out->null && g->kind != DP_AVRO_GOT_STRING)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "field \"%s\" is not a string", what);
+    return DP_OK;
+}
+
+static dp_err_t got_int(const dp_avro_got_t *g, int64_t *v, int *isnull, const char *what,
+                        char *errstr, size_t n) {
+    *isnull = !g->present || g->null;
+    *v = *isnull ? 0 : g->i;
+    if (!*isnull && g->kind != DP_AVRO_GOT_INT)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "field \"%s\" is not an integer", what);
+    return DP_OK;
+}
+
+static dp_err_t got_json(const dp_avro_got_t *g, const dp_buf_t *json, arc_span_t *out,
+                         char *errstr, size_t n) {
+    out->null = !g->present || g->null;
+    out->p = out->null ? NULL : (const char *)json->data + g->off;
+    out->len = out->null ? 0 : g->n;
+    if (!out->null && (g->kind != DP_AVRO_GOT_JSON || out->len == 0 || out->p[0] != '{'))
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "not a Debezium envelope: \"before\"/\"after\" not objects");
+    return DP_OK;
+}
+
+dp_err_t arc_row_from_avro(arc_row_t *row, const dp_avro_got_t *g, const dp_buf_t *json,
+                           char *errstr, size_t n) {
+    dp_buf_reset(&row->scratch);
+    int source = 0;
+    for (size_t i = 3; i < ARC_ROW_AVRO_NWANT; i++) source |= g[i].present;
+    if (!g[0].present || !source)
+        return dp_seterr(errstr, n, DP_ERR_INVALID,
+                         "not a Debezium envelope: no \"op\" or \"source\"");
+    dp_err_t err;
+    if ((err = got_json(&g[1], json, &row->before, errstr, n)) ||
+        (err = got_json(&g[2], json, &row->after, errstr, n)) ||
+        (err = got_str(&g[0], &row->op, "op", errstr, n)) ||
+        (err = got_str(&g[3], &row->table, "source.table", errstr, n)) ||
+        (err = got_str(&g[4], &row->version, "source.version", errstr, n)) ||
+        (err = got_str(&g[5], &row->db, "source.db", errstr, n)) ||
+        (err = got_str(&g[6], &row->schema, "source.schema", errstr, n)) ||
+        (err = got_int(&g[7], &row->txid, &row->txid_null, "source.txId", errstr, n)) ||
+        (err = got_int(&g[8], &row->lsn, &row->lsn_null, "source.lsn", errstr, n)) ||
+        (err = got_int(&g[9], &row->event_ts_ms, &row->ts_null, "source.ts_ms", errstr, n)))
+        return err;
+    if (row->op.null || row->op.len != 1 || !strchr("curdtm", row->op.p[0]))
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "not a Debezium envelope: unknown op");
+    return DP_OK;
+}
+
 /* payload_of: the envelope payload node (the schema wrapper is optional) */
 static uint32_t payload_of(const dp_json_t *j) {
     uint32_t p = dp_json_get(j, 0, "payload");

@@ -1811,10 +1811,9 @@ void dp_avro_deconv_destroy(dp_avro_deconv_t *d) {
     free(d);
 }
 
-dp_err_t dp_avro_deconv_run(dp_avro_deconv_t *d, const void *wire, size_t len, dp_buf_t *out,
-                            char *errstr, size_t errstr_size) {
+dp_err_t dp_avro_deconv_reader(dp_avro_deconv_t *d, const void *wire, size_t len,
+                               const dp_avro_reader_t **reader, char *errstr, size_t errstr_size) {
     const uint8_t *p = wire;
-    dp_buf_reset(out);
     if (len < 5 || p[0] != 0)
         return dp_seterr(errstr, errstr_size, DP_ERR_INVALID,
                          "avro: not Confluent's wire format "
@@ -1839,5 +1838,137 @@ dp_err_t dp_avro_deconv_run(dp_avro_deconv_t *d, const void *wire, size_t len, d
         e->id = id;
         e->r = r;
     }
-    return dp_avro_to_json(e->r, p + 5, len - 5, out, errstr, errstr_size);
+    *reader = e->r;
+    return DP_OK;
+}
+
+dp_err_t dp_avro_deconv_run(dp_avro_deconv_t *d, const void *wire, size_t len, dp_buf_t *out,
+                            char *errstr, size_t errstr_size) {
+    const dp_avro_reader_t *r;
+    dp_buf_reset(out);
+    dp_err_t err = dp_avro_deconv_reader(d, wire, len, &r, errstr, errstr_size);
+    if (err) return err;
+    return dp_avro_to_json(r, (const uint8_t *)wire + 5, len - 5, out, errstr, errstr_size);
+}
+
+/* ---- a record's fields, read where they are wanted (the archive's row) ---- */
+
+/* read_scalar: a string or integer value (union branch included) into *v */
+static dp_err_t read_scalar(dec_t *d, const av_type_t *t, dp_avro_got_t *v) {
+    v->present = 1;
+    v->null = 0;
+    if (t->optional) {
+        int64_t branch;
+        if (dp_avro_get_long(d->p, d->n, &d->pos, &branch) || (branch != 0 && branch != 1))
+            return dec_err(d, "bad union branch");
+        if (branch == t->null_index) {
+            v->null = 1;
+            return DP_OK;
+        }
+    }
+    if (t->kind == AVK_STRING) {
+        size_t l;
+        dp_err_t err = dec_len(d, &l);
+        if (err) return err;
+        v->s = (const char *)d->p + d->pos;
+        v->n = l;
+        v->kind = DP_AVRO_GOT_STRING;
+        d->pos += l;
+        return DP_OK;
+    }
+    if (t->kind == AVK_INT || t->kind == AVK_LONG) {
+        if (dp_avro_get_long(d->p, d->n, &d->pos, &v->i)) return dec_err(d, "bad integer");
+        v->kind = DP_AVRO_GOT_INT;
+        return DP_OK;
+    }
+    v->kind = DP_AVRO_GOT_OTHER; /* a value of another type: the caller skips it */
+    return DP_OK;
+}
+
+/* want_of: the index of name (prefix "parent." when parent) in want, or -1 */
+static int want_of(const char *const *want, size_t nwant, const char *parent, const char *name) {
+    size_t pl = parent ? strlen(parent) : 0;
+    for (size_t i = 0; i < nwant; i++) {
+        const char *w = want[i];
+        if (parent) {
+            if (strncmp(w, parent, pl) || w[pl] != '.') continue;
+            w += pl + 1;
+        } else if (strchr(w, '.')) {
+            continue;
+        }
+        if (!strcmp(w, name)) return (int)i;
+    }
+    return -1;
+}
+
+/* wants_inside: whether some wanted path is inside the field name */
+static int wants_inside(const char *const *want, size_t nwant, const char *name) {
+    size_t l = strlen(name);
+    for (size_t i = 0; i < nwant; i++)
+        if (!strncmp(want[i], name, l) && want[i][l] == '.') return 1;
+    return 0;
+}
+
+/* skip: decode a value into the scratch buffer and forget it */
+static dp_err_t skip(dec_t *d, const av_type_t *t, dp_buf_t *scratch, int depth) {
+    dp_buf_t *out = d->out;
+    dp_buf_reset(scratch);
+    d->out = scratch;
+    dp_err_t err = dec_value(d, t, depth);
+    d->out = out;
+    return err;
+}
+
+static dp_err_t read_fields(dec_t *d, const av_type_t *t, const char *parent,
+                            const char *const *want, size_t nwant, dp_avro_got_t *got,
+                            dp_buf_t *scratch, int depth) {
+    dp_err_t err = DP_OK;
+    for (uint32_t i = 0; i < t->nfields && !err; i++) {
+        const av_field_t *f = &t->fields[i];
+        int w = want_of(want, nwant, parent, f->name);
+        const av_type_t *ft = f->type;
+        if (w >= 0 &&
+            (ft->kind == AVK_RECORD || ft->kind == AVK_MAP || ft->kind == AVK_ARRAY ||
+             ft->kind == AVK_MAP_ENTRIES)) {
+            /* a composite value as JsonConverter's text, in d->out */
+            size_t at = d->out->len;
+            if ((err = dec_value(d, ft, depth + 1))) break;
+            got[w].present = 1;
+            got[w].kind = DP_AVRO_GOT_JSON;
+            got[w].null = d->out->len - at == 4 && !memcmp(d->out->data + at, "null", 4);
+            got[w].off = at;
+            got[w].n = d->out->len - at;
+        } else if (w >= 0) {
+            err = read_scalar(d, ft, &got[w]);
+            if (!err && got[w].kind == DP_AVRO_GOT_OTHER) err = skip(d, ft, scratch, depth + 1);
+        } else if (!parent && ft->kind == AVK_RECORD && wants_inside(want, nwant, f->name)) {
+            if (ft->optional) {
+                int64_t branch;
+                if (dp_avro_get_long(d->p, d->n, &d->pos, &branch) || (branch != 0 && branch != 1))
+                    return dec_err(d, "bad union branch");
+                if (branch == ft->null_index) continue;
+            }
+            err = read_fields(d, ft, f->name, want, nwant, got, scratch, depth + 1);
+        } else {
+            err = skip(d, ft, scratch, depth + 1);
+        }
+    }
+    return err;
+}
+
+dp_err_t dp_avro_read_fields(const dp_avro_reader_t *r, const uint8_t *p, size_t n,
+                             const char *const *want, size_t nwant, dp_avro_got_t *got,
+                             dp_buf_t *json, dp_buf_t *scratch, char *errstr, size_t errstr_size) {
+    memset(got, 0, sizeof *got * nwant);
+    dp_buf_reset(json);
+    dec_t d = {.p = p, .n = n, .out = json, .errstr = errstr, .errn = errstr_size};
+    const av_type_t *t = r->root;
+    if (t->kind != AVK_RECORD || t->optional)
+        return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "avro: the value is not a record");
+    dp_err_t err = read_fields(&d, t, NULL, want, nwant, got, scratch, 0);
+    if (!err && d.pos != n) err = dec_err(&d, "trailing bytes");
+    if (!err && (json->overflow || scratch->overflow))
+        err = dp_seterr(errstr, errstr_size, DP_ERR_NOMEM,
+                        "avro: decoded value larger than its bound (%zu bytes)", json->max);
+    return err;
 }

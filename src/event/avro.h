@@ -188,4 +188,40 @@ void dp_avro_deconv_destroy(dp_avro_deconv_t *d);
 dp_err_t dp_avro_deconv_run(dp_avro_deconv_t *d, const void *wire, size_t len, dp_buf_t *out,
                             char *errstr, size_t errstr_size);
 
+/* dp_avro_deconv_reader: the reader of the writer schema whose id the
+ * wire-format record wire[0..len) carries (fetched and kept as by
+ * dp_avro_deconv_run); its Avro body is wire + 5. */
+dp_err_t dp_avro_deconv_reader(dp_avro_deconv_t *d, const void *wire, size_t len,
+                               const dp_avro_reader_t **reader, char *errstr, size_t errstr_size);
+
+/* ---- a record's fields where they are wanted (the archive's row) ---- */
+
+typedef enum {
+    DP_AVRO_GOT_NONE,
+    DP_AVRO_GOT_STRING,
+    DP_AVRO_GOT_INT,
+    DP_AVRO_GOT_JSON,
+    DP_AVRO_GOT_OTHER
+} dp_avro_got_kind_t;
+
+typedef struct dp_avro_got {
+    int present; /* the record has the field */
+    int null;
+    dp_avro_got_kind_t kind;
+    const char *s; /* STRING: the raw bytes, into the input */
+    size_t n; /* STRING: length; JSON: length of the text */
+    int64_t i; /* INT */
+    size_t off; /* JSON: offset of the text in the json buffer */
+} dp_avro_got_t;
+
+/* dp_avro_read_fields: read the record encoded in p[0..n) (exactly) under
+ * r, and fill got[i] for each wanted path want[i]: a top-level field
+ * ("op") or one of a top-level record ("source.table"). A wanted string or
+ * integer is read as it is; a wanted record, array or map is written into
+ * json as JsonConverter's payload text (what dp_avro_to_json writes for
+ * it); everything else is decoded into scratch and dropped. */
+dp_err_t dp_avro_read_fields(const dp_avro_reader_t *r, const uint8_t *p, size_t n,
+                             const char *const *want, size_t nwant, dp_avro_got_t *got,
+                             dp_buf_t *json, dp_buf_t *scratch, char *errstr, size_t errstr_size);
+
 #endif
