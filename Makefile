@@ -12,7 +12,7 @@ JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: check-source all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode clean
+.PHONY: check-source all setup build build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode bench-row clean
 
 all: build
 
@@ -96,6 +96,7 @@ bench: setup build
 	  src/parquet/[a-z]*.c src/common/buf.c src/common/err.c src/common/log.c -lsnappy -lz -lzstd
 	@$(BUILD)/bench_parquet
 	@$(MAKE) --no-print-directory bench-encode
+	@$(MAKE) --no-print-directory bench-row
 
 # make bench-encode: capture's encoding of change events in process, no
 # servers (bench/bench_encode.c): events/s per converter path over 3 runs,
@@ -109,6 +110,21 @@ bench-encode:
 	  -Wformat=2 -Werror -fno-common -Isrc -o $(BUILD)/bench_encode bench/bench_encode.c \
 	  $(ENCODE_SOURCES) -lm
 	@bench/bench_encode.sh $(BUILD)/bench_encode
+
+# make bench-row: the archive reading an Avro envelope into its row, the
+# JSON way against the direct way (bench/bench_row.c); prints, asserts nothing.
+ROW_SOURCES = src/event/avro.c src/archive/row.c src/event/debezium.c src/common/buf.c \
+              src/common/config.c src/common/err.c src/common/json.c src/common/log.c
+bench-row:
+	@mkdir -p $(BUILD)
+	@$(CC) -std=c11 -O2 -g -DNDEBUG -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc -o $(BUILD)/bench_row \
+	  bench/bench_row.c $(ROW_SOURCES) -lm
+	@for w in json direct; do $(BUILD)/bench_row tests/fuzz/corpus/avro/envelope-users.json 200000 $$w; done
+	@if command -v valgrind >/dev/null; then for w in json direct; do \
+	  valgrind --tool=callgrind --callgrind-out-file=$(BUILD)/cg.row.$$w --toggle-collect="way_$$w" \
+	    $(BUILD)/bench_row tests/fuzz/corpus/avro/envelope-users.json 5000 $$w >/dev/null 2>&1; \
+	  echo "$$w: $$(grep -o 'summary: [0-9]*' $(BUILD)/cg.row.$$w | awk '{print int($$2 / 5000)}') instructions per record (callgrind)"; \
+	done; fi
 
 down:
 	@scripts/stack down
