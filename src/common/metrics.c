@@ -24,12 +24,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define MOD "metrics"
 #define RATE_SLOTS (DP_METRIC_RATE_WINDOW_S + 1)
 #define MAX_REQUEST 8192
-#define IO_TIMEOUT_MS 5000
+#define REQUEST_DEADLINE_MS 5000 /* a connection's whole life: request and answer */
+#define MAX_CLIENTS 16 /* connections served at once */
 #define MAX_BODY ((size_t)64 << 20)
 
 struct dp_metric_series {
@@ -499,10 +501,13 @@ void dp_metrics_set_health(dp_metrics_t *m, int ok, const char *reason) {
     if (!m) return;
     pthread_mutex_lock(&m->health_lock);
     m->healthy = ok;
-    snprintf(m->reason, sizeof m->reason, "%s",
-             ok                      ? "ok"
-                 : reason && *reason ? reason
-                                     : "unhealthy");
+    if (ok && reason && *reason)
+        snprintf(m->reason, sizeof m->reason, "ok: %s", reason);
+    else
+        snprintf(m->reason, sizeof m->reason, "%s",
+                 ok                      ? "ok"
+                     : reason && *reason ? reason
+                                         : "unhealthy");
     pthread_mutex_unlock(&m->health_lock);
 }
 
@@ -575,66 +580,118 @@ void dp_metrics_handle(dp_metrics_t *m, const char *req, size_t len, dp_buf_t *o
     }
 }
 
+/* The server: one thread, one poll() over the listening socket, the stop
+ * pipe and up to MAX_CLIENTS connections, each non-blocking with a total
+ * deadline of REQUEST_DEADLINE_MS from its accept. A slow or idle client
+ * holds only its own slot, never the others' answers; when every slot is
+ * taken, the oldest connection is dropped for the new one. */
+typedef struct client {
+    int fd; /* -1: free slot */
+    int64_t deadline_ms;
+    uint64_t seq; /* accept order: the smallest is the oldest */
+    size_t len; /* request bytes read */
+    int writing; /* the answer is in out, sent up to off */
+    size_t off;
+    dp_buf_t out;
+    char req[MAX_REQUEST + 1];
+} client_t;
+
 struct dp_metrics_server {
     dp_metrics_t *m;
     int fd, wake[2], port;
     pthread_t thread;
+    uint64_t accepted;
+    client_t clients[MAX_CLIENTS];
 };
 
-/* io_wait: poll fd for events for at most IO_TIMEOUT_MS; 1 when ready */
-static int io_wait(int fd, short events) {
-    struct pollfd p = {fd, events, 0};
-    int r;
-    do r = poll(&p, 1, IO_TIMEOUT_MS);
-    while (r < 0 && errno == EINTR);
-    return r > 0;
+static void client_close(client_t *c) {
+    if (c->fd < 0) return;
+    close(c->fd);
+    c->fd = -1;
+    if (c->writing) dp_buf_fini(&c->out);
+    c->writing = 0;
 }
 
-static void serve_one(dp_metrics_server_t *srv, int c) {
-    char req[MAX_REQUEST + 1];
-    size_t len = 0;
-    int complete = 0;
-    while (len < MAX_REQUEST && io_wait(c, POLLIN)) {
-        ssize_t r = recv(c, req + len, MAX_REQUEST - len, 0);
-        if (r <= 0) break;
-        len += (size_t)r;
-        req[len] = 0;
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n")) {
-            complete = 1;
+static void client_answer(dp_metrics_server_t *srv, client_t *c, int complete) {
+    dp_buf_init(&c->out, MAX_BODY + 4096);
+    c->writing = 1;
+    c->off = 0;
+    if (complete)
+        dp_metrics_handle(srv->m, c->req, c->len, &c->out);
+    else
+        respond(&c->out, 431, "text/plain; charset=utf-8", "request too large\n", 18, 0);
+}
+
+/* client_step: read or write what the socket takes now; 0 when done */
+static int client_step(dp_metrics_server_t *srv, client_t *c) {
+    if (!c->writing) {
+        ssize_t r = recv(c->fd, c->req + c->len, MAX_REQUEST - c->len, 0);
+        if (r < 0) return errno == EAGAIN || errno == EINTR;
+        if (r == 0) return 0;
+        c->len += (size_t)r;
+        c->req[c->len] = 0;
+        if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
+            client_answer(srv, c, 1);
+        else if (c->len >= MAX_REQUEST)
+            client_answer(srv, c, 0);
+        else
+            return 1;
+    }
+    ssize_t w = send(c->fd, c->out.data + c->off, c->out.len - c->off, MSG_NOSIGNAL);
+    if (w < 0) return errno == EAGAIN || errno == EINTR;
+    c->off += (size_t)w;
+    return c->off < c->out.len;
+}
+
+static void client_accept(dp_metrics_server_t *srv, int64_t now) {
+    int fd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    client_t *slot = NULL;
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        client_t *c = &srv->clients[i];
+        if (c->fd < 0) {
+            slot = c;
             break;
         }
+        if (!slot || c->seq < slot->seq) slot = c; /* the oldest */
     }
-    dp_buf_t out;
-    dp_buf_init(&out, MAX_BODY + 4096);
-    if (complete)
-        dp_metrics_handle(srv->m, req, len, &out);
-    else if (len >= MAX_REQUEST)
-        respond(&out, 431, "text/plain; charset=utf-8", "request too large\n", 18, 0);
-    size_t off = 0;
-    while (off < out.len && io_wait(c, POLLOUT)) {
-        ssize_t w = send(c, out.data + off, out.len - off, MSG_NOSIGNAL);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    dp_buf_fini(&out);
+    client_close(slot);
+    slot->fd = fd;
+    slot->len = 0;
+    slot->seq = ++srv->accepted;
+    slot->deadline_ms = now + REQUEST_DEADLINE_MS;
 }
 
 static void *server_thread(void *arg) {
     dp_metrics_server_t *srv = arg;
     for (;;) {
-        struct pollfd p[2] = {{srv->fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
-        if (poll(p, 2, -1) < 0) {
+        struct pollfd p[2 + MAX_CLIENTS];
+        int who[MAX_CLIENTS], n = 2;
+        int64_t now = dp_mono_ms(), timeout = -1;
+        p[0] = (struct pollfd){srv->fd, POLLIN, 0};
+        p[1] = (struct pollfd){srv->wake[0], POLLIN, 0};
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+            client_t *c = &srv->clients[i];
+            if (c->fd < 0) continue;
+            int64_t left = c->deadline_ms > now ? c->deadline_ms - now : 0;
+            if (timeout < 0 || left < timeout) timeout = left;
+            who[n - 2] = i;
+            p[n++] = (struct pollfd){c->fd, c->writing ? POLLOUT : POLLIN, 0};
+        }
+        if (poll(p, (nfds_t)n, (int)timeout) < 0) {
             if (errno == EINTR) continue;
             dp_error(MOD, "poll: %s", strerror(errno));
             break;
         }
         if (p[1].revents) break;
-        if (!(p[0].revents & POLLIN)) continue;
-        int c = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        serve_one(srv, c);
-        close(c);
+        now = dp_mono_ms();
+        for (int k = 2; k < n; k++) {
+            client_t *c = &srv->clients[who[k - 2]];
+            if ((p[k].revents && !client_step(srv, c)) || now >= c->deadline_ms) client_close(c);
+        }
+        if (p[0].revents & POLLIN) client_accept(srv, now);
     }
+    for (int i = 0; i < MAX_CLIENTS; i++) client_close(&srv->clients[i]);
     return NULL;
 }
 
@@ -677,6 +734,7 @@ dp_metrics_server_t *dp_metrics_server_start(dp_metrics_t *m, const char *host, 
     dp_metrics_server_t *srv = dp_xcalloc(1, sizeof *srv);
     srv->m = m;
     srv->fd = fd;
+    for (int i = 0; i < MAX_CLIENTS; i++) srv->clients[i].fd = -1;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     srv->port = port;

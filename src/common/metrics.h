@@ -89,8 +89,9 @@ void dp_metrics_tick(dp_metrics_t *m, int64_t now_ms);
  * DP_ERR_NOMEM if out's maximum is reached. */
 dp_err_t dp_metrics_render(dp_metrics_t *m, dp_buf_t *out);
 
-/* dp_metrics_set_health: /health answers 200 "ok" when ok, else 503 with
- * reason (copied, truncated to 255 bytes). A new registry is unhealthy
+/* dp_metrics_set_health: /health answers 200 "ok" when ok ("ok: <reason>"
+ * with a reason, e.g. progress), else 503 with reason (copied, truncated to
+ * 255 bytes). A new registry is unhealthy
  * with reason "starting". */
 void dp_metrics_set_health(dp_metrics_t *m, int ok, const char *reason);
 /* dp_metrics_health: 1 when healthy; the reason is copied into reason. */

@@ -1,8 +1,13 @@
 /* test_metrics.c - the Prometheus registry: exposition format, label
- * escaping, the series bound, histogram buckets, rates and the HTTP
- * request handling (without sockets). */
+ * escaping, the series bound, histogram buckets, rates, the HTTP request
+ * handling, and the server over loopback sockets (idle and slow clients). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/metrics.h"
 #include "testlib.h"
@@ -249,7 +254,72 @@ static void test_http(void) {
     dp_metrics_destroy(m);
 }
 
+static int dial(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    return fd;
+}
+
+/* read_answer: what the server sends until it closes, waiting at most
+ * bound_ms for each piece; -1 when it did not close within the bound */
+static int read_answer(int fd, char *out, size_t n, int bound_ms) {
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, bound_ms) != 1) return -1;
+        ssize_t r = recv(fd, out + len, n - 1 - len, 0);
+        if (r <= 0) break;
+        len += (size_t)r;
+        if (len == n - 1) break;
+    }
+    out[len] = 0;
+    return (int)len;
+}
+
+/* the server answers while other clients sit idle or send slowly; each
+ * connection has a total deadline (5 s); an oversized request gets 431 */
+static void test_server(void) {
+    dp_metrics_t *m = dp_metrics_new(0);
+    dp_metrics_set_health(m, 1, NULL);
+    char err[256], ans[4096];
+    dp_metrics_server_t *srv = dp_metrics_server_start(m, "127.0.0.1", 0, err, sizeof err);
+    CHECK(srv != NULL);
+    int port = dp_metrics_server_port(srv);
+    /* more idle connections than the server keeps, and one that sends a
+     * byte at a time: none of them holds up another client's answer (the
+     * old one-at-a-time server waited 5 s on the first idle one) */
+    int idle[20];
+    for (int i = 0; i < 20; i++) idle[i] = dial(port);
+    int slow = dial(port);
+    CHECK_EQ_INT(send(slow, "G", 1, 0), 1);
+    int c = dial(port);
+    const char *get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    CHECK_EQ_INT(send(c, get, strlen(get), 0), (long)strlen(get));
+    CHECK(read_answer(c, ans, sizeof ans, 3000) > 0);
+    CHECK(strncmp(ans, "HTTP/1.1 200 ", 13) == 0 && strstr(ans, "\r\n\r\nok\n") != NULL);
+    close(c);
+    /* the slow one is cut at its deadline, not kept for as long as it trickles */
+    CHECK_EQ_INT(send(slow, "E", 1, 0), 1);
+    CHECK(read_answer(slow, ans, sizeof ans, 8000) == 0);
+    close(slow);
+    for (int i = 0; i < 20; i++) close(idle[i]);
+    /* headers beyond the request bound: 431 */
+    c = dial(port);
+    char big[9000];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 27);
+    CHECK(send(c, big, sizeof big, MSG_NOSIGNAL) > 0);
+    CHECK(read_answer(c, ans, sizeof ans, 3000) > 0);
+    CHECK(strncmp(ans, "HTTP/1.1 431 ", 13) == 0);
+    close(c);
+    dp_metrics_server_stop(srv);
+    dp_metrics_destroy(m);
+}
+
 int main(void) {
+    test_server();
     test_format_counter_gauge();
     test_names_rejected();
     test_escaping();
