@@ -36,6 +36,7 @@ typedef struct archive_settings {
     char *key_registry_url, *value_registry_url;
     char *aws_access_key_id, *aws_secret_access_key;
     char *ssea_name, *sse_kms_key_id;
+    char *s3_ca_location; /* s3.ssl.ca.location; NULL: AWS_CA_BUNDLE, else the system's */
     int behavior_on_null_values; /* arc_null_behavior_t */
     char *errors_tolerance;
     char *dlq_topic;

@@ -145,6 +145,10 @@ static const cfg_def_t defs[] = {
      "Server-side encryption.", NULL, NULL},
     {"s3.sse.kms.key.id", CFG_STRING, S(sse_kms_key_id), 0, 0, NULL, NULL, 0, NULL,
      "KMS key for aws:kms.", NULL, NULL},
+    {"s3.ssl.ca.location", CFG_STRING, S(s3_ca_location), 0, 0, NULL, NULL, 0, NULL,
+     "PEM file of the CA certificates that sign an https store.url's certificate; unset = "
+     "the file AWS_CA_BUNDLE names, as the AWS SDKs read it, else the system's CAs.",
+     NULL, NULL},
     {"behavior.on.null.values", CFG_ENUM, S(behavior_on_null_values), 0, 0, "ignore", NULL, 0, NULL,
      "Tombstones (null values, Debezium sends one after each delete): skip them or stop.",
      .map = null_behaviors},

@@ -36,8 +36,11 @@ dp_err_t arc_convert_new(const archive_settings_t *s, arc_convert_t **out, char 
             errstr, errstr_size, DP_ERR_CONFIG,
             "missing required configuration key \"value.converter.schema.registry.url\" "
             "(value.converter is " AVRO_CONVERTER ")");
+    dp_registry_opts_t o;
+    dp_err_t err = dp_registry_opts_of(&s->svc.value_registry, "value", &o, errstr, errstr_size);
+    if (err) return err;
     arc_convert_t *cv = dp_xcalloc(1, sizeof *cv);
-    if (!(cv->reg = dp_registry_new(s->value_registry_url, 30000, errstr, errstr_size))) {
+    if (!(cv->reg = dp_registry_new(s->value_registry_url, &o, errstr, errstr_size))) {
         free(cv);
         return DP_ERR_CONFIG;
     }

@@ -44,7 +44,11 @@ static dp_err_t open_side(capture_t *c, int is_key, const char *url_key, const c
                          "missing required configuration key \"%s\" "
                          "(%s.converter is " AVRO_CONVERTER ")",
                          url_key, is_key ? "key" : "value");
-    if (!(*reg = dp_registry_new(url, 30000, errstr, n))) return DP_ERR_CONFIG;
+    dp_registry_opts_t o;
+    dp_err_t err = dp_registry_opts_of(is_key ? &c->s.svc.key_registry : &c->s.svc.value_registry,
+                                       is_key ? "key" : "value", &o, errstr, n);
+    if (err) return err;
+    if (!(*reg = dp_registry_new(url, &o, errstr, n))) return DP_ERR_CONFIG;
     *conv = dp_avro_conv_new(is_key, (size_t)c->s.max_event_bytes, MAX_SCHEMAS,
                              dp_registry_register_cb, *reg);
     char shown[512];

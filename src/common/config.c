@@ -30,6 +30,32 @@ static const cfg_def_t service_defs[] = {
     {"kafka.", CFG_PREFIX, SVC(kafka), 0, 0, NULL, NULL, 0, NULL,
      "Passed to librdkafka without the prefix, e.g. kafka.bootstrap.servers (required).", NULL,
      NULL},
+    {"key.converter.schema.registry.ssl.ca.location", CFG_STRING, SVC(key_registry.ca_location), 0,
+     0, NULL, NULL, 0, NULL,
+     "PEM file of the CA certificates that sign an https schema registry's certificate "
+     "(AvroConverter, key side); unset = the system's CAs.",
+     NULL, NULL},
+    {"key.converter.basic.auth.credentials.source", CFG_STRING, SVC(key_registry.auth_source), 0, 0,
+     "URL", "URL|USER_INFO", 0, NULL,
+     "Where the key converter's registry credentials come from: URL (user:password@ in the "
+     "url, or none) or USER_INFO (key.converter.basic.auth.user.info).",
+     NULL, NULL},
+    {"key.converter.basic.auth.user.info", CFG_STRING, SVC(key_registry.user_info), 0, 0, NULL,
+     NULL, CFG_F_SECRET, NULL, "user:password for the key converter's registry (HTTP basic auth).",
+     NULL, NULL},
+    {"value.converter.schema.registry.ssl.ca.location", CFG_STRING, SVC(value_registry.ca_location),
+     0, 0, NULL, NULL, 0, NULL,
+     "PEM file of the CA certificates that sign an https schema registry's certificate "
+     "(AvroConverter, value side); unset = the system's CAs.",
+     NULL, NULL},
+    {"value.converter.basic.auth.credentials.source", CFG_STRING, SVC(value_registry.auth_source),
+     0, 0, "URL", "URL|USER_INFO", 0, NULL,
+     "Where the value converter's registry credentials come from: URL (user:password@ in the "
+     "url, or none) or USER_INFO (value.converter.basic.auth.user.info).",
+     NULL, NULL},
+    {"value.converter.basic.auth.user.info", CFG_STRING, SVC(value_registry.user_info), 0, 0, NULL,
+     NULL, CFG_F_SECRET, NULL,
+     "user:password for the value converter's registry (HTTP basic auth).", NULL, NULL},
 };
 #define NSERVICE (sizeof service_defs / sizeof service_defs[0])
 

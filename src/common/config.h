@@ -67,11 +67,21 @@ typedef struct cfg_kv {
 
 /* the keys every service shares, at cfg_table_t.service_offset in its
  * settings */
+/* how one converter side (key or value) reaches its schema registry,
+ * besides its url: the keys <side>.converter.schema.registry.ssl.ca.location
+ * and <side>.converter.basic.auth.* as Confluent's AvroConverter names them */
+typedef struct cfg_registry_side {
+    char *ca_location; /* PEM CAs of an https registry; NULL = the system's */
+    char *auth_source; /* "URL" (user info in the url, or none) or "USER_INFO" */
+    char *user_info; /* "user:password" with USER_INFO (secret) */
+} cfg_registry_side_t;
+
 typedef struct cfg_service {
     char *log_level; /* datapipe.log.level */
     char *metrics_host; /* datapipe.metrics.host */
     long long metrics_port; /* datapipe.metrics.port, 0 = off */
     cfg_kv_t kafka; /* kafka.* pass-through to librdkafka */
+    cfg_registry_side_t key_registry, value_registry;
 } cfg_service_t;
 
 typedef struct cfg_table {

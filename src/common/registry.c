@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/json.h"
@@ -19,6 +20,7 @@ struct dp_registry {
     char **urls;
     size_t nurls;
     long timeout_ms;
+    char *ca_file, *user_info; /* NULL: the system's CAs; no basic auth of our own */
     CURL *curl;
 };
 
@@ -37,8 +39,24 @@ void dp_registry_redact(const char *url, char *out, size_t out_size) {
         snprintf(out, out_size, "%s", url);
 }
 
-dp_registry_t *dp_registry_new(const char *urls, long timeout_ms, char *errstr,
+dp_err_t dp_registry_opts_of(const cfg_registry_side_t *keys, const char *side,
+                             dp_registry_opts_t *out, char *errstr, size_t errstr_size) {
+    memset(out, 0, sizeof *out);
+    out->ca_file = keys->ca_location && *keys->ca_location ? keys->ca_location : NULL;
+    if (keys->auth_source && strcasecmp(keys->auth_source, "USER_INFO") == 0) {
+        if (!keys->user_info || !strchr(keys->user_info, ':'))
+            return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                             "\"%s.converter.basic.auth.credentials.source\" is USER_INFO: set "
+                             "\"%s.converter.basic.auth.user.info\" to user:password",
+                             side, side);
+        out->user_info = keys->user_info;
+    }
+    return DP_OK;
+}
+
+dp_registry_t *dp_registry_new(const char *urls, const dp_registry_opts_t *opts, char *errstr,
                                size_t errstr_size) {
+    long timeout_ms = opts ? opts->timeout_ms : 0;
     pthread_once(&reg_once, reg_global);
     if (reg_global_rc != CURLE_OK) {
         dp_seterr(errstr, errstr_size, DP_ERR_IO, "schema registry: curl_global_init: %s",
@@ -47,6 +65,8 @@ dp_registry_t *dp_registry_new(const char *urls, long timeout_ms, char *errstr,
     }
     dp_registry_t *r = dp_xcalloc(1, sizeof *r);
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+    if (opts && opts->ca_file) r->ca_file = dp_xstrdup(opts->ca_file);
+    if (opts && opts->user_info) r->user_info = dp_xstrdup(opts->user_info);
     char *copy = dp_xstrdup(urls ? urls : ""), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;
@@ -74,6 +94,11 @@ void dp_registry_destroy(dp_registry_t *r) {
     if (!r) return;
     for (size_t i = 0; i < r->nurls; i++) free(r->urls[i]);
     free(r->urls);
+    free(r->ca_file);
+    if (r->user_info) {
+        memset(r->user_info, 0, strlen(r->user_info)); /* a secret */
+        free(r->user_info);
+    }
     if (r->curl) curl_easy_cleanup(r->curl);
     free(r);
 }
@@ -122,6 +147,11 @@ static dp_err_t request(dp_registry_t *r, const char *path, const char *body, si
             curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms);
             curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
             curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+            if (r->ca_file) curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
+            if (r->user_info) {
+                curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+                curl_easy_setopt(c, CURLOPT_USERPWD, r->user_info);
+            }
             if (body) {
                 curl_easy_setopt(c, CURLOPT_POST, 1L);
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

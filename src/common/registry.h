@@ -17,13 +17,29 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/config.h"
 #include "common/err.h"
 
 typedef struct dp_registry dp_registry_t;
 
-/* dp_registry_new: a client of urls (comma-separated); timeout_ms bounds
- * each request. Returns NULL (with errstr) for an empty url list. */
-dp_registry_t *dp_registry_new(const char *urls, long timeout_ms, char *errstr, size_t errstr_size);
+/* how the client reaches the registries besides their urls */
+typedef struct dp_registry_opts {
+    long timeout_ms; /* bounds each request; 0 = 30000 */
+    const char *ca_file; /* PEM CAs that sign an https registry's certificate; NULL = system's */
+    const char *user_info; /* "user:password" for HTTP basic auth; NULL = none, or the url's */
+} dp_registry_opts_t;
+
+/* dp_registry_opts_of: the options a converter side's keys give (side is
+ * "key" or "value", for errors): DP_ERR_CONFIG naming the key when
+ * basic.auth.credentials.source is USER_INFO without a user.info. */
+dp_err_t dp_registry_opts_of(const cfg_registry_side_t *keys, const char *side,
+                             dp_registry_opts_t *out, char *errstr, size_t errstr_size);
+
+/* dp_registry_new: a client of urls (comma-separated). Copies what opts
+ * points to (NULL = defaults). Returns NULL (with errstr) for an empty url
+ * list. */
+dp_registry_t *dp_registry_new(const char *urls, const dp_registry_opts_t *opts, char *errstr,
+                               size_t errstr_size);
 void dp_registry_destroy(dp_registry_t *r);
 
 /* dp_registry_register: the id of schema (Avro schema JSON) under subject,

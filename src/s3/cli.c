@@ -28,7 +28,7 @@ static const char usage_text[] =
     "  --debug               log every request\n"
     "environment: S3_ENDPOINT_URL S3_BUCKET AWS_REGION S3_PATH_STYLE S3_SSE S3_SSE_KMS_KEY_ID\n"
     "  AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE\n"
-    "  AWS_SHARED_CREDENTIALS_FILE\n";
+    "  AWS_SHARED_CREDENTIALS_FILE AWS_CA_BUNDLE (PEM CAs of an https endpoint)\n";
 
 /* parse_size: decimal with an optional k/m/g (binary) suffix; -1 if invalid. */
 static int parse_size(const char *s, uint64_t *out) {
@@ -213,6 +213,7 @@ int s3_cli_main(int argc, char **argv) {
     cfg.path_style = ps && *ps ? strcmp(ps, "0") != 0 : (cfg.endpoint && *cfg.endpoint);
     cfg.sse = getenv("S3_SSE");
     cfg.kms_key_id = getenv("S3_SSE_KMS_KEY_ID");
+    cfg.ca_file = getenv("AWS_CA_BUNDLE");
     cfg.part_size = (size_t)part;
     cfg.list_max_keys = (int)max_keys;
     cfg.max_retries = (int)retries;

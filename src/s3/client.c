@@ -29,6 +29,7 @@ struct s3_client {
     char *host; /* Host header value, exactly what is signed */
     char *bucket, *region, *access_key, *secret_key, *session_token;
     char *sse, *kms_key_id;
+    char *ca_file; /* NULL: the system's CAs */
     int path_style;
     size_t part_size;
     long timeout_ms, backoff_ms;
@@ -284,6 +285,7 @@ s3_client_t *s3_client_new(const s3_config_t *cfg, char *errstr, size_t errstr_s
     c->session_token = dup_or_null(cfg->session_token);
     c->sse = dup_or_null(cfg->sse);
     c->kms_key_id = dup_or_null(cfg->kms_key_id);
+    c->ca_file = cfg->ca_file && *cfg->ca_file ? dp_xstrdup(cfg->ca_file) : NULL;
     c->part_size = part;
     c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : S3_DEFAULT_TIMEOUT_MS;
     c->backoff_ms = cfg->retry_backoff_ms ? cfg->retry_backoff_ms : S3_DEFAULT_BACKOFF_MS;
@@ -309,6 +311,7 @@ void s3_client_destroy(s3_client_t *c) {
     wipe_free(c->session_token);
     free(c->sse);
     free(c->kms_key_id);
+    free(c->ca_file);
     free(c);
 }
 
@@ -518,6 +521,7 @@ static dp_err_t attempt(s3_client_t *c, const s3_req_t *req, const char *url, co
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->ca_file) curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->curl_err);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);

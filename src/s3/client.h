@@ -52,6 +52,8 @@ typedef struct s3_config {
     int list_max_keys; /* ListObjectsV2 page size; 0 = server default (1000) */
     int create_only; /* uploads (s3_upload_commit) send If-None-Match: *, so an
                                   existing key is never replaced: DP_ERR_EXISTS instead */
+    const char *ca_file; /* PEM CA certificates that sign an https endpoint's
+                                  certificate; NULL = the system's CAs */
 } s3_config_t;
 
 typedef struct s3_client s3_client_t;

@@ -8,6 +8,7 @@
 #include "archive/archive.h"
 #include "capture/capture.h"
 #include "common/log.h"
+#include "common/registry.h"
 #include "event/debezium.h"
 #include "parquet/writer.h"
 #include "pg/repl.h"
@@ -162,7 +163,57 @@ static void test_shared_keys_and_finalize(void) {
     free(buf);
 }
 
+/* the registry keys each converter side shares: its CA, and basic auth
+ * from the url or from basic.auth.user.info (a secret) */
+static void test_registry_keys(void) {
+    char err[1024];
+    archive_settings_t a;
+    memset(&a, 0, sizeof a);
+    dp_registry_opts_t o;
+    CHECK_EQ_INT(load_archive(&a, "topics=t\nkafka.bootstrap.servers=k:1\n", err, sizeof err),
+                 DP_OK);
+    CHECK_EQ_INT(dp_registry_opts_of(&a.svc.value_registry, "value", &o, err, sizeof err), DP_OK);
+    CHECK(o.ca_file == NULL && o.user_info == NULL);
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "value.converter.schema.registry.ssl.ca.location=/ca.pem\n"
+                              "value.converter.basic.auth.credentials.source=USER_INFO\n",
+                              err, sizeof err),
+                 DP_OK);
+    CHECK_EQ_INT(dp_registry_opts_of(&a.svc.value_registry, "value", &o, err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"value.converter.basic.auth.user.info\"") != NULL);
+    setenv("DP_TEST_REG_USER", "reg:s3cr3t-reg", 1);
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "value.converter.schema.registry.ssl.ca.location=/ca.pem\n"
+                              "value.converter.basic.auth.credentials.source=USER_INFO\n"
+                              "value.converter.basic.auth.user.info=${env:DP_TEST_REG_USER}\n",
+                              err, sizeof err),
+                 DP_OK);
+    CHECK_EQ_INT(dp_registry_opts_of(&a.svc.value_registry, "value", &o, err, sizeof err), DP_OK);
+    CHECK_EQ_STR(o.ca_file, "/ca.pem");
+    CHECK_EQ_STR(o.user_info, "reg:s3cr3t-reg");
+    /* Connect's SASL_INHERIT has no meaning here: refused, naming the key */
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "key.converter.basic.auth.credentials.source=SASL_INHERIT\n",
+                              err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "\"key.converter.basic.auth.credentials.source\"") != NULL);
+    /* the user info is a secret: --help and config-docs never show a value */
+    CHECK_EQ_INT(load_archive(&a,
+                              "topics=t\nkafka.bootstrap.servers=k:1\n"
+                              "value.converter.basic.auth.user.info=${env:DP_TEST_REG_USER}\n"
+                              "datapipe.metrics.port=${env:DP_TEST_REG_USER}\n",
+                              err, sizeof err),
+                 DP_ERR_CONFIG);
+    CHECK(strstr(err, "s3cr3t-reg") == NULL);
+    cfg_free(&archive_config_table, &a);
+}
+
 int main(void) {
+    test_registry_keys();
     test_shared_keys_and_finalize();
     test_refs_and_validators();
     dp_log_level = DP_LOG_ERROR;
@@ -310,7 +361,14 @@ int main(void) {
                           "S3_ENDPOINT_URL",
                           "AWS_ACCESS_KEY_ID",
                           "AWS_SECRET_ACCESS_KEY",
-                          "PG_CA_FILE"};
+                          "PG_CA_FILE",
+                          "PG_CAPTURE_USER",
+                          "PG_CAPTURE_PASSWORD",
+                          "KAFKA_CA_FILE",
+                          "KAFKA_CAPTURE_USER",
+                          "KAFKA_CAPTURE_PASSWORD",
+                          "KAFKA_ARCHIVE_USER",
+                          "KAFKA_ARCHIVE_PASSWORD"};
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) setenv(envs[i], "1", 1);
     memset(&s, 0, sizeof s);
     CHECK_EQ_INT(
@@ -319,6 +377,8 @@ int main(void) {
     CHECK_EQ_STR(s.name, "postgres-cdc-connector");
     CHECK_EQ_STR(s.slot_name, "debezium_slot");
     CHECK_EQ_STR(s.sslmode, "verify-full"); /* TLS checked against the stack's CA */
+    CHECK(cfg_kv_get(&s.svc.kafka, "security.protocol") != NULL &&
+          strcmp(cfg_kv_get(&s.svc.kafka, "security.protocol"), "SASL_SSL") == 0);
     cfg_free(&capture_config_table, &s);
     archive_settings_t a;
     memset(&a, 0, sizeof a);
