@@ -119,6 +119,10 @@ typedef struct archive {
     long long prefetch; /* bytes librdkafka may prefetch for this task */
     int rc; /* the task's result: 0 clean stop, 1 failed */
     int fatal; /* a failure that must stop the task without a clean close */
+    int kafka_down; /* the cluster unreachable or refusing our login (health 503) */
+    int kafka_refused; /* our group or topics not authorized (health 503 until assigned) */
+    int kafka_fatal; /* a client's fatal error: the task stops */
+    int64_t next_probe_us; /* when to ask the cluster again while it is down */
 } archive_t;
 
 /* the archive's timers run on the wall clock: rotate.schedule.interval.ms
@@ -679,6 +683,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     a->rebalanced_ms = dp_mono_ms();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         a->assigned = 1;
+        if (a->kafka_refused && !a->kafka_down) archive_metrics_kafka(a->met, 1, NULL);
+        a->kafka_refused = 0;
         for (int i = 0; i < parts->cnt; i++)
             dp_info(MOD, "assigned \"%s\" [%d]", parts->elems[i].topic, parts->elems[i].partition);
         if (coop) {
@@ -715,6 +721,60 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         rd_kafka_assign(rk, NULL);
     }
+}
+
+/* on_kafka_error: error events of the task's consumer and dead-letter
+ * producer, served by their polls in the task's thread. The cluster
+ * unreachable or refusing us turns /health 503 until a metadata request
+ * succeeds again (probe_kafka); librdkafka reconnects on its own. */
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    archive_t *a = opaque;
+    char why[512];
+    kfk_describe(err, reason, why, sizeof why);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        dp_error(MOD, "kafka: fatal error: %s", fatal);
+        a->kafka_fatal = 1;
+        return;
+    }
+    if (!kfk_unreachable(err)) {
+        dp_warn(MOD, "kafka: %s", why);
+        return;
+    }
+    if (!a->kafka_down) dp_warn(MOD, "kafka: %s", why);
+    a->kafka_down = 1;
+    a->next_probe_us = now_us() + 2000000;
+    char health[600];
+    snprintf(health, sizeof health, "Kafka unreachable: %s", why);
+    archive_metrics_kafka(a->met, 0, health);
+}
+
+/* refused: Kafka does not let our principal use the group or a topic; a
+ * grant heals it without a restart (health 503 until the next assignment) */
+static void refused(archive_t *a, const char *reason) {
+    char why[700];
+    snprintf(why, sizeof why,
+             "Kafka refused access: %s (grant this principal Read and Describe on the group "
+             "\"connect-%s\" and on the topics it archives)",
+             reason, a->s.name);
+    if (!a->kafka_refused) dp_error(MOD, "%s", why);
+    a->kafka_refused = 1;
+    archive_metrics_kafka(a->met, 0, why);
+}
+
+/* probe_kafka: while the cluster is down, ask it for metadata every few
+ * seconds (a bounded wait); an answer makes the task healthy again */
+static void probe_kafka(archive_t *a, int64_t now) {
+    if (!a->kafka_down || now < a->next_probe_us) return;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(a->rk, 0, NULL, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(md);
+        a->kafka_down = 0;
+        if (!a->kafka_refused) archive_metrics_kafka(a->met, 1, NULL);
+        dp_info(MOD, "kafka: reachable again");
+    }
+    a->next_probe_us = now_us() + 3000000;
 }
 
 /* prefetch_bytes: librdkafka's prefetch queue for a task whose share of
@@ -771,6 +831,7 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
     rd_kafka_conf_set_opaque(conf, a);
     if (!(a->rk = kfk_new(RD_KAFKA_CONSUMER, conf, "consumer", errstr, n))) return DP_ERR_KAFKA;
     rd_kafka_poll_set_consumer(a->rk);
@@ -780,6 +841,7 @@ static dp_err_t archive_setup(archive_t *a, char *errstr, size_t n) {
         rd_kafka_conf_t *pc = kfk_conf_new(pdef, pforced, &s->svc.kafka, errstr, n);
         if (!pc) return DP_ERR_CONFIG;
         rd_kafka_conf_set_dr_msg_cb(pc, on_dlq_delivery);
+        rd_kafka_conf_set_error_cb(pc, on_kafka_error);
         rd_kafka_conf_set_opaque(pc, a);
         if (!(a->dlq = kfk_new(RD_KAFKA_PRODUCER, pc, "dead-letter producer", errstr, n)))
             return DP_ERR_KAFKA;
@@ -827,6 +889,7 @@ static void s3_config_of(const archive_settings_t *s, int max_retries, s3_config
     sc->max_retries = max_retries;
     sc->retry_backoff_ms = s->s3_retry_backoff_ms;
     sc->create_only = s->s3_create_only;
+    sc->ca_file = s->s3_ca_location ? s->s3_ca_location : getenv("AWS_CA_BUNDLE");
 }
 
 dp_err_t archive_s3_client_ex(const archive_settings_t *s, int max_retries, s3_client_t **out,
@@ -946,10 +1009,12 @@ static int run(archive_t *a) {
                     part_t *p = get_part(a, rd_kafka_topic_name(m->rkt), m->partition, 1);
                     p->eof = 1;
                     p->eof_offset = m->offset;
+                } else if (m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+                           m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                    refused(a, rd_kafka_message_errstr(m));
                 } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                     dp_warn(MOD, "consumer: %s", rd_kafka_message_errstr(m));
                 }
-                if (m->err == RD_KAFKA_RESP_ERR__FATAL) rc = 1, stop_requested = 1;
             } else if (on_message(a, m)) {
                 rc = 1;
                 stop_requested = 1;
@@ -957,7 +1022,9 @@ static int run(archive_t *a) {
             rd_kafka_message_destroy(m);
         }
         if (a->dlq) rd_kafka_poll(a->dlq, 0);
+        if (a->kafka_fatal) rc = 1, stop_requested = 1;
         int64_t now = now_us();
+        probe_kafka(a, now);
         if (now >= next_timer) {
             refresh_credentials(a);
             on_timer(a, now);

@@ -2,6 +2,7 @@
  * seed's kafka_consumer_lag and s3_upload_success_rate. */
 #include "archive/metrics.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,15 @@ struct archive_metrics {
     dp_metric_t *lag;
     dp_metric_series_t *files, *rows, *bytes, *latency, *ok, *error, *success, *records,
         *tombstones, *dlq, *breaker;
-    atomic_int failing;
+    atomic_int ready, failing, kafka_down;
+    pthread_mutex_t mu; /* orders health updates from the tasks */
+    char kafka_reason[256]; /* what /health says while kafka_down */
     atomic_int breaker_state[ARCHIVE_MAX_TASKS]; /* per task; the gauge shows the worst */
 };
 
 archive_metrics_t *archive_metrics_new(const archive_settings_t *s, char *errstr, size_t n) {
     archive_metrics_t *am = dp_xcalloc(1, sizeof *am);
+    pthread_mutex_init(&am->mu, NULL);
     dp_metrics_t *r = am->reg = dp_metrics_new(0);
 #define G(name, help) dp_metric_series(dp_metric_gauge(r, name, help, 0, NULL), NULL)
 #define C(name, help) dp_metric_series(dp_metric_counter(r, name, help, 0, NULL), NULL)
@@ -74,31 +78,57 @@ void archive_metrics_destroy(archive_metrics_t *am) {
     if (!am) return;
     dp_metrics_server_stop(am->srv);
     dp_metrics_destroy(am->reg);
+    pthread_mutex_destroy(&am->mu);
     free(am);
 }
 
+/* health: 503 while Kafka is unreachable or an upload failed, else 200
+ * once consuming; under mu, so that two tasks never leave a stale answer */
+static void health(archive_metrics_t *am) {
+    if (!atomic_load(&am->ready)) return; /* "starting" until ready */
+    if (atomic_load(&am->kafka_down)) {
+        dp_metrics_set_health(am->reg, 0, am->kafka_reason);
+    } else if (atomic_load(&am->failing)) {
+        dp_metrics_set_health(am->reg, 0,
+                              "paused: an S3 upload failed; consumption resumes after a backoff");
+    } else {
+        dp_metrics_set_health(am->reg, 1, NULL);
+    }
+}
+
 void archive_metrics_ready(archive_metrics_t *am) {
-    if (am) dp_metrics_set_health(am->reg, 1, NULL);
+    if (!am) return;
+    pthread_mutex_lock(&am->mu);
+    atomic_store(&am->ready, 1);
+    health(am);
+    pthread_mutex_unlock(&am->mu);
+}
+
+void archive_metrics_kafka(archive_metrics_t *am, int ok, const char *reason) {
+    if (!am) return;
+    pthread_mutex_lock(&am->mu);
+    if (!ok) snprintf(am->kafka_reason, sizeof am->kafka_reason, "%s", reason ? reason : "");
+    atomic_store(&am->kafka_down, !ok);
+    health(am);
+    pthread_mutex_unlock(&am->mu);
 }
 
 void archive_metrics_upload(archive_metrics_t *am, int ok, uint64_t rows, uint64_t bytes,
                             int64_t elapsed_us) {
     if (!am) return;
-    if (!ok) {
-        dp_metric_inc(am->error);
-        if (!atomic_exchange(&am->failing, 1))
-            dp_metrics_set_health(am->reg, 0,
-                                  "paused: an S3 upload failed; consumption resumes "
-                                  "after a backoff");
-        return;
+    if (!ok) dp_metric_inc(am->error);
+    if (atomic_exchange(&am->failing, !ok) != !ok) {
+        pthread_mutex_lock(&am->mu);
+        health(am);
+        pthread_mutex_unlock(&am->mu);
     }
+    if (!ok) return;
     dp_metric_inc(am->ok);
     dp_metric_inc(am->success);
     dp_metric_inc(am->files);
     dp_metric_add(am->rows, rows);
     dp_metric_add(am->bytes, bytes);
     dp_metric_observe(am->latency, (double)elapsed_us / 1e6);
-    if (atomic_exchange(&am->failing, 0)) dp_metrics_set_health(am->reg, 1, NULL);
 }
 
 void archive_metrics_counts(archive_metrics_t *am, uint64_t records, uint64_t tombstones,

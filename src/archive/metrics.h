@@ -25,6 +25,9 @@ void archive_metrics_ready(archive_metrics_t *am);
  * consumption pauses and health is 503 until an upload succeeds). */
 void archive_metrics_upload(archive_metrics_t *am, int ok, uint64_t rows, uint64_t bytes,
                             int64_t elapsed_us);
+/* archive_metrics_kafka: the cluster answers us (ok), or not: then health
+ * is 503 with reason (truncated to 255 bytes) until the next ok. */
+void archive_metrics_kafka(archive_metrics_t *am, int ok, const char *reason);
 /* archive_metrics_counts: add one task's records, tombstones and DLQ
  * records since its last call (tasks run in threads and share the
  * registry; every call here is thread-safe). */

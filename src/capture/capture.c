@@ -287,7 +287,8 @@ void capture_tick_metrics(capture_t *c, const char *waiting_for) {
                          &(capture_metrics_state_t){c->flushed_lsn, c->received_lsn,
                                                     c->acks.inflight, c->acks.inflight_bytes,
                                                     c->txns, c->tombstones, c->delivery_failed,
-                                                    c->delivery_err, waiting_for, c->reconnects});
+                                                    c->delivery_err, waiting_for, c->reconnects,
+                                                    c->snapshotting, c->snapshot_rows});
 }
 
 dp_err_t capture_wait_acked(capture_t *c, const char *why, char *errstr, size_t n) {
@@ -381,9 +382,9 @@ static void heartbeat(capture_t *c, int64_t now) {
         if (ex <= 0) {
             if (!c->hb_recheck_us)
                 dp_warn(MOD,
-                        "heartbeat topic \"%s\" does not exist: heartbeats run the action "
-                        "query only until it does",
-                        topic);
+                        "heartbeat topic \"%s\": %s: heartbeats run the action query only "
+                        "until it is there",
+                        topic, ex < 0 ? err : "does not exist");
             c->hb_state = -1;
             c->hb_recheck_us = now + 10000000;
             return;
@@ -528,6 +529,17 @@ static void setup_options(capture_t *c) {
     c->opt.binary_mode = (dbz_binary_mode_t)s->binary_handling_mode;
 }
 
+/* on_kafka_error: the producer's error events. The cluster unreachable or
+ * refusing us is kept (capture_eos_setup reports it when the transaction
+ * init times out) and logged; librdkafka retries on its own. */
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    (void)rk;
+    capture_t *c = opaque;
+    if (!kfk_unreachable(err) && err != RD_KAFKA_RESP_ERR__FATAL) return;
+    kfk_describe(err, reason, c->kafka_err, sizeof c->kafka_err);
+    dp_warn(MOD, "kafka: %s", c->kafka_err);
+}
+
 /* setup_producer: the Kafka producer, transactional with exactly-once */
 static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
@@ -563,6 +575,7 @@ static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
     rd_kafka_conf_t *conf = kfk_conf_new(defaults, forced, &s->svc.kafka, errstr, n);
     if (!conf) return DP_ERR_CONFIG;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
     rd_kafka_conf_set_opaque(conf, c);
     if (!(c->rk = kfk_new(RD_KAFKA_PRODUCER, conf, "producer", errstr, n))) return DP_ERR_KAFKA;
     if ((err = kfk_wakeup_init(&c->wake, c->rk, errstr, n))) return err;

@@ -58,11 +58,15 @@ static void step(capture_t *c, eos_event_t ev, uint64_t commit_seq) {
 }
 
 static dp_err_t txn_error(rd_kafka_error_t *e, const char *what, char *errstr, size_t n) {
+    const char *hint = "";
+    if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        hint =
+            " (this principal may not use capture's transactional.id \"datapipe-capture-<name>\": "
+            "grant it Write and Describe on that TransactionalId)";
+    else if (rd_kafka_error_is_fatal(e))
+        hint = " (fatal: another capture with this transactional.id took over?)";
     dp_err_t err = dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction %s: %s%s", what,
-                             rd_kafka_error_string(e),
-                             rd_kafka_error_is_fatal(e) ? " (fatal: another capture with this "
-                                                          "transactional.id took over?)"
-                                                        : "");
+                             rd_kafka_error_string(e), hint);
     rd_kafka_error_destroy(e);
     return err;
 }
@@ -170,7 +174,14 @@ static dp_err_t load_position(capture_t *c, char *errstr, size_t n) {
 dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n) {
     if (c->s.exactly_once) {
         rd_kafka_error_t *e = rd_kafka_init_transactions(c->rk, TXN_TIMEOUT_MS);
-        if (e) return txn_error(e, "init", errstr, n);
+        if (e) {
+            c->kafka_err[0] = 0;
+            rd_kafka_poll(c->rk, 0); /* the error events queued during the wait say why */
+            dp_err_t err = txn_error(e, "init", errstr, n);
+            size_t l = strlen(errstr);
+            if (c->kafka_err[0] && l + 3 < n) snprintf(errstr + l, n - l, "; %s", c->kafka_err);
+            return err;
+        }
     }
     c->pos_rkt = rd_kafka_topic_new(c->rk, c->s.offset_storage_topic, NULL);
     dp_buf_init(&c->pos_key, 4096);

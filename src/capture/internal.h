@@ -78,10 +78,12 @@ typedef struct capture {
     pgf_feedback_t fb; /* when the next status update goes to PostgreSQL */
     int delivery_failed;
     char delivery_err[512];
+    char kafka_err[512]; /* the last "cluster unreachable" error, with what to check */
     rd_kafka_resp_err_t delivery_code; /* the first failed delivery's error */
     int restart; /* a failure a new producer heals (capture_main restarts) */
 
     int snapshot_only; /* snapshot.mode initial_only: no streaming */
+    int snapshotting; /* reading a snapshot now (health says so, with its progress) */
     rd_kafka_topic_t *hb_rkt; /* heartbeat topic, once known to exist */
     int hb_state; /* 0 unchecked, 1 topic exists, -1 missing */
     int64_t hb_recheck_us; /* when to look for a missing heartbeat topic again */

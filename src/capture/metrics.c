@@ -24,7 +24,8 @@ struct capture_metrics {
         char op;
         dp_metric_series_t *s;
     } cache[256];
-    int health; /* last published: 0 starting, 1 ok, 2 delivery failed, 3 stopping, 4 waiting */
+    int health; /* last published: 0 starting, 1 ok, 2 delivery failed, 3 stopping, 4 waiting,
+                   5 reading a snapshot */
     char waiting[256]; /* the reason published with health 4 */
 };
 
@@ -115,9 +116,10 @@ void capture_metrics_delivery_error(capture_metrics_t *cm) {
 void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us,
                           const capture_metrics_state_t *st) {
     if (!cm) return;
-    int health = st->delivery_failed ? 2 : st->waiting_for ? 4 : 1;
+    int health = st->delivery_failed ? 2 : st->waiting_for ? 4 : st->snapshot ? 5 : 1;
     if (health != cm->health ||
-        (health == 4 && strncmp(cm->waiting, st->waiting_for, sizeof cm->waiting - 1) != 0)) {
+        (health == 4 && strncmp(cm->waiting, st->waiting_for, sizeof cm->waiting - 1) != 0) ||
+        (health == 5 && now_us >= cm->next_tick_us)) {
         cm->health = health;
         if (st->delivery_failed) {
             char reason[600];
@@ -127,6 +129,12 @@ void capture_metrics_tick(capture_metrics_t *cm, int64_t now_us,
         } else if (health == 4) {
             snprintf(cm->waiting, sizeof cm->waiting, "%s", st->waiting_for);
             dp_metrics_set_health(cm->reg, 0, cm->waiting);
+        } else if (health == 5) {
+            /* a long snapshot is alive and moving: a liveness probe must not kill it */
+            char progress[96];
+            snprintf(progress, sizeof progress, "snapshot in progress, %llu rows sent",
+                     (unsigned long long)st->snapshot_rows);
+            dp_metrics_set_health(cm->reg, 1, progress);
         } else {
             dp_metrics_set_health(cm->reg, 1, NULL);
         }

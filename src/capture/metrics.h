@@ -18,6 +18,8 @@ typedef struct capture_metrics_state {
     const char *delivery_err;
     const char *waiting_for; /* what capture waits for (health 503 says it), NULL */
     uint64_t reconnects; /* to PostgreSQL, after the connection was lost */
+    int snapshot; /* a snapshot is being read: healthy, with its progress */
+    uint64_t snapshot_rows; /* rows sent so far */
 } capture_metrics_state_t;
 
 /* capture_metrics_new: the registry, and when datapipe.metrics.port is not

@@ -72,7 +72,7 @@ static dp_err_t on_row(void *ctx, uint32_t relid, const pgo_tuple_t *row, const 
     if (capture_stop_requested) return DP_ERR_STOPPED;
     dp_err_t err =
         capture_emit(c, k->last, 'r', NULL, row, k->lsn, dp_wall_us(), marker, errstr, n);
-    if (!err) c->snapshot_rows++;
+    if (!err && (++c->snapshot_rows & 1023) == 0) capture_tick_metrics(c, NULL);
     return err;
 }
 
@@ -94,6 +94,8 @@ dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t lsn,
     if (!snap) return DP_ERR_NET;
     snap_sink_t k = {c, lsn, NULL};
     pgsnap_sink_t sink = {&k, on_table, on_begin, on_row, on_end};
+    c->snapshotting = 1;
+    capture_tick_metrics(c, NULL);
     dp_err_t err = pgsnap_read(snap, snapshot_name, c->s.publication_name, c->s.snapshot_fetch_size,
                                &sink, errstr, n);
     PQfinish(snap);
@@ -104,6 +106,7 @@ dp_err_t capture_snapshot(capture_t *c, const char *snapshot_name, uint64_t lsn,
     if (!err && c->delivery_failed)
         err = dp_seterr(errstr, n, DP_ERR_KAFKA, "snapshot: %s", c->delivery_err);
     if (!err && capture_stop_requested) err = DP_ERR_STOPPED;
+    c->snapshotting = 0;
     if (!err)
         dp_info(MOD, "snapshot done: %llu rows acknowledged by Kafka",
                 (unsigned long long)c->snapshot_rows);

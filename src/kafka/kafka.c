@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -90,6 +91,15 @@ static int metadata_has(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
                   topic, rd_kafka_err2str(err));
         return -1;
     }
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+        /* Kafka answers so for a topic we may not describe, whether it
+         * exists or not */
+        rd_kafka_metadata_destroy(md);
+        dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                  "topic \"%s\": not authorized (grant this principal Describe and Write on it)",
+                  topic);
+        return -1;
+    }
     int exists = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
         md->topics[0].partition_cnt > 0;
     rd_kafka_metadata_destroy(md);
@@ -108,6 +118,23 @@ int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *er
         nanosleep(&ts, NULL);
     }
     return r;
+}
+
+int kfk_unreachable(int err) {
+    return err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__AUTHENTICATION ||
+        err == RD_KAFKA_RESP_ERR__SSL || err == RD_KAFKA_RESP_ERR__RESOLVE;
+}
+
+void kfk_describe(int err, const char *reason, char *out, size_t out_size) {
+    const char *hint = "";
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+        hint = " (check kafka.sasl.mechanism, kafka.sasl.username and kafka.sasl.password)";
+    else if (err == RD_KAFKA_RESP_ERR__SSL)
+        hint = " (check kafka.ssl.ca.location: it must hold the CA that signed the brokers' "
+               "certificates)";
+    else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__TRANSPORT)
+        hint = " (check kafka.bootstrap.servers and kafka.security.protocol)";
+    snprintf(out, out_size, "%s%s", reason ? reason : rd_kafka_err2str(err), hint);
 }
 
 int kfk_producer_restart_heals(rd_kafka_resp_err_t err) {

@@ -25,6 +25,14 @@ rd_kafka_t *kfk_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *wha
 int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
                      size_t errstr_size);
 
+/* kfk_unreachable: err, reported by a client's error callback, means the
+ * cluster cannot be reached or refuses us (all brokers down, TLS
+ * handshake, SASL authentication), as opposed to one request's failure. */
+int kfk_unreachable(int err);
+/* kfk_describe: reason as librdkafka gave it, plus the keys to check when
+ * err is an authentication or TLS failure. */
+void kfk_describe(int err, const char *reason, char *out, size_t out_size);
+
 /* kfk_err: map a librdkafka error to ours (retriable or fatal). */
 dp_err_t kfk_err(rd_kafka_resp_err_t err);
 /* kfk_producer_restart_heals: err, as a record's delivery failure, comes
