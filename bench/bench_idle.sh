@@ -15,7 +15,9 @@ cat >"$tmp/capture.json" <<J
 "database.user":"\${env:PGUSER}","database.password":"\${env:PGPASSWORD}","database.dbname":"\${env:PGDATABASE}",
 "topic.prefix":"benchidle","table.include.list":"public.users","slot.name":"bench_idle",
 "publication.name":"bench_idle_pub","publication.autocreate.mode":"filtered","snapshot.mode":"no_data",
-"datapipe.exactly.once":"false","kafka.bootstrap.servers":"\${env:KAFKA_BOOTSTRAP_SERVERS}"}}
+"datapipe.exactly.once":"false","kafka.bootstrap.servers":"\${env:KAFKA_BOOTSTRAP_SERVERS}",
+"kafka.security.protocol":"SASL_SSL","kafka.sasl.mechanism":"PLAIN","kafka.ssl.ca.location":"\${env:KAFKA_CA_FILE}",
+"kafka.sasl.username":"\${env:KAFKA_ADMIN_USER}","kafka.sasl.password":"\${env:KAFKA_ADMIN_PASSWORD}"}}
 J
 "$bin" capture --config "$tmp/capture.json" >"$tmp/capture.log" 2>&1 &
 pid=$!

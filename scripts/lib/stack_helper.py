@@ -3,10 +3,13 @@
 Run with the project's venv python (.venv/bin/python). Every wait is bounded by
 --timeout; the exit status is 0 on success, 1 on failure (reason on stderr).
 
-  kafka  --bootstrap H:P,... --brokers N --topics JSON --timeout S
-         wait until N brokers are in the cluster metadata, create the missing
-         topics, then wait until every partition of them has a leader and a
-         full ISR.
+  kafka  --bootstrap H:P,... --brokers N --topics JSON --acls JSON --timeout S
+         as the admin principal (KAFKA_ADMIN_USER/_PASSWORD, CA in
+         KAFKA_CA_FILE): wait until N brokers are in the cluster metadata, set
+         the SCRAM-SHA-512 credentials of the users named in KAFKA_SCRAM_USERS
+         (password in KAFKA_<USER>_PASSWORD), create the missing topics, grant
+         the ACLs (a list of service_acls() arguments), then wait until every
+         partition of the topics has a leader and a full ISR.
   bucket --endpoint URL --bucket NAME --timeout S
          wait until the S3 server answers, create the bucket if it is missing.
          Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
@@ -24,16 +27,89 @@ def fail(msg):
     return 1
 
 
+def kafka_conf(env, who="admin", mechanism="PLAIN", **extra):
+    """librdkafka settings for one of the stack's principals (admin, capture,
+    archive): SASL over TLS, the stack's CA. env is .stack/env as a dict."""
+    conf = {"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"],
+            "security.protocol": "SASL_SSL", "sasl.mechanism": mechanism,
+            "sasl.username": env[f"KAFKA_{who.upper()}_USER"],
+            "sasl.password": env[f"KAFKA_{who.upper()}_PASSWORD"],
+            "ssl.ca.location": env["KAFKA_CA_FILE"]}
+    conf.update(extra)
+    return conf
+
+
+def service_acls(capture=None, topic_prefix=None, routed_prefix=None, archive=None,
+                 dlq=None, position_topic="datapipe-offsets", name_prefixes=False,
+                 capture_topics=()):
+    """The ACLs of one capture and one archive, least privilege.
+    capture (its `name`) writes the topics of its topic.prefix (and those
+    RegexRouter sends under routed_prefix), its heartbeats and transaction
+    metadata, under its transactional id, and keeps its position in
+    position_topic. archive (its `name`) reads the routed topics in its
+    group connect-<name> and writes its dead letter queue. name_prefixes
+    grants the transactional id, group and dead letter queue as prefixes (a
+    test that runs a second service under a longer name); capture_topics
+    are more topics capture writes (a transform's output elsewhere)."""
+    from confluent_kafka.admin import (AclBinding, AclOperation as Op, AclPermissionType,
+                                       ResourcePatternType as Pat, ResourceType as Res)
+
+    out = []
+    named = Pat.PREFIXED if name_prefixes else Pat.LITERAL
+
+    def grant(user, res, pat, name, *ops):
+        for op in ops:
+            out.append(AclBinding(res, name, pat, "User:" + user, "*", op,
+                                  AclPermissionType.ALLOW))
+
+    if capture:
+        w = (Op.WRITE, Op.DESCRIBE)
+        for pfx in {topic_prefix + ".", "__debezium-heartbeat." + topic_prefix, routed_prefix} - {None}:
+            grant("capture", Res.TOPIC, Pat.PREFIXED, pfx, *w)
+        for t in capture_topics:
+            grant("capture", Res.TOPIC, Pat.LITERAL, t, *w)
+        grant("capture", Res.TRANSACTIONAL_ID, named, "datapipe-capture-" + capture, *w)
+        grant("capture", Res.TOPIC, Pat.LITERAL, position_topic, Op.READ, *w)
+        # the position reader's group: it commits nothing but librdkafka asks
+        # for its coordinator
+        grant("capture", Res.GROUP, Pat.LITERAL, "datapipe-position-reader", Op.READ, Op.DESCRIBE)
+    if archive and routed_prefix:
+        grant("archive", Res.TOPIC, Pat.PREFIXED, routed_prefix, Op.READ, Op.DESCRIBE)
+    if archive:
+        grant("archive", Res.GROUP, named, "connect-" + archive, Op.READ, Op.DESCRIBE)
+        if dlq:
+            grant("archive", Res.TOPIC, named, dlq, Op.WRITE, Op.DESCRIBE)
+    return out
+
+
+def grant_acls(admin, bindings, timeout=30):
+    """Create the ACLs (creating one that exists is no error); raise on the first
+    failure."""
+    if bindings:
+        for fut in admin.create_acls(bindings, request_timeout=timeout).values():
+            fut.result()
+
+
+def set_scram(admin, users, env, timeout=30):
+    """Set (or reset) each user's SCRAM-SHA-512 password from env."""
+    from confluent_kafka.admin import (ScramCredentialInfo, ScramMechanism,
+                                       UserScramCredentialUpsertion)
+    ups = [UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
+                                        env[f"KAFKA_{u.upper()}_PASSWORD"].encode())
+           for u in users]
+    for fut in admin.alter_user_scram_credentials(ups, request_timeout=timeout).values():
+        fut.result()
+
+
 def cmd_kafka(args):
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     deadline = time.monotonic() + args.timeout
     topics = json.loads(args.topics)
-    admin = AdminClient({"bootstrap.servers": args.bootstrap,
-                         "socket.connection.setup.timeout.ms": 3000,
-                         "log_level": 0,
-                         "logger": _quiet_logger()})
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=args.bootstrap)
+    admin = AdminClient(kafka_conf(env, **{"socket.connection.setup.timeout.ms": 3000,
+                                           "log_level": 0, "logger": _quiet_logger()}))
 
     # 1. all brokers registered and unfenced
     brokers = 0
@@ -83,7 +159,20 @@ def cmd_kafka(args):
             return fail("creating topics failed: " + "; ".join(errors))
         time.sleep(1)
 
-    # 3. every partition led and fully replicated
+    # 3. users and grants (retried while the controller settles)
+    acls = [b for spec in json.loads(args.acls) for b in service_acls(**spec)]
+    users = [u for u in os.environ.get("KAFKA_SCRAM_USERS", "").split(",") if u]
+    while True:
+        try:
+            set_scram(admin, users, env)
+            grant_acls(admin, acls)
+            break
+        except KafkaException as e:
+            if time.monotonic() >= deadline:
+                return fail("setting users and ACLs failed: %s" % e.args[0].str())
+            time.sleep(1)
+
+    # 4. every partition led and fully replicated
     names = [t["name"] for t in topics]
     want_isr = {t["name"]: t["replication"] for t in topics}
     lagging = names
@@ -172,6 +261,7 @@ def main():
     k.add_argument("--bootstrap", required=True)
     k.add_argument("--brokers", type=int, required=True)
     k.add_argument("--topics", required=True)
+    k.add_argument("--acls", default="[]")
     k.add_argument("--timeout", type=float, default=90)
     b = sub.add_parser("bucket")
     b.add_argument("--endpoint", required=True)

@@ -20,6 +20,22 @@ import dpcheck  # noqa: E402
 ROOT = dpcheck.ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trust_the_stacks_ca():
+    """The test process's HTTPS clients built on requests (the registry
+    client of confluent-kafka) trust the stack's CA: requests lets
+    REQUESTS_CA_BUNDLE, which this machine sets, override a session's own
+    verify setting."""
+    ca = ROOT / ".stack" / "tls" / "ca.pem"
+    old = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(ca)
+    yield
+    if old is None:
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    else:
+        os.environ["REQUESTS_CA_BUNDLE"] = old
+
+
 @pytest.fixture(scope="session")
 def env():
     if not (ROOT / ".stack" / "env").exists():
@@ -34,7 +50,8 @@ def binary():
     return b
 
 
-S3_KEYS = ("S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+S3_KEYS = ("S3_ENDPOINT_URL", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
+           "AWS_CA_BUNDLE")
 
 
 class StackEnv(dict):
@@ -74,7 +91,27 @@ def prefix(s3, stack, request):
 
 def admin(env):
     from confluent_kafka.admin import AdminClient
-    return AdminClient({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]})
+    return AdminClient(dpcheck.kafka_conf(env))
+
+
+def kafka_keys(who, mechanism):
+    """The kafka.* keys of a datapipe config that connect as one of the
+    stack's principals (as config/*.json do), secrets through ${env:}."""
+    w = who.upper()
+    return {"kafka.bootstrap.servers": "${env:KAFKA_BOOTSTRAP_SERVERS}",
+            "kafka.security.protocol": "SASL_SSL", "kafka.sasl.mechanism": mechanism,
+            "kafka.sasl.username": f"${{env:KAFKA_{w}_USER}}",
+            "kafka.sasl.password": f"${{env:KAFKA_{w}_PASSWORD}}",
+            "kafka.ssl.ca.location": "${env:KAFKA_CA_FILE}"}
+
+
+def registry_keys(url, sides=("key", "value")):
+    """A converter side's schema registry at url, trusting the stack's CA."""
+    out = {}
+    for side in sides:
+        out[f"{side}.converter.schema.registry.url"] = url
+        out[f"{side}.converter.schema.registry.ssl.ca.location"] = "${env:REGISTRY_CA_FILE}"
+    return out
 
 
 def create_topics(env, names, partitions=6):
@@ -91,7 +128,8 @@ def wait_topics_ready(env, names, partitions):
     a client starts: a consumer whose first metadata missed a just-created
     topic was seen to leave it unfetched for minutes (librdkafka 2.0.2)."""
     from confluent_kafka.admin import AdminClient
-    clients = [AdminClient({"bootstrap.servers": b}) for b in env["KAFKA_BOOTSTRAP_SERVERS"].split(",")]
+    clients = [AdminClient(dpcheck.kafka_conf(dict(env, KAFKA_BOOTSTRAP_SERVERS=b)))
+               for b in env["KAFKA_BOOTSTRAP_SERVERS"].split(",")]
 
     def ready():
         for c in clients:
@@ -122,7 +160,23 @@ class Pipeline:
         self.extra_topics = []  # created by a test, deleted with the pipeline's own
         dpcheck.pg_rows(self.env, f"CREATE DATABASE {self.db}")
         self.sql((ROOT / "scripts" / "sql" / "schema.sql").read_text())
+        self.grant(settle=False)  # before the topics: waiting for them waits for the grants too
         create_topics(self.env, list(self.topics.values()))
+
+    def grant(self, settle=True, **spec):
+        """Grant capture's and the archive's principals what this pipeline's
+        services need and no more (scripts/lib/stack_helper.py service_acls);
+        spec overrides the names. The brokers learn grants from the metadata
+        log a moment later: settle waits for that (a topic created afterwards
+        and seen by every broker means the same)."""
+        names = dict(capture=f"cap-{self.id}", topic_prefix=self.prefix,
+                     routed_prefix=f"cdc.{self.prefix}.", archive=f"arc-{self.id}",
+                     dlq=f"dlq.{self.prefix}", name_prefixes=True)
+        names.update(spec)
+        a = admin(self.env)
+        dpcheck.grant_acls(a, dpcheck.service_acls(**names))
+        if settle:
+            time.sleep(1.5)
 
     def sql(self, text, fetch=False):
         import psycopg
@@ -145,7 +199,7 @@ class Pipeline:
             "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
             "transforms.route.regex": f"{self.prefix}\\.public\\.(.*)",
             "transforms.route.replacement": f"cdc.{self.prefix}.$1",
-            "kafka.bootstrap.servers": "${env:KAFKA_BOOTSTRAP_SERVERS}",
+            **kafka_keys("capture", "SCRAM-SHA-512"),
         }
         cfg.update(extra)
         p = self.tmp / "capture.json"
@@ -159,7 +213,7 @@ class Pipeline:
             "topics.dir": self.dir, "s3.bucket.name": "${env:S3_BUCKET}",
             "store.url": "${env:S3_ENDPOINT_URL}", "s3.region": "${env:AWS_REGION}",
             "flush.size": "4", "rotate.interval.ms": "3000", "parquet.codec": "snappy",
-            "kafka.bootstrap.servers": "${env:KAFKA_BOOTSTRAP_SERVERS}",
+            **kafka_keys("archive", "PLAIN"),
         }
         cfg.update(extra)
         p = self.tmp / "archive.properties"

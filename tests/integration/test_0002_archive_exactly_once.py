@@ -48,8 +48,8 @@ class Source:
 
     def __init__(self, env, **conf):
         from confluent_kafka import Producer
-        self.p = Producer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "linger.ms": 20,
-                           "enable.idempotence": True, **conf})
+        self.p = Producer(dpcheck.kafka_conf(env, **{"linger.ms": 20,
+                           "enable.idempotence": True, **conf}))
         self.expected = {}
         self.errors = []
         self.next_id = 1

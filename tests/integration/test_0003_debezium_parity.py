@@ -469,6 +469,7 @@ def run_parity(tmp_path_factory, snapshot, options=None, dbz_options=None, dp_op
         topics = {side: {t: f"{side}.{p.id}.{t}" for t in TABLES} for side in ("dbz", "dp")}
         all_topics = [n for side in topics.values() for n in side.values()]
         all_topics += [n for names in extra_topics.values() for n in names]
+        p.grant(routed_prefix=f"dp.{p.id}.", capture_topics=extra_topics["dp"])
         create_topics(env, all_topics, partitions=PARTITIONS)
         p.extra_topics += all_topics
         dpcheck.wait_for(lambda: set(all_topics) <= set(admin(env).list_topics(timeout=10).topics), 30,

@@ -128,7 +128,8 @@ def stored_snapshot_mark(p, name):
 
 @pytest.mark.parametrize("exactly_once", [True, False], ids=["exactly-once", "at-least-once"])
 def test_kill_during_snapshot_takes_it_again(pipeline, exactly_once):
-    """kill -9 in the middle of the snapshot: the next start must notice
+    """kill -9 in the middle of the snapshot (while /health says 200 with
+    its progress): the next start must notice
     (the mark in the stored position), drop the half-used slot and read
     every table again, so no row is lost. The capture user holds only
     REPLICATION and SELECT on the two tables, as the seed's debezium user."""
@@ -141,7 +142,9 @@ def test_kill_during_snapshot_takes_it_again(pipeline, exactly_once):
     p.sql(f"GRANT SELECT ON users, products TO {user}")
     p.sql(f"CREATE PUBLICATION pub_{p.id} FOR TABLE users, products")  # the admin's one-time step
     p.env["CAP_PASSWORD"] = password
+    port = dpcheck.free_port()
     cfg = p.capture_config(**{"snapshot.mode": "initial", "snapshot.fetch.size": "200",
+                              "datapipe.metrics.port": str(port),
                               "max.queue.size": "500", "database.user": user,
                               "database.password": "${env:CAP_PASSWORD}",
                               "publication.autocreate.mode": "disabled",
@@ -151,6 +154,13 @@ def test_kill_during_snapshot_takes_it_again(pipeline, exactly_once):
         # "snapshot <name> at <lsn>: N tables" is logged when reading begins
         dpcheck.wait_for(lambda: " tables" in p.log("capture") or proc.poll() is not None, 60,
                          interval=0.05, what="snapshot to start")
+        # a long snapshot is healthy and says how far it got (a liveness
+        # probe must not kill it as "starting")
+        seen = []
+        dpcheck.wait_for(lambda: seen.append(dpcheck.http_get(port, "/health")) or
+                         "snapshot in progress" in (seen[-1][1] or ""), 30, interval=0.05,
+                         what="/health to report the snapshot")
+        assert seen[-1][0] == 200, seen[-1]
         time.sleep(0.3)
         assert proc.poll() is None and "snapshot done" not in p.log("capture"), \
             "snapshot too quick to interrupt, or capture failed:\n" + p.log("capture")[-3000:]

@@ -28,7 +28,7 @@ def test_slot_keeps_moving_while_captured_tables_idle(pipeline):
     updates = p.sql("SELECT at FROM hb", fetch=True)[0][0]
     time.sleep(1.5)
     assert p.sql("SELECT at FROM hb", fetch=True)[0][0] > updates  # the action query runs
-    c = Consumer({"bootstrap.servers": p.env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": f"hb-{p.id}"})
+    c = Consumer(dpcheck.kafka_conf(p.env, **{"group.id": f"hb-{p.id}"}))
     c.assign([TopicPartition(hb_topic, 0, 0)])
     m = None
     deadline = time.time() + 20

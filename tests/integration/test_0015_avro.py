@@ -30,7 +30,7 @@ import time
 import uuid
 
 import pytest
-from conftest import ROOT, Pipeline, create_topics, murmur2
+from conftest import ROOT, Pipeline, create_topics, kafka_keys, murmur2, registry_keys
 from test_0003_debezium_parity import PARTITIONS, SCHEMA_SQL, TABLES, read_topic, workload
 
 import dpcheck
@@ -48,7 +48,7 @@ def free_port():
 
 def registry_get(env, path):
     import requests
-    r = requests.get(env["SCHEMA_REGISTRY_URL"] + path, timeout=30)
+    r = requests.get(env["SCHEMA_REGISTRY_URL"] + path, timeout=30, verify=env["REGISTRY_CA_FILE"])
     r.raise_for_status()
     return r.json()
 
@@ -60,8 +60,7 @@ def slot_streaming(env, name):
 
 
 def avro_config(p, reg, **extra):
-    return {"key.converter": AVRO, "value.converter": AVRO,
-            "key.converter.schema.registry.url": reg, "value.converter.schema.registry.url": reg, **extra}
+    return {"key.converter": AVRO, "value.converter": AVRO, **registry_keys(reg), **extra}
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +74,10 @@ def twin(tmp_path_factory):
     try:
         p.sql(SCHEMA_SQL)
         names = [n for side in topics.values() for n in side.values()]
+        p.grant(routed_prefix=f"av.{p.id}.")
+        p.grant(capture=f"capj-{p.id}", routed_prefix=f"js.{p.id}.")
+        for side in ("av", "js"):
+            p.grant(archive=f"arc-{side}-{p.id}", routed_prefix=f"{side}.{p.id}.")
         create_topics(env, names, partitions=PARTITIONS)
         p.extra_topics += names
         common = {"table.include.list": include, "skipped.operations": "none", "snapshot.mode": "no_data",
@@ -116,10 +119,11 @@ def delete_subjects(env, prefix):
     import requests
     url = env["SCHEMA_REGISTRY_URL"]
     try:
-        for s in requests.get(url + "/subjects", timeout=30).json():
+        ca = env["REGISTRY_CA_FILE"]
+        for s in requests.get(url + "/subjects", timeout=30, verify=ca).json():
             if s.startswith(prefix):
-                requests.delete(f"{url}/subjects/{s}", timeout=30)
-                requests.delete(f"{url}/subjects/{s}?permanent=true", timeout=30)
+                requests.delete(f"{url}/subjects/{s}", timeout=30, verify=ca)
+                requests.delete(f"{url}/subjects/{s}?permanent=true", timeout=30, verify=ca)
     except Exception as e:  # cleanup must not hide the test's own result
         print("registry cleanup:", e)
 
@@ -129,7 +133,8 @@ def delete_subjects(env, prefix):
 def deserializer(env):
     from confluent_kafka.schema_registry import SchemaRegistryClient
     from confluent_kafka.schema_registry.avro import AvroDeserializer
-    return AvroDeserializer(SchemaRegistryClient({"url": env["SCHEMA_REGISTRY_URL"]}))
+    return AvroDeserializer(SchemaRegistryClient({"url": env["SCHEMA_REGISTRY_URL"],
+                                                  "ssl.ca.location": env["REGISTRY_CA_FILE"]}))
 
 
 def decode(deser, topic, raw, field):
@@ -430,7 +435,7 @@ def read_topic_1(env, topic, want=2):
     """The first want records of a one-partition topic that keeps growing
     (heartbeats), as (key, value); fewer if they are not there within 20 s."""
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": f"hb-{time.time()}"})
+    c = Consumer(dpcheck.kafka_conf(env, **{"group.id": f"hb-{time.time()}"}))
     try:
         c.assign([TopicPartition(topic, 0, 0)])
         out, deadline = [], time.time() + 20
@@ -465,7 +470,7 @@ def test_archive_reads_avro_topics_into_the_same_rows_as_json(twin):
     rows = {}
     try:
         for side, conv in (("av", {"value.converter": AVRO,
-                                   "value.converter.schema.registry.url": env["SCHEMA_REGISTRY_URL"]}),
+                                   **registry_keys(env["SCHEMA_REGISTRY_URL"], sides=("value",))}),
                            ("js", {})):
             d = f"{p.dir}-{side}"
             cfg = p.archive_config(**{"name": f"arc-{side}-{p.id}", "topics.regex": f"{side}\\.{p.id}\\..*",
@@ -498,7 +503,8 @@ def test_archive_reads_avro_topics_into_the_same_rows_as_json(twin):
 def test_the_seed_connector_json_as_it_is(avro_pipeline, env, tmp_path):
     """The seed's postgres-cdc-connector document key for key, with only its
     addresses, names and secret file pointed at the local stack (plus
-    kafka.bootstrap.servers, which Kafka Connect keeps in the worker):
+    the kafka.* keys, which Kafka Connect keeps in the worker, and the
+    registry's CA):
     AvroConverter through the registry for keys and values, and
     ExtractNewRecordState with drop.tombstones=false. The deprecated
     database.server.name names the topics; rows come out flat, in Avro
@@ -506,6 +512,7 @@ def test_the_seed_connector_json_as_it_is(avro_pipeline, env, tmp_path):
     p = avro_pipeline
     server = f"seed{p.id}"
     topic = f"{server}.public.users"
+    p.grant(topic_prefix=server)
     create_topics(env, [topic, f"{server}.public.products"])
     p.extra_topics += [topic, f"{server}.public.products"]
     secret = tmp_path / "postgres-password.txt"
@@ -525,12 +532,11 @@ def test_the_seed_connector_json_as_it_is(avro_pipeline, env, tmp_path):
         "publication.name": f"pub_{p.id}",
         "key.converter": AVRO,
         "value.converter": AVRO,
-        "key.converter.schema.registry.url": reg,
-        "value.converter.schema.registry.url": reg,
+        **registry_keys(reg),
         "transforms": "unwrap",
         "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
         "transforms.unwrap.drop.tombstones": "false",
-        "kafka.bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]}}
+        **kafka_keys("capture", "SCRAM-SHA-512")}}
     cfg = tmp_path / "postgres-cdc-connector.json"
     cfg.write_text(json.dumps(doc, indent=2))
     try:

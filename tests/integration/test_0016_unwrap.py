@@ -301,6 +301,8 @@ def test_every_mode_as_debeziums_transform_class(pipeline, env, oracle):
         sides = [(f"ref{i}", {}, True), (f"m{i}", opts, schemas)]
         topics = {name: {t: f"{name}.{p.id}.{t}" for t in ("w", "k")} for name, _, _ in sides}
         names = [n for d in topics.values() for n in d.values()]
+        for name, _, _ in sides:
+            p.grant(capture=f"{name}-{p.id}", routed_prefix=f"{name}.{p.id}.")
         create_topics(env, names)
         p.extra_topics += names
         for name, o, sch in sides:

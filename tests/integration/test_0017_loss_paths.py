@@ -105,7 +105,7 @@ def test_exactly_once_full_ring_commits_to_make_room(pipeline):
 
 
 def set_topic_config(env, topic, name, value):
-    a = AdminClient({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"]})
+    a = AdminClient(dpcheck.kafka_conf(env))
     entry = ConfigEntry(name, str(value), incremental_operation=AlterConfigOpType.SET)
     res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
     for f in a.incremental_alter_configs([res]).values():
@@ -153,7 +153,7 @@ def test_at_least_once_failed_delivery_holds_the_position(pipeline):
 
 def committed_offsets(env, group, topic, partitions):
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": group})
+    c = Consumer(dpcheck.kafka_conf(env, **{"group.id": group}))
     try:
         return [tp.offset for tp in c.committed([TopicPartition(topic, i) for i in partitions], timeout=10)]
     finally:
@@ -166,7 +166,7 @@ def test_dead_letter_write_that_fails_holds_its_partition(pipeline):
     topic = p.topics["products"]
     dlq = f"dlq.{p.prefix}"  # missing until the test creates it
     good = json.dumps({"op": "c", "source": {"table": "products"}, "after": {"x": 1}}).encode()
-    prod = Producer({"bootstrap.servers": p.env["KAFKA_BOOTSTRAP_SERVERS"]})
+    prod = Producer(dpcheck.kafka_conf(p.env))
     for v in (good, b"{poison", good, good):
         prod.produce(topic, value=v, partition=0)
     for v in (good, good):

@@ -56,8 +56,8 @@ def footer(s3, bucket, key):
 
 def committed(env, group, topics):
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": group,
-                  "enable.auto.commit": False})
+    c = Consumer(dpcheck.kafka_conf(env, **{"group.id": group,
+                  "enable.auto.commit": False}))
     try:
         parts = [TopicPartition(t, i) for t in topics for i in range(6)]
         return {(tp.topic, tp.partition): tp.offset for tp in c.committed(parts, timeout=30)}

@@ -81,7 +81,7 @@ class Toxiproxy:
 
 def committed_sum(env, group, topics):
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": group})
+    c = Consumer(dpcheck.kafka_conf(env, **{"group.id": group}))
     try:
         tps = [TopicPartition(t, i) for t in topics for i in range(6)]
         return sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10))
@@ -417,7 +417,7 @@ def test_network_cut(pipeline, tmp_path, link):
         elif link == "archive-s3":
             up = p.env["S3_ENDPOINT_URL"].split("//", 1)[1]
             port = tp.proxy(link, up)
-            r = Run(p, archive_extra={"store.url": f"http://127.0.0.1:{port}"})
+            r = Run(p, archive_extra={"store.url": f"https://127.0.0.1:{port}"})  # TLS through it
         else:
             listen = p.env["KAFKA_PROXIED_BOOTSTRAP"].split(",")
             names = [f"{link}-{i}" for i in range(len(listen))]
@@ -426,12 +426,21 @@ def test_network_cut(pipeline, tmp_path, link):
             extra = {"kafka.bootstrap.servers": p.env["KAFKA_PROXIED_BOOTSTRAP"]}
             r = Run(p, **({"capture_extra": extra} if link.startswith("capture") else {"archive_extra": extra}))
         r.start()
+        health = []  # the archive's /health answers during the cut and after it
         for name in names:
             tp.enabled(name, False)
-        time.sleep(SHORT_S)
+        end = time.monotonic() + SHORT_S
+        while time.monotonic() < end:
+            health.append(dpcheck.http_get(r.aport, "/health"))
+            time.sleep(0.5)
         for name in names:
             tp.enabled(name, True)
-        r.finish(f"network cut {link.replace('-', ' to ')} for {SHORT_S} s", r.recovered())
+        recovery_s = r.recovered()
+        if link == "archive-kafka":  # 503 while Kafka was cut off, 200 again once it is back
+            assert any(c == 503 and "Kafka unreachable" in b for c, b, _ in health), health[-3:]
+            dpcheck.wait_for(lambda: dpcheck.http_get(r.aport, "/health")[0] == 200, 30,
+                             what="the archive's /health to be 200 again")
+        r.finish(f"network cut {link.replace('-', ' to ')} for {SHORT_S} s", recovery_s)
         if link.endswith("kafka"):  # the cut reached the service, and only through the proxy
             service = link.split("-")[0]
             assert "brokers are down" in p.log(service), p.log(service)[-3000:]
@@ -486,10 +495,8 @@ def test_schema_registry_down_during_an_avro_run(pipeline):
     p = pipeline
     avro = "io.confluent.connect.avro.AvroConverter"
     reg = p.env["SCHEMA_REGISTRY_URL"]
-    r = Run(p, capture_extra={"key.converter": avro, "value.converter": avro,
-                              "key.converter.schema.registry.url": reg,
-                              "value.converter.schema.registry.url": reg},
-            archive_extra={"value.converter": avro, "value.converter.schema.registry.url": reg})
+    r = Run(p, capture_extra={"key.converter": avro, "value.converter": avro, **conftest.registry_keys(reg)},
+            archive_extra={"value.converter": avro, **conftest.registry_keys(reg, sides=("value",))})
     r.kafka_check = False
 
     def meanwhile():

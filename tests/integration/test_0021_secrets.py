@@ -1,6 +1,7 @@
 """Secrets never leak. A pipeline runs with known secrets, given the two ways
 a secret comes in (${file:/path:key} and ${env:NAME}): the capture user's
-password, the S3 secret key, and a client-key passphrase. Then every place a
+password, the S3 secret key, a client-key passphrase and both services' Kafka
+SASL passwords. Then every place a
 secret could surface is searched for them: both services' logs at debug
 level, their /metrics and /health, `datapipe status` (text and JSON), the
 services' --help and config-docs, configuration errors about the keys that
@@ -94,7 +95,9 @@ def test_secrets_never_reach_logs_metrics_status_or_errors(pipeline, binary):
     p.sql(f"DROP ROLE IF EXISTS {user}")
     leaks = [(where, name) for where, text in texts.items()
              for name, secret in (("database.password", password), ("aws.secret.access.key", s3_secret),
-                                  ("database.sslpassword", ssl_pass), ("wrong password", wrong))
+                                  ("database.sslpassword", ssl_pass), ("wrong password", wrong),
+                                  ("capture's kafka.sasl.password", p.env["KAFKA_CAPTURE_PASSWORD"]),
+                                  ("archive's kafka.sasl.password", p.env["KAFKA_ARCHIVE_PASSWORD"]))
              if secret in text]
     assert not leaks, f"secrets found: {leaks}"
     # the texts searched are the real ones: the refused login names its user

@@ -112,14 +112,13 @@ class RecordingProxy(Server):
 
     def __init__(self, target):
         self.requests = []
-        u = urllib.parse.urlsplit(target)
-        self.host, self.port = u.hostname, u.port
+        self.target = target
         super().__init__(self.handle)
 
     def handle(self, h, body):
         with self.lock:
             self.requests.append((h.command, h.path, {k.lower(): v for k, v in h.headers.items()}))
-        dpcheck.forward(h, self.host, self.port, body)
+        dpcheck.forward(h, self.target, body)
 
 
 @pytest.fixture
@@ -143,6 +142,7 @@ def web_identity_env(stack, tmp_path, sts_url, token_path, **extra):
               "S3_SSE", "S3_SSE_KMS_KEY_ID", "S3_PATH_STYLE"):
         env.pop(k, None)
     env.update({"S3_ENDPOINT_URL": stack["S3_ENDPOINT_URL"], "S3_BUCKET": stack["S3_BUCKET"],
+                "AWS_CA_BUNDLE": stack["AWS_CA_BUNDLE"],
                 "AWS_REGION": stack.get("AWS_REGION", "us-east-1"), "HOME": str(tmp_path),
                 "AWS_ROLE_ARN": ROLE, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_path),
                 "AWS_ENDPOINT_URL_STS": sts_url})

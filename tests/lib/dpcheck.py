@@ -14,6 +14,7 @@ import shlex
 import signal
 import struct
 import subprocess
+import sys
 import threading
 import time
 from array import array
@@ -21,6 +22,9 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "lib"))
+# the stack's principals and grants: one description, shared with scripts/stack
+from stack_helper import grant_acls, kafka_conf, service_acls  # noqa: E402,F401
 
 KEY_RE = re.compile(
     r"^(?P<dir>.+)/year=(?P<year>\d{4})/month=(?P<month>\d{2})/day=(?P<day>\d{2})/hour=(?P<hour>\d{2})/"
@@ -52,7 +56,7 @@ def s3_client(env):
     return boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"],
                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                        region_name=env["AWS_REGION"],
+                        region_name=env["AWS_REGION"], verify=env.get("AWS_CA_BUNDLE") or True,
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
 
 
@@ -101,8 +105,8 @@ def read_topics(env, topics, timeout=60):
     markers take offsets of their own), so watermarks do not count records."""
     import secrets
     from confluent_kafka import Consumer, KafkaError, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "read-" + secrets.token_hex(4),
-                  "enable.auto.commit": False, "enable.partition.eof": True})
+    c = Consumer(kafka_conf(env, **{"group.id": "read-" + secrets.token_hex(4),
+                  "enable.auto.commit": False, "enable.partition.eof": True}))
     try:
         md = c.list_topics(timeout=10)
         parts = [TopicPartition(t, i, 0) for t in topics for i in sorted(md.topics[t].partitions)]
@@ -254,10 +258,18 @@ def wait_for(pred, timeout, interval=0.5, what="condition"):
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
 
-def forward(h, host, port, body):
+def forward(h, upstream, body):
     """Send the request handler h is serving (its body already read) to
-    host:port and copy the answer back to h's client."""
-    conn = http.client.HTTPConnection(host, port, timeout=60)
+    upstream (scheme://host:port; https trusts the stack's CA,
+    .stack/tls/ca.pem) and copy the answer back to h's client."""
+    import ssl
+    import urllib.parse
+    u = urllib.parse.urlsplit(upstream)
+    if u.scheme == "https":
+        ctx = ssl.create_default_context(cafile=str(ROOT / ".stack" / "tls" / "ca.pem"))
+        conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=60, context=ctx)
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     try:
         conn.request(h.command, h.path, body=body, headers=dict(h.headers.items()))
         resp = conn.getresponse()
@@ -275,7 +287,7 @@ def forward(h, host, port, body):
 
 
 class FaultProxy(LoopbackServer):
-    """HTTP proxy to the real S3 server. `rule(n, method, path)` sees the
+    """HTTP proxy (plain HTTP to its clients) to the real S3 server. `rule(n, method, path)` sees the
     n-th request (0-based) and returns None to forward it, ("status", code,
     s3_code) to answer with an S3 error document, ("drop",) to close the
     connection without an answer, ("stall", seconds) to wait that long and
@@ -285,8 +297,8 @@ class FaultProxy(LoopbackServer):
     def __init__(self, upstream, rule):
         self.rule = rule
         self.requests = []
+        self.headers = []  # each request's headers, lower-case names
         self.lock = threading.Lock()
-        host, port = upstream.split("//", 1)[1].split(":")
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -300,6 +312,7 @@ class FaultProxy(LoopbackServer):
                 with proxy.lock:
                     n = len(proxy.requests)
                     proxy.requests.append((self.command, self.path))
+                    proxy.headers.append({k.lower(): v for k, v in self.headers.items()})
                 action = proxy.rule(n, self.command, self.path)
                 if action and action[0] in ("stall", "delay"):
                     time.sleep(action[1])
@@ -316,7 +329,7 @@ class FaultProxy(LoopbackServer):
                     if self.command != "HEAD":
                         self.wfile.write(doc)
                     return
-                forward(self, host, int(port), body)
+                forward(self, upstream, body)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
@@ -374,8 +387,8 @@ def topic_end_offsets(env, topics_regex=None, topics=None, timeout=10):
     anything of a run is produced, every record of the run is at or above these."""
     import secrets
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": "offsets-" + secrets.token_hex(4),
-                  "enable.auto.commit": False})
+    c = Consumer(kafka_conf(env, **{"group.id": "offsets-" + secrets.token_hex(4),
+                  "enable.auto.commit": False}))
     try:
         md = c.list_topics(timeout=timeout)
         pat = re.compile(topics_regex) if topics_regex else None
