@@ -191,6 +191,7 @@ class Pipeline:
             "name": f"cap-{self.id}",
             "database.hostname": "${env:PGHOST}", "database.port": "${env:PGPORT}",
             "database.user": "${env:PGUSER}", "database.password": "${env:PGPASSWORD}",
+            "database.sslmode": "verify-full", "database.sslrootcert": "${env:PG_CA_FILE}",
             "database.dbname": self.db, "topic.prefix": self.prefix,
             "table.include.list": "public.users,public.products",
             "slot.name": f"slot_{self.id}", "publication.name": f"pub_{self.id}",

@@ -248,6 +248,8 @@ def connector_properties(p, run):
         "tasks.max": "1",
         "database.hostname": e["PGHOST"], "database.port": e["PGPORT"],
         "database.user": e["PGUSER"], "database.password": e["PGPASSWORD"],
+        # TLS as capture has it: the stack's CA, the host name checked
+        "database.sslmode": "verify-full", "database.sslrootcert": e["PG_CA_FILE"],
         "database.dbname": p.db, "topic.prefix": run["prefix"],
         "plugin.name": "pgoutput", "slot.name": f"dbz_{p.id}",
         "publication.name": f"dbzpub_{p.id}", "publication.autocreate.mode": "filtered",
