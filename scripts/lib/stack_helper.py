@@ -34,7 +34,10 @@ def kafka_conf(env, who="admin", mechanism="PLAIN", **extra):
             "security.protocol": "SASL_SSL", "sasl.mechanism": mechanism,
             "sasl.username": env[f"KAFKA_{who.upper()}_USER"],
             "sasl.password": env[f"KAFKA_{who.upper()}_PASSWORD"],
-            "ssl.ca.location": env["KAFKA_CA_FILE"]}
+            "ssl.ca.location": env["KAFKA_CA_FILE"],
+            # over TLS a request goes out as several writes: without this, Nagle
+            # holds the tail of each for the broker's delayed ACK
+            "socket.nagle.disable": True}
     conf.update(extra)
     return conf
 
