@@ -613,8 +613,9 @@ void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
 
 static void cli_usage(const cfg_table_t *t, FILE *out) {
     fprintf(out,
-            "usage: datapipe %s --config FILE [--set KEY=VALUE]...\n"
-            "       datapipe %s --help\n\n",
+            "usage: datapipe %s --config FILE [--set KEY=VALUE]... [--check]\n"
+            "       datapipe %s --help\n\n"
+            "--check: read and validate the configuration (references resolved), then exit\n\n",
             t->service, t->service);
     cfg_print_help(t, out);
 }
@@ -623,13 +624,16 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"set", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"check", no_argument, NULL, 'k'},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL;
-    int o;
+    int o, check = 0;
     optind = 1;
     while ((o = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
         if (o == 'c')
             config = optarg;
+        else if (o == 'k')
+            check = 1;
         else if (o == 'h') {
             cli_usage(t, stdout);
             return -1;
@@ -662,6 +666,10 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
     if (err) {
         dp_error(t->service, "%s", errstr);
         return 2;
+    }
+    if (check) {
+        printf("datapipe %s: configuration %s is valid\n", t->service, config);
+        return -1;
     }
     return 0;
 }

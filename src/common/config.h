@@ -130,9 +130,10 @@ void cfg_print_markdown(const cfg_table_t *table, FILE *out);
 const char *cfg_kv_get(const cfg_kv_t *kv, const char *key);
 
 /* cfg_load_cli: the command line every service shares,
- *   datapipe <service> --config FILE [--set KEY=VALUE]... | --help
+ *   datapipe <service> --config FILE [--set KEY=VALUE]... [--check] | --help
  * Loads FILE, applies each --set, checks required keys. Returns 0 when
- * settings are ready, -1 after printing --help (exit 0), or 2 for a usage
+ * settings are ready, -1 after printing --help or, with --check, after
+ * saying the configuration is valid (exit 0), or 2 for a usage
  * or configuration error, already reported. */
 int cfg_load_cli(const cfg_table_t *table, void *settings, int argc, char **argv);
 

@@ -34,7 +34,7 @@ from conftest import ROOT, Pipeline, admin, create_topics
 
 import dpcheck
 
-# the seed's users and products (scripts/sql/schema.sql) are in the database too
+# the seed's users and products (deploy/helm/data-ingestion-pipeline/files/sql/schema.sql) are in the database too
 TABLES = ("alltypes", "full_t", "nopk", "nopk_full", "toasty", "arrays", "odd", "serialpk", "floats",
           "users", "products")
 PARTITIONS = 6

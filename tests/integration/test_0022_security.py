@@ -2,7 +2,7 @@
 only (PLAIN and SCRAM-SHA-512) and authorizes every request with ACLs
 (StandardAuthorizer): capture's principal writes its topics, the archive's
 reads them in its group and writes its dead-letter queue, nothing more.
-PostgreSQL's capture user (scripts/sql/capture-user.sql) may stream and
+PostgreSQL's capture user (deploy/helm/data-ingestion-pipeline/files/sql/capture-user.sql) may stream and
 read the two captured tables only. Every refusal is checked with an
 independent client (confluent-kafka, psycopg), and datapipe's own refusals
 name what to check without printing a secret."""
@@ -190,7 +190,7 @@ def test_archive_refused_its_group_says_so_and_heals_when_granted(pipeline):
 
 
 def test_postgres_capture_user_reads_only_its_tables(env):
-    """The stack's capture user (scripts/sql/capture-user.sql): streams
+    """The stack's capture user (deploy/helm/data-ingestion-pipeline/files/sql/capture-user.sql): streams
     replication and reads users and products; any other table, a write, and
     creating a publication are refused."""
     import psycopg

@@ -1,5 +1,6 @@
 -- The seed's e-commerce schema (tables, updated_at trigger), loaded by
--- scripts/stack into the `ecommerce` database on every `up`. Column definitions
+-- scripts/stack into the `ecommerce` database on every `up` (and by the chart's
+-- PostgreSQL at its first start). Column definitions
 -- are the seed's, unchanged; the statements are written so that loading the
 -- file again is a no-op (IF NOT EXISTS / OR REPLACE). Unlike the seed, the
 -- updated_at trigger is installed on products as well as on users.

@@ -4,7 +4,8 @@
 -- (the tables' owner), so capture never needs to own them. Run as a
 -- superuser in the captured database, with the password in the environment:
 --   PG_CAPTURE_PASSWORD=... psql -d ecommerce -v ON_ERROR_STOP=1 -f capture-user.sql
--- scripts/stack runs it on every `up`; running it again changes nothing.
+-- scripts/stack runs it on every `up`, the chart's PostgreSQL at its first
+-- start; running it again changes nothing.
 \getenv capture_password PG_CAPTURE_PASSWORD
 SELECT format('CREATE ROLE debezium LOGIN REPLICATION PASSWORD %L', :'capture_password')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'debezium') \gexec
