@@ -75,12 +75,12 @@ test: setup check-source build build-asan docs-check
 # make test-deploy: the deployment checks alone (tests/deploy): the chart
 # rendered by helm and validated by a real kube-apiserver over etcd, the
 # alert rules under promtool
-test-deploy: build
+test-deploy: setup build
 	@scripts/setup k8s
 	@$(MAKE) --no-print-directory deploy-check
 
 deploy-check:
-	@DP_BUILD_DIR=$(BUILD) $(PY) -m pytest -q tests/deploy/test_chart.py
+	@DP_BUILD_DIR=$(BUILD) $(PY) -m pytest -q tests/deploy/test_chart.py tests/deploy/test_chart_scripts.py
 
 # make test-faults: every fault of the reliability promise at full length
 # (60 s outages, heavier load) on the real stack; writes docs/RELIABILITY.md.
@@ -145,6 +145,14 @@ bench-row:
 	    $(BUILD)/bench_row tests/fuzz/corpus/avro/envelope-users.json 5000 $$w >/dev/null 2>&1; \
 	  echo "$$w: $$(grep -o 'summary: [0-9]*' $(BUILD)/cg.row.$$w | awk '{print int($$2 / 5000)}') instructions per record (callgrind)"; \
 	done; fi
+
+# make image: deploy/docker/Dockerfile's image built without Docker
+# (scripts/image: debootstrap and umoci, as root) into the OCI layout
+# .cache/image/oci, then run: datapipe version as uid 10001, every library
+# of the binary found inside. tests/deploy/test_image.py checks the same.
+image: build
+	@scripts/image build --binary $(BUILD)/datapipe
+	@scripts/image check
 
 down:
 	@scripts/stack down
