@@ -310,10 +310,30 @@ def test_connector_documents_pass_datapipe_check(tmp_path):
                 assert line.split("=", 1)[1] not in r.stdout + r.stderr
 
 
-def test_prometheus_rule_carries_the_tested_alerts():
+def install_prometheus_rule_crd(apiserver):
+    """The Prometheus operator's own PrometheusRule CRD (scripts/setup crds),
+    created for real and waited for until the server serves the kind."""
+    import glob
+    import time
+    (path,) = glob.glob(str(ROOT / ".cache" / "crds" / "prometheusrules-*.yaml")) or [None]
+    assert path, "PrometheusRule CRD missing: run scripts/setup k8s"
+    crd = yaml.safe_load(open(path))
+    r = apiserver.create(crd, dry_run=False)
+    assert r.status_code in (201, 409), r.text
+    deadline = time.monotonic() + 60
+    while True:
+        apiserver._kinds = None
+        if ("monitoring.coreos.com/v1", "PrometheusRule") in apiserver.kinds():
+            return
+        assert time.monotonic() < deadline, "the PrometheusRule CRD was not served within 60 s"
+        time.sleep(0.5)
+
+
+def test_prometheus_rule_carries_the_tested_alerts(apiserver):
     """With the operator's CRD (or prometheus.rule=true) the chart ships a
     PrometheusRule whose groups are files/alerts.yml, the file promtool
-    tests; without the CRD (auto) it ships none."""
+    tests, and the API server with the operator's CRD accepts it; without
+    the CRD (auto) the chart ships none."""
     assert not [o for o in render() if o["kind"] == "PrometheusRule"]
     (rule,) = [o for o in render(sets=["prometheus.rule=true"]) if o["kind"] == "PrometheusRule"]
     alerts = yaml.safe_load((CHART / "files" / "alerts.yml").read_text())
@@ -321,6 +341,13 @@ def test_prometheus_rule_carries_the_tested_alerts():
     names = {r["alert"] for g in alerts["groups"] for r in g["rules"]}
     assert {"HighCDCLag", "S3UploadFailures", "DeadLetterQueueGrowing", "CaptureDown",
             "ReplicationSlotLagGrowing", "CircuitBreakerOpen", "KafkaDeliveryErrors"} <= names
+    install_prometheus_rule_crd(apiserver)
+    r = apiserver.create(rule)
+    assert r.status_code == 201, r.text
+    broken = json.loads(json.dumps(rule))
+    broken["spec"]["groups"][0]["rules"][0]["for"] = "five minutes"
+    r = apiserver.create(broken)
+    assert r.status_code == 422 and "for" in r.json()["message"], r.text
 
 
 def test_alert_rules_pass_promtool():
