@@ -12,7 +12,7 @@ JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: check-source all setup build test-deploy deploy-check build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode bench-row clean
+.PHONY: check-source all setup build test-deploy deploy-check build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode bench-row image clean
 
 all: build
 
@@ -73,14 +73,16 @@ test: setup check-source build build-asan docs-check
 	@$(MAKE) --no-print-directory deploy-check
 
 # make test-deploy: the deployment checks alone (tests/deploy): the chart
-# rendered by helm and validated by a real kube-apiserver over etcd, the
-# alert rules under promtool
+# rendered by helm and validated by a real kube-apiserver over etcd, its
+# scripts against real Kafka and PostgreSQL, the alert rules under promtool,
+# and the image built without Docker (scripts/image) running its binary
 test-deploy: setup build
 	@scripts/setup k8s
 	@$(MAKE) --no-print-directory deploy-check
 
 deploy-check:
-	@DP_BUILD_DIR=$(BUILD) $(PY) -m pytest -q tests/deploy/test_chart.py tests/deploy/test_chart_scripts.py
+	@scripts/setup image
+	@DP_BUILD_DIR=$(BUILD) $(PY) -m pytest -q tests/deploy
 
 # make test-faults: every fault of the reliability promise at full length
 # (60 s outages, heavier load) on the real stack; writes docs/RELIABILITY.md.
