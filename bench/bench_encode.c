@@ -1,7 +1,7 @@
 /* bench_encode - the event encoding path of capture, in process, no servers.
  *
- * The seed's two tables (users and products, scripts/sql/schema.sql) are
- * bound as capture binds them: a pgoutput Relation message, decoded, plus
+ * The seed's two tables (users and products,
+ * deploy/helm/data-ingestion-pipeline/files/sql/schema.sql) are bound as capture binds them: a pgoutput Relation message, decoded, plus
  * the catalog facts capture's lookup would return, into dbz_table_init.
  * Then N change events (inserts and updates of both tables, mixed as
  * `datapipe load` mixes them, 64 per transaction as bench_pipeline.py's

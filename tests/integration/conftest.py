@@ -159,7 +159,7 @@ class Pipeline:
         self.procs = {}
         self.extra_topics = []  # created by a test, deleted with the pipeline's own
         dpcheck.pg_rows(self.env, f"CREATE DATABASE {self.db}")
-        self.sql((ROOT / "scripts" / "sql" / "schema.sql").read_text())
+        self.sql((ROOT / "deploy/helm/data-ingestion-pipeline/files/sql/schema.sql").read_text())
         self.grant(settle=False)  # before the topics: waiting for them waits for the grants too
         create_topics(self.env, list(self.topics.values()))
 
