@@ -43,6 +43,8 @@ static const struct {
     const char *help;
 } commands[] = {
     {"capture", capture_main, "stream PostgreSQL changes into Kafka as Debezium events"},
+    {"topics", capture_topics_main,
+     "find or create (topic.creation.*) the topics a capture configuration writes, then exit"},
     {"archive", archive_main, "archive Kafka topics into S3 as Parquet"},
     {"load", load_main, "generate the seed's e-commerce workload"},
     {"status", status_main, "show the pipeline's position: slot, topics, archive"},

@@ -44,7 +44,7 @@ def kafka_conf(env, who="admin", mechanism="PLAIN", **extra):
 
 def service_acls(capture=None, topic_prefix=None, routed_prefix=None, archive=None,
                  dlq=None, position_topic="datapipe-offsets", name_prefixes=False,
-                 capture_topics=()):
+                 capture_topics=(), capture_create=False):
     """The ACLs of one capture and one archive, least privilege.
     capture (its `name`) writes the topics of its topic.prefix (and those
     RegexRouter sends under routed_prefix), its heartbeats and transaction
@@ -53,7 +53,9 @@ def service_acls(capture=None, topic_prefix=None, routed_prefix=None, archive=No
     group connect-<name> and writes its dead letter queue. name_prefixes
     grants the transactional id, group and dead letter queue as prefixes (a
     test that runs a second service under a longer name); capture_topics
-    are more topics capture writes (a transform's output elsewhere)."""
+    are more topics capture writes (a transform's output elsewhere).
+    capture_create also lets capture create the topics it writes
+    (topic.creation.*: Create on the same prefixes)."""
     from confluent_kafka.admin import (AclBinding, AclOperation as Op, AclPermissionType,
                                        ResourcePatternType as Pat, ResourceType as Res)
 
@@ -67,10 +69,11 @@ def service_acls(capture=None, topic_prefix=None, routed_prefix=None, archive=No
 
     if capture:
         w = (Op.WRITE, Op.DESCRIBE)
+        tw = w + ((Op.CREATE,) if capture_create else ())  # the topics it writes
         for pfx in {topic_prefix + ".", "__debezium-heartbeat." + topic_prefix, routed_prefix} - {None}:
-            grant("capture", Res.TOPIC, Pat.PREFIXED, pfx, *w)
+            grant("capture", Res.TOPIC, Pat.PREFIXED, pfx, *tw)
         for t in capture_topics:
-            grant("capture", Res.TOPIC, Pat.LITERAL, t, *w)
+            grant("capture", Res.TOPIC, Pat.LITERAL, t, *tw)
         grant("capture", Res.TRANSACTIONAL_ID, named, "datapipe-capture-" + capture, *w)
         grant("capture", Res.TOPIC, Pat.LITERAL, position_topic, Op.READ, *w)
         # the position reader's group: it commits nothing but librdkafka asks

@@ -41,7 +41,7 @@ static void on_signal(int sig) {
 
 /* ---- configuration-derived helpers ---- */
 
-static dp_err_t setup_transforms(capture_t *c, char *errstr, size_t n) {
+dp_err_t capture_setup_transforms(capture_t *c, char *errstr, size_t n) {
     if (!c->s.transforms || !*c->s.transforms) {
         if (c->s.transforms_kv.n)
             return dp_seterr(errstr, n, DP_ERR_CONFIG,
@@ -377,8 +377,8 @@ static void heartbeat(capture_t *c, int64_t now) {
     snprintf(topic, sizeof topic, "%s.%s", c->s.heartbeat_topic_prefix, c->s.topic_prefix);
     if (c->hb_state < 0 && now >= c->hb_recheck_us) c->hb_state = 0;
     if (c->hb_state == 0) {
-        char err[512];
-        int ex = kfk_topic_exists(c->rk, topic, 5000, err, sizeof err);
+        char err[1024];
+        int ex = capture_heartbeat_topic(c, topic, err, sizeof err); /* created if need be */
         if (ex <= 0) {
             if (!c->hb_recheck_us)
                 dp_warn(MOD,
@@ -551,6 +551,9 @@ static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
     snprintf(txid, sizeof txid, "datapipe-capture-%s", s->name);
     /* exactly-once: a transactional producer (a message may wait for Kafka
      * as long as the transaction may stay open: 15 min, the brokers' max) */
+    /* allow.auto.create.topics: topics capture creates itself (topic.creation.*)
+     * must not be made by a broker's auto-creation, with its defaults, when a
+     * metadata request looks for them first */
     const char *defaults[] = {"client.id",
                               s->name,
                               "compression.type",
@@ -565,6 +568,8 @@ static dp_err_t setup_producer(capture_t *c, char *errstr, size_t n) {
                               qbytes,
                               "message.timeout.ms",
                               s->exactly_once ? "900000" : "0",
+                              "allow.auto.create.topics",
+                              c->topic_rules.enabled ? "false" : "true",
                               s->exactly_once ? "transactional.id" : NULL,
                               txid,
                               "transaction.timeout.ms",
@@ -660,7 +665,9 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
                                  n)) ||
         (err = dp_relist_compile(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr,
                                  n)) ||
-        (err = setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)))
+        (err = capture_setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)) ||
+        (err = kfk_topic_rules_init(&c->topic_rules, s->topic_creation_enable,
+                                    s->topic_creation_groups, &s->topic_creation_kv, errstr, n)))
         return err;
     c->pipe.unwrap = c->unwrap; /* the stages, in the pipeline's order */
     c->pipe.key_avro = capture_key_avro(c);
@@ -716,7 +723,7 @@ static void capture_drain(capture_t *c) {
         dp_warn(MOD, "final feedback: %s", errstr);
 }
 
-static void capture_free(capture_t *c) {
+void capture_free(capture_t *c) {
     for (size_t i = 0; i < c->ntables; i++) {
         dbz_table_fini(&c->tables[i].t);
         dbz_plan_fini(&c->tables[i].plan);
@@ -754,6 +761,7 @@ static void capture_free(capture_t *c) {
     dbz_pipeline_fini(&c->pipe);
     capture_convert_fini(c);
     capture_metrics_destroy(c->met);
+    kfk_topic_rules_fini(&c->topic_rules);
     cfg_free(&capture_config_table, &c->s);
 }
 

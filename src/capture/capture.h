@@ -36,6 +36,11 @@ typedef struct capture_settings {
     char *heartbeat_action_query, *heartbeat_topic_prefix;
     int provide_transaction_metadata; /* BEGIN/END records, envelope transaction block */
     char *topic_transaction; /* <topic.prefix>.<topic.transaction> */
+    /* topic.creation.* (KIP-158, kafka/topics.h): the switch, the groups
+     * and every other topic.creation.<group>.<key> */
+    int topic_creation_enable;
+    char *topic_creation_groups;
+    cfg_kv_t topic_creation_kv;
     long long max_event_bytes;
     int exactly_once; /* datapipe.exactly.once */
     char *offset_storage_topic;
@@ -56,6 +61,14 @@ extern const cfg_table_t capture_config_table;
 /* capture_run: run until SIGINT/SIGTERM or a fatal error; returns the
  * process exit code. */
 int capture_main(int argc, char **argv);
+
+/* capture_topics_main: `datapipe topics --config FILE`: the topics capture
+ * writes for this configuration (its tables' change topics after the
+ * transforms, heartbeats, transaction metadata), each found or created as
+ * topic.creation.* say, one line each on stdout; exit code 0 when all are
+ * there, 1 when one is missing or could not be created, 2 for a
+ * configuration error. */
+int capture_topics_main(int argc, char **argv);
 
 /* capture_conninfo: the PostgreSQL connection of these settings (as
  * capture, status and verify open it) */

@@ -5,6 +5,7 @@
 
 #include "capture/capture.h"
 #include "event/debezium.h"
+#include "kafka/topics.h"
 #include "pg/repl.h"
 
 #define S(f) offsetof(capture_settings_t, f)
@@ -191,6 +192,25 @@ static const cfg_def_t defs[] = {
      NULL, NULL},
     {"topic.transaction", CFG_STRING, S(topic_transaction), 0, 0, "transaction", NULL, 0, NULL,
      "Transaction metadata records go to <topic.prefix>.<topic.transaction>.", NULL, NULL},
+    /* the exact keys before their prefix: the first match wins */
+    {"topic.creation.enable", CFG_BOOL, S(topic_creation_enable), 0, 0, "true", NULL, 0, NULL,
+     "Create a missing topic before its first record, as the topic.creation.* keys say "
+     "(Kafka Connect's worker switch, KIP-158); false: every topic must exist.",
+     NULL, NULL},
+    {"topic.creation.groups", CFG_STRING, S(topic_creation_groups), 0, 0, "", NULL, 0, NULL,
+     "Comma-separated topic creation groups: a topic takes the first one whose "
+     "topic.creation.<group>.include matches its whole name and whose .exclude does not, "
+     "otherwise the default group.",
+     NULL, NULL},
+    {"topic.creation.", CFG_PREFIX, S(topic_creation_kv), 0, 0, NULL, NULL, 0, NULL,
+     "Topic creation (KIP-158): topic.creation.default.replication.factor and "
+     "topic.creation.default.partitions (both required for any creation; -1 = the broker's "
+     "default), topic.creation.default.<topic config> (e.g. cleanup.policy, retention.ms, "
+     "compression.type); per group: .include (comma-separated regular expressions, required), "
+     ".exclude, .replication.factor and .partitions (default: the default group's), "
+     ".<topic config> (not inherited). Without topic.creation.default.* no topic is created. "
+     "Capture's Kafka principal needs Create on the topics.",
+     NULL, NULL},
     {"status.update.interval.ms", CFG_INT, S(status_update_interval_ms), 100, 3600000, "10000",
      NULL, 0, NULL, "Interval of position feedback to PostgreSQL.", NULL, NULL},
     {"datapipe.exactly.once", CFG_BOOL, S(exactly_once), 0, 0, "true", NULL, 0, NULL,
@@ -213,8 +233,20 @@ static const cfg_def_t defs[] = {
      NULL, "Largest encoded event; a bigger row is an error naming the table.", NULL, NULL},
 };
 
+/* finalize: the rules across keys; the topic.creation.* keys are checked
+ * as a whole (a listed group needs its include list, the default group
+ * both counts) */
+static dp_err_t finalize(void *settings, char *errstr, size_t n) {
+    const capture_settings_t *s = settings;
+    kfk_topic_rules_t rules;
+    dp_err_t err = kfk_topic_rules_init(&rules, s->topic_creation_enable, s->topic_creation_groups,
+                                        &s->topic_creation_kv, errstr, n);
+    kfk_topic_rules_fini(&rules);
+    return err;
+}
+
 const cfg_table_t capture_config_table = {"capture", defs, sizeof defs / sizeof defs[0],
-                                          offsetof(capture_settings_t, svc), NULL};
+                                          offsetof(capture_settings_t, svc), finalize};
 
 void capture_conninfo(const capture_settings_t *s, repl_conninfo_t *ci) {
     *ci = (repl_conninfo_t){s->hostname, s->user,   s->password,   s->dbname,

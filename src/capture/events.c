@@ -30,7 +30,7 @@ static const key_override_t *key_override_for(const capture_t *c, const pgo_msg_
 
 /* route: apply RegexRouters in order to topic (Connect semantics: the
  * whole name must match; $N in the replacement names group N). */
-static char *route(const capture_t *c, const char *topic) {
+char *capture_route(const capture_t *c, const char *topic) {
     char *cur = dp_xstrdup(topic);
     for (size_t r = 0; r < c->nrouters; r++) {
         regmatch_t m[10];
@@ -62,14 +62,9 @@ dp_err_t capture_txmeta_setup(capture_t *c, char *errstr, size_t n) {
     char base[1200];
     snprintf(base, sizeof base, "%s.%s", c->s.topic_prefix, c->s.topic_transaction);
     dbz_txmeta_init(&c->txm);
-    c->tx_te.topic = route(c, base);
-    int ex = kfk_topic_exists(c->rk, c->tx_te.topic, 10000, errstr, n);
-    if (ex < 0) return DP_ERR_KAFKA;
-    if (!ex)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA,
-                         "topic \"%s\" for transaction metadata does not "
-                         "exist; create it first",
-                         c->tx_te.topic);
+    c->tx_te.topic = capture_route(c, base);
+    dp_err_t err = capture_topic_ready(c, c->tx_te.topic, "transaction metadata", errstr, n);
+    if (err) return err;
     c->tx_te.rkt = rd_kafka_topic_new(c->rk, c->tx_te.topic, NULL);
     return DP_OK;
 }
@@ -171,17 +166,17 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
     if (!te->included) return DP_OK;
     char base[1200];
     snprintf(base, sizeof base, "%s.%s.%s", c->s.topic_prefix, te->t.schema, te->t.table);
-    char *topic = route(c, base);
-    if (!te->topic || strcmp(te->topic, topic) != 0) {
+    char *topic = capture_route(c, base);
+    /* a new topic, or one whose check failed before (no rkt): checked
+     * (and created) before its first record */
+    if (!te->topic || strcmp(te->topic, topic) != 0 || !te->rkt) {
         free(te->topic);
         te->topic = topic;
         if (te->rkt) rd_kafka_topic_destroy(te->rkt);
-        int ex = kfk_topic_exists(c->rk, te->topic, 10000, errstr, n);
-        if (ex < 0) return DP_ERR_KAFKA;
-        if (!ex)
-            return dp_seterr(errstr, n, DP_ERR_KAFKA,
-                             "topic \"%s\" for table \"%s\" does not exist; create it first",
-                             te->topic, full);
+        te->rkt = NULL;
+        char what[1100];
+        snprintf(what, sizeof what, "table \"%s\"", full);
+        if ((err = capture_topic_ready(c, te->topic, what, errstr, n))) return err;
         te->rkt = rd_kafka_topic_new(c->rk, te->topic, NULL);
     } else {
         free(topic);

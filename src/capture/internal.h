@@ -21,6 +21,7 @@
 #include "event/unwrap.h"
 #include "event/txmeta.h"
 #include "kafka/kafka.h"
+#include "kafka/topics.h"
 #include "pg/frame.h"
 #include "pg/pgoutput.h"
 
@@ -114,7 +115,28 @@ typedef struct capture {
      * hands them to librdkafka) */
     dbz_unwrap_t *unwrap;
     rd_kafka_headers_t *next_headers;
+    kfk_topic_rules_t topic_rules; /* topic.creation.* (topics.c) */
 } capture_t;
+
+/* capture_setup_transforms: the transforms (RegexRouter, ExtractNewRecordState)
+ * from transforms and transforms.*; capture_route: a topic name through the
+ * RegexRouters, a new string. capture_free: everything a capture_t holds,
+ * however far its setup got. */
+dp_err_t capture_setup_transforms(capture_t *c, char *errstr, size_t n);
+char *capture_route(const capture_t *c, const char *topic);
+void capture_free(capture_t *c);
+
+/* topics.c: capture_topic_ready: topic (the topic for what, e.g. `table
+ * "public.users"`) exists before its first record: found, or created as
+ * topic.creation.* say; a timeout or an absent controller is tried again
+ * with the retry policy's backoff (a few times, about a minute at most).
+ * A refusal (not authorized, an invalid setting) is DP_ERR_KAFKA naming
+ * the topic and the broker's reason; a missing topic without creation is
+ * DP_ERR_KAFKA too. capture_heartbeat_topic: the same for the heartbeat
+ * topic, in one attempt: 1 there, 0 missing, -1 failed (errstr set). */
+dp_err_t capture_topic_ready(capture_t *c, const char *topic, const char *what, char *errstr,
+                             size_t n);
+int capture_heartbeat_topic(capture_t *c, const char *topic, char *errstr, size_t n);
 
 /* capture_bind_table: (re)build te from a Relation message (plus catalog
  * facts), decide whether it is captured, and resolve its topic. */

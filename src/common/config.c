@@ -611,16 +611,21 @@ void cfg_print_markdown(const cfg_table_t *t, FILE *out) {
     fputc('\n', out);
 }
 
-static void cli_usage(const cfg_table_t *t, FILE *out) {
+static void cli_usage(const char *command, const cfg_table_t *t, FILE *out) {
     fprintf(out,
             "usage: datapipe %s --config FILE [--set KEY=VALUE]... [--check]\n"
             "       datapipe %s --help\n\n"
             "--check: read and validate the configuration (references resolved), then exit\n\n",
-            t->service, t->service);
+            command, command);
     cfg_print_help(t, out);
 }
 
 int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
+    return cfg_load_cli_named(t, t->service, settings, argc, argv);
+}
+
+int cfg_load_cli_named(const cfg_table_t *t, const char *command, void *settings, int argc,
+                       char **argv) {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"set", required_argument, NULL, 's'},
                                          {"help", no_argument, NULL, 'h'},
@@ -635,15 +640,15 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
         else if (o == 'k')
             check = 1;
         else if (o == 'h') {
-            cli_usage(t, stdout);
+            cli_usage(command, t, stdout);
             return -1;
         } else if (o != 's') {
-            cli_usage(t, stderr);
+            cli_usage(command, t, stderr);
             return 2;
         }
     }
     if (!config || optind != argc) {
-        cli_usage(t, stderr);
+        cli_usage(command, t, stderr);
         return 2;
     }
     char errstr[1024] = "";
@@ -668,7 +673,7 @@ int cfg_load_cli(const cfg_table_t *t, void *settings, int argc, char **argv) {
         return 2;
     }
     if (check) {
-        printf("datapipe %s: configuration %s is valid\n", t->service, config);
+        printf("datapipe %s: configuration %s is valid\n", command, config);
         return -1;
     }
     return 0;

@@ -136,6 +136,10 @@ const char *cfg_kv_get(const cfg_kv_t *kv, const char *key);
  * saying the configuration is valid (exit 0), or 2 for a usage
  * or configuration error, already reported. */
 int cfg_load_cli(const cfg_table_t *table, void *settings, int argc, char **argv);
+/* cfg_load_cli_named: as cfg_load_cli, for a command other than the
+ * service that reads the same file (its name in the usage lines) */
+int cfg_load_cli_named(const cfg_table_t *table, const char *command, void *settings, int argc,
+                       char **argv);
 
 /* cfg_resolve_refs: expand ${file:path:key} and ${env:NAME} in value into
  * a newly malloc'd string in *out. */

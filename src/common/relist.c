@@ -7,8 +7,8 @@
 
 #include "common/buf.h"
 
-dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, char *errstr,
-                           size_t n) {
+static dp_err_t compile(const char *list, dp_relist_t *out, const char *key, int cflags,
+                        char *errstr, size_t n) {
     memset(out, 0, sizeof *out);
     if (!list || !*list) return DP_OK;
     char *copy = dp_xstrdup(list), *save = NULL;
@@ -20,15 +20,27 @@ dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, 
         char pat[1024];
         snprintf(pat, sizeof pat, "^(%s)$", tok);
         out->re = dp_xrealloc(out->re, sizeof(regex_t) * (out->n + 1));
-        if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+        if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_NOSUB | cflags)) {
+            /* the message before the copy tok points into goes */
+            dp_err_t err = dp_seterr(errstr, n, DP_ERR_CONFIG,
+                                     "invalid regular expression \"%s\" in \"%s\"", tok, key);
             free(copy);
-            return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                             "invalid regular expression \"%s\" in \"%s\"", tok, key);
+            return err;
         }
         out->n++;
     }
     free(copy);
     return DP_OK;
+}
+
+dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, char *errstr,
+                           size_t n) {
+    return compile(list, out, key, REG_ICASE, errstr, n);
+}
+
+dp_err_t dp_relist_compile_exact(const char *list, dp_relist_t *out, const char *key, char *errstr,
+                                 size_t n) {
+    return compile(list, out, key, 0, errstr, n);
 }
 
 int dp_relist_match(const dp_relist_t *l, const char *s) {

@@ -1,5 +1,6 @@
 /* relist.h - a comma-separated list of regular expressions, each matched
- * against a whole string (Debezium's table.include.list and friends). */
+ * against a whole string (Debezium's table.include.list and friends, Kafka
+ * Connect's topic.creation.<group>.include). */
 #ifndef DP_COMMON_RELIST_H
 #define DP_COMMON_RELIST_H
 
@@ -18,6 +19,10 @@ typedef struct dp_relist {
  * names the pattern and the configuration key. */
 dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, char *errstr,
                            size_t errstr_size);
+/* dp_relist_compile_exact: as dp_relist_compile, matching case as it is
+ * (Kafka Connect's lists of topic patterns, e.g. topic.creation.<group>.include) */
+dp_err_t dp_relist_compile_exact(const char *list, dp_relist_t *out, const char *key, char *errstr,
+                                 size_t errstr_size);
 /* dp_relist_match: whether one of the patterns matches all of s */
 int dp_relist_match(const dp_relist_t *l, const char *s);
 void dp_relist_free(dp_relist_t *l);

@@ -87,9 +87,8 @@ fail:
     return NULL;
 }
 
-/* metadata_has: one metadata request; 1/0/-1 as kfk_topic_exists */
-static int metadata_has(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
-                        size_t errstr_size) {
+int kfk_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                         size_t errstr_size) {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
@@ -106,12 +105,13 @@ static int metadata_has(rd_kafka_t *rk, const char *topic, int timeout_ms, char 
         dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
                   "topic \"%s\": not authorized (grant this principal Describe and Write on it)",
                   topic);
-        return -1;
+        return -2;
     }
-    int exists = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        md->topics[0].partition_cnt > 0;
+    int parts = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
+        ? md->topics[0].partition_cnt
+        : 0;
     rd_kafka_metadata_destroy(md);
-    return exists;
+    return parts > 0 ? parts : 0;
 }
 
 int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
@@ -120,8 +120,8 @@ int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *er
      * metadata: confirm "does not exist" over about two seconds */
     int r = 0;
     for (int attempt = 0; attempt < 5; attempt++) {
-        r = metadata_has(rk, topic, timeout_ms, errstr, errstr_size);
-        if (r != 0) return r;
+        r = kfk_topic_partitions(rk, topic, timeout_ms, errstr, errstr_size);
+        if (r != 0) return r < 0 ? -1 : 1;
         struct timespec ts = {0, 500000000};
         nanosleep(&ts, NULL);
     }

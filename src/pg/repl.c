@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "pg/pgoutput.h"
 
@@ -143,6 +144,91 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode
     r = PQexec(sql, q);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return repl_error(sql, r, "create publication", errstr, errstr_size);
+    PQclear(r);
+    return DP_OK;
+}
+
+/* add_rows: column 0 of every row of r to the list */
+static void add_rows(PGresult *r, char ***out, size_t *nout) {
+    int rows = PQntuples(r);
+    *out = dp_xrealloc(*out, sizeof(char *) * (*nout + (size_t)rows + 1));
+    for (int i = 0; i < rows; i++) (*out)[(*nout)++] = dp_xstrdup(PQgetvalue(r, i, 0));
+}
+
+/* filtered_tables: each table of table.include.list (the list a filtered
+ * publication is created FOR) as schema.table, found as SQL names it */
+static dp_err_t filtered_tables(PGconn *sql, const char *tables, char ***out, size_t *nout,
+                                char *errstr, size_t n) {
+    if (!tables || !*tables)
+        return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                         "publication.autocreate.mode filtered needs table.include.list");
+    char *copy = dp_xstrdup(tables), *save = NULL;
+    dp_err_t err = DP_OK;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t l = strlen(tok);
+        while (l && tok[l - 1] == ' ') tok[--l] = 0;
+        if (!l) continue;
+        const char *params[1] = {tok};
+        PGresult *r = PQexecParams(sql,
+                                   "SELECT n.nspname || '.' || c.relname FROM pg_class c "
+                                   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                   "WHERE c.oid = to_regclass($1)",
+                                   1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            err = repl_error(sql, r, "look up a table of table.include.list", errstr, n);
+            break;
+        }
+        if (PQntuples(r) != 1)
+            err = dp_seterr(errstr, n, DP_ERR_PG,
+                            "table \"%s\" of table.include.list does not exist (a filtered "
+                            "publication is created for it)",
+                            tok);
+        else
+            add_rows(r, out, nout);
+        PQclear(r);
+    }
+    free(copy);
+    return err;
+}
+
+dp_err_t repl_publication_tables(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
+                                 const char *tables, char ***out, size_t *nout, char *errstr,
+                                 size_t n) {
+    *out = NULL;
+    *nout = 0;
+    const char *params[1] = {pubname};
+    PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
+                               params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "look up publication", errstr, n);
+    int exists = PQntuples(r) == 1;
+    PQclear(r);
+    if (!exists && mode == REPL_PUB_DISABLED)
+        return dp_seterr(errstr, n, DP_ERR_PG,
+                         "publication \"%s\" does not exist and publication.autocreate.mode is "
+                         "disabled",
+                         pubname);
+    if (!exists && mode == REPL_PUB_NO_TABLES) return DP_OK;
+    if (!exists && mode == REPL_PUB_FILTERED)
+        return filtered_tables(sql, tables, out, nout, errstr, n);
+    /* the publication's tables; FOR ALL TABLES publishes every permanent
+     * table outside the system schemas */
+    if (exists)
+        r = PQexecParams(sql,
+                         "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+                         "WHERE pubname = $1 ORDER BY 1",
+                         1, NULL, params, NULL, NULL, 0);
+    else
+        r = PQexec(sql,
+                   "SELECT n.nspname || '.' || c.relname FROM pg_class c "
+                   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE c.relkind = 'r' AND c.relpersistence = 'p' "
+                   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                   "AND n.nspname !~ '^pg_(toast|temp)' ORDER BY 1");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return repl_error(sql, r, "list the publication's tables", errstr, n);
+    add_rows(r, out, nout);
     PQclear(r);
     return DP_OK;
 }

@@ -44,6 +44,14 @@ typedef enum {
 dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
                                  const char *tables, char *errstr, size_t errstr_size);
 
+/* repl_publication_tables: every table (as "schema.table", a new list of
+ * new strings in *out) that pubname publishes, or, while it does not
+ * exist, would publish once repl_ensure_publication creates it as mode
+ * says (tables: table.include.list). */
+dp_err_t repl_publication_tables(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
+                                 const char *tables, char ***out, size_t *nout, char *errstr,
+                                 size_t errstr_size);
+
 /* repl_slot_info: what we need to know of an existing slot */
 typedef struct repl_slot_info {
     int created; /* made by this call */
