@@ -113,21 +113,30 @@ dp_err_t repl_check_server(PGconn *sql, const char *user, char *errstr, size_t e
     return DP_OK;
 }
 
-dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
-                                 const char *tables, char *errstr, size_t errstr_size) {
+/* publication_lookup: *exists = whether pubname exists; a missing one with
+ * publication.autocreate.mode=disabled is an error */
+static dp_err_t publication_lookup(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
+                                   int *exists, char *errstr, size_t errstr_size) {
     const char *params[1] = {pubname};
     PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
                                params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return repl_error(sql, r, "look up publication", errstr, errstr_size);
-    int exists = PQntuples(r) == 1;
+    *exists = PQntuples(r) == 1;
     PQclear(r);
-    if (exists) return DP_OK;
-    if (mode == REPL_PUB_DISABLED)
+    if (!*exists && mode == REPL_PUB_DISABLED)
         return dp_seterr(errstr, errstr_size, DP_ERR_PG,
                          "publication \"%s\" does not exist and publication.autocreate.mode is "
                          "disabled",
                          pubname);
+    return DP_OK;
+}
+
+dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode_t mode,
+                                 const char *tables, char *errstr, size_t errstr_size) {
+    int exists;
+    dp_err_t err = publication_lookup(sql, pubname, mode, &exists, errstr, errstr_size);
+    if (err || exists) return err;
     char q[8192], qname[512];
     repl_quote_ident(pubname, qname, sizeof qname);
     if (mode == REPL_PUB_ALL_TABLES) {
@@ -141,7 +150,7 @@ dp_err_t repl_ensure_publication(PGconn *sql, const char *pubname, repl_pub_mode
         snprintf(q, sizeof q, "CREATE PUBLICATION %s FOR TABLE %s", qname, tables);
     }
     dp_info("pg", "creating publication: %s", q);
-    r = PQexec(sql, q);
+    PGresult *r = PQexec(sql, q);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         return repl_error(sql, r, "create publication", errstr, errstr_size);
     PQclear(r);
@@ -197,23 +206,16 @@ dp_err_t repl_publication_tables(PGconn *sql, const char *pubname, repl_pub_mode
                                  size_t n) {
     *out = NULL;
     *nout = 0;
-    const char *params[1] = {pubname};
-    PGresult *r = PQexecParams(sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, NULL,
-                               params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        return repl_error(sql, r, "look up publication", errstr, n);
-    int exists = PQntuples(r) == 1;
-    PQclear(r);
-    if (!exists && mode == REPL_PUB_DISABLED)
-        return dp_seterr(errstr, n, DP_ERR_PG,
-                         "publication \"%s\" does not exist and publication.autocreate.mode is "
-                         "disabled",
-                         pubname);
+    int exists;
+    dp_err_t err = publication_lookup(sql, pubname, mode, &exists, errstr, n);
+    if (err) return err;
     if (!exists && mode == REPL_PUB_NO_TABLES) return DP_OK;
     if (!exists && mode == REPL_PUB_FILTERED)
         return filtered_tables(sql, tables, out, nout, errstr, n);
     /* the publication's tables; FOR ALL TABLES publishes every permanent
      * table outside the system schemas */
+    const char *params[1] = {pubname};
+    PGresult *r;
     if (exists)
         r = PQexecParams(sql,
                          "SELECT schemaname || '.' || tablename FROM pg_publication_tables "

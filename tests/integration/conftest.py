@@ -147,21 +147,26 @@ def wait_topics_ready(env, names, partitions):
 class Pipeline:
     """One isolated capture + archive pair and its database."""
 
-    def __init__(self, env, binary, tmp_path):
+    def __init__(self, env, binary, tmp_path, tables=("users", "products"), schema=None,
+                 make_topics=True):
+        """A database of its own with schema (default: the seed's) holding
+        tables; make_topics grants the services and creates the tables'
+        topics (a test of topic creation leaves both to capture)."""
         self.env = dict(env)
         self.binary = binary
         self.tmp = tmp_path
         self.id = secrets.token_hex(4)
         self.db = f"t_{self.id}"
         self.prefix = f"t{self.id}"
-        self.topics = {t: f"cdc.{self.prefix}.{t}" for t in ("users", "products")}
+        self.topics = {t: f"cdc.{self.prefix}.{t}" for t in tables}
         self.dir = f"it-{self.id}"
         self.procs = {}
         self.extra_topics = []  # created by a test, deleted with the pipeline's own
         dpcheck.pg_rows(self.env, f"CREATE DATABASE {self.db}")
-        self.sql((ROOT / "deploy/helm/data-ingestion-pipeline/files/sql/schema.sql").read_text())
-        self.grant(settle=False)  # before the topics: waiting for them waits for the grants too
-        create_topics(self.env, list(self.topics.values()))
+        self.sql(schema or (ROOT / "deploy/helm/data-ingestion-pipeline/files/sql/schema.sql").read_text())
+        if make_topics:
+            self.grant(settle=False)  # before the topics: waiting for them waits for the grants too
+            create_topics(self.env, list(self.topics.values()))
 
     def grant(self, settle=True, **spec):
         """Grant capture's and the archive's principals what this pipeline's

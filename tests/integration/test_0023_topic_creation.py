@@ -8,7 +8,6 @@ found; a principal without Create gets an error naming the topic and the
 broker's reason. Everything is checked with an independent client
 (confluent-kafka's AdminClient and a read_committed consumer)."""
 import json
-import secrets
 import subprocess
 
 import dpcheck
@@ -23,21 +22,12 @@ class TopicPipeline(Pipeline):
     deleted with the pipeline."""
 
     def __init__(self, env, binary, tmp_path):
-        self.env = dict(env)
-        self.binary = binary
-        self.tmp = tmp_path
-        self.id = secrets.token_hex(4)
-        self.db = f"t_{self.id}"
-        self.prefix = f"t{self.id}"
-        self.topics = {t: f"cdc.{self.prefix}.{t}" for t in TABLES}
-        self.dir = f"it-{self.id}"
-        self.procs = {}
+        super().__init__(env, binary, tmp_path, tables=TABLES, make_topics=False,
+                         schema="CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL);"
+                                "CREATE TABLE audit_log (id int PRIMARY KEY, note text)")
         self.hb_topic = f"__debezium-heartbeat.{self.prefix}"
         self.tx_topic = f"{self.prefix}.transaction"
         self.extra_topics = [self.hb_topic, self.tx_topic]
-        dpcheck.pg_rows(self.env, f"CREATE DATABASE {self.db}")
-        self.sql("CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL);"
-                 "CREATE TABLE audit_log (id int PRIMARY KEY, note text)")
 
     def creating_config(self, **extra):
         """Capture's configuration with the two tables, heartbeats,
