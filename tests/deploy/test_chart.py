@@ -295,15 +295,21 @@ def test_connector_documents_pass_datapipe_check(tmp_path):
         (root / d).mkdir(parents=True)
         for k, v in secrets[name]["data"].items():
             (root / d / k).write_bytes(base64.b64decode(v))
-    for values in VALUES:
-        objs = render(*values)
+    own_s3 = ["archive.s3.endpoint=https://s3.example:9000", "archive.s3.trustChartCA=true"]
+    variants = [render(*v) for v in VALUES] + [render(sets=own_s3)]
+    # AWS: the system's CAs; an S3 of one's own signed by the chart's CA: that CA
+    assert "s3.ssl.ca.location" not in connector_doc(variants[0], "s3-sink-connector.json")["config"]
+    own = connector_doc(variants[2], "s3-sink-connector.json")["config"]
+    assert own["s3.ssl.ca.location"] == "/etc/datapipe/tls/ca.crt"
+    assert own["store.url"] == "https://s3.example:9000"
+    for objs in variants:
         for comp, doc in (("capture", "postgres-cdc-connector.json"), ("archive", "s3-sink-connector.json")):
             text = json.dumps(connector_doc(objs, doc)).replace("/etc/datapipe/", f"{root}/")
             path = tmp_path / doc
             path.write_text(text)
             r = subprocess.run([binary, comp, "--config", str(path), "--check"],
                                capture_output=True, text=True, timeout=30)
-            assert r.returncode == 0, (values, doc, r.stderr)
+            assert r.returncode == 0, (doc, r.stderr)
             assert "is valid" in r.stdout
             # and the check resolves the references: the passwords never show
             for line in (root / "secrets" / "kafka.properties").read_text().splitlines():
