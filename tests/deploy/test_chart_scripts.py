@@ -43,8 +43,16 @@ def sandbox(tmp_path, files, script, timeout=240):
         src.write_bytes(data)
         lines += [f"mkdir -p {shlex.quote(str(path.rsplit('/', 1)[0]))}",
                   f"install -m {mode:o} -o {uid} -g {gid} {src} {shlex.quote(path)}"]
-    # the pod's /tmp is an emptyDir: a fresh one here, mounted last
+    # the pod's /tmp is an emptyDir: a fresh one here, mounted last. A
+    # checkout under /tmp (the venv, the Kafka jars) is kept in view: held
+    # in the overlaid /var, then bound again at its own path
+    under_tmp = str(ROOT).startswith("/tmp/")
+    if under_tmp:
+        lines += ["mkdir -p /var/.checkout", f"mount --bind {shlex.quote(str(ROOT))} /var/.checkout"]
     lines.append("mount -t tmpfs -o mode=1777 tmpfs /tmp")
+    if under_tmp:
+        lines += [f"mkdir -p {shlex.quote(str(ROOT))}",
+                  f"mount --bind /var/.checkout {shlex.quote(str(ROOT))}"]
     r = subprocess.run(["unshare", "--mount", "--net", "--fork", "--kill-child", "bash", "-c",
                         "\n".join(lines) + "\n" + script],
                        capture_output=True, text=True, timeout=timeout)
