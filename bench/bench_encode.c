@@ -1,8 +1,9 @@
 /* bench_encode - the event encoding path of capture, in process, no servers.
  *
- * The seed's two tables (users and products,
- * deploy/helm/data-ingestion-pipeline/files/sql/schema.sql) are bound as capture binds them: a pgoutput Relation message, decoded, plus
- * the catalog facts capture's lookup would return, into dbz_table_init.
+ * The seed's two tables (users and products, the chart's
+ * deploy/helm/data-ingestion-pipeline/files/sql/schema.sql) are bound as
+ * capture binds them: a pgoutput Relation message, decoded, plus the
+ * catalog facts capture's lookup would return, into dbz_table_init.
  * Then N change events (inserts and updates of both tables, mixed as
  * `datapipe load` mixes them, 64 per transaction as bench_pipeline.py's
  * load sends them) go as pgoutput bytes through the steps capture takes
@@ -13,12 +14,13 @@
  *   avro          AvroConverter for key and value
  *   avro-unwrap   AvroConverter and ExtractNewRecordState (UNWRAP_CONFIG)
  *   json-txmeta   JsonConverter with provide.transaction.metadata=true
+ *   avro-txmeta   AvroConverter with provide.transaction.metadata=true
  *
  * What is measured is capture's path through src/capture/events.c: on_xlogdata
  * (Begin, Commit, changes), on_change (dp_wall_us, ops, dbz_key_changed),
  * capture_emit and send_event: txmeta_count, then the event pipeline
  * (dbz_pipeline_event, src/event/pipeline.c) that capture calls too, and
- * txmeta_send (dbz_txmeta_encode, dbz_pipeline_convert). The loop around
+ * txmeta_send (dbz_pipeline_txmeta). The loop around
  * them is repeated here because capture's is tied to libpq and librdkafka.
  * Left out, as they are not encoding: produce() (a sink counts the bytes
  * librdkafka would be handed), the acknowledgement ring, exactly-once's
@@ -387,13 +389,11 @@ static dp_err_t produce(bench_t *b, const void *key, size_t klen, const void *va
 /* txmeta_send: events.c's txmeta_send() */
 static dp_err_t txmeta_send(bench_t *b, int end, uint64_t lsn, int64_t commit_ts_us, char *errstr,
                             size_t n) {
-    dbz_pipeline_t *p = &b->pipe;
-    if (dbz_txmeta_encode(&b->txm, &b->opt, end, lsn, commit_ts_us, &p->key, &p->value))
-        return dp_seterr(errstr, n, DP_ERR_NOMEM, "%s record of transaction %u is too large",
-                         end ? "END" : "BEGIN", b->xid);
-    dp_err_t err = dbz_pipeline_convert(p, TX_TOPIC, errstr, n);
+    dbz_record_t rec;
+    dp_err_t err =
+        dbz_pipeline_txmeta(&b->pipe, &b->txm, end, lsn, commit_ts_us, TX_TOPIC, &rec, errstr, n);
     if (err) return err;
-    return produce(b, p->key.data, p->key.len, p->value.data, p->value.len);
+    return produce(b, rec.key, rec.klen, rec.value, rec.vlen);
 }
 
 /* txmeta_count: events.c's txmeta_count() */
@@ -503,6 +503,7 @@ static const path_t paths[] = {
     {"avro", "AvroConverter (key and value)", 1, 1, 0, 0},
     {"avro-unwrap", "AvroConverter + ExtractNewRecordState", 1, 1, 1, 0},
     {"json-txmeta", "JsonConverter + provide.transaction.metadata", 1, 0, 0, 1},
+    {"avro-txmeta", "AvroConverter + provide.transaction.metadata", 1, 1, 0, 1},
 };
 #define NPATHS (sizeof paths / sizeof paths[0])
 
@@ -560,7 +561,8 @@ static dp_err_t bench_setup(bench_t *b, const path_t *p, char *errstr, size_t n)
         }
         b->tables[t].relid = m.u.relation.relid;
         b->tables[t].topic = tables[t].topic;
-        if ((err = dbz_table_init(&b->tables[t].t, &m, cat, NCOLS, &b->opt, errstr, n))) break;
+        if ((err = dbz_table_init(&b->tables[t].t, &m.u.relation, cat, NCOLS, &b->opt, errstr, n)))
+            break;
     }
     dp_buf_fini(&rel);
     return err;

@@ -4,7 +4,7 @@
 # instructions per event under callgrind. No servers. Prints, asserts nothing.
 #
 #   bench/bench_encode.sh BINARY      (`make bench-encode` builds BINARY, then runs this)
-#   env: EVENTS=100000 REPEAT=3 CG_EVENTS=20000 PATHS="json json-noschema avro avro-unwrap json-txmeta"
+#   env: EVENTS=100000 REPEAT=3 CG_EVENTS=20000 PATHS="json json-noschema avro avro-unwrap json-txmeta avro-txmeta"
 #
 # Instructions per event: callgrind runs BINARY --events CG_EVENTS --path P with
 # --toggle-collect='bench_timed*', so it counts only inside bench_timed(), the
@@ -21,7 +21,7 @@ BIN=${1:?usage: bench/bench_encode.sh BINARY}
 EVENTS=${EVENTS:-100000}
 REPEAT=${REPEAT:-3}
 CG_EVENTS=${CG_EVENTS:-20000}
-PATHS=${PATHS:-json json-noschema avro avro-unwrap json-txmeta}
+PATHS=${PATHS:-json json-noschema avro avro-unwrap json-txmeta avro-txmeta}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 

@@ -12,6 +12,7 @@
 #include "archive/archive.h"
 
 #include <librdkafka/rdkafka.h>
+#include <poll.h>
 #include <pthread.h>
 #include <regex.h>
 #include <signal.h>
@@ -52,6 +53,11 @@ static void on_drain(int sig) {
     drain_requested = 1;
 }
 
+void archive_request(int stop, int drain) {
+    stop_requested = stop;
+    drain_requested = drain;
+}
+
 static const pqt_column_def_t columns[ARC_NCOLS] = {
     {"event_timestamp", PQT_TIMESTAMP_MILLIS, 1},
     {"operation_type", PQT_STRING, 0},
@@ -72,7 +78,8 @@ typedef struct open_file {
     char path[512];
     char key[1536];
     int64_t start_offset, end_offset;
-    int64_t opened_us;
+    int64_t opened_us; /* dp_mono_us: rotate.interval.ms counts from it */
+    int64_t opened_wall_ms; /* rotate.schedule.interval.ms cuts at wall-clock boundaries */
     uint64_t rows;
     pqt_writer_t *w;
     s3_upload_t *up;
@@ -111,7 +118,7 @@ typedef struct archive {
     uint64_t records, rows, files, bytes, tombstones, dlq_count;
     uint64_t met_records, met_tombstones, met_dlq; /* what the metrics have of them */
     int64_t next_metrics_us;
-    int64_t next_drain_check_ms;
+    int64_t next_drain_check_us;
     int assigned; /* a rebalance has handed this consumer its partitions */
     int64_t rebalanced_ms; /* when the last assignment or revocation came (monotonic) */
     archive_metrics_t *met;
@@ -125,10 +132,9 @@ typedef struct archive {
     int64_t next_probe_us; /* when to ask the cluster again while it is down */
 } archive_t;
 
-/* the archive's timers run on the wall clock: rotate.schedule.interval.ms
- * cuts files at wall-clock boundaries, the Wallclock extractor and
- * credential expiry are wall times */
-static int64_t now_us(void) { return dp_wall_us(); }
+/* Deadlines, backoff and ages run on the monotonic clock (common/clock.h);
+ * rotate.schedule.interval.ms boundaries, the Wallclock extractor and
+ * credential expiry are wall times. */
 
 static part_t *get_part(archive_t *a, const char *topic, int32_t partition, int create) {
     for (size_t i = 0; i < a->nparts; i++)
@@ -165,7 +171,8 @@ static dp_err_t file_open(archive_t *a, part_t *p, const char *path, int64_t off
     snprintf(f->key, sizeof f->key, "%s/%s/%s+%d+%0*lld%s", a->s.topics_dir, path, p->topic,
              p->partition, (int)a->s.filename_offset_zero_pad_width, (long long)offset, a->ext);
     f->start_offset = f->end_offset = offset;
-    f->opened_us = now_us();
+    f->opened_us = dp_mono_us();
+    f->opened_wall_ms = dp_wall_us() / 1000;
     f->up = s3_upload_begin(a->s3, f->key, "application/octet-stream");
     pqt_options_t opt = {(pqt_codec_t)a->s.parquet_codec, (size_t)a->s.row_group_bytes,
                          (size_t)a->s.row_group_bytes * 2};
@@ -298,7 +305,7 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     const char *keys[] = {"datapipe.kafka.topic", "datapipe.kafka.partition",
                           "datapipe.kafka.start.offset", "datapipe.kafka.end.offset"};
     const char *vals[] = {p->topic, kv_part, kv_start, kv_end};
-    int64_t t0 = now_us();
+    int64_t t0 = dp_mono_us();
     dp_err_t err = DP_OK;
     /* Exactly once: a replay starts at the committed offset and rewrites
      * only the key of the file starting there, and where that file ends
@@ -336,7 +343,7 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
             return DP_OK;
         }
     }
-    archive_metrics_upload(a->met, !err, f->rows, bytes, now_us() - t0);
+    archive_metrics_upload(a->met, !err, f->rows, bytes, dp_mono_us() - t0);
     if (err) {
         dp_error(MOD, "upload of \"%s\" failed: %s; re-reading \"%s\" [%d] from offset %lld",
                  f->key, errstr, p->topic, p->partition, (long long)f->start_offset);
@@ -344,7 +351,7 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
         file_drop(f);
         a->fail_backoff = a->fail_backoff ? a->fail_backoff * 2 : 1;
         if (a->fail_backoff > 30) a->fail_backoff = 30;
-        a->pause_until_us = now_us() + (int64_t)a->fail_backoff * 1000000;
+        a->pause_until_us = dp_mono_us() + (int64_t)a->fail_backoff * 1000000;
         return err;
     }
     a->fail_backoff = 0;
@@ -352,7 +359,7 @@ static dp_err_t file_close(archive_t *a, part_t *p) {
     a->bytes += bytes;
     dp_debug(MOD, "uploaded \"%s\": %llu rows, %llu bytes in %lld ms", f->key,
              (unsigned long long)f->rows, (unsigned long long)bytes,
-             (long long)((now_us() - t0) / 1000));
+             (long long)((dp_mono_us() - t0) / 1000));
     file_drop(f);
     commit_part(a, p, p->last_seen + 1);
     return DP_OK;
@@ -508,6 +515,29 @@ static int write_row(archive_t *a, part_t *p, const rd_kafka_message_t *m, const
 }
 
 /* on_message: one consumed record. Returns non-zero to stop. */
+/* rejected: a record that cannot be archived (why), as Kafka Connect's
+ * error handler treats it: reported to the dead-letter topic when there
+ * is one, then with errors.tolerance=all skipped (DP_OK), with none the
+ * end of the task (err: nothing past it is committed) */
+static dp_err_t rejected(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *cls,
+                         const char *why, dp_err_t err) {
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (a->s.errors_tolerance == ARC_TOLERATE_ALL) {
+        dp_warn(MOD, "record at \"%s\" [%d] offset %lld to dead-letter topic \"%s\": %s", topic,
+                m->partition, (long long)m->offset, a->s.dlq_topic, why);
+        dead_letter(a, p, m, cls, why);
+        return DP_OK;
+    }
+    char derr[512];
+    if (a->dlq && to_dlq(a, m, cls, why, derr, sizeof derr)) dp_warn(MOD, "%s", derr);
+    dp_error(MOD,
+             "record at \"%s\" [%d] offset %lld: %s (errors.tolerance=none: stopping; nothing past "
+             "it is committed%s)",
+             topic, m->partition, (long long)m->offset, why,
+             a->dlq ? "; the record is in the dead-letter topic too" : "");
+    return err;
+}
+
 static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
     const char *topic = rd_kafka_topic_name(m->rkt);
     part_t *p = get_part(a, topic, m->partition, 1);
@@ -539,7 +569,7 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         size_t vl;
         /* Avro straight into the row, unless timestamp.field must be read
          * from the parsed JSON */
-        int direct = a->conv && strcmp(a->s.timestamp_extractor, "RecordField") != 0;
+        int direct = a->conv && a->s.timestamp_extractor != ARC_TS_RECORD_FIELD;
         if (direct)
             err = arc_convert_row(a->conv, m->payload, m->len, &a->row, errstr, sizeof errstr);
         else
@@ -551,38 +581,19 @@ static dp_err_t on_message(archive_t *a, const rd_kafka_message_t *m) {
         }
         if (!err && !direct) err = arc_row_parse(&a->row, &a->json, v, vl, errstr, sizeof errstr);
     }
-    if (err) {
-        if (!a->dlq) {
-            dp_error(MOD,
-                     "cannot convert record at \"%s\" [%d] offset %lld: %s (errors.tolerance="
-                     "none: stopping; nothing past it is committed)",
-                     topic, m->partition, (long long)m->offset, errstr);
-            return err;
-        }
-        dp_warn(MOD, "record at \"%s\" [%d] offset %lld to dead-letter topic \"%s\": %s", topic,
-                m->partition, (long long)m->offset, a->s.dlq_topic, errstr);
-        dead_letter(a, p, m, "io.datapipe.ConversionError", errstr);
-        return DP_OK;
-    }
+    if (err) return rejected(a, p, m, "io.datapipe.ConversionError", errstr, err);
     int64_t ts_ms;
     rd_kafka_timestamp_type_t tt;
     ts_ms = rd_kafka_message_timestamp(m, &tt);
-    if (strcmp(a->s.timestamp_extractor, "RecordField") == 0) {
+    if (a->s.timestamp_extractor == ARC_TS_RECORD_FIELD) {
         if (arc_row_field_ms(&a->json, a->s.timestamp_field, &ts_ms)) {
             snprintf(errstr, sizeof errstr,
                      "field \"%s\" (timestamp.field) is missing or not a time",
                      a->s.timestamp_field);
-            if (!a->dlq) {
-                dp_error(MOD,
-                         "record at \"%s\" [%d] offset %lld: %s (errors.tolerance=none: stopping)",
-                         topic, m->partition, (long long)m->offset, errstr);
-                return DP_ERR_INVALID;
-            }
-            dead_letter(a, p, m, "io.datapipe.TimestampError", errstr);
-            return DP_OK;
+            return rejected(a, p, m, "io.datapipe.TimestampError", errstr, DP_ERR_INVALID);
         }
-    } else if (strcmp(a->s.timestamp_extractor, "Wallclock") == 0 || ts_ms < 0) {
-        ts_ms = now_us() / 1000;
+    } else if (a->s.timestamp_extractor == ARC_TS_WALLCLOCK || ts_ms < 0) {
+        ts_ms = dp_wall_us() / 1000;
     }
     char path[512];
     if (arc_format_path(a->s.path_format, ts_ms, a->s.partition_duration_ms, a->s.timezone, path,
@@ -652,9 +663,11 @@ static void bound_memory(archive_t *a, size_t consumed) {
     }
 }
 
-/* on_timer: wall-clock rotation, commits of tombstone-only progress, and
- * halted partitions whose retry is due */
+/* on_timer: rotation by age and by wall-clock schedule, commits of
+ * tombstone-only progress, and halted partitions whose retry is due (now:
+ * dp_mono_us) */
 static void on_timer(archive_t *a, int64_t now) {
+    int64_t wall_ms = dp_wall_us() / 1000;
     for (size_t i = 0; i < a->nparts; i++) {
         part_t *p = &a->parts[i];
         if (p->halted && dp_retry_due(&p->retry, dp_mono_ms())) {
@@ -666,7 +679,7 @@ static void on_timer(archive_t *a, int64_t now) {
             int64_t age_ms = (now - p->f->opened_us) / 1000;
             long long sched = a->s.rotate_schedule_interval_ms;
             if ((a->s.rotate_interval_ms > 0 && age_ms >= a->s.rotate_interval_ms) ||
-                (sched > 0 && p->f->opened_us / 1000 / sched != now / 1000 / sched))
+                (sched > 0 && p->f->opened_wall_ms / sched != wall_ms / sched))
                 file_close(a, p);
         } else if (p->last_seen >= 0 && p->last_seen + 1 > p->committed) {
             commit_part(a, p, p->last_seen + 1);
@@ -744,7 +757,7 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
     }
     if (!a->kafka_down) dp_warn(MOD, "kafka: %s", why);
     a->kafka_down = 1;
-    a->next_probe_us = now_us() + 2000000;
+    a->next_probe_us = dp_mono_us() + 2000000;
     char health[600];
     snprintf(health, sizeof health, "Kafka unreachable: %s", why);
     archive_metrics_kafka(a->met, 0, health);
@@ -774,7 +787,7 @@ static void probe_kafka(archive_t *a, int64_t now) {
         if (!a->kafka_refused) archive_metrics_kafka(a->met, 1, NULL);
         dp_info(MOD, "kafka: reachable again");
     }
-    a->next_probe_us = now_us() + 3000000;
+    a->next_probe_us = dp_mono_us() + 3000000;
 }
 
 /* prefetch_bytes: librdkafka's prefetch queue for a task whose share of
@@ -907,10 +920,10 @@ dp_err_t archive_s3_client_ex(const archive_settings_t *s, int max_retries, s3_c
 /* refresh_credentials: temporary credentials (web identity) are fetched
  * again before they expire and swapped into the client */
 static void refresh_credentials(archive_t *a) {
-    int64_t now = now_us() / 1000;
-    if (now < a->next_cred_check_ms) return;
-    a->next_cred_check_ms = now + 30000;
-    if (!s3_credentials_refresh_due(&a->creds, now)) return;
+    int64_t mono = dp_mono_ms();
+    if (mono < a->next_cred_check_ms) return;
+    a->next_cred_check_ms = mono + 30000;
+    if (!s3_credentials_refresh_due(&a->creds, dp_wall_us() / 1000)) return;
     char errstr[512];
     s3_config_t sc;
     s3_config_of(&a->s, (int)a->s.s3_retries, &sc);
@@ -982,50 +995,77 @@ static int caught_up(archive_t *a) {
     return ok && !others_may_hold(a, cnt);
 }
 
+/* s3_resumes_at: while S3 fails (a backoff after a failed upload, or the
+ * circuit breaker open), when consuming may start again (dp_mono_us);
+ * 0 when it may now */
+static int64_t s3_resumes_at(const archive_t *a, int64_t now) {
+    int64_t at = a->pause_until_us > now ? a->pause_until_us : 0;
+    if (dp_breaker_state(&a->breaker) == DP_BREAKER_OPEN) {
+        int64_t retry = dp_breaker_retry_at_ms(&a->breaker) * 1000;
+        if (retry > now && retry > at) at = retry;
+    }
+    return at;
+}
+
+static void on_event(archive_t *a, rd_kafka_message_t *m, int *rc) {
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->rkt) {
+            part_t *p = get_part(a, rd_kafka_topic_name(m->rkt), m->partition, 1);
+            p->eof = 1;
+            p->eof_offset = m->offset;
+        } else if (m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+                   m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+            refused(a, rd_kafka_message_errstr(m));
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            dp_warn(MOD, "consumer: %s", rd_kafka_message_errstr(m));
+        }
+    } else if (on_message(a, m)) {
+        *rc = 1;
+        stop_requested = 1;
+    }
+}
+
+/* run: one task's loop. Each turn waits once, in rd_kafka_consumer_poll
+ * (or, while S3 fails and nothing may be consumed, in poll(2) on nothing)
+ * until the earliest of its deadlines; then the timers that are due. */
 static int run(archive_t *a) {
-    int64_t next_timer = 0, next_log = now_us() + 10000000;
+    int64_t now = dp_mono_us(), next_timer = 0, next_log = now + 10000000;
     int rc = 0;
     while (!stop_requested) {
-        if (now_us() < a->pause_until_us ||
-            (dp_breaker_state(&a->breaker) == DP_BREAKER_OPEN &&
-             dp_mono_ms() < dp_breaker_retry_at_ms(&a->breaker))) {
-            /* S3 failing: consume nothing for a while; Kafka keeps the data */
-            struct timespec ts = {0, 100000000};
-            nanosleep(&ts, NULL);
-            continue;
+        now = dp_mono_us();
+        int64_t until = next_timer < next_log ? next_timer : next_log;
+        if (a->next_metrics_us < until) until = a->next_metrics_us;
+        if (a->kafka_down && a->next_probe_us < until) until = a->next_probe_us;
+        if (drain_requested && a->next_drain_check_us < until) until = a->next_drain_check_us;
+        /* a stop request is seen within 200 ms */
+        int wait_ms = until <= now ? 0 : until - now > 200000 ? 200 : (int)((until - now) / 1000);
+        int64_t resume = s3_resumes_at(a, now);
+        rd_kafka_message_t *m = NULL;
+        if (resume) {
+            /* S3 failing: consume nothing until it may be tried again;
+             * Kafka keeps the data */
+            int64_t left = (resume - now + 999) / 1000;
+            poll(NULL, 0, left < wait_ms ? (int)left : wait_ms);
+        } else {
+            m = rd_kafka_consumer_poll(a->rk, wait_ms);
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(a->rk, 200);
-        if (!m && drain_requested && dp_mono_ms() >= a->next_drain_check_ms) {
+        if (!m && !resume && drain_requested && dp_mono_us() >= a->next_drain_check_us) {
             /* it asks the brokers: at most once a second */
-            a->next_drain_check_ms = dp_mono_ms() + 1000;
+            a->next_drain_check_us = dp_mono_us() + 1000000;
             if (caught_up(a)) {
                 dp_info(MOD, "drained: every assigned partition archived up to its end");
                 break;
             }
         }
         if (m) {
-            if (m->err) {
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->rkt) {
-                    part_t *p = get_part(a, rd_kafka_topic_name(m->rkt), m->partition, 1);
-                    p->eof = 1;
-                    p->eof_offset = m->offset;
-                } else if (m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
-                           m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-                    refused(a, rd_kafka_message_errstr(m));
-                } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                    dp_warn(MOD, "consumer: %s", rd_kafka_message_errstr(m));
-                }
-            } else if (on_message(a, m)) {
-                rc = 1;
-                stop_requested = 1;
-            }
+            on_event(a, m, &rc);
             rd_kafka_message_destroy(m);
         }
         if (a->dlq) rd_kafka_poll(a->dlq, 0);
         if (a->kafka_fatal) rc = 1, stop_requested = 1;
-        int64_t now = now_us();
+        now = dp_mono_us();
         probe_kafka(a, now);
-        if (now >= next_timer) {
+        if (now >= next_timer && !resume) { /* rotation waits while S3 fails */
             refresh_credentials(a);
             on_timer(a, now);
             next_timer = now + 200000;
@@ -1053,12 +1093,16 @@ static int run(archive_t *a) {
     }
     if (a->fatal) rc = 1;
     if (!rc) {
-        /* clean stop: everything consumed goes to S3 before we leave */
+        /* clean stop: everything consumed goes to S3 before we leave; what
+         * could not be (an upload or a commit failed, an object that cannot
+         * be adopted) stays uncommitted in Kafka, and the exit status says so */
         for (size_t i = 0; i < a->nparts; i++) {
+            dp_err_t err = DP_OK;
             if (a->parts[i].f)
-                file_close(a, &a->parts[i]);
+                err = file_close(a, &a->parts[i]);
             else if (a->parts[i].last_seen >= 0)
-                commit_part(a, &a->parts[i], a->parts[i].last_seen + 1);
+                err = commit_part(a, &a->parts[i], a->parts[i].last_seen + 1);
+            if (err || a->fatal) rc = 1;
         }
     }
     return rc;
@@ -1102,7 +1146,6 @@ static void archive_free(archive_t *a) {
 int archive_main(int argc, char **argv) {
     archive_settings_t s;
     memset(&s, 0, sizeof s);
-    char errstr[1024] = "";
     int rc = cfg_load_cli(&archive_config_table, &s, argc, argv);
     if (rc < 0) return 0; /* --help */
     if (rc > 0) {
@@ -1113,6 +1156,15 @@ int archive_main(int argc, char **argv) {
     signal(SIGTERM, on_signal);
     signal(SIGUSR1, on_drain);
     signal(SIGPIPE, SIG_IGN);
+    rc = archive_run(&s);
+    cfg_free(&archive_config_table, &s);
+    return rc;
+}
+
+int archive_run(archive_settings_t *sp) {
+    const archive_settings_t s = *sp; /* shallow: the strings stay the caller's */
+    char errstr[1024] = "";
+    int rc = 0;
     /* path.format's time zone, once for every thread (localtime_r reads it) */
     if (strcmp(s.timezone, "UTC") != 0) {
         setenv("TZ", s.timezone, 1);
@@ -1157,6 +1209,5 @@ int archive_main(int argc, char **argv) {
     for (int i = 0; i < ntasks; i++) archive_free(&tasks[i]);
     free(tasks);
     archive_metrics_destroy(met);
-    cfg_free(&archive_config_table, &s);
     return rc;
 }

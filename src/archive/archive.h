@@ -15,6 +15,10 @@
 
 /* behavior.on.null.values */
 typedef enum { ARC_NULL_IGNORE, ARC_NULL_FAIL } arc_null_behavior_t;
+/* timestamp.extractor */
+typedef enum { ARC_TS_RECORD, ARC_TS_RECORD_FIELD, ARC_TS_WALLCLOCK } arc_ts_extractor_t;
+/* errors.tolerance */
+typedef enum { ARC_TOLERATE_NONE, ARC_TOLERATE_ALL } arc_tolerance_t;
 
 typedef struct archive_settings {
     char *name, *connector_class;
@@ -27,18 +31,19 @@ typedef struct archive_settings {
     long long flush_size, rotate_interval_ms, rotate_schedule_interval_ms;
     char *timezone, *locale;
     long long partition_duration_ms;
-    char *path_format, *partitioner_class, *timestamp_extractor, *timestamp_field;
+    char *path_format, *partitioner_class, *timestamp_field;
+    int timestamp_extractor; /* arc_ts_extractor_t */
     char *format_class;
     int parquet_codec; /* pqt_codec_t */
     long long filename_offset_zero_pad_width;
-    char *key_converter, *value_converter;
+    int key_converter, value_converter; /* cfg_converter_t */
     int key_schemas_enable, value_schemas_enable;
     char *key_registry_url, *value_registry_url;
     char *aws_access_key_id, *aws_secret_access_key;
     char *ssea_name, *sse_kms_key_id;
     char *s3_ca_location; /* s3.ssl.ca.location; NULL: AWS_CA_BUNDLE, else the system's */
     int behavior_on_null_values; /* arc_null_behavior_t */
-    char *errors_tolerance;
+    int errors_tolerance; /* arc_tolerance_t */
     char *dlq_topic;
     long long max_record_bytes, row_group_bytes, max_buffer_bytes;
     cfg_service_t svc; /* datapipe.log.level, datapipe.metrics.*, kafka.* */
@@ -50,6 +55,13 @@ extern const cfg_table_t archive_config_table;
 #define ARCHIVE_MAX_TASKS 64
 
 int archive_main(int argc, char **argv);
+/* archive_run: the service on settings s already loaded (archive_main's
+ * part after the command line; the in-process tests call it): 0 after a
+ * stop or a drain, 1 on failure. */
+int archive_run(archive_settings_t *s);
+/* archive_request: what SIGTERM (stop) and SIGUSR1 (drain: archive up to
+ * the current end of the topics, then stop) ask, set or cleared */
+void archive_request(int stop, int drain);
 /* archive_topic_listed: topic is one of the comma-separated names of the
  * `topics` key (blanks around names ignored); 0 for a NULL list */
 int archive_topic_listed(const char *topics, const char *topic);

@@ -40,6 +40,12 @@ static const cfg_enum_t codecs[] = {{"none", PQT_CODEC_NONE},
                                     {NULL, 0}};
 static const cfg_enum_t null_behaviors[] = {
     {"ignore", ARC_NULL_IGNORE}, {"fail", ARC_NULL_FAIL}, {NULL, 0}};
+static const cfg_enum_t ts_extractors[] = {{"Record", ARC_TS_RECORD},
+                                           {"RecordField", ARC_TS_RECORD_FIELD},
+                                           {"Wallclock", ARC_TS_WALLCLOCK},
+                                           {NULL, 0}};
+static const cfg_enum_t tolerances[] = {
+    {"none", ARC_TOLERATE_NONE}, {"all", ARC_TOLERATE_ALL}, {NULL, 0}};
 
 #define S(f) offsetof(archive_settings_t, f)
 
@@ -99,11 +105,10 @@ static const cfg_def_t defs[] = {
      "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
      "io.confluent.connect.storage.partitioner.TimeBasedPartitioner", 0, NULL,
      "Partitioner; time-based.", NULL, NULL},
-    {"timestamp.extractor", CFG_STRING, S(timestamp_extractor), 0, 0, "Record",
-     "Record|RecordField|Wallclock", 0, NULL,
+    {"timestamp.extractor", CFG_ENUM, S(timestamp_extractor), 0, 0, "Record", NULL, 0, NULL,
      "Which time decides the partition: the Kafka record's, a field of the value "
      "(timestamp.field), or now (Wallclock gives up exactly-once: a replay may pick other paths).",
-     NULL, NULL},
+     .map = ts_extractors},
     {"timestamp.field", CFG_STRING, S(timestamp_field), 0, 0, "", NULL, 0, NULL,
      "With RecordField: dotted path into the event payload, e.g. source.ts_ms; integers are "
      "ms since the epoch, strings ISO-8601.",
@@ -116,15 +121,13 @@ static const cfg_def_t defs[] = {
      "Parquet compression codec.", .map = codecs},
     {"filename.offset.zero.pad.width", CFG_INT, S(filename_offset_zero_pad_width), 0, 20, "10",
      NULL, 0, NULL, "Zero padding of the start offset in file names.", NULL, NULL},
-    {"key.converter", CFG_STRING, S(key_converter), 0, 0,
-     "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL, "Key converter class.", NULL,
-     NULL},
-    {"value.converter", CFG_STRING, S(value_converter), 0, 0,
-     "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL,
-     "Value converter class: org.apache.kafka.connect.json.JsonConverter or "
-     "io.confluent.connect.avro.AvroConverter (Confluent wire format; the writer schema of each "
-     "id is fetched from the registry once).",
-     NULL, NULL},
+    {"key.converter", CFG_ENUM, S(key_converter), 0, 0, CFG_JSON_CONVERTER, NULL, 0, NULL,
+     "Key converter class (the archive writes values only; the key is not read).",
+     .map = cfg_converters},
+    {"value.converter", CFG_ENUM, S(value_converter), 0, 0, CFG_JSON_CONVERTER, NULL, 0, NULL,
+     "Value converter class; with AvroConverter (Confluent wire format) the writer schema of "
+     "each id is fetched from the registry once.",
+     .map = cfg_converters},
     {"key.converter.schemas.enable", CFG_BOOL, S(key_schemas_enable), 0, 0, "true", NULL, 0, NULL,
      "Accepted for compatibility (the archive does not read keys).", NULL, NULL},
     {"value.converter.schemas.enable", CFG_BOOL, S(value_schemas_enable), 0, 0, "true", NULL, 0,
@@ -152,10 +155,10 @@ static const cfg_def_t defs[] = {
     {"behavior.on.null.values", CFG_ENUM, S(behavior_on_null_values), 0, 0, "ignore", NULL, 0, NULL,
      "Tombstones (null values, Debezium sends one after each delete): skip them or stop.",
      .map = null_behaviors},
-    {"errors.tolerance", CFG_STRING, S(errors_tolerance), 0, 0, "none", "none|all", 0, NULL,
+    {"errors.tolerance", CFG_ENUM, S(errors_tolerance), 0, 0, "none", NULL, 0, NULL,
      "none: a record that cannot be converted stops the archiver before its offset is "
      "committed; all: it goes to the dead-letter topic.",
-     NULL, NULL},
+     .map = tolerances},
     {"errors.deadletterqueue.topic.name", CFG_STRING, S(dlq_topic), 0, 0, "", NULL, 0, NULL,
      "Dead-letter topic (with errors.tolerance=all).", NULL, NULL},
     {"datapipe.max.record.bytes", CFG_INT, S(max_record_bytes), 1024, 1LL << 30, "16777216", NULL,
@@ -186,10 +189,13 @@ static dp_err_t finalize(void *settings, char *errstr, size_t n) {
     if (!s->topics_regex == !s->topics)
         return dp_seterr(errstr, n, DP_ERR_CONFIG,
                          "set exactly one of \"topics.regex\" and \"topics\"");
-    if (strcmp(s->errors_tolerance, "all") == 0 && !*s->dlq_topic)
+    if (s->errors_tolerance == ARC_TOLERATE_ALL && !*s->dlq_topic)
         return dp_seterr(errstr, n, DP_ERR_CONFIG,
                          "\"errors.tolerance\" all needs \"errors.deadletterqueue.topic.name\"");
-    if (strcmp(s->timestamp_extractor, "RecordField") == 0 && !*s->timestamp_field)
+    dp_err_t err =
+        cfg_check_converter("value", s->value_converter, s->value_registry_url, errstr, n);
+    if (err) return err;
+    if (s->timestamp_extractor == ARC_TS_RECORD_FIELD && !*s->timestamp_field)
         return dp_seterr(errstr, n, DP_ERR_CONFIG,
                          "\"timestamp.extractor\" RecordField needs \"timestamp.field\"");
     char probe[512];

@@ -8,8 +8,6 @@
 #include "common/registry.h"
 #include "event/avro.h"
 
-#define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
-#define AVRO_CONVERTER "io.confluent.connect.avro.AvroConverter"
 #define MAX_SCHEMAS 1024
 
 struct arc_convert {
@@ -25,17 +23,8 @@ static dp_err_t fetch(void *ctx, int32_t id, dp_buf_t *schema, char *errstr, siz
 dp_err_t arc_convert_new(const archive_settings_t *s, arc_convert_t **out, char *errstr,
                          size_t errstr_size) {
     *out = NULL;
-    if (strcmp(s->value_converter, JSON_CONVERTER) == 0) return DP_OK;
-    if (strcmp(s->value_converter, AVRO_CONVERTER) != 0)
-        return dp_seterr(errstr, errstr_size, DP_ERR_UNSUPPORTED,
-                         "\"value.converter\" is \"%s\": datapipe implements " JSON_CONVERTER
-                         " and " AVRO_CONVERTER,
-                         s->value_converter);
-    if (!s->value_registry_url || !*s->value_registry_url)
-        return dp_seterr(
-            errstr, errstr_size, DP_ERR_CONFIG,
-            "missing required configuration key \"value.converter.schema.registry.url\" "
-            "(value.converter is " AVRO_CONVERTER ")");
+    /* JsonConverter; or Avro, whose registry url finalize required */
+    if (s->value_converter != CFG_CONVERTER_AVRO) return DP_OK;
     dp_registry_opts_t o;
     dp_err_t err = dp_registry_opts_of(&s->svc.value_registry, "value", &o, errstr, errstr_size);
     if (err) return err;

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,136 +38,6 @@ static void on_signal(int sig) {
     stop_requested = 1;
 }
 
-/* ---- configuration-derived helpers ---- */
-
-dp_err_t capture_setup_transforms(capture_t *c, char *errstr, size_t n) {
-    if (!c->s.transforms || !*c->s.transforms) {
-        if (c->s.transforms_kv.n)
-            return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                             "\"transforms.%s\" set but \"transforms\" is empty",
-                             c->s.transforms_kv.keys[0]);
-        return DP_OK;
-    }
-    char *copy = dp_xstrdup(c->s.transforms), *save = NULL;
-    dp_err_t err = DP_OK;
-    for (char *tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ') tok++;
-        char key[256];
-        snprintf(key, sizeof key, "%s.type", tok);
-        const char *type = cfg_kv_get(&c->s.transforms_kv, key);
-        if (!type) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "missing \"transforms.%s.type\"", tok);
-            break;
-        }
-        if (strcmp(type, DBZ_UNWRAP_TYPE) == 0) {
-            /* changes only values, RegexRouter only topics: the two commute */
-            if (c->unwrap) {
-                err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                                "\"transforms.%s.type\": datapipe runs "
-                                "one " DBZ_UNWRAP_TYPE " transform (\"%s\" is one)",
-                                tok, c->unwrap->alias);
-                break;
-            }
-            c->unwrap = dp_xcalloc(1, sizeof *c->unwrap);
-            err = dbz_unwrap_init(c->unwrap, tok, &c->s.transforms_kv, c->s.value_schemas_enable,
-                                  (size_t)c->s.max_event_bytes, errstr, n);
-            if (err) {
-                free(c->unwrap);
-                c->unwrap = NULL;
-                break;
-            }
-            continue;
-        }
-        if (strcmp(type, "org.apache.kafka.connect.transforms.RegexRouter") != 0) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "\"transforms.%s.type\" is \"%s\": datapipe implements "
-                            "org.apache.kafka.connect.transforms.RegexRouter and " DBZ_UNWRAP_TYPE,
-                            tok, type);
-            break;
-        }
-        snprintf(key, sizeof key, "%s.regex", tok);
-        const char *re = cfg_kv_get(&c->s.transforms_kv, key);
-        snprintf(key, sizeof key, "%s.replacement", tok);
-        const char *rep = cfg_kv_get(&c->s.transforms_kv, key);
-        if (!re || !rep) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "transform \"%s\" needs \"transforms.%s.regex\" "
-                            "and \"transforms.%s.replacement\"",
-                            tok, tok, tok);
-            break;
-        }
-        char pat[1024];
-        snprintf(pat, sizeof pat, "^(%s)$", re);
-        c->routers = dp_xrealloc(c->routers, sizeof(router_t) * (c->nrouters + 1));
-        if (regcomp(&c->routers[c->nrouters].re, pat, REG_EXTENDED)) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "invalid regular expression in \"transforms.%s.regex\"", tok);
-            break;
-        }
-        c->routers[c->nrouters].replacement = dp_xstrdup(rep);
-        c->nrouters++;
-    }
-    free(copy);
-    /* every transforms.<name>.<key> must belong to a listed transform */
-    for (size_t i = 0; !err && i < c->s.transforms_kv.n; i++) {
-        const char *k = c->s.transforms_kv.keys[i], *dot = strrchr(k, '.');
-        const char *prop = dot ? dot + 1 : "";
-        size_t al = c->unwrap ? strlen(c->unwrap->alias) : 0;
-        if (c->unwrap && strncmp(k, c->unwrap->alias, al) == 0 && k[al] == '.')
-            continue; /* checked by dbz_unwrap_init */
-        if (strcmp(prop, "type") && strcmp(prop, "regex") && strcmp(prop, "replacement"))
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG, "unknown configuration key \"transforms.%s\"",
-                            k);
-    }
-    return err;
-}
-
-/* setup_key_columns: parse message.key.columns,
- * "<schema.table regex>:<col>,<col>;<regex>:<col>" */
-static dp_err_t setup_key_columns(capture_t *c, char *errstr, size_t n) {
-    const char *spec = c->s.message_key_columns;
-    if (!spec || !*spec) return DP_OK;
-    char *copy = dp_xstrdup(spec), *save = NULL;
-    dp_err_t err = DP_OK;
-    for (char *ent = strtok_r(copy, ";", &save); ent && !err; ent = strtok_r(NULL, ";", &save)) {
-        while (*ent == ' ') ent++;
-        if (!*ent) continue;
-        char *colon = strrchr(ent, ':');
-        if (!colon || colon == ent || !colon[1]) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "invalid \"message.key.columns\" entry \"%s\": "
-                            "expected <schema.table>:<column>[,<column>...]",
-                            ent);
-            break;
-        }
-        *colon = 0;
-        c->keys = dp_xrealloc(c->keys, sizeof *c->keys * (c->nkeys + 1));
-        key_override_t *ko = &c->keys[c->nkeys];
-        memset(ko, 0, sizeof *ko);
-        char pat[1024];
-        snprintf(pat, sizeof pat, "^(%s)$", ent);
-        if (regcomp(&ko->table, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
-            err = dp_seterr(errstr, n, DP_ERR_CONFIG,
-                            "invalid regular expression \"%s\" in "
-                            "\"message.key.columns\"",
-                            ent);
-            break;
-        }
-        c->nkeys++;
-        char *csave = NULL;
-        for (char *col = strtok_r(colon + 1, ",", &csave); col; col = strtok_r(NULL, ",", &csave)) {
-            while (*col == ' ') col++;
-            size_t l = strlen(col);
-            while (l && col[l - 1] == ' ') col[--l] = 0;
-            if (!l) continue;
-            ko->cols = dp_xrealloc(ko->cols, sizeof(char *) * (ko->ncols + 1));
-            ko->cols[ko->ncols++] = dp_xstrdup(col);
-        }
-    }
-    free(copy);
-    return err;
-}
-
 /* ---- Kafka ---- */
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -184,7 +53,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     cap_acks_acked(&c->acks, (uint64_t)(uintptr_t)m->_private, m->len + m->key_len, m->err != 0);
     if (m->err) capture_metrics_delivery_error(c->met);
-    if (m->err && !c->delivery_failed) {
+    /* once the Kafka transaction failed, its records come back purged: the
+     * failure on record (and whether a restart heals it) is the first one */
+    if (m->err && !c->delivery_failed && c->ktx.state != EOS_FAILED) {
         c->delivery_failed = 1;
         c->delivery_code = m->err;
         c->restart = kfk_producer_restart_heals(m->err);
@@ -198,6 +69,21 @@ static void advance(capture_t *c) {
     /* exactly-once: only what Kafka committed (capture_eos_safe_seq) */
     c->flushed_lsn =
         cap_acks_advance(&c->acks, capture_eos_safe_seq(c), c->flushed_lsn, c->received_lsn);
+}
+
+/* refused: librdkafka refused a record for topic with e (what the open
+ * transaction's failure does not explain: see capture_eos_refused);
+ * a producer that hit a fatal error (its idempotence state is broken) is
+ * healed by a new one */
+static dp_err_t refused(capture_t *c, const char *topic, rd_kafka_resp_err_t e, char *errstr,
+                        size_t n) {
+    char why[512] = "";
+    if (e == RD_KAFKA_RESP_ERR__FATAL) {
+        c->restart = 1;
+        rd_kafka_fatal_error(c->rk, why, sizeof why);
+    }
+    return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce to \"%s\": %s%s%s", topic,
+                     rd_kafka_err2str(e), *why ? ": " : "", why);
 }
 
 dp_err_t capture_produce(capture_t *c, table_entry_t *te, const void *key, size_t klen,
@@ -241,8 +127,10 @@ dp_err_t capture_produce(capture_t *c, table_entry_t *te, const void *key, size_
         if (!e) break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs) rd_kafka_headers_destroy(hdrs);
-            return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce to \"%s\": %s", te->topic,
-                             rd_kafka_err2str(e));
+            if ((e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__FATAL) &&
+                c->s.exactly_once)
+                return capture_eos_refused(c, te->topic, errstr, n);
+            return refused(c, te->topic, e, errstr, n);
         }
         rd_kafka_poll(c->rk, 50);
         if (stop_requested) {
@@ -378,13 +266,14 @@ static void heartbeat(capture_t *c, int64_t now) {
     if (c->hb_state < 0 && now >= c->hb_recheck_us) c->hb_state = 0;
     if (c->hb_state == 0) {
         char err[1024];
-        int ex = capture_heartbeat_topic(c, topic, err, sizeof err); /* created if need be */
-        if (ex <= 0) {
+        int ex = 0; /* created if need be */
+        dp_err_t e = capture_heartbeat_topic(c, topic, &ex, err, sizeof err);
+        if (e || !ex) {
             if (!c->hb_recheck_us)
                 dp_warn(MOD,
                         "heartbeat topic \"%s\": %s: heartbeats run the action query only "
                         "until it is there",
-                        topic, ex < 0 ? err : "does not exist");
+                        topic, e ? err : "does not exist");
             c->hb_state = -1;
             c->hb_recheck_us = now + 10000000;
             return;
@@ -601,8 +490,8 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
      * mark in the stored position: the slot's position is not a complete
      * copy, start over. Kept in Kafka, so a capture user holding only
      * REPLICATION and SELECT has it. */
-    int exists = repl_slot_exists(c->sql, s->slot_name, errstr, n);
-    if (exists < 0) return DP_ERR_PG;
+    int exists;
+    if ((err = repl_slot_exists(c->sql, s->slot_name, &exists, errstr, n))) return err;
     if (c->resume.snapshot && exists && want) {
         dp_warn(MOD,
                 "the snapshot for slot \"%s\" did not finish last time: dropping the "
@@ -655,7 +544,7 @@ static dp_err_t setup_slot(capture_t *c, char *errstr, size_t n) {
     return repl_start(c->repl, s->slot_name, s->publication_name, errstr, n);
 }
 
-static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
+dp_err_t capture_setup_kafka(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
     dp_err_t err;
     if (dp_log_set_level_name(s->svc.log_level) < 0) return DP_ERR_CONFIG;
@@ -665,16 +554,23 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
                                  n)) ||
         (err = dp_relist_compile(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr,
                                  n)) ||
-        (err = capture_setup_transforms(c, errstr, n)) || (err = setup_key_columns(c, errstr, n)) ||
+        (err = cap_transforms_init(&c->tf, s, errstr, n)) ||
         (err = kfk_topic_rules_init(&c->topic_rules, s->topic_creation_enable,
                                     s->topic_creation_groups, &s->topic_creation_kv, errstr, n)))
         return err;
-    c->pipe.unwrap = c->unwrap; /* the stages, in the pipeline's order */
+    c->pipe.unwrap = c->tf.unwrap; /* the stages, in the pipeline's order */
     c->pipe.key_avro = capture_key_avro(c);
     c->pipe.value_avro = capture_value_avro(c);
     setup_options(c);
-    if ((err = setup_producer(c, errstr, n))) return err;
+    cap_acks_init(&c->acks, (uint64_t)s->max_queue_size + 1024);
+    c->dec = dp_xmalloc(sizeof *c->dec);
+    return setup_producer(c, errstr, n);
+}
 
+static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
+    capture_settings_t *s = &c->s;
+    dp_err_t err;
+    if ((err = capture_setup_kafka(c, errstr, n))) return err;
     repl_conninfo_t ci;
     capture_conninfo(s, &ci);
     if (!(c->sql = repl_connect(&ci, 0, errstr, n))) return DP_ERR_NET;
@@ -684,8 +580,6 @@ static dp_err_t capture_setup(capture_t *c, char *errstr, size_t n) {
     if ((err = repl_ensure_publication(c->sql, s->publication_name, s->publication_autocreate_mode,
                                        s->table_include_list, errstr, n)))
         return err;
-    cap_acks_init(&c->acks, (uint64_t)s->max_queue_size + 1024);
-    c->dec = dp_xmalloc(sizeof *c->dec);
     return setup_slot(c, errstr, n);
 }
 
@@ -714,6 +608,10 @@ static dp_err_t drop_slot(capture_t *c, char *errstr, size_t n) {
 static void capture_drain(capture_t *c) {
     if (!c->rk) return;
     char errstr[512];
+    /* a failed Kafka transaction commits nothing more: what is queued in it
+     * is dropped, not waited for until it times out */
+    if (c->s.exactly_once && c->ktx.state == EOS_FAILED)
+        rd_kafka_purge(c->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     for (int i = 0; i < 300 && rd_kafka_outq_len(c->rk) > 0; i++) rd_kafka_poll(c->rk, 100);
     rd_kafka_poll(c->rk, 0);
     if (!c->delivery_failed && capture_eos_flush(c, errstr, sizeof errstr))
@@ -742,20 +640,8 @@ void capture_free(capture_t *c) {
     if (c->sql) PQfinish(c->sql);
     dp_relist_free(&c->include);
     dp_relist_free(&c->exclude);
-    for (size_t i = 0; i < c->nrouters; i++) {
-        regfree(&c->routers[i].re);
-        free(c->routers[i].replacement);
-    }
-    free(c->routers);
-    dbz_unwrap_fini(c->unwrap);
-    free(c->unwrap);
+    cap_transforms_fini(&c->tf);
     if (c->next_headers) rd_kafka_headers_destroy(c->next_headers);
-    for (size_t i = 0; i < c->nkeys; i++) {
-        regfree(&c->keys[i].table);
-        for (size_t k = 0; k < c->keys[i].ncols; k++) free(c->keys[i].cols[k]);
-        free(c->keys[i].cols);
-    }
-    free(c->keys);
     cap_acks_fini(&c->acks);
     free(c->dec);
     dbz_pipeline_fini(&c->pipe);

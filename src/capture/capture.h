@@ -24,7 +24,7 @@ typedef struct capture_settings {
     int decimal_handling_mode; /* DBZ_DECIMAL_*: precise|double|string */
     int time_precision_mode; /* DBZ_TIME_*: adaptive|adaptive_time_microseconds|connect */
     int binary_handling_mode; /* DBZ_BINARY_*: bytes|base64|base64-url-safe|hex */
-    char *key_converter, *value_converter;
+    int key_converter, value_converter; /* cfg_converter_t */
     int key_schemas_enable, value_schemas_enable;
     char *key_registry_url, *value_registry_url;
     char *transforms;

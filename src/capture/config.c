@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "capture/capture.h"
+#include "capture/transforms.h"
 #include "event/debezium.h"
 #include "kafka/topics.h"
 #include "pg/repl.h"
@@ -131,18 +132,14 @@ static const cfg_def_t defs[] = {
      "How bytea columns are represented: bytes (the default; JSON carries them base64-encoded), "
      "or a string of base64, base64-url-safe (RFC 4648 URL alphabet, padded) or hex (lowercase).",
      .map = binary_modes},
-    {"key.converter", CFG_STRING, S(key_converter), 0, 0,
-     "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL,
-     "Key converter class: org.apache.kafka.connect.json.JsonConverter or "
-     "io.confluent.connect.avro.AvroConverter (Confluent wire format, schemas registered as "
-     "<topic>-key).",
-     NULL, NULL},
-    {"value.converter", CFG_STRING, S(value_converter), 0, 0,
-     "org.apache.kafka.connect.json.JsonConverter", NULL, 0, NULL,
-     "Value converter class: org.apache.kafka.connect.json.JsonConverter or "
-     "io.confluent.connect.avro.AvroConverter (Confluent wire format, schemas registered as "
-     "<topic>-value).",
-     NULL, NULL},
+    {"key.converter", CFG_ENUM, S(key_converter), 0, 0, CFG_JSON_CONVERTER, NULL, 0, NULL,
+     "Key converter class; AvroConverter writes Confluent's wire format and registers schemas "
+     "as <topic>-key.",
+     .map = cfg_converters},
+    {"value.converter", CFG_ENUM, S(value_converter), 0, 0, CFG_JSON_CONVERTER, NULL, 0, NULL,
+     "Value converter class; AvroConverter writes Confluent's wire format and registers "
+     "schemas as <topic>-value.",
+     .map = cfg_converters},
     {"key.converter.schemas.enable", CFG_BOOL, S(key_schemas_enable), 0, 0, "true", NULL, 0, NULL,
      "JsonConverter: wrap keys as {schema, payload}; does not apply to AvroConverter.", NULL, NULL},
     {"value.converter.schemas.enable", CFG_BOOL, S(value_schemas_enable), 0, 0, "true", NULL, 0,
@@ -235,14 +232,18 @@ static const cfg_def_t defs[] = {
 
 /* finalize: the rules across keys; the topic.creation.* keys are checked
  * as a whole (a listed group needs its include list, the default group
- * both counts) */
+ * both counts), then transforms, transforms.* and message.key.columns
+ * (transforms.h) */
 static dp_err_t finalize(void *settings, char *errstr, size_t n) {
     const capture_settings_t *s = settings;
     kfk_topic_rules_t rules;
     dp_err_t err = kfk_topic_rules_init(&rules, s->topic_creation_enable, s->topic_creation_groups,
                                         &s->topic_creation_kv, errstr, n);
     kfk_topic_rules_fini(&rules);
-    return err;
+    if (!err) err = cfg_check_converter("key", s->key_converter, s->key_registry_url, errstr, n);
+    if (!err)
+        err = cfg_check_converter("value", s->value_converter, s->value_registry_url, errstr, n);
+    return err ? err : cap_transforms_check(s, errstr, n);
 }
 
 const cfg_table_t capture_config_table = {"capture", defs, sizeof defs / sizeof defs[0],

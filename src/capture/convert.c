@@ -17,9 +17,6 @@
 #include "common/retry.h"
 #include "event/avro.h"
 
-#define JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
-#define AVRO_CONVERTER "io.confluent.connect.avro.AvroConverter"
-
 /* distinct schemas kept per converter before the cache starts over */
 #define MAX_SCHEMAS 4096
 
@@ -28,22 +25,10 @@ struct capture_avro {
     dp_avro_conv_t *key, *value;
 };
 
-static dp_err_t check_converter(const char *key, const char *cls, int *avro, char *errstr,
-                                size_t n) {
-    *avro = strcmp(cls, AVRO_CONVERTER) == 0;
-    if (*avro || strcmp(cls, JSON_CONVERTER) == 0) return DP_OK;
-    return dp_seterr(errstr, n, DP_ERR_UNSUPPORTED,
-                     "\"%s\" is \"%s\": datapipe implements " JSON_CONVERTER " and " AVRO_CONVERTER,
-                     key, cls);
-}
-
-static dp_err_t open_side(capture_t *c, int is_key, const char *url_key, const char *url,
-                          dp_registry_t **reg, dp_avro_conv_t **conv, char *errstr, size_t n) {
-    if (!url || !*url)
-        return dp_seterr(errstr, n, DP_ERR_CONFIG,
-                         "missing required configuration key \"%s\" "
-                         "(%s.converter is " AVRO_CONVERTER ")",
-                         url_key, is_key ? "key" : "value");
+/* open_side: one Avro side; its registry url is there (the configuration's
+ * finalize step, cfg_check_converter, required it) */
+static dp_err_t open_side(capture_t *c, int is_key, const char *url, dp_registry_t **reg,
+                          dp_avro_conv_t **conv, char *errstr, size_t n) {
     dp_registry_opts_t o;
     dp_err_t err = dp_registry_opts_of(is_key ? &c->s.svc.key_registry : &c->s.svc.value_registry,
                                        is_key ? "key" : "value", &o, errstr, n);
@@ -60,11 +45,9 @@ static dp_err_t open_side(capture_t *c, int is_key, const char *url_key, const c
 
 dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n) {
     capture_settings_t *s = &c->s;
-    int key_avro, value_avro;
+    int key_avro = s->key_converter == CFG_CONVERTER_AVRO;
+    int value_avro = s->value_converter == CFG_CONVERTER_AVRO;
     dp_err_t err;
-    if ((err = check_converter("key.converter", s->key_converter, &key_avro, errstr, n)) ||
-        (err = check_converter("value.converter", s->value_converter, &value_avro, errstr, n)))
-        return err;
     if (!key_avro && !value_avro) return DP_OK;
     c->avro = dp_xcalloc(1, sizeof *c->avro);
     /* an Avro side writes its schema: JsonConverter's schemas.enable does
@@ -72,14 +55,14 @@ dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n) {
      * JSON with the schema) */
     if (key_avro) {
         s->key_schemas_enable = 1;
-        if ((err = open_side(c, 1, "key.converter.schema.registry.url", s->key_registry_url,
-                             &c->avro->key_reg, &c->avro->key, errstr, n)))
+        if ((err =
+                 open_side(c, 1, s->key_registry_url, &c->avro->key_reg, &c->avro->key, errstr, n)))
             return err;
     }
     if (value_avro) {
         s->value_schemas_enable = 1;
-        if ((err = open_side(c, 0, "value.converter.schema.registry.url", s->value_registry_url,
-                             &c->avro->value_reg, &c->avro->value, errstr, n)))
+        if ((err = open_side(c, 0, s->value_registry_url, &c->avro->value_reg, &c->avro->value,
+                             errstr, n)))
             return err;
     }
     return DP_OK;
@@ -135,11 +118,21 @@ dp_err_t capture_encode(capture_t *c, table_entry_t *te, const dbz_event_t *ev, 
     return healing(c, event_step, &e, errstr, n);
 }
 
-static dp_err_t convert_step(capture_t *c, void *topic, char *errstr, size_t n) {
-    return dbz_pipeline_convert(&c->pipe, topic, errstr, n);
+typedef struct txmeta_step {
+    int end;
+    uint64_t lsn;
+    int64_t ts_us;
+    dbz_record_t *rec;
+} txmeta_step_t;
+
+static dp_err_t txmeta_step(capture_t *c, void *arg, char *errstr, size_t n) {
+    txmeta_step_t *t = arg;
+    return dbz_pipeline_txmeta(&c->pipe, &c->txm, t->end, t->lsn, t->ts_us, c->tx_te.topic, t->rec,
+                               errstr, n);
 }
 
-dp_err_t capture_convert(capture_t *c, const char *topic, char *errstr, size_t n) {
-    if (!c->avro) return DP_OK;
-    return healing(c, convert_step, (void *)topic, errstr, n);
+dp_err_t capture_encode_txmeta(capture_t *c, int end, uint64_t lsn, int64_t ts_us,
+                               dbz_record_t *rec, char *errstr, size_t n) {
+    txmeta_step_t t = {end, lsn, ts_us, rec};
+    return healing(c, txmeta_step, &t, errstr, n);
 }

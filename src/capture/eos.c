@@ -71,6 +71,46 @@ static dp_err_t txn_error(rd_kafka_error_t *e, const char *what, char *errstr, s
     return err;
 }
 
+/* txn_lost: the open transaction failed with e (its commit, or under a
+ * record). From here on nothing past the last commit may be confirmed, on
+ * any path (the shutdown drain included): the records of this transaction
+ * are not in Kafka, and only a restart sends them again from the slot. An
+ * abortable failure is aborted, which also drops the records still queued
+ * in it; a fatal one stays for the new producer to fence. */
+static dp_err_t txn_lost(capture_t *c, rd_kafka_error_t *e, const char *what, char *errstr,
+                         size_t n) {
+    char buf[400];
+    txn_failed(c, e);
+    if (rd_kafka_error_txn_requires_abort(e)) {
+        /* failed first: the abort serves the reports of the records it
+         * purges. Bounded (30 s); the life ends right after it. */
+        step(c, EOS_EV_ABORTED, 0);
+        rd_kafka_error_t *a = rd_kafka_abort_transaction(c->rk, TXN_TIMEOUT_MS);
+        if (a) rd_kafka_error_destroy(a);
+        snprintf(buf, sizeof buf, "%s (aborted; restart resumes from the last commit)", what);
+        return txn_error(e, buf, errstr, n);
+    }
+    step(c, EOS_EV_FATAL, 0);
+    return txn_error(e, what, errstr, n);
+}
+
+dp_err_t capture_eos_refused(capture_t *c, const char *topic, char *errstr, size_t n) {
+    /* asking to begin another transaction changes nothing while one is
+     * open or failed, and answers with the failure's own error */
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(c->rk);
+    if (!e || rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__STATE) {
+        /* no failure on record (and, e NULL, a transaction just began):
+         * librdkafka and this file disagree on the state, which only a
+         * new producer sets right */
+        if (e) rd_kafka_error_destroy(e);
+        e = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE,
+                               "librdkafka refused a record in an open transaction");
+    }
+    char what[300];
+    snprintf(what, sizeof what, "failed under a record for \"%s\"", topic);
+    return txn_lost(c, e, what, errstr, n);
+}
+
 /* position_key: Kafka Connect's offset key shape, ["<name>",{"server":"<prefix>"}] */
 static void position_key(const capture_t *c, dp_buf_t *out) {
     dp_buf_reset(out);
@@ -192,7 +232,8 @@ dp_err_t capture_eos_setup(capture_t *c, char *errstr, size_t n) {
 dp_err_t capture_eos_open(capture_t *c, char *errstr, size_t n) {
     if (!c->s.exactly_once || eos_sm_open(&c->ktx)) return DP_OK;
     if (c->ktx.state == EOS_FAILED)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction: an earlier commit failed");
+        return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                         "kafka transaction: failed earlier (a new producer is needed)");
     rd_kafka_error_t *e = rd_kafka_begin_transaction(c->rk);
     step(c, e ? EOS_EV_BEGIN_FAILED : EOS_EV_BEGIN, 0);
     if (e) {
@@ -245,6 +286,8 @@ static dp_err_t produce_position(capture_t *c, const capture_eos_pos_t *pos, cha
                 RD_KAFKA_V_VALUE(rec.data, rec.len), RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN),
                 RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(c->rk, 10);
+    if ((pe == RD_KAFKA_RESP_ERR__STATE || pe == RD_KAFKA_RESP_ERR__FATAL) && c->s.exactly_once)
+        return capture_eos_refused(c, c->s.offset_storage_topic, errstr, n);
     if (pe)
         return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce the position to \"%s\": %s",
                          c->s.offset_storage_topic, rd_kafka_err2str(pe));
@@ -286,7 +329,8 @@ capture_eos_pos_t capture_eos_position(const capture_t *c) {
 dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
     if (!c->s.exactly_once) return DP_OK;
     if (c->ktx.state == EOS_FAILED)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "kafka transaction: an earlier commit failed");
+        return dp_seterr(errstr, n, DP_ERR_KAFKA,
+                         "kafka transaction: failed earlier (a new producer is needed)");
     if (!eos_sm_open(&c->ktx)) return DP_OK;
     if (c->ktx.state == EOS_OPEN) {
         if (!force &&
@@ -312,18 +356,7 @@ dp_err_t capture_eos_tick(capture_t *c, int force, char *errstr, size_t n) {
         step(c, EOS_EV_RETRY, 0);
         return DP_OK; /* the next tick tries again */
     }
-    /* from here on nothing past the last commit may be confirmed, on any
-     * path (the shutdown drain included): the records of this transaction
-     * are not in Kafka, and only a restart sends them again from the slot */
-    txn_failed(c, e);
-    if (rd_kafka_error_txn_requires_abort(e)) {
-        rd_kafka_error_t *a = rd_kafka_abort_transaction(c->rk, TXN_TIMEOUT_MS);
-        if (a) rd_kafka_error_destroy(a);
-        step(c, EOS_EV_ABORTED, 0);
-        return txn_error(e, "commit (aborted; restart resumes from the last commit)", errstr, n);
-    }
-    step(c, EOS_EV_FATAL, 0);
-    return txn_error(e, "commit", errstr, n);
+    return txn_lost(c, e, "commit", errstr, n);
 }
 
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n) {

@@ -25,6 +25,10 @@ int eos_sm_step(eos_sm_t *m, eos_event_t ev, int64_t now_us, uint64_t commit_seq
         }
         return -1;
     case EOS_OPEN:
+        if (ev == EOS_EV_ABORTED || ev == EOS_EV_FATAL) {
+            m->state = EOS_FAILED;
+            return 0;
+        }
         if (ev != EOS_EV_COMMIT_START) return -1;
         m->state = EOS_COMMITTING;
         m->commit_seq = commit_seq;

@@ -9,6 +9,8 @@
  *                transaction.timeout.ms ran out) ------------------> FAILED
  *   COMMITTING --fatal (fenced by another transactional.id owner,
  *                or any error that cannot be aborted) -------------> FAILED
+ *   OPEN --aborted / fatal (the transaction failed under a record:
+ *          librdkafka refuses records, ERR__STATE or ERR__FATAL) --> FAILED
  *
  * FAILED is final for this producer: no event leaves it; capture starts
  * over with a new producer. The sequence number that may be confirmed
@@ -27,8 +29,8 @@ typedef enum {
     EOS_EV_COMMIT_START, /* its commit was asked for (covers < commit_seq) */
     EOS_EV_RETRY, /* the commit has no answer yet, or a retriable error */
     EOS_EV_COMMITTED, /* the commit is in */
-    EOS_EV_ABORTED, /* the commit failed and the transaction was aborted */
-    EOS_EV_FATAL /* the commit failed and cannot be aborted (fenced) */
+    EOS_EV_ABORTED, /* the transaction failed and was aborted */
+    EOS_EV_FATAL /* the transaction failed and cannot be aborted (fenced) */
 } eos_event_t;
 
 typedef struct eos_sm {

@@ -18,42 +18,6 @@
 #include "pg/pgoutput.h"
 #include "pg/repl.h"
 
-/* key_override_for: the message.key.columns entry for relation m, or NULL */
-static const key_override_t *key_override_for(const capture_t *c, const pgo_msg_t *m) {
-    char full[1024];
-    snprintf(full, sizeof full, "%.*s.%.*s", (int)m->u.relation.nspname.len,
-             m->u.relation.nspname.p, (int)m->u.relation.relname.len, m->u.relation.relname.p);
-    for (size_t i = 0; i < c->nkeys; i++)
-        if (regexec(&c->keys[i].table, full, 0, NULL, 0) == 0) return &c->keys[i];
-    return NULL;
-}
-
-/* route: apply RegexRouters in order to topic (Connect semantics: the
- * whole name must match; $N in the replacement names group N). */
-char *capture_route(const capture_t *c, const char *topic) {
-    char *cur = dp_xstrdup(topic);
-    for (size_t r = 0; r < c->nrouters; r++) {
-        regmatch_t m[10];
-        if (regexec(&c->routers[r].re, cur, 10, m, 0) != 0) continue;
-        dp_buf_t out;
-        dp_buf_init(&out, 4096);
-        for (const char *p = c->routers[r].replacement; *p; p++) {
-            if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
-                int g = p[1] - '0' + 1; /* group 1 is our outer wrapper */
-                if (g < 10 && m[g].rm_so >= 0)
-                    dp_buf_append(&out, cur + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
-                p++;
-            } else {
-                dp_buf_putc(&out, *p);
-            }
-        }
-        free(cur);
-        cur = dp_xstrdup(dp_buf_cstr(&out));
-        dp_buf_fini(&out);
-    }
-    return cur;
-}
-
 /* ---- transaction metadata (provide.transaction.metadata) ---- */
 
 /* txmeta_setup: resolve <topic.prefix>.<topic.transaction> through the
@@ -62,7 +26,7 @@ dp_err_t capture_txmeta_setup(capture_t *c, char *errstr, size_t n) {
     char base[1200];
     snprintf(base, sizeof base, "%s.%s", c->s.topic_prefix, c->s.topic_transaction);
     dbz_txmeta_init(&c->txm);
-    c->tx_te.topic = capture_route(c, base);
+    c->tx_te.topic = cap_route(&c->tf, base);
     dp_err_t err = capture_topic_ready(c, c->tx_te.topic, "transaction metadata", errstr, n);
     if (err) return err;
     c->tx_te.rkt = rd_kafka_topic_new(c->rk, c->tx_te.topic, NULL);
@@ -73,16 +37,10 @@ dp_err_t capture_txmeta_setup(capture_t *c, char *errstr, size_t n) {
  * LSN of the pgoutput message, acknowledged with the transaction's events */
 static dp_err_t txmeta_send(capture_t *c, int end, uint64_t lsn, int64_t commit_ts_us, char *errstr,
                             size_t n) {
-    dbz_pipeline_t *p = &c->pipe;
-    if (dbz_txmeta_encode(&c->txm, &c->opt, end, lsn, commit_ts_us, &p->key, &p->value))
-        return dp_seterr(errstr, n, DP_ERR_NOMEM,
-                         "%s record of transaction %u is larger than "
-                         "datapipe.max.event.bytes",
-                         end ? "END" : "BEGIN", c->xid);
-    dp_err_t err = capture_convert(c, c->tx_te.topic, errstr, n);
+    dbz_record_t rec;
+    dp_err_t err = capture_encode_txmeta(c, end, lsn, commit_ts_us, &rec, errstr, n);
     if (err) return err;
-    return capture_produce(c, &c->tx_te, p->key.data, p->key.len, p->value.data, p->value.len,
-                           errstr, n);
+    return capture_produce(c, &c->tx_te, rec.key, rec.klen, rec.value, rec.vlen, errstr, n);
 }
 
 /* txmeta_count: count a streamed event of te; *block is its envelope's
@@ -121,21 +79,26 @@ table_entry_t *capture_add_table(capture_t *c, uint32_t relid) {
 }
 
 static dp_err_t on_relation(capture_t *c, const pgo_msg_t *m, char *errstr, size_t n) {
-    return capture_bind_table(c, capture_add_table(c, m->u.relation.relid), m, errstr, n);
+    return capture_bind_table(c, capture_add_table(c, m->u.relation.relid), &m->u.relation, errstr,
+                              n);
 }
 
-dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m, char *errstr,
-                            size_t n) {
+dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_relation_t *rel,
+                            char *errstr, size_t n) {
     if (te->t.cols) dbz_table_fini(&te->t);
     dbz_plan_fini(&te->plan);
     /* catalog facts pgoutput does not carry: NOT NULL and the primary key */
     pgcat_facts_t facts;
-    dp_err_t err = pgcat_facts(c->sql, m->u.relation.relid, &facts, errstr, n);
+    dp_err_t err = c->catalog ? c->catalog(c, rel->relid, &facts, errstr, n)
+                              : pgcat_facts(c->sql, rel->relid, &facts, errstr, n);
     if (err) return err;
     int nc = facts.n;
     dbz_catalog_col_t *cat = facts.cols;
     /* message.key.columns replaces the primary key as the message key */
-    const key_override_t *ko = key_override_for(c, m);
+    char full[1024];
+    snprintf(full, sizeof full, "%.*s.%.*s", (int)rel->nspname.len, rel->nspname.p,
+             (int)rel->relname.len, rel->relname.p);
+    const cap_key_override_t *ko = cap_key_override(&c->tf, full);
     for (size_t k = 0; ko && k < ko->ncols; k++) {
         int found = 0;
         for (int i = 0; i < nc; i++) found |= strcmp(cat[i].name, ko->cols[k]) == 0;
@@ -144,8 +107,8 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
                 dp_seterr(errstr, n, DP_ERR_CONFIG,
                           "\"message.key.columns\" names column \"%s\" that table \"%.*s.%.*s\" "
                           "does not have",
-                          ko->cols[k], (int)m->u.relation.nspname.len, m->u.relation.nspname.p,
-                          (int)m->u.relation.relname.len, m->u.relation.relname.p);
+                          ko->cols[k], (int)rel->nspname.len, rel->nspname.p, (int)rel->relname.len,
+                          rel->relname.p);
             pgcat_facts_fini(&facts);
             return e;
         }
@@ -155,18 +118,17 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
         for (size_t k = 0; k < ko->ncols; k++)
             cat[i].in_pk |= strcmp(cat[i].name, ko->cols[k]) == 0;
     }
-    err = dbz_table_init(&te->t, m, cat, (size_t)nc, &c->opt, errstr, n);
+    err = dbz_table_init(&te->t, rel, cat, (size_t)nc, &c->opt, errstr, n);
     pgcat_facts_fini(&facts);
     if (err) return err;
 
-    char full[1024];
     snprintf(full, sizeof full, "%s.%s", te->t.schema, te->t.table);
     te->included = (c->include.n == 0 || dp_relist_match(&c->include, full)) &&
         !dp_relist_match(&c->exclude, full);
     if (!te->included) return DP_OK;
     char base[1200];
     snprintf(base, sizeof base, "%s.%s.%s", c->s.topic_prefix, te->t.schema, te->t.table);
-    char *topic = capture_route(c, base);
+    char *topic = cap_route(&c->tf, base);
     /* a new topic, or one whose check failed before (no rkt): checked
      * (and created) before its first record */
     if (!te->topic || strcmp(te->topic, topic) != 0 || !te->rkt) {
@@ -183,7 +145,7 @@ dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *m,
     }
     dp_info(MOD, "table \"%s\" -> topic \"%s\" (%u columns, %d key columns)", full, te->topic,
             te->t.ncols, te->t.nkeys);
-    return DP_OK;
+    return dbz_pipeline_prepare(&c->pipe, &te->plan, &te->t, errstr, n);
 }
 
 /* ---- changes ---- */
@@ -197,7 +159,7 @@ static dp_err_t emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_t
 /* take_headers: the add.headers of the transform for the record just
  * made, to go with the next produce() */
 static void take_headers(capture_t *c, const dbz_record_t *rec) {
-    size_t nh = c->unwrap ? dbz_unwrap_nheaders(c->unwrap) : 0;
+    size_t nh = c->tf.unwrap ? dbz_unwrap_nheaders(c->tf.unwrap) : 0;
     if (rec->drop || !nh) return;
     if (c->next_headers) rd_kafka_headers_destroy(c->next_headers);
     c->next_headers = rd_kafka_headers_new(nh);
@@ -205,7 +167,7 @@ static void take_headers(capture_t *c, const dbz_record_t *rec) {
         const char *name;
         const void *v;
         size_t l;
-        dbz_unwrap_header(c->unwrap, i, &name, &v, &l);
+        dbz_unwrap_header(c->tf.unwrap, i, &name, &v, &l);
         rd_kafka_header_add(c->next_headers, name, -1, v, (ssize_t)l);
     }
 }

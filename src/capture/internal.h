@@ -14,6 +14,7 @@
 #include "capture/capture.h"
 #include "capture/eos_state.h"
 #include "capture/position.h"
+#include "capture/transforms.h"
 #include "common/buf.h"
 #include "common/relist.h"
 #include "event/debezium.h"
@@ -22,6 +23,7 @@
 #include "event/txmeta.h"
 #include "kafka/kafka.h"
 #include "kafka/topics.h"
+#include "pg/catalog.h"
 #include "pg/frame.h"
 #include "pg/pgoutput.h"
 
@@ -31,17 +33,6 @@
 #define CAPTURE_NO_TXN UINTPTR_MAX
 
 extern volatile sig_atomic_t capture_stop_requested;
-
-typedef struct router {
-    regex_t re;
-    char *replacement;
-} router_t;
-
-typedef struct key_override {
-    regex_t table; /* matches "schema.table" */
-    char **cols;
-    size_t ncols;
-} key_override_t;
 
 typedef struct table_entry {
     uint32_t relid;
@@ -56,13 +47,14 @@ typedef struct capture {
     capture_settings_t s;
     dbz_options_t opt;
     dp_relist_t include, exclude;
-    router_t *routers;
-    size_t nrouters;
-    key_override_t *keys;
-    size_t nkeys;
+    cap_transforms_t tf; /* RegexRouters, ExtractNewRecordState, message.key.columns */
     int skip_c, skip_u, skip_d, skip_t;
 
     PGconn *sql, *repl;
+    /* the catalog facts of a relation when it is bound: NULL is pgcat_facts
+     * on sql; the in-process tests give recorded facts */
+    dp_err_t (*catalog)(struct capture *c, uint32_t relid, pgcat_facts_t *out, char *errstr,
+                        size_t n);
     rd_kafka_t *rk;
     kfk_wakeup_t wake; /* readable when the producer's queue has events */
     pgo_decoder_t *dec;
@@ -110,20 +102,21 @@ typedef struct capture {
     dbz_txmeta_t txm;
     table_entry_t tx_te;
     struct capture_avro *avro; /* convert.c: Avro converters, NULL when both sides are JSON */
-    /* transforms: ExtractNewRecordState (NULL when not configured), and
-     * the headers it made for the next produce() call (owned; produce()
-     * hands them to librdkafka) */
-    dbz_unwrap_t *unwrap;
+    /* the headers ExtractNewRecordState made for the next produce() call
+     * (owned; produce() hands them to librdkafka) */
     rd_kafka_headers_t *next_headers;
     kfk_topic_rules_t topic_rules; /* topic.creation.* (topics.c) */
 } capture_t;
 
-/* capture_setup_transforms: the transforms (RegexRouter, ExtractNewRecordState)
- * from transforms and transforms.*; capture_route: a topic name through the
- * RegexRouters, a new string. capture_free: everything a capture_t holds,
- * however far its setup got. */
-dp_err_t capture_setup_transforms(capture_t *c, char *errstr, size_t n);
-char *capture_route(const capture_t *c, const char *topic);
+/* capture_setup_kafka: capture's setup up to PostgreSQL: the converters,
+ * the table lists, transforms and topic rules, the producer (exactly-once:
+ * init_transactions and the stored position), the acknowledgement ring and
+ * the decoder. capture.c's setup then connects to PostgreSQL; the
+ * in-process tests (tests/unit/test_capture_eos.c) feed pgoutput bytes to
+ * capture_on_xlogdata instead. */
+dp_err_t capture_setup_kafka(capture_t *c, char *errstr, size_t n);
+
+/* capture_free: everything a capture_t holds, however far its setup got. */
 void capture_free(capture_t *c);
 
 /* topics.c: capture_topic_ready: topic (the topic for what, e.g. `table
@@ -133,15 +126,16 @@ void capture_free(capture_t *c);
  * A refusal (not authorized, an invalid setting) is DP_ERR_KAFKA naming
  * the topic and the broker's reason; a missing topic without creation is
  * DP_ERR_KAFKA too. capture_heartbeat_topic: the same for the heartbeat
- * topic, in one attempt: 1 there, 0 missing, -1 failed (errstr set). */
+ * topic, in one attempt: *exists 1 there, 0 missing. */
 dp_err_t capture_topic_ready(capture_t *c, const char *topic, const char *what, char *errstr,
                              size_t n);
-int capture_heartbeat_topic(capture_t *c, const char *topic, char *errstr, size_t n);
+dp_err_t capture_heartbeat_topic(capture_t *c, const char *topic, int *exists, char *errstr,
+                                 size_t n);
 
 /* capture_bind_table: (re)build te from a Relation message (plus catalog
  * facts), decide whether it is captured, and resolve its topic. */
-dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_msg_t *rel, char *errstr,
-                            size_t n);
+dp_err_t capture_bind_table(capture_t *c, table_entry_t *te, const pgo_relation_t *rel,
+                            char *errstr, size_t n);
 /* capture_find_table / capture_add_table: the relation cache by oid. */
 table_entry_t *capture_find_table(capture_t *c, uint32_t relid);
 table_entry_t *capture_add_table(capture_t *c, uint32_t relid);
@@ -173,6 +167,12 @@ capture_eos_pos_t capture_eos_position(const capture_t *c);
  * snapshot begins (running 1), or that it is done (running 0; after all
  * its records, and with exactly-once in their Kafka transaction). */
 dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, size_t n);
+/* capture_eos_refused: librdkafka refused a record for topic with
+ * ERR__STATE or ERR__FATAL: the open transaction failed under it (a record it could not
+ * deliver, a partition the coordinator would not add, an epoch to bump).
+ * Aborts it when it can, nothing past the last commit is confirmed, and
+ * the error asks for a restart with a new producer (capture_main). */
+dp_err_t capture_eos_refused(capture_t *c, const char *topic, char *errstr, size_t n);
 /* capture_eos_flush: commit the open Kafka transaction now (bounded wait). */
 dp_err_t capture_eos_flush(capture_t *c, char *errstr, size_t n);
 void capture_eos_fini(capture_t *c);
@@ -197,15 +197,15 @@ dp_err_t capture_emit(capture_t *c, table_entry_t *te, char op, const pgo_tuple_
 /* convert.c: key.converter / value.converter. capture_convert_setup checks
  * them (JsonConverter or AvroConverter) and opens the schema registry.
  * capture_encode: the record of one change event (c->pipe), waiting while
- * the schema registry is away. capture_convert: a record written as
- * JsonConverter JSON in c->pipe.key / c->pipe.value (an empty one is null
- * and stays so) into the Avro wire format in place, for topic; a no-op
- * for JsonConverter sides. capture_key_avro / capture_value_avro: the
+ * the schema registry is away. capture_encode_txmeta: the open
+ * transaction's BEGIN (end 0) or END record, waiting alike.
+ * capture_key_avro / capture_value_avro: the
  * converters (NULL: JsonConverter). */
 dp_err_t capture_convert_setup(capture_t *c, char *errstr, size_t n);
 dp_err_t capture_encode(capture_t *c, table_entry_t *te, const dbz_event_t *ev, dbz_record_t *rec,
                         char *errstr, size_t n);
-dp_err_t capture_convert(capture_t *c, const char *topic, char *errstr, size_t n);
+dp_err_t capture_encode_txmeta(capture_t *c, int end, uint64_t lsn, int64_t ts_us,
+                               dbz_record_t *rec, char *errstr, size_t n);
 dp_avro_conv_t *capture_key_avro(const capture_t *c);
 dp_avro_conv_t *capture_value_avro(const capture_t *c);
 void capture_convert_fini(capture_t *c);

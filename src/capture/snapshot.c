@@ -34,9 +34,9 @@ static long include_rank(const capture_t *c, const table_entry_t *te) {
     return (long)c->include.n;
 }
 
-static dp_err_t on_table(void *ctx, const pgo_msg_t *rel, long *rank, char *errstr, size_t n) {
+static dp_err_t on_table(void *ctx, const pgo_relation_t *rel, long *rank, char *errstr, size_t n) {
     snap_sink_t *k = ctx;
-    table_entry_t *te = capture_add_table(k->c, rel->u.relation.relid);
+    table_entry_t *te = capture_add_table(k->c, rel->relid);
     dp_err_t err = capture_bind_table(k->c, te, rel, errstr, n);
     if (err) return err;
     *rank = te->included ? include_rank(k->c, te) : -1;

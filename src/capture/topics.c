@@ -67,12 +67,16 @@ dp_err_t capture_topic_ready(capture_t *c, const char *topic, const char *what, 
     return err;
 }
 
-int capture_heartbeat_topic(capture_t *c, const char *topic, char *errstr, size_t n) {
+dp_err_t capture_heartbeat_topic(capture_t *c, const char *topic, int *exists, char *errstr,
+                                 size_t n) {
     kfk_topic_outcome_t out;
     int parts;
-    if (kfk_topic_ensure(c->rk, &c->topic_rules, topic, 5000, &out, &parts, errstr, n)) return -1;
+    *exists = 0;
+    dp_err_t err = kfk_topic_ensure(c->rk, &c->topic_rules, topic, 5000, &out, &parts, errstr, n);
+    if (err) return err;
     if (out == KFK_TOPIC_CREATED) dp_info(MOD, "created heartbeat topic \"%s\"", topic);
-    return out != KFK_TOPIC_MISSING;
+    *exists = out != KFK_TOPIC_MISSING;
+    return DP_OK;
 }
 
 /* ---- datapipe topics ---- */
@@ -123,7 +127,7 @@ static dp_err_t list_tables(capture_t *c, wanted_list_t *l, char *errstr, size_t
             char base[1200], what[600];
             snprintf(base, sizeof base, "%s.%s", c->s.topic_prefix, tables[i]);
             snprintf(what, sizeof what, "table \"%s\"", tables[i]);
-            want(l, capture_route(c, base), what);
+            want(l, cap_route(&c->tf, base), what);
         }
         free(tables[i]);
     }
@@ -142,7 +146,7 @@ static dp_err_t list_topics(capture_t *c, wanted_list_t *l, char *errstr, size_t
     }
     if (c->s.provide_transaction_metadata) {
         snprintf(base, sizeof base, "%s.%s", c->s.topic_prefix, c->s.topic_transaction);
-        want(l, capture_route(c, base), "transaction metadata");
+        want(l, cap_route(&c->tf, base), "transaction metadata");
     }
     return DP_OK;
 }
@@ -192,7 +196,7 @@ static int topics_run(capture_t *c) {
                                  sizeof errstr)) ||
         (err = dp_relist_compile(s->table_exclude_list, &c->exclude, "table.exclude.list", errstr,
                                  sizeof errstr)) ||
-        (err = capture_setup_transforms(c, errstr, sizeof errstr)) ||
+        (err = cap_transforms_init(&c->tf, s, errstr, sizeof errstr)) ||
         (err = kfk_topic_rules_init(&c->topic_rules, s->topic_creation_enable,
                                     s->topic_creation_groups, &s->topic_creation_kv, errstr,
                                     sizeof errstr)) ||

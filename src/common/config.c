@@ -89,6 +89,17 @@ static const cfg_def_t *find_def(const cfg_table_t *t, const char *key, size_t *
     return NULL;
 }
 
+const cfg_enum_t cfg_converters[] = {
+    {CFG_JSON_CONVERTER, CFG_CONVERTER_JSON}, {CFG_AVRO_CONVERTER, CFG_CONVERTER_AVRO}, {NULL, 0}};
+
+dp_err_t cfg_check_converter(const char *side, int converter, const char *registry_url,
+                             char *errstr, size_t n) {
+    if (converter != CFG_CONVERTER_AVRO || (registry_url && *registry_url)) return DP_OK;
+    return dp_seterr(errstr, n, DP_ERR_CONFIG,
+                     "\"%s.converter\" AvroConverter needs \"%s.converter.schema.registry.url\"",
+                     side, side);
+}
+
 /* enum_index: position of value in "a|b|c", or -1. */
 static int enum_index(const char *enums, const char *value) {
     int i = 0;

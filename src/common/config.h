@@ -40,6 +40,17 @@ typedef struct cfg_enum {
     int value;
 } cfg_enum_t;
 
+/* the converter classes (key.converter, value.converter) both services know */
+#define CFG_JSON_CONVERTER "org.apache.kafka.connect.json.JsonConverter"
+#define CFG_AVRO_CONVERTER "io.confluent.connect.avro.AvroConverter"
+typedef enum { CFG_CONVERTER_JSON, CFG_CONVERTER_AVRO } cfg_converter_t;
+extern const cfg_enum_t cfg_converters[];
+/* cfg_check_converter: the rule across <side>.converter and its registry:
+ * AvroConverter needs <side>.converter.schema.registry.url (side "key" or
+ * "value"); DP_ERR_CONFIG naming both keys */
+dp_err_t cfg_check_converter(const char *side, int converter, const char *registry_url,
+                             char *errstr, size_t errstr_size);
+
 /* a validator of a string key's value: DP_OK, or DP_ERR_CONFIG with the
  * reason (which must not quote the value: it may come from a secret) */
 typedef dp_err_t (*cfg_check_fn)(const char *value, char *errstr, size_t errstr_size);

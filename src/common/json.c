@@ -400,13 +400,18 @@ dp_err_t dp_json_str(const dp_json_t *j, uint32_t node, dp_buf_t *out) {
     const dp_json_node_t *nd = &j->nodes[node];
     dp_buf_reset(out);
     if (nd->type != DP_JSON_STRING) return DP_ERR_INVALID;
-    const char *s = j->src + nd->start, *e = s + nd->len;
+    return dp_json_unescape(j->src + nd->start, nd->len, out);
+}
+
+dp_err_t dp_json_unescape(const char *s, size_t n, dp_buf_t *out) {
+    const char *e = s + n;
     dp_err_t err = DP_OK;
     while (s < e && !err) {
         const char *bs = memchr(s, '\\', (size_t)(e - s));
         if (!bs) return dp_buf_append(out, s, (size_t)(e - s));
         if ((err = dp_buf_append(out, s, (size_t)(bs - s)))) return err;
         s = bs + 1;
+        if (s == e) return DP_ERR_INVALID;
         char c = *s++;
         switch (c) {
         case 'b': err = dp_buf_putc(out, '\b'); break;
@@ -415,6 +420,7 @@ dp_err_t dp_json_str(const dp_json_t *j, uint32_t node, dp_buf_t *out) {
         case 'r': err = dp_buf_putc(out, '\r'); break;
         case 't': err = dp_buf_putc(out, '\t'); break;
         case 'u': {
+            if (e - s < 4) return DP_ERR_INVALID;
             uint32_t cp = hex4(s);
             s += 4;
             if (cp >= 0xd800 && cp <= 0xdbff && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {

@@ -59,6 +59,10 @@ void dp_json_fini(dp_json_t *j);
 uint32_t dp_json_get(const dp_json_t *j, uint32_t obj, const char *key);
 /* dp_json_str: decode string node into out (replacing its content). */
 dp_err_t dp_json_str(const dp_json_t *j, uint32_t node, dp_buf_t *out);
+/* dp_json_unescape: the inside of a JSON string literal, s[0..n) without
+ * its quotes, unescaped and appended to out (DP_ERR_INVALID for an escape
+ * cut short at the end) */
+dp_err_t dp_json_unescape(const char *s, size_t n, dp_buf_t *out);
 /* dp_json_key_eq: whether string node equals the (unescaped) key. */
 int dp_json_key_eq(const dp_json_t *j, uint32_t node, const char *key);
 /* dp_json_int64: parse an integer number node. */

@@ -17,10 +17,8 @@ static dp_err_t compile(const char *list, dp_relist_t *out, const char *key, int
         size_t l = strlen(tok);
         while (l && tok[l - 1] == ' ') tok[--l] = 0;
         if (!l) continue;
-        char pat[1024];
-        snprintf(pat, sizeof pat, "^(%s)$", tok);
         out->re = dp_xrealloc(out->re, sizeof(regex_t) * (out->n + 1));
-        if (regcomp(&out->re[out->n], pat, REG_EXTENDED | REG_NOSUB | cflags)) {
+        if (dp_regcomp_whole(&out->re[out->n], tok, REG_NOSUB | cflags)) {
             /* the message before the copy tok points into goes */
             dp_err_t err = dp_seterr(errstr, n, DP_ERR_CONFIG,
                                      "invalid regular expression \"%s\" in \"%s\"", tok, key);
@@ -31,6 +29,17 @@ static dp_err_t compile(const char *list, dp_relist_t *out, const char *key, int
     }
     free(copy);
     return DP_OK;
+}
+
+int dp_regcomp_whole(regex_t *re, const char *pattern, int cflags) {
+    dp_buf_t pat;
+    dp_buf_init(&pat, strlen(pattern) + 8);
+    dp_buf_puts(&pat, "^(");
+    dp_buf_puts(&pat, pattern);
+    dp_buf_puts(&pat, ")$");
+    int rc = regcomp(re, dp_buf_cstr(&pat), REG_EXTENDED | cflags);
+    dp_buf_fini(&pat);
+    return rc;
 }
 
 dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, char *errstr,

@@ -23,6 +23,9 @@ dp_err_t dp_relist_compile(const char *list, dp_relist_t *out, const char *key, 
  * (Kafka Connect's lists of topic patterns, e.g. topic.creation.<group>.include) */
 dp_err_t dp_relist_compile_exact(const char *list, dp_relist_t *out, const char *key, char *errstr,
                                  size_t errstr_size);
+/* dp_regcomp_whole: compile pattern (POSIX extended) to match a whole
+ * string, "^(pattern)$", with cflags besides REG_EXTENDED; regcomp's code */
+int dp_regcomp_whole(regex_t *re, const char *pattern, int cflags);
 /* dp_relist_match: whether one of the patterns matches all of s */
 int dp_relist_match(const dp_relist_t *l, const char *s);
 void dp_relist_free(dp_relist_t *l);

@@ -870,25 +870,24 @@ static dp_err_t put_le(dp_buf_t *b, uint64_t v, int n) {
     return dp_buf_append(b, tmp, (size_t)n);
 }
 
+/* special_double: JsonConverter writes NaN and the infinities as strings;
+ * s[0..n) is the inside of such a string */
+static int special_double(const char *s, size_t n, double *d) {
+    if (n == 3 && memcmp(s, "NaN", 3) == 0)
+        *d = NAN;
+    else if (n == 8 && memcmp(s, "Infinity", 8) == 0)
+        *d = INFINITY;
+    else if (n == 9 && memcmp(s, "-Infinity", 9) == 0)
+        *d = -INFINITY;
+    else
+        return -1;
+    return 0;
+}
+
 static int parse_double(enc_t *e, uint32_t node, double *d) {
     const dp_json_node_t *nd = &e->j->nodes[node];
     const char *s = e->j->src + nd->start;
-    if (nd->type == DP_JSON_STRING) {
-        /* JsonConverter writes NaN and the infinities as strings */
-        if (nd->len == 3 && memcmp(s, "NaN", 3) == 0) {
-            *d = NAN;
-            return 0;
-        }
-        if (nd->len == 8 && memcmp(s, "Infinity", 8) == 0) {
-            *d = INFINITY;
-            return 0;
-        }
-        if (nd->len == 9 && memcmp(s, "-Infinity", 9) == 0) {
-            *d = -INFINITY;
-            return 0;
-        }
-        return -1;
-    }
+    if (nd->type == DP_JSON_STRING) return special_double(s, nd->len, d);
     if (nd->type != DP_JSON_NUMBER || nd->len >= 64) return -1;
     char tmp[64];
     memcpy(tmp, s, nd->len);
@@ -1077,6 +1076,18 @@ dp_err_t dp_avro_put_integer(const dp_avro_type_t *t, int64_t v, dp_buf_t *out, 
     return dp_avro_put_long(out, v);
 }
 
+dp_err_t dp_avro_put_array(const dp_avro_type_t *t, uint64_t count, dp_buf_t *out,
+                           const dp_avro_type_t **items, const char *field, char *errstr,
+                           size_t errstr_size) {
+    if (t->kind != AVK_ARRAY || count > INT64_MAX)
+        return kind_err(field, "an array", errstr, errstr_size);
+    *items = t->items;
+    dp_avro_put_present(t, out);
+    return count ? dp_avro_put_long(out, (int64_t)count) : DP_OK;
+}
+
+dp_err_t dp_avro_put_array_end(dp_buf_t *out) { return dp_buf_putc(out, 0); }
+
 void dp_avro_tok_init(dp_avro_tok_t *k, size_t max_bytes) {
     memset(k, 0, sizeof *k);
     dp_buf_init(&k->text, max_bytes);
@@ -1092,23 +1103,111 @@ void dp_avro_tok_fini(dp_avro_tok_t *k) {
 /* tok_int: an integer token as dp_json_int64 reads one: digits, a leading
  * minus, no fraction or exponent */
 static int tok_int(const char *s, size_t n, int64_t *v) {
-    if (n == 0 || n >= 20) return -1; /* longer ones may overflow: the parser decides */
-    size_t i = s[0] == '-';
-    if (i == n) return -1;
-    int64_t r = 0;
+    size_t i = n && s[0] == '-';
+    if (i == n || n - i > 19) return -1; /* more digits may overflow: the parser decides */
+    uint64_t r = 0;
     for (; i < n; i++) {
         if (s[i] < '0' || s[i] > '9') return -1;
-        r = r * 10 + (s[i] - '0');
+        r = r * 10 + (uint64_t)(s[i] - '0');
     }
-    *v = s[0] == '-' ? -r : r;
+    if (r > (s[0] == '-' ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX)) return -1;
+    *v = s[0] == '-' ? (int64_t)(0 - r) : (int64_t)r;
+    return 0;
+}
+
+static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *k, dp_buf_t *out);
+
+/* tok_item_end: where the array item starting at s[i] ends (a string, a
+ * flat object such as a VariableScaleDecimal, or a plain token up to the
+ * next ',' or ']'); 0 for a nested array or object, which the parser takes */
+static size_t tok_item_end(const char *s, size_t i, size_t n) {
+    if (s[i] == '[') return 0;
+    if (s[i] == '"') {
+        for (size_t j = i + 1; j < n; j++) {
+            if (s[j] == '\\')
+                j++;
+            else if (s[j] == '"')
+                return j + 1;
+        }
+        return 0;
+    }
+    if (s[i] == '{') {
+        int in_str = 0;
+        for (size_t j = i + 1; j < n; j++) {
+            if (in_str && s[j] == '\\')
+                j++;
+            else if (s[j] == '"')
+                in_str = !in_str;
+            else if (!in_str && (s[j] == '{' || s[j] == '['))
+                return 0;
+            else if (!in_str && s[j] == '}')
+                return j + 1;
+        }
+        return 0;
+    }
+    size_t j = i;
+    while (j < n && s[j] != ',' && s[j] != ']') j++;
+    return j;
+}
+
+/* tok_array: an array of plain items as JsonConverter writes it (no
+ * blanks), each item the way tok_fast writes it */
+static int tok_array(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *k, dp_buf_t *out) {
+    if (n < 2 || s[0] != '[' || s[n - 1] != ']') return -1;
+    int64_t count = 0;
+    for (size_t i = 1; i < n - 1; count++) { /* count and check first: Avro needs the count */
+        size_t e = tok_item_end(s, i, n - 1);
+        if (!e || e == i || (e < n - 1 && s[e] != ',')) return -1;
+        i = e + 1;
+        if (i == n - 1 && s[e] == ',') return -1;
+    }
+    dp_avro_put_present(t, out);
+    if (count) dp_avro_put_long(out, count);
+    for (size_t i = 1; i < n - 1;) {
+        size_t e = tok_item_end(s, i, n - 1);
+        if (e - i == 4 && memcmp(s + i, "null", 4) == 0) {
+            if (!t->items->optional) return -1;
+            dp_avro_put_long(out, t->items->null_index);
+        } else if (tok_fast(t->items, s + i, e - i, k, out)) {
+            return -1;
+        }
+        i = e + 1;
+    }
+    return dp_buf_putc(out, 0) ? -1 : 0;
+}
+
+/* tok_vsd: Debezium's VariableScaleDecimal, {"scale":N,"value":"<base64>"} */
+static int tok_vsd(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *k, dp_buf_t *out) {
+    static const char head[] = "{\"scale\":", mid[] = ",\"value\":\"";
+    if (t->nfields != 2 || strcmp(t->fields[0].name, "scale") ||
+        strcmp(t->fields[1].name, "value") || t->fields[0].type->kind != AVK_INT ||
+        t->fields[1].type->kind != AVK_BYTES || t->fields[0].type->optional ||
+        t->fields[1].type->optional || n < sizeof head + sizeof mid ||
+        memcmp(s, head, sizeof head - 1) || memcmp(s + n - 2, "\"}", 2))
+        return -1;
+    const char *p = s + sizeof head - 1, *end = s + n - 2;
+    const char *m = memchr(p, ',', (size_t)(end - p));
+    int64_t scale;
+    if (!m || (size_t)(end - m) < sizeof mid - 1 || memcmp(m, mid, sizeof mid - 1) ||
+        tok_int(p, (size_t)(m - p), &scale) || scale < t->fields[0].type->min ||
+        scale > t->fields[0].type->max)
+        return -1;
+    const char *b64 = m + sizeof mid - 1;
+    dp_buf_reset(&k->scratch);
+    if (dp_base64_decode(b64, (size_t)(end - b64), &k->scratch)) return -1;
+    dp_avro_put_present(t, out);
+    dp_avro_put_long(out, scale);
+    dp_avro_put_bytes(out, k->scratch.data, k->scratch.len);
     return 0;
 }
 
 /* the plain cases of enc_value, read straight from the token; -1 when the
- * token needs the parser (composites, escapes, anything unusual) */
+ * token needs the parser (nested composites, anything unusual) */
 static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *k, dp_buf_t *out) {
     int64_t v;
     switch (t->kind) {
+    case AVK_ARRAY: return tok_array(t, s, n, k, out);
+    case AVK_RECORD: return tok_vsd(t, s, n, k, out);
     case AVK_BOOLEAN:
         if (n == 4 && memcmp(s, "true", 4) == 0)
             v = 1;
@@ -1127,12 +1226,17 @@ static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *
         return 0;
     case AVK_FLOAT:
     case AVK_DOUBLE: {
-        if (n == 0 || n >= 64 || s[0] == '"') return -1;
+        if (n == 0 || n >= 64) return -1;
         char tmp[64], *end;
-        memcpy(tmp, s, n);
-        tmp[n] = 0;
-        double d = strtod(tmp, &end);
-        if (*end) return -1;
+        double d;
+        if (s[0] == '"') {
+            if (n < 2 || s[n - 1] != '"' || special_double(s + 1, n - 2, &d)) return -1;
+        } else {
+            memcpy(tmp, s, n);
+            tmp[n] = 0;
+            d = strtod(tmp, &end);
+            if (*end) return -1;
+        }
         dp_avro_put_present(t, out);
         if (t->kind == AVK_FLOAT) {
             float f = (float)d;
@@ -1147,9 +1251,16 @@ static int tok_fast(const av_type_t *t, const char *s, size_t n, dp_avro_tok_t *
         return 0;
     }
     case AVK_STRING:
-        if (n < 2 || s[0] != '"' || s[n - 1] != '"' || memchr(s + 1, '\\', n - 2)) return -1;
+        if (n < 2 || s[0] != '"' || s[n - 1] != '"') return -1;
+        if (!memchr(s + 1, '\\', n - 2)) {
+            dp_avro_put_present(t, out);
+            dp_avro_put_bytes(out, s + 1, n - 2);
+            return 0;
+        }
+        dp_buf_reset(&k->scratch); /* escapes (quotes, JSON columns' text) */
+        if (dp_json_unescape(s + 1, n - 2, &k->scratch)) return -1;
         dp_avro_put_present(t, out);
-        dp_avro_put_bytes(out, s + 1, n - 2);
+        dp_avro_put_bytes(out, k->scratch.data, k->scratch.len);
         return 0;
     case AVK_BYTES:
         if (n < 2 || s[0] != '"' || s[n - 1] != '"') return -1;
@@ -1166,7 +1277,9 @@ dp_err_t dp_avro_put_token(const dp_avro_type_t *t, const char *s, size_t n, dp_
                            dp_buf_t *out, const char *field, char *errstr, size_t errstr_size) {
     if (n == 4 && memcmp(s, "null", 4) == 0)
         return dp_avro_put_null(t, out, field, errstr, errstr_size);
+    size_t mark = out->len;
     if (tok_fast(t, s, n, k, out) == 0) return out->overflow ? DP_ERR_NOMEM : DP_OK;
+    out->len = mark; /* what a composite wrote before it gave up */
     /* the general path: the token as a JSON document under enc_value */
     dp_err_t err = dp_json_parse(&k->j, s, n, (uint32_t)(n + 16 < UINT32_MAX ? n + 16 : UINT32_MAX),
                                  errstr, errstr_size);

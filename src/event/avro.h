@@ -99,6 +99,14 @@ dp_err_t dp_avro_put_string(const dp_avro_type_t *t, const char *s, size_t n, dp
 dp_err_t dp_avro_put_integer(const dp_avro_type_t *t, int64_t v, dp_buf_t *out, const char *field,
                              char *errstr, size_t errstr_size);
 
+/* dp_avro_put_array: an array of count items under t (union branch
+ * included, one block), *items their type; the caller puts each item,
+ * then dp_avro_put_array_end. */
+dp_err_t dp_avro_put_array(const dp_avro_type_t *t, uint64_t count, dp_buf_t *out,
+                           const dp_avro_type_t **items, const char *field, char *errstr,
+                           size_t errstr_size);
+dp_err_t dp_avro_put_array_end(dp_buf_t *out);
+
 /* the reusable state of dp_avro_put_token */
 typedef struct dp_avro_tok {
     dp_buf_t text; /* for the caller: where it writes the token */

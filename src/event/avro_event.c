@@ -56,6 +56,12 @@ static dp_err_t put_val(wr_t *w, const dp_avro_type_t *t, const char *name, cons
     if (v->kind == DBZ_VAL_STR)
         return dp_avro_put_string(t, v->s, v->n, w->out, name, w->errstr, w->n);
     if (v->kind == DBZ_VAL_INT) return dp_avro_put_integer(t, v->i, w->out, name, w->errstr, w->n);
+    if (v->kind == DBZ_VAL_COL) { /* a column, as the row writer puts it */
+        dp_buf_reset(&w->k->text);
+        dbz_put_value(&w->k->text, v->col, v->cv);
+        return dp_avro_put_token(t, (const char *)w->k->text.data, w->k->text.len, w->k, w->out,
+                                 name, w->errstr, w->n);
+    }
     return dp_avro_put_null(t, w->out, name, w->errstr, w->n);
 }
 

@@ -1492,23 +1492,21 @@ static char *default_json(const dbz_column_t *c, const char *type_name, const ch
     return r;
 }
 
-dp_err_t dbz_table_init(dbz_table_t *t, const pgo_msg_t *rel, const dbz_catalog_col_t *cat,
+dp_err_t dbz_table_init(dbz_table_t *t, const pgo_relation_t *rel, const dbz_catalog_col_t *cat,
                         size_t ncat, const dbz_options_t *opt, char *errstr, size_t errstr_size) {
     memset(t, 0, sizeof *t);
-    if (rel->kind != PGO_RELATION)
-        return dp_seterr(errstr, errstr_size, DP_ERR_INVALID, "not a relation message");
-    t->relid = rel->u.relation.relid;
-    const pgo_str_t *ns = &rel->u.relation.nspname, *rn = &rel->u.relation.relname;
+    t->relid = rel->relid;
+    const pgo_str_t *ns = &rel->nspname, *rn = &rel->relname;
     t->schema = strndup(ns->len ? ns->p : "pg_catalog", ns->len ? ns->len : 10);
     t->table = strndup(rn->p, rn->len);
     if (!t->schema || !t->table) abort();
-    t->replident = rel->u.relation.replident;
-    t->ncols = rel->u.relation.ncols;
+    t->replident = rel->replident;
+    t->ncols = rel->ncols;
     t->cols = dp_xcalloc(t->ncols ? t->ncols : 1, sizeof *t->cols);
     int have_pk = 0;
     for (size_t k = 0; k < ncat; k++) have_pk |= cat[k].in_pk;
     for (uint16_t i = 0; i < t->ncols; i++) {
-        const pgo_column_t *pc = &rel->u.relation.cols[i];
+        const pgo_column_t *pc = &rel->cols[i];
         dbz_column_t *c = &t->cols[i];
         c->name = strndup(pc->name.p, pc->name.len);
         if (!c->name) abort();
@@ -1679,14 +1677,19 @@ dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_bu
     dp_buf_puts(out, ",\"lsn\":");
     dp_buf_put_u64(out, src->lsn);
     dp_buf_puts(out, ",\"xmin\":null},\"transaction\":");
-    if (src->txn)
-        dp_buf_printf(out,
-                      "{\"id\":\"%u:%llu\",\"total_order\":%llu,\"data_collection_order\":%llu}",
-                      src->txn->xid, (unsigned long long)src->txn->lsn,
-                      (unsigned long long)src->txn->total_order,
-                      (unsigned long long)src->txn->data_collection_order);
-    else
+    if (src->txn) {
+        char id[DBZ_TXID_MAX];
+        size_t idn = dbz_txid(src->txn->xid, src->txn->lsn, id);
+        dp_buf_puts(out, "{\"id\":\"");
+        dp_buf_append(out, id, idn);
+        dp_buf_puts(out, "\",\"total_order\":");
+        dp_buf_put_u64(out, src->txn->total_order);
+        dp_buf_puts(out, ",\"data_collection_order\":");
+        dp_buf_put_u64(out, src->txn->data_collection_order);
+        dp_buf_putc(out, '}');
+    } else {
         dp_buf_puts(out, "null");
+    }
     dp_buf_puts(out, ",\"op\":\"");
     dp_buf_putc(out, op);
     dp_buf_puts(out, "\",\"ts_ms\":");
@@ -1806,11 +1809,21 @@ int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char 
     if (!known) return -1;
     if (!tx) return 0; /* a null block: its fields are null */
     if (!strcmp(field, "id")) {
-        snprintf(v->buf, sizeof v->buf, "%u:%llu", tx->xid, (unsigned long long)tx->lsn);
+        dbz_txid(tx->xid, tx->lsn, v->buf);
         return val_str(v, v->buf);
     }
     return val_int(
         v, (int64_t)(!strcmp(field, "total_order") ? tx->total_order : tx->data_collection_order));
+}
+
+size_t dbz_txid(uint32_t xid, uint64_t lsn, char *out) {
+    /* out as a buffer whose max leaves room for the NUL: it never reallocates */
+    dp_buf_t b = {(uint8_t *)out, 0, DBZ_TXID_MAX, DBZ_TXID_MAX - 1, 0};
+    dp_buf_put_u64(&b, xid);
+    dp_buf_putc(&b, ':');
+    dp_buf_put_u64(&b, lsn);
+    out[b.len] = 0;
+    return b.len;
 }
 
 /* ---- the heartbeat record ---- */

@@ -126,7 +126,7 @@ typedef struct dbz_catalog_col {
 /* dbz_table_init: build t from a Relation message. cat (may be NULL, n
  * entries) supplies NOT NULL and primary key by column name; without it
  * the replica identity flags stand in for the key. */
-dp_err_t dbz_table_init(dbz_table_t *t, const pgo_msg_t *rel, const dbz_catalog_col_t *cat,
+dp_err_t dbz_table_init(dbz_table_t *t, const pgo_relation_t *rel, const dbz_catalog_col_t *cat,
                         size_t ncat, const dbz_options_t *opt, char *errstr, size_t errstr_size);
 void dbz_table_fini(dbz_table_t *t);
 
@@ -137,6 +137,11 @@ typedef struct dbz_txblock {
     uint64_t lsn;
     uint64_t total_order, data_collection_order;
 } dbz_txblock_t;
+
+/* dbz_txid: a transaction record's or block's id, "<xid>:<LSN>", into out
+ * (NUL-terminated, at most DBZ_TXID_MAX bytes with the NUL); its length */
+#define DBZ_TXID_MAX 42
+size_t dbz_txid(uint32_t xid, uint64_t lsn, char *out);
 
 /* source block facts of one event */
 typedef struct dbz_source {
@@ -176,14 +181,16 @@ dp_err_t dbz_encode_key(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_
 dp_err_t dbz_encode_value(const dbz_event_t *ev, const dbz_options_t *opt, dp_buf_t *out);
 
 /* One typed value of the envelope's own fields, its source block or its
- * transaction block: what the writers and ExtractNewRecordState's
- * add.fields and add.headers read. */
-typedef enum { DBZ_VAL_NULL, DBZ_VAL_STR, DBZ_VAL_INT } dbz_val_kind_t;
+ * transaction block, or one column of a row image: what the writers and
+ * ExtractNewRecordState's add.fields and add.headers read. */
+typedef enum { DBZ_VAL_NULL, DBZ_VAL_STR, DBZ_VAL_INT, DBZ_VAL_COL } dbz_val_kind_t;
 typedef struct dbz_val {
     dbz_val_kind_t kind;
     const char *s; /* DBZ_VAL_STR: s[0..n), not escaped */
     size_t n;
     int64_t i; /* DBZ_VAL_INT */
+    const dbz_column_t *col; /* DBZ_VAL_COL: the column and its value in */
+    const pgo_value_t *cv; /* the row, written as dbz_put_value writes it */
     char buf[64]; /* where s points for values made up here: a dbz_val_t is
                       * filled in place and not copied */
 } dbz_val_t;

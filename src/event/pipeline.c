@@ -27,6 +27,7 @@ void dbz_pipeline_init(dbz_pipeline_t *p, const dbz_options_t *opt, dbz_unwrap_t
 
 void dbz_pipeline_fini(dbz_pipeline_t *p) {
     dbz_plan_fini(&p->heartbeat);
+    dbz_plan_fini(&p->txmeta);
     dp_buf_fini(&p->key);
     dp_buf_fini(&p->value);
     dp_buf_fini(&p->spare);
@@ -130,6 +131,12 @@ static dp_err_t typed_transform(dbz_pipeline_t *p, dbz_plan_t *plan, const char 
     return DP_OK;
 }
 
+dp_err_t dbz_pipeline_prepare(dbz_pipeline_t *p, dbz_plan_t *plan, const dbz_table_t *t,
+                              char *errstr, size_t n) {
+    if (!p->unwrap || plan->unwrap.state != DBZ_UNWRAP_PLAN_NONE) return DP_OK;
+    return dbz_unwrap_plan_build(p->unwrap, t, p->opt, &plan->unwrap, errstr, n);
+}
+
 dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *topic,
                             const dbz_event_t *ev, dbz_record_t *rec, char *errstr, size_t n) {
     int has_key;
@@ -137,9 +144,7 @@ dp_err_t dbz_pipeline_event(dbz_pipeline_t *p, dbz_plan_t *plan, const char *top
     if (err) return err;
     dbz_unwrap_result_t res = DBZ_UNWRAP_VALUE;
     dp_buf_reset(&p->value);
-    if (p->unwrap && plan->unwrap.state == DBZ_UNWRAP_PLAN_NONE &&
-        (err = dbz_unwrap_plan_build(p->unwrap, ev->table, p->opt, &plan->unwrap, errstr, n)))
-        return err;
+    if ((err = dbz_pipeline_prepare(p, plan, ev->table, errstr, n))) return err;
     if (p->unwrap && plan->unwrap.state == DBZ_UNWRAP_PLAN_TYPED) {
         if ((err = typed_transform(p, plan, topic, ev, &res, errstr, n))) return err;
     } else if (p->value_avro && !p->unwrap) {
@@ -171,16 +176,27 @@ dp_err_t dbz_pipeline_tombstone(dbz_pipeline_t *p, dbz_record_t *rec, char *errs
     return DP_OK;
 }
 
-/* heartbeat_side: one side of the heartbeat record as Avro: a record of
- * one field, a string or a long, under the constant Connect schema */
-static dp_err_t heartbeat_side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
-                               const char *connect_schema, const char *s, int64_t i, dp_buf_t *out,
-                               char *errstr, size_t n) {
+/* avro_begin: out starts the Avro form of a record that is not a change
+ * event, under the constant Connect schema connect_schema (compiled once
+ * into ps): the wire header, then its fields under *root */
+static dp_err_t avro_begin(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
+                           const char *connect_schema, dp_buf_t *out, const dp_avro_type_t **root,
+                           char *errstr, size_t n) {
     dp_err_t err = side_text(cv, ps, topic, connect_schema, strlen(connect_schema), errstr, n);
     if (err) return err;
     dp_buf_reset(out);
-    const dp_avro_type_t *t = dp_avro_schema_root(ps->schema);
-    if ((err = dp_avro_put_header(out, ps->id))) return err;
+    *root = dp_avro_schema_root(ps->schema);
+    return dp_avro_put_header(out, ps->id);
+}
+
+/* heartbeat_side: one side of the heartbeat record as Avro: a record of
+ * one field, a string or a long */
+static dp_err_t heartbeat_side(dp_avro_conv_t *cv, dbz_plan_side_t *ps, const char *topic,
+                               const char *connect_schema, const char *s, int64_t i, dp_buf_t *out,
+                               char *errstr, size_t n) {
+    const dp_avro_type_t *t;
+    dp_err_t err = avro_begin(cv, ps, topic, connect_schema, out, &t, errstr, n);
+    if (err) return err;
     const dp_avro_type_t *ft = dp_avro_field_type(t, 0);
     const char *name = dp_avro_field_name(t, 0);
     err = s ? dp_avro_put_string(ft, s, strlen(s), out, name, errstr, n)
@@ -204,16 +220,29 @@ dp_err_t dbz_pipeline_heartbeat(dbz_pipeline_t *p, const char *topic, int64_t ts
     return DP_OK;
 }
 
-/* transcode one side in place */
-static dp_err_t transcode(dbz_pipeline_t *p, dp_avro_conv_t *cv, const char *topic, dp_buf_t *b,
-                          char *errstr, size_t n) {
-    if (!cv || !b->len) return DP_OK; /* JSON, or a null that stays null */
-    dp_err_t err = dp_avro_conv_run(cv, topic, b->data, b->len, &p->spare, errstr, n);
-    if (!err) swap(b, &p->spare);
-    return err;
-}
-
-dp_err_t dbz_pipeline_convert(dbz_pipeline_t *p, const char *topic, char *errstr, size_t n) {
-    dp_err_t err = transcode(p, p->key_avro, topic, &p->key, errstr, n);
-    return err ? err : transcode(p, p->value_avro, topic, &p->value, errstr, n);
+dp_err_t dbz_pipeline_txmeta(dbz_pipeline_t *p, dbz_txmeta_t *m, int end, uint64_t lsn,
+                             int64_t ts_us, const char *topic, dbz_record_t *rec, char *errstr,
+                             size_t n) {
+    const dp_avro_type_t *t;
+    dp_err_t err;
+    dp_buf_reset(&p->key);
+    dp_buf_reset(&p->value);
+    if (!p->key_avro)
+        err = dbz_txmeta_json_key(m, p->opt, lsn, &p->key);
+    else if (!(err = avro_begin(p->key_avro, &p->txmeta.key, topic, DBZ_TXMETA_KEY_SCHEMA, &p->key,
+                                &t, errstr, n)))
+        err = dbz_txmeta_avro_key(m, t, lsn, &p->key, errstr, n);
+    if (!err && !p->value_avro)
+        err = dbz_txmeta_json_value(m, p->opt, end, lsn, ts_us, &p->value);
+    else if (!err &&
+             !(err = avro_begin(p->value_avro, &p->txmeta.value, topic, DBZ_TXMETA_VALUE_SCHEMA,
+                                &p->value, &t, errstr, n)))
+        err = dbz_txmeta_avro_value(m, t, end, lsn, ts_us, &p->value, errstr, n);
+    if (err == DP_ERR_NOMEM || p->key.overflow || p->value.overflow)
+        return dp_seterr(errstr, n, DP_ERR_NOMEM,
+                         "%s record of transaction %u is larger than datapipe.max.event.bytes",
+                         end ? "END" : "BEGIN", m->xid);
+    if (err) return err;
+    record(p, 1, DBZ_UNWRAP_VALUE, rec);
+    return DP_OK;
 }

@@ -5,10 +5,11 @@
  * Each side is written once by its final writer: JsonConverter's
  * (debezium.h, unwrap.h) or, for an AvroConverter side, the Avro writer
  * (avro_event.h) straight from the typed event, transformed or not. Only
- * a transform configured to copy a column or a whole struct into the
+ * a transform configured to copy a whole struct (or, as a header, a column) into the
  * value (the plan's DBZ_UNWRAP_PLAN_JSON) works on the JSON form, which
- * is then transcoded (dp_avro_conv_run), as are the records that are not
- * change events (transaction metadata, heartbeats: dbz_pipeline_convert).
+ * is then transcoded (dp_avro_conv_run). The records that are not change
+ * events (heartbeats, transaction metadata) are written by their writers
+ * the same way, each side once.
  *
  * No Kafka and no PostgreSQL in here: capture feeds it and produces what
  * it returns; bench/bench_encode.c feeds it the same way. */
@@ -21,6 +22,7 @@
 #include "common/err.h"
 #include "event/avro.h"
 #include "event/debezium.h"
+#include "event/txmeta.h"
 #include "event/unwrap.h"
 
 /* one table's compiled Avro schemas and registry ids, kept with the table
@@ -54,6 +56,7 @@ typedef struct dbz_pipeline {
     dp_avro_tok_t tok;
     dbz_unwrapped_t uw; /* the transform's result for the event at hand */
     dbz_plan_t heartbeat; /* the heartbeat record's Avro schemas (key, value) */
+    dbz_plan_t txmeta; /* the transaction records' Avro schemas (key, value) */
 } dbz_pipeline_t;
 
 /* the record dbz_pipeline_event made: pointers into the pipeline's buffers */
@@ -71,6 +74,15 @@ void dbz_pipeline_init(dbz_pipeline_t *p, const dbz_options_t *opt, dbz_unwrap_t
                        dp_avro_conv_t *key_avro, dp_avro_conv_t *value_avro, size_t max_bytes);
 void dbz_pipeline_fini(dbz_pipeline_t *p);
 
+/* dbz_pipeline_prepare: the part of table t's plan that needs no server,
+ * made when the table is bound (a Relation message, a snapshot's start):
+ * the transform's plan. The Avro schemas are compiled and registered by
+ * the table's first record (dbz_pipeline_event), as Confluent's serializer
+ * registers at the first record it writes: a table without records
+ * registers nothing, and a registry away is waited for where capture goes
+ * on serving PostgreSQL and Kafka. */
+dp_err_t dbz_pipeline_prepare(dbz_pipeline_t *p, dbz_plan_t *plan, const dbz_table_t *t,
+                              char *errstr, size_t n);
 /* dbz_pipeline_event: the record of ev for topic (the table's plan caches
  * its Avro schemas). A schema registry that cannot be reached is
  * DP_ERR_NET: nothing was lost, call again later. The add.headers of the
@@ -88,9 +100,11 @@ dp_err_t dbz_pipeline_tombstone(dbz_pipeline_t *p, dbz_record_t *rec, char *errs
 dp_err_t dbz_pipeline_heartbeat(dbz_pipeline_t *p, const char *topic, int64_t ts_ms,
                                 dbz_record_t *rec, char *errstr, size_t n);
 
-/* dbz_pipeline_convert: a record written as JsonConverter JSON with
- * schemas in p->key / p->value (either empty: null) turned into the
- * AvroConverter form in place where a side is Avro. */
-dp_err_t dbz_pipeline_convert(dbz_pipeline_t *p, const char *topic, char *errstr, size_t n);
+/* dbz_pipeline_txmeta: the BEGIN (end 0) or END record of the open
+ * transaction of m at message LSN lsn, commit time ts_us, for topic; each
+ * side by its writer. DP_ERR_NET: the schema registry cannot be reached. */
+dp_err_t dbz_pipeline_txmeta(dbz_pipeline_t *p, dbz_txmeta_t *m, int end, uint64_t lsn,
+                             int64_t ts_us, const char *topic, dbz_record_t *rec, char *errstr,
+                             size_t n);
 
 #endif

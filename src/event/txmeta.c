@@ -1,27 +1,10 @@
 /* txmeta.c - Debezium's transaction metadata: counters, BEGIN/END records. */
 #include "event/txmeta.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/json.h"
-
-#define KEY_SCHEMA                                                                                 \
-    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}]," \
-    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\","         \
-    "\"version\":1}"
-
-#define VALUE_SCHEMA                                                                               \
-    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"          \
-    "\"status\"},{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","   \
-    "\"optional\":true,\"field\":\"event_count\"},{\"type\":\"array\",\"items\":{\"type\":"        \
-    "\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"                    \
-    "\"data_collection\"},{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"     \
-    "\"optional\":true,\"name\":\"event.collection\",\"version\":1},\"optional\":true,"            \
-    "\"field\":\"data_collections\"},{\"type\":\"int64\",\"optional\":false,\"field\":"            \
-    "\"ts_ms\"}],\"optional\":false,\"name\":"                                                     \
-    "\"io.debezium.connector.common.TransactionMetadataValue\",\"version\":1}"
 
 /* Java's HashMap: the table starts at 16 buckets on the first put, doubles
  * when the size passes 3/4 of it, and doubles too when a bucket already
@@ -155,35 +138,104 @@ static void java_order(dbz_txmeta_t *m) {
     }
 }
 
-dp_err_t dbz_txmeta_encode(dbz_txmeta_t *m, const dbz_options_t *opt, int end, uint64_t lsn,
-                           int64_t ts_us, dp_buf_t *key, dp_buf_t *value) {
-    char id[48];
-    snprintf(id, sizeof id, "\"%u:%llu\"", m->xid, (unsigned long long)lsn);
-    dp_buf_reset(key);
-    if (opt->key_schemas_enable) dp_buf_puts(key, "{\"schema\":" KEY_SCHEMA ",\"payload\":");
-    dp_buf_printf(key, "{\"id\":%s}", id);
-    if (opt->key_schemas_enable) dp_buf_putc(key, '}');
+/* Instant.toEpochMilli of the commit time: floor */
+static int64_t ts_ms(int64_t ts_us) { return ts_us >= 0 ? ts_us / 1000 : -((-ts_us + 999) / 1000); }
 
+dp_err_t dbz_txmeta_json_key(const dbz_txmeta_t *m, const dbz_options_t *opt, uint64_t lsn,
+                             dp_buf_t *key) {
+    char id[DBZ_TXID_MAX];
+    size_t idn = dbz_txid(m->xid, lsn, id);
+    dp_buf_reset(key);
+    if (opt->key_schemas_enable)
+        dp_buf_puts(key, "{\"schema\":" DBZ_TXMETA_KEY_SCHEMA ",\"payload\":");
+    dp_buf_puts(key, "{\"id\":\"");
+    dp_buf_append(key, id, idn);
+    dp_buf_puts(key, opt->key_schemas_enable ? "\"}}" : "\"}");
+    return key->overflow ? DP_ERR_NOMEM : DP_OK;
+}
+
+dp_err_t dbz_txmeta_json_value(dbz_txmeta_t *m, const dbz_options_t *opt, int end, uint64_t lsn,
+                               int64_t ts_us, dp_buf_t *value) {
+    char id[DBZ_TXID_MAX];
+    size_t idn = dbz_txid(m->xid, lsn, id);
     dp_buf_reset(value);
-    if (opt->schemas_enable) dp_buf_puts(value, "{\"schema\":" VALUE_SCHEMA ",\"payload\":");
-    dp_buf_printf(value, "{\"status\":\"%s\",\"id\":%s,", end ? "END" : "BEGIN", id);
+    if (opt->schemas_enable)
+        dp_buf_puts(value, "{\"schema\":" DBZ_TXMETA_VALUE_SCHEMA ",\"payload\":");
+    dp_buf_puts(value, end ? "{\"status\":\"END\",\"id\":\"" : "{\"status\":\"BEGIN\",\"id\":\"");
+    dp_buf_append(value, id, idn);
     if (!end) {
-        dp_buf_puts(value, "\"event_count\":null,\"data_collections\":null");
+        dp_buf_puts(value, "\",\"event_count\":null,\"data_collections\":null");
     } else {
-        dp_buf_printf(value, "\"event_count\":%llu,\"data_collections\":[",
-                      (unsigned long long)m->total);
+        dp_buf_puts(value, "\",\"event_count\":");
+        dp_buf_put_u64(value, m->total);
+        dp_buf_puts(value, ",\"data_collections\":[");
         java_order(m);
         for (size_t k = 0; k < m->ncolls; k++) {
             const dbz_txcoll_t *e = &m->colls[m->order[k]];
             dp_buf_puts(value, k ? ",{\"data_collection\":" : "{\"data_collection\":");
             dp_json_put_str(value, (const char *)m->names.data + e->off, e->len);
-            dp_buf_printf(value, ",\"event_count\":%llu}", (unsigned long long)e->count);
+            dp_buf_puts(value, ",\"event_count\":");
+            dp_buf_put_u64(value, e->count);
+            dp_buf_putc(value, '}');
         }
         dp_buf_putc(value, ']');
     }
-    /* Instant.toEpochMilli: floor */
-    int64_t ms = ts_us >= 0 ? ts_us / 1000 : -((-ts_us + 999) / 1000);
-    dp_buf_printf(value, ",\"ts_ms\":%lld}", (long long)ms);
-    if (opt->schemas_enable) dp_buf_putc(value, '}');
-    return key->overflow || value->overflow ? DP_ERR_NOMEM : DP_OK;
+    dp_buf_puts(value, ",\"ts_ms\":");
+    dp_buf_put_i64(value, ts_ms(ts_us));
+    dp_buf_puts(value, opt->schemas_enable ? "}}" : "}");
+    return value->overflow ? DP_ERR_NOMEM : DP_OK;
+}
+
+/* ---- the Avro writers: fields in the order of the Connect schemas ---- */
+
+dp_err_t dbz_txmeta_avro_key(const dbz_txmeta_t *m, const dp_avro_type_t *t, uint64_t lsn,
+                             dp_buf_t *out, char *errstr, size_t n) {
+    char id[DBZ_TXID_MAX];
+    size_t idn = dbz_txid(m->xid, lsn, id);
+    if (!dp_avro_is_record(t) || dp_avro_nfields(t) != 1)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "avro: not the transaction key's schema");
+    return dp_avro_put_string(dp_avro_field_type(t, 0), id, idn, out, "id", errstr, n);
+}
+
+dp_err_t dbz_txmeta_avro_value(dbz_txmeta_t *m, const dp_avro_type_t *t, int end, uint64_t lsn,
+                               int64_t ts_us, dp_buf_t *out, char *errstr, size_t n) {
+    char id[DBZ_TXID_MAX];
+    size_t idn = dbz_txid(m->xid, lsn, id);
+    if (!dp_avro_is_record(t) || dp_avro_nfields(t) != 5)
+        return dp_seterr(errstr, n, DP_ERR_INVALID, "avro: not the transaction value's schema");
+    const char *status = end ? "END" : "BEGIN";
+    const dp_avro_type_t *cnt = dp_avro_field_type(t, 2), *colls = dp_avro_field_type(t, 3);
+    dp_err_t err;
+    if ((err = dp_avro_put_string(dp_avro_field_type(t, 0), status, strlen(status), out, "status",
+                                  errstr, n)) ||
+        (err = dp_avro_put_string(dp_avro_field_type(t, 1), id, idn, out, "id", errstr, n)))
+        return err;
+    if (!end) {
+        if ((err = dp_avro_put_null(cnt, out, "event_count", errstr, n)) ||
+            (err = dp_avro_put_null(colls, out, "data_collections", errstr, n)))
+            return err;
+    } else {
+        const dp_avro_type_t *item;
+        if ((err = dp_avro_put_integer(cnt, (int64_t)m->total, out, "event_count", errstr, n)) ||
+            (err = dp_avro_put_array(colls, m->ncolls, out, &item, "data_collections", errstr, n)))
+            return err;
+        if (!dp_avro_is_record(item) || dp_avro_nfields(item) != 2)
+            return dp_seterr(errstr, n, DP_ERR_INVALID, "avro: not the transaction value's schema");
+        java_order(m);
+        for (size_t k = 0; k < m->ncolls; k++) {
+            const dbz_txcoll_t *e = &m->colls[m->order[k]];
+            dp_avro_put_present(item, out); /* the items are optional structs */
+            if ((err = dp_avro_put_string(dp_avro_field_type(item, 0),
+                                          (const char *)m->names.data + e->off, e->len, out,
+                                          "data_collection", errstr, n)) ||
+                (err = dp_avro_put_integer(dp_avro_field_type(item, 1), (int64_t)e->count, out,
+                                           "event_count", errstr, n)))
+                return err;
+        }
+        dp_avro_put_array_end(out);
+    }
+    if ((err =
+             dp_avro_put_integer(dp_avro_field_type(t, 4), ts_ms(ts_us), out, "ts_ms", errstr, n)))
+        return err;
+    return out->overflow ? DP_ERR_NOMEM : DP_OK;
 }

@@ -22,6 +22,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "event/avro.h"
 #include "event/debezium.h"
 
 /* one data collection seen in the open transaction */
@@ -51,12 +52,38 @@ void dbz_txmeta_begin(dbz_txmeta_t *m, uint32_t xid);
  * collections than the names buffer holds (16 MiB). */
 dp_err_t dbz_txmeta_event(dbz_txmeta_t *m, const char *schema, const char *table, uint64_t lsn,
                           dbz_txblock_t *out);
-/* dbz_txmeta_encode: key and value of the BEGIN (end 0) or END (end 1)
- * record of the open transaction, at message LSN lsn, commit time ts_us;
- * JsonConverter output with or without schemas as opt says. DP_ERR_NOMEM
- * when a buffer's maximum is reached. */
-dp_err_t dbz_txmeta_encode(dbz_txmeta_t *m, const dbz_options_t *opt, int end, uint64_t lsn,
-                           int64_t ts_us, dp_buf_t *key, dp_buf_t *value);
+/* the Connect schemas of the transaction topic's key and value */
+#define DBZ_TXMETA_KEY_SCHEMA                                                                      \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}]," \
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\","         \
+    "\"version\":1}"
+
+#define DBZ_TXMETA_VALUE_SCHEMA                                                                    \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"          \
+    "\"status\"},{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},{\"type\":\"int64\","   \
+    "\"optional\":true,\"field\":\"event_count\"},{\"type\":\"array\",\"items\":{\"type\":"        \
+    "\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"                    \
+    "\"data_collection\"},{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],"     \
+    "\"optional\":true,\"name\":\"event.collection\",\"version\":1},\"optional\":true,"            \
+    "\"field\":\"data_collections\"},{\"type\":\"int64\",\"optional\":false,\"field\":"            \
+    "\"ts_ms\"}],\"optional\":false,\"name\":"                                                     \
+    "\"io.debezium.connector.common.TransactionMetadataValue\",\"version\":1}"
+
+/* The BEGIN (end 0) or END (end 1) record of the open transaction, at
+ * message LSN lsn, commit time ts_us, one side at a time by its writer:
+ * dbz_txmeta_json_key / _value write JsonConverter's form (with or
+ * without schemas as opt says); dbz_txmeta_avro_key / _value append the
+ * Avro body under the compiled schema t of DBZ_TXMETA_KEY_SCHEMA /
+ * DBZ_TXMETA_VALUE_SCHEMA (the wire header is the caller's).
+ * DP_ERR_NOMEM when a buffer's maximum is reached. */
+dp_err_t dbz_txmeta_json_key(const dbz_txmeta_t *m, const dbz_options_t *opt, uint64_t lsn,
+                             dp_buf_t *key);
+dp_err_t dbz_txmeta_json_value(dbz_txmeta_t *m, const dbz_options_t *opt, int end, uint64_t lsn,
+                               int64_t ts_us, dp_buf_t *value);
+dp_err_t dbz_txmeta_avro_key(const dbz_txmeta_t *m, const dp_avro_type_t *t, uint64_t lsn,
+                             dp_buf_t *out, char *errstr, size_t n);
+dp_err_t dbz_txmeta_avro_value(dbz_txmeta_t *m, const dp_avro_type_t *t, int end, uint64_t lsn,
+                               int64_t ts_us, dp_buf_t *out, char *errstr, size_t n);
 /* dbz_java_string_hash: Java's String.hashCode of UTF-8 text s[0..n)
  * (over its UTF-16 code units). */
 int32_t dbz_java_string_hash(const char *s, size_t n);

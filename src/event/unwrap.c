@@ -647,18 +647,37 @@ void dbz_unwrap_plan_fini(dbz_unwrap_plan_t *p) {
     memset(p, 0, sizeof *p);
 }
 
-/* plan_refs: where each reference's value comes from; 0 when one needs
- * the JSON transform (a column or a struct as the value, or no struct) */
+/* image_col: the index of the column named field in t, written in its
+ * row images, or -1 */
+static int image_col(const dbz_table_t *t, const char *field) {
+    for (uint16_t c = 0; c < t->ncols; c++)
+        if (!t->cols[c].omit && !strcmp(t->cols[c].name, field)) return c;
+    return -1;
+}
+
+/* plan_refs: where each reference's value comes from (cols: the column of
+ * a before./after. reference, NULL: such references need the JSON
+ * transform); 0 when one needs the JSON transform (a whole struct as the
+ * value, or no such struct) */
 static int plan_refs(const dp_json_t *j, uint32_t S, const dbz_unwrap_ref_t *refs, size_t nrefs,
                      const dbz_event_t *probe, const dbz_options_t *opt, unsigned char *in,
-                     uint32_t *sch) {
+                     uint16_t *cols, uint32_t *sch) {
     for (size_t i = 0; i < nrefs; i++) {
         int in_parent = 0;
-        int r = resolve(j, S, &refs[i], &sch[i], &in_parent);
+        const dbz_unwrap_ref_t *ref = &refs[i];
+        int r = resolve(j, S, ref, &sch[i], &in_parent);
         if (r < 0) return 0;
         in[i] = r == 0 ? 0 : in_parent ? 1 : 2;
+        if (r && in_parent && ref->strct &&
+            (!strcmp(ref->strct, "before") || !strcmp(ref->strct, "after"))) {
+            int c = cols ? image_col(probe->table, ref->field) : -1;
+            if (c < 0) return 0;
+            in[i] = 3;
+            cols[i] = (uint16_t)c;
+            continue;
+        }
         dbz_val_t v;
-        if (r && dbz_event_field(probe, opt, in_parent ? refs[i].strct : NULL, refs[i].field, &v))
+        if (r && dbz_event_field(probe, opt, in_parent ? ref->strct : NULL, ref->field, &v))
             return 0;
     }
     return 1;
@@ -694,8 +713,9 @@ dp_err_t dbz_unwrap_plan_build(const dbz_unwrap_t *u, const dbz_table_t *t,
     /* a probe event: which fields are typed scalars */
     dbz_event_t probe = {t, 'c', NULL, NULL, {0, 0, 0, 0, "false", NULL}, 0};
     uint32_t fsch[MAX_REFS], hsch[MAX_REFS];
-    int typed = plan_refs(&j, S, u->fields, u->nfields, &probe, opt, p->field_in, fsch) &&
-        plan_refs(&j, S, u->headers, u->nheaders, &probe, opt, p->header_in, hsch);
+    int typed =
+        plan_refs(&j, S, u->fields, u->nfields, &probe, opt, p->field_in, p->field_col, fsch) &&
+        plan_refs(&j, S, u->headers, u->nheaders, &probe, opt, p->header_in, NULL, hsch);
     p->state = typed ? DBZ_UNWRAP_PLAN_TYPED : DBZ_UNWRAP_PLAN_JSON;
     if (typed && u->schemas_enable) {
         int present[MAX_REFS];
@@ -741,6 +761,17 @@ static void typed_header(dbz_unwrap_t *u, size_t ref, const dbz_val_t *v) {
     u->hdr_len[i] = u->hdrbuf.len - u->hdr_off[i];
 }
 
+/* added_col: column c of the row image row (NULL: the image is null, and
+ * so is the value) */
+static void added_col(const dbz_event_t *ev, const pgo_tuple_t *row, uint16_t c, dbz_val_t *v) {
+    static const pgo_value_t null_value = {PGO_VAL_NULL, NULL, 0};
+    memset(v, 0, sizeof *v);
+    if (!row) return;
+    v->kind = DBZ_VAL_COL;
+    v->col = &ev->table->cols[c];
+    v->cv = c < row->ncols ? &row->cols[c] : &null_value;
+}
+
 dp_err_t dbz_unwrap_event(dbz_unwrap_t *u, const dbz_unwrap_plan_t *p, const dbz_event_t *ev,
                           const dbz_options_t *opt, dbz_unwrapped_t *out) {
     u->nhdr = 0;
@@ -772,6 +803,11 @@ dp_err_t dbz_unwrap_event(dbz_unwrap_t *u, const dbz_unwrap_plan_t *p, const dbz
         const dbz_unwrap_ref_t *r = &u->fields[i];
         size_t k = out->nadded++;
         out->added_name[k] = r->name;
+        if (p->field_in[i] == 3) {
+            added_col(ev, strcmp(r->strct, "before") ? ev->after : ev->before, p->field_col[i],
+                      &out->added[k]);
+            continue;
+        }
         dbz_event_field(ev, opt, p->field_in[i] == 1 ? r->strct : NULL, r->field, &out->added[k]);
     }
     return u->hdrbuf.overflow ? DP_ERR_NOMEM : DP_OK;
@@ -812,6 +848,8 @@ dp_err_t dbz_unwrap_write_json(const dbz_unwrap_t *u, const dbz_unwrap_plan_t *p
             dp_json_put_str(out, v->s, v->n);
         else if (v->kind == DBZ_VAL_INT)
             dp_buf_put_i64(out, v->i);
+        else if (v->kind == DBZ_VAL_COL)
+            dbz_put_value(out, v->col, v->cv);
         else
             dp_buf_puts(out, "null");
     }

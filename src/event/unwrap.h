@@ -94,9 +94,11 @@ dp_err_t dbz_unwrap_apply(dbz_unwrap_t *u, const void *val, size_t len, dp_buf_t
  * What the transform does with a table's events depends on the envelope's
  * schema only, so it is worked out once per table (dbz_unwrap_plan_build,
  * with the same rules as dbz_unwrap_apply) and each event is then
- * transformed from its typed values, with no JSON read. A configuration
- * whose add.fields or add.headers take a column or a whole struct keeps
- * the JSON transform (the plan says DBZ_UNWRAP_PLAN_JSON). */
+ * transformed from its typed values, with no JSON read; an add.fields
+ * entry naming a column of before or after is written from the row image
+ * as the row writer writes it. A configuration whose add.fields or
+ * add.headers take a whole struct, or whose add.headers take a column,
+ * keeps the JSON transform (the plan says DBZ_UNWRAP_PLAN_JSON). */
 
 typedef enum {
     DBZ_UNWRAP_PLAN_NONE,
@@ -111,8 +113,10 @@ typedef struct dbz_unwrap_plan {
                             * [1] from before (a rewritten delete) */
     dp_buf_t null_schema; /* a delete as a null value: the after struct's schema */
     /* per add.fields / add.headers entry: 0 absent, 1 in its struct, 2 in
-     * the envelope itself (Debezium's fallback for a field its struct lacks) */
+     * the envelope itself (Debezium's fallback for a field its struct
+     * lacks), 3 a column of before or after (add.fields only): field_col */
     unsigned char field_in[DBZ_UNWRAP_MAX_REFS], header_in[DBZ_UNWRAP_MAX_REFS];
+    uint16_t field_col[DBZ_UNWRAP_MAX_REFS];
 } dbz_unwrap_plan_t;
 
 /* dbz_unwrap_plan_build: the plan for table t's events (from scratch);

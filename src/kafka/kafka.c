@@ -12,29 +12,27 @@
 
 /* java_keystore: the Java client's keystores (JKS, PKCS#12 truststores)
  * that a Kafka Connect configuration carries and librdkafka cannot read:
- * 1 with an error that says how to convert them */
-static int java_keystore(const char *k, const char *v, char *errstr, size_t n) {
+ * DP_ERR_CONFIG with an error that says how to convert them */
+static dp_err_t java_keystore(const char *k, const char *v, char *errstr, size_t n) {
     size_t vl = strlen(v);
     int jks = vl >= 4 && strcasecmp(v + vl - 4, ".jks") == 0;
     if (!strcmp(k, "ssl.truststore.location") || !strcmp(k, "ssl.truststore.password") ||
-        (!strcmp(k, "ssl.ca.location") && jks)) {
-        dp_seterr(errstr, n, DP_ERR_CONFIG,
-                  "\"kafka.%s\": librdkafka reads the CA certificates as PEM, not from a Java "
-                  "truststore; export them (keytool -exportcert -rfc -keystore truststore.jks "
-                  "-alias <ca> -file ca.pem) and set \"kafka.ssl.ca.location\" to the PEM file",
-                  k);
-        return 1;
-    }
-    if ((!strcmp(k, "ssl.keystore.location") && jks) || !strcmp(k, "ssl.keystore.type")) {
-        dp_seterr(errstr, n, DP_ERR_CONFIG,
-                  "\"kafka.%s\": librdkafka reads a client certificate as PEM "
-                  "(\"kafka.ssl.certificate.location\", \"kafka.ssl.key.location\") or a PKCS#12 "
-                  "file (\"kafka.ssl.keystore.location\"), not a JKS keystore; convert it with "
-                  "keytool -importkeystore -deststoretype PKCS12",
-                  k);
-        return 1;
-    }
-    return 0;
+        (!strcmp(k, "ssl.ca.location") && jks))
+        return dp_seterr(
+            errstr, n, DP_ERR_CONFIG,
+            "\"kafka.%s\": librdkafka reads the CA certificates as PEM, not from a Java "
+            "truststore; export them (keytool -exportcert -rfc -keystore truststore.jks "
+            "-alias <ca> -file ca.pem) and set \"kafka.ssl.ca.location\" to the PEM file",
+            k);
+    if ((!strcmp(k, "ssl.keystore.location") && jks) || !strcmp(k, "ssl.keystore.type"))
+        return dp_seterr(
+            errstr, n, DP_ERR_CONFIG,
+            "\"kafka.%s\": librdkafka reads a client certificate as PEM "
+            "(\"kafka.ssl.certificate.location\", \"kafka.ssl.key.location\") or a PKCS#12 "
+            "file (\"kafka.ssl.keystore.location\"), not a JKS keystore; convert it with "
+            "keytool -importkeystore -deststoretype PKCS12",
+            k);
+    return DP_OK;
 }
 
 /* every client's defaults, before the service's own: Nagle off, since over
@@ -87,45 +85,30 @@ fail:
     return NULL;
 }
 
-int kfk_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
-                         size_t errstr_size) {
+dp_err_t kfk_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int *parts,
+                              char *errstr, size_t errstr_size) {
+    *parts = 0;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
     rd_kafka_topic_destroy(rkt);
-    if (err) {
-        dp_seterr(errstr, errstr_size, DP_ERR_KAFKA, "cannot read metadata of topic \"%s\": %s",
-                  topic, rd_kafka_err2str(err));
-        return -1;
-    }
+    if (err)
+        return dp_seterr(errstr, errstr_size, DP_ERR_NET,
+                         "cannot read metadata of topic \"%s\": %s", topic, rd_kafka_err2str(err));
     if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
         /* Kafka answers so for a topic we may not describe, whether it
          * exists or not */
         rd_kafka_metadata_destroy(md);
-        dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
-                  "topic \"%s\": not authorized (grant this principal Describe and Write on it)",
-                  topic);
-        return -2;
+        return dp_seterr(errstr, errstr_size, DP_ERR_CONFIG,
+                         "topic \"%s\": not authorized (grant this principal Describe and Write "
+                         "on it)",
+                         topic);
     }
-    int parts = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR
-        ? md->topics[0].partition_cnt
-        : 0;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        md->topics[0].partition_cnt > 0)
+        *parts = md->topics[0].partition_cnt;
     rd_kafka_metadata_destroy(md);
-    return parts > 0 ? parts : 0;
-}
-
-int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
-                     size_t errstr_size) {
-    /* a topic created a moment ago may be missing from one broker's
-     * metadata: confirm "does not exist" over about two seconds */
-    int r = 0;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        r = kfk_topic_partitions(rk, topic, timeout_ms, errstr, errstr_size);
-        if (r != 0) return r < 0 ? -1 : 1;
-        struct timespec ts = {0, 500000000};
-        nanosleep(&ts, NULL);
-    }
-    return r;
+    return DP_OK;
 }
 
 int kfk_unreachable(int err) {

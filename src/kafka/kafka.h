@@ -20,18 +20,14 @@ rd_kafka_conf_t *kfk_conf_new(const char *const *defaults, const char *const *fo
 rd_kafka_t *kfk_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const char *what, char *errstr,
                     size_t errstr_size);
 
-/* kfk_topic_partitions: one metadata request for topic: its partition
- * count, 0 if the cluster says it does not exist (or has no partitions
- * yet), -1 when the request failed (a timeout, no broker) or -2 when this
- * principal may not describe it (errstr set either way). A producer
- * whose allow.auto.create.topics is true asks the broker to create a
- * missing topic on the way. */
-int kfk_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
-                         size_t errstr_size);
-/* kfk_topic_exists: 1 if topic exists, 0 if the cluster says it does not,
- * -1 on error (errstr set). */
-int kfk_topic_exists(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
-                     size_t errstr_size);
+/* kfk_topic_partitions: one metadata request for topic: *parts its
+ * partition count, 0 if the cluster says it does not exist (or has no
+ * partitions yet). DP_ERR_NET when the request failed (a timeout, no
+ * broker), DP_ERR_CONFIG when this principal may not describe it. A
+ * producer whose allow.auto.create.topics is true asks the broker to
+ * create a missing topic on the way. */
+dp_err_t kfk_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, int *parts,
+                              char *errstr, size_t errstr_size);
 
 /* kfk_unreachable: err, reported by a client's error callback, means the
  * cluster cannot be reached or refuses us (all brokers down, TLS

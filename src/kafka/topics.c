@@ -1,6 +1,8 @@
 /* topics.c - KIP-158 topic creation rules and CreateTopics (see topics.h). */
 #include "kafka/topics.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -294,27 +296,13 @@ static dp_err_t create(rd_kafka_t *rk, const kfk_topic_group_t *g, const char *t
     return err;
 }
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* lookup: kfk_topic_partitions as an error code */
-static dp_err_t lookup(rd_kafka_t *rk, const char *topic, int timeout_ms, int *parts, char *errstr,
-                       size_t n) {
-    int p = kfk_topic_partitions(rk, topic, timeout_ms, errstr, n);
-    *parts = p > 0 ? p : 0;
-    return p == -2 ? DP_ERR_CONFIG : p < 0 ? DP_ERR_NET : DP_OK;
-}
-
 dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char *topic,
                           int timeout_ms, kfk_topic_outcome_t *outcome, int *partitions,
                           char *errstr, size_t n) {
     int parts = 0, created = 0;
     *outcome = KFK_TOPIC_MISSING;
     *partitions = 0;
-    dp_err_t err = lookup(rk, topic, timeout_ms, &parts, errstr, n);
+    dp_err_t err = kfk_topic_partitions(rk, topic, timeout_ms, &parts, errstr, n);
     if (err) return err;
     /* without creation, "does not exist" is confirmed over about two
      * seconds: a topic created a moment ago may be missing from one
@@ -322,7 +310,7 @@ dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char
     for (int i = 0; i < 4 && parts == 0 && (!r || !r->enabled); i++) {
         struct timespec ts = {0, 500000000};
         nanosleep(&ts, NULL);
-        if ((err = lookup(rk, topic, timeout_ms, &parts, errstr, n))) return err;
+        if ((err = kfk_topic_partitions(rk, topic, timeout_ms, &parts, errstr, n))) return err;
     }
     if (parts > 0 || !r || !r->enabled) {
         *outcome = parts > 0 ? KFK_TOPIC_FOUND : KFK_TOPIC_MISSING;
@@ -335,9 +323,10 @@ dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char
     /* creation is asynchronous in the cluster: wait (bounded) until the
      * metadata shows the topic with its partitions, so that producing to
      * it does not meet "unknown topic" */
-    for (int64_t until = now_ms() + timeout_ms; parts <= 0 && now_ms() < until;) {
+    for (int64_t until = dp_mono_ms() + timeout_ms; parts <= 0 && dp_mono_ms() < until;) {
         char ignored[256];
-        if (lookup(rk, topic, timeout_ms, &parts, ignored, sizeof ignored) == DP_OK && parts > 0)
+        if (kfk_topic_partitions(rk, topic, timeout_ms, &parts, ignored, sizeof ignored) == DP_OK &&
+            parts > 0)
             break;
         struct timespec ts = {0, 200000000};
         nanosleep(&ts, NULL);

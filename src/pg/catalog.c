@@ -101,16 +101,15 @@ dp_err_t pgcat_relation(PGconn *c, uint32_t relid, const char *schema, const cha
         col->type_oid = (uint32_t)strtoul(PQgetvalue(r, i, 1), NULL, 10);
         col->typmod = (int32_t)strtol(PQgetvalue(r, i, 2), NULL, 10);
     }
-    pgo_msg_t *m = &out->msg;
-    m->kind = PGO_RELATION;
-    m->u.relation.relid = relid;
-    m->u.relation.nspname.p = out->schema;
-    m->u.relation.nspname.len = (uint32_t)strlen(out->schema);
-    m->u.relation.relname.p = out->name;
-    m->u.relation.relname.len = (uint32_t)strlen(out->name);
-    m->u.relation.replident = ncols ? PQgetvalue(r, 0, 4)[0] : 'd';
-    m->u.relation.ncols = (uint16_t)ncols;
-    m->u.relation.cols = out->cols;
+    pgo_relation_t *m = &out->rel;
+    m->relid = relid;
+    m->nspname.p = out->schema;
+    m->nspname.len = (uint32_t)strlen(out->schema);
+    m->relname.p = out->name;
+    m->relname.len = (uint32_t)strlen(out->name);
+    m->replident = ncols ? PQgetvalue(r, 0, 4)[0] : 'd';
+    m->ncols = (uint16_t)ncols;
+    m->cols = out->cols;
     return DP_OK;
 }
 

@@ -26,15 +26,16 @@ dp_err_t pgcat_facts(PGconn *c, uint32_t relid, pgcat_facts_t *out, char *errstr
                      size_t errstr_size);
 void pgcat_facts_fini(pgcat_facts_t *f);
 
-/* a Relation message built from the catalog; msg points into the rest */
+/* a table described from the catalog as a Relation message would describe
+ * it; rel points into the rest */
 typedef struct pgcat_relation {
-    pgo_msg_t msg;
+    pgo_relation_t rel;
     pgo_column_t *cols;
     PGresult *res;
     char *schema, *name;
 } pgcat_relation_t;
 
-/* pgcat_relation: relation relid (schema.name) as pgoutput would describe
+/* pgcat_relation: relation relid (schema.name) described as pgoutput does
  * it: its columns in attribute order, the primary key as the key flag. */
 dp_err_t pgcat_relation(PGconn *c, uint32_t relid, const char *schema, const char *name,
                         pgcat_relation_t *out, char *errstr, size_t errstr_size);

@@ -59,6 +59,16 @@ typedef struct pgo_column {
     int32_t typmod;
 } pgo_column_t;
 
+/* a table as a Relation message describes it (and as the catalog does for
+ * readers outside the stream, pg/catalog.h) */
+typedef struct pgo_relation {
+    uint32_t relid;
+    pgo_str_t nspname, relname;
+    char replident;
+    uint16_t ncols;
+    pgo_column_t *cols;
+} pgo_relation_t;
+
 typedef struct pgo_msg {
     pgo_kind_t kind;
     union {
@@ -76,13 +86,7 @@ typedef struct pgo_msg {
             uint64_t lsn;
             pgo_str_t name;
         } origin;
-        struct {
-            uint32_t relid;
-            pgo_str_t nspname, relname;
-            char replident;
-            uint16_t ncols;
-            pgo_column_t *cols;
-        } relation;
+        pgo_relation_t relation;
         struct {
             uint32_t oid;
             pgo_str_t nspname, typname;

@@ -331,20 +331,19 @@ dp_err_t repl_drop_slot(PGconn *sql, const char *slot, char *errstr, size_t errs
     return DP_OK;
 }
 
-static int query_bool(PGconn *sql, const char *q, const char *param, const char *what, char *errstr,
-                      size_t n) {
+/* query_any: whether q (one parameter) returns a row */
+static dp_err_t query_any(PGconn *sql, const char *q, const char *param, const char *what, int *any,
+                          char *errstr, size_t n) {
     const char *params[1] = {param};
     PGresult *r = PQexecParams(sql, q, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        repl_error(sql, r, what, errstr, n);
-        return -1;
-    }
-    int v = PQntuples(r) > 0;
+    *any = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return repl_error(sql, r, what, errstr, n);
+    *any = PQntuples(r) > 0;
     PQclear(r);
-    return v;
+    return DP_OK;
 }
 
-int repl_slot_exists(PGconn *sql, const char *slot, char *errstr, size_t n) {
-    return query_bool(sql, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot,
-                      "look up slot", errstr, n);
+dp_err_t repl_slot_exists(PGconn *sql, const char *slot, int *exists, char *errstr, size_t n) {
+    return query_any(sql, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", slot,
+                     "look up slot", exists, errstr, n);
 }

@@ -66,8 +66,9 @@ typedef struct repl_slot_info {
 dp_err_t repl_ensure_slot(PGconn *sql, PGconn *repl, const char *slot, int export,
                           repl_slot_info_t *info, char *errstr, size_t errstr_size);
 
-/* repl_slot_exists: 1, 0, or -1 on error. */
-int repl_slot_exists(PGconn *sql, const char *slot, char *errstr, size_t errstr_size);
+/* repl_slot_exists: *exists says whether the slot is there. */
+dp_err_t repl_slot_exists(PGconn *sql, const char *slot, int *exists, char *errstr,
+                          size_t errstr_size);
 
 /* repl_parse_lsn: "X/X" -> LSN; 0 on malformed text. */
 uint64_t repl_parse_lsn(const char *s);

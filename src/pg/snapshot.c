@@ -75,7 +75,7 @@ static dp_err_t describe(PGconn *snap, const pgsnap_sink_t *sink, snap_table_t *
         dp_err_t err = pgcat_relation(snap, t[i].oid, t[i].schema, t[i].name, &rel, errstr, n);
         if (err) return err;
         t[i].rank = -1;
-        err = sink->table(sink->ctx, &rel.msg, &t[i].rank, errstr, n);
+        err = sink->table(sink->ctx, &rel.rel, &t[i].rank, errstr, n);
         pgcat_relation_fini(&rel);
         if (err) return err;
         if (t[i].rank < 0) continue;

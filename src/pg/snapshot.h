@@ -2,8 +2,9 @@
  * exported by a replication slot, row by row, into a sink.
  *
  * The reader knows PostgreSQL and nothing of what the rows become: it
- * imports the snapshot, describes each table as pgoutput's Relation
- * message would (from the catalog, inside the snapshot), asks the sink
+ * imports the snapshot, describes each table (pgo_relation_t, the
+ * description a Relation message carries, here read from the catalog
+ * inside the snapshot: no message is made up), asks the sink
  * whether and in which order to read it, and hands every row over with
  * Debezium's source.snapshot marker. Memory is one cursor batch
  * (fetch_size rows) whatever the table's size. */
@@ -20,7 +21,7 @@ typedef struct pgsnap_sink {
     void *ctx;
     /* table: a table of the publication; *rank its place in the read
      * order (lower first, ties in schema.table order), or -1: not read */
-    dp_err_t (*table)(void *ctx, const pgo_msg_t *relation, long *rank, char *errstr,
+    dp_err_t (*table)(void *ctx, const pgo_relation_t *table, long *rank, char *errstr,
                       size_t errstr_size);
     /* begin: the tables are known, the first row comes next */
     dp_err_t (*begin)(void *ctx, size_t ntables, char *errstr, size_t errstr_size);

@@ -89,7 +89,7 @@ static dp_err_t add_table(vfy_rows_t *r, uint32_t oid, const char *schema, const
     r->tables = dp_xrealloc(r->tables, (r->ntables + 1) * sizeof *r->tables);
     live_table_t *lt = &r->tables[r->ntables];
     memset(lt, 0, sizeof *lt);
-    err = dbz_table_init(&lt->t, &rel.msg, facts.cols, (size_t)facts.n, &r->opt, errstr, n);
+    err = dbz_table_init(&lt->t, &rel.rel, facts.cols, (size_t)facts.n, &r->opt, errstr, n);
     if (!err) {
         r->ntables++;
         const char **pk = dp_xcalloc(lt->t.ncols + 1, sizeof *pk);

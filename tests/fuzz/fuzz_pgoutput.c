@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (pgo_decode(&dec, data, size, &m, err, sizeof err)) return 0;
     if (m.kind == PGO_RELATION) {
         if (have_table) dbz_table_fini(&table);
-        have_table = dbz_table_init(&table, &m, NULL, 0, &opt, err, sizeof err) == DP_OK;
+        have_table = dbz_table_init(&table, &m.u.relation, NULL, 0, &opt, err, sizeof err) == DP_OK;
         return 0;
     }
     if (!have_table) return 0;

@@ -332,6 +332,20 @@ class Pipeline:
             print("cleanup:", e)
 
 
+def first_message(consumer, seconds):
+    """The first message (not an error event) consumer gets within seconds,
+    or None; the consumer is closed either way."""
+    try:
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            m = consumer.poll(1)
+            if m is not None and not m.error():
+                return m
+        return None
+    finally:
+        consumer.close()
+
+
 def lsn_int(s):
     hi, lo = s.split("/")
     return (int(hi, 16) << 32) | int(lo, 16)

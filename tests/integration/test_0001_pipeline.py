@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from conftest import java_partition, lsn_int
+from conftest import first_message, java_partition, lsn_int
 
 import dpcheck
 
@@ -240,18 +240,43 @@ def test_poison_record_goes_to_dlq_with_context(pipeline):
     c = Consumer(dpcheck.kafka_conf(p.env, **{"group.id": f"dlq-{p.id}",
                   "auto.offset.reset": "earliest"}))
     c.subscribe([dlq])
-    m = None
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        m = c.poll(1)
-        if m is not None and not m.error():
-            break
-    c.close()
+    m = first_message(c, 30)
     assert m is not None and m.value() == b"this is not json" and m.key() == b"k1"
     h = {k: v.decode() for k, v in m.headers()}
     assert h["__connect.errors.topic"] == topic
     assert h["__connect.errors.partition"] == "2" and h["__connect.errors.offset"] == "0"
     assert "not JSON" in h["__connect.errors.exception.message"]
+
+
+def test_poison_record_with_a_dlq_and_tolerance_none_is_reported_then_stops(pipeline):
+    """Kafka Connect's error handler reports a failed record to the
+    dead-letter topic and only then checks the tolerance: with
+    errors.tolerance=none the record is in the DLQ and the task stops,
+    committing nothing past it"""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    p = pipeline
+    topic = p.topics["products"]
+    dlq = f"dlq.{p.prefix}"
+    from conftest import create_topics
+    create_topics(p.env, [dlq], partitions=1)
+    good = json.dumps({"op": "c", "source": {"table": "products"}, "after": {"x": 1}}).encode()
+    prod = Producer(dpcheck.kafka_conf(p.env))
+    for v in (good, b"{broken", good):
+        prod.produce(topic, value=v, partition=0)
+    prod.flush(30)
+    proc = p.start("archive", p.archive_config(**{"flush.size": "1", "errors.tolerance": "none",
+                                                  "errors.deadletterqueue.topic.name": dlq}))
+    assert proc.wait(timeout=60) == 1
+    assert "offset 1" in p.log("archive") and "errors.tolerance=none" in p.log("archive")
+    c = Consumer(dpcheck.kafka_conf(p.env, **{"group.id": f"connect-arc-{p.id}"}))
+    committed = c.committed([TopicPartition(topic, 0)], timeout=10)[0].offset
+    c.close()
+    assert committed == 1, committed
+    c = Consumer(dpcheck.kafka_conf(p.env, **{"group.id": f"dlq-{p.id}", "auto.offset.reset": "earliest"}))
+    c.subscribe([dlq])
+    m = first_message(c, 30)
+    assert m is not None and m.value() == b"{broken"
+    assert dict((k, v.decode()) for k, v in m.headers())["__connect.errors.offset"] == "1"
 
 
 def test_poison_record_stops_archive_without_committing_past_it(pipeline):

@@ -4,7 +4,7 @@ import json
 import time
 
 import dpcheck
-from conftest import create_topics, lsn_int
+from conftest import create_topics, first_message, lsn_int
 
 
 def test_slot_keeps_moving_while_captured_tables_idle(pipeline):
@@ -30,13 +30,7 @@ def test_slot_keeps_moving_while_captured_tables_idle(pipeline):
     assert p.sql("SELECT at FROM hb", fetch=True)[0][0] > updates  # the action query runs
     c = Consumer(dpcheck.kafka_conf(p.env, **{"group.id": f"hb-{p.id}"}))
     c.assign([TopicPartition(hb_topic, 0, 0)])
-    m = None
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        m = c.poll(1)
-        if m is not None and not m.error():
-            break
-    c.close()
+    m = first_message(c, 20)
     assert m is not None
     assert json.loads(m.key())["payload"] == {"serverName": p.prefix}
     v = json.loads(m.value())

@@ -7,6 +7,7 @@
 
 #include "archive/archive.h"
 #include "capture/capture.h"
+#include "capture/transforms.h"
 #include "common/log.h"
 #include "common/registry.h"
 #include "event/debezium.h"
@@ -96,6 +97,84 @@ static void test_refs_and_validators(void) {
     snprintf(zone, sizeof zone, "%s/Test", dir);
     rmdir(zone);
     rmdir(dir);
+}
+
+/* the structured values are checked when the configuration is read (so
+ * `--check` sees what a starting capture would refuse): transforms and
+ * transforms.*, message.key.columns, the converter classes and their
+ * registries; errors name the key and never print a value */
+static void test_structured_values(void) {
+    char err[1024];
+    capture_settings_t s;
+    memset(&s, 0, sizeof s);
+    static const struct {
+        const char *extra, *needle;
+    } bad[] = {
+        {"\"transforms\":\"r\",\"transforms.r.type\":\"${env:DP_TEST_SECRET}\"",
+         "\"transforms.r.type\" names a transform"},
+        {"\"transforms\":\"r\"", "missing \"transforms.r.type\""},
+        {"\"transforms.r.type\":\"org.apache.kafka.connect.transforms.RegexRouter\"",
+         "\"transforms.r.type\" set but \"transforms\" is empty"},
+        {"\"transforms\":\"r\",\"transforms.r.type\":"
+         "\"org.apache.kafka.connect.transforms.RegexRouter\",\"transforms.r.regex\":\"a\"",
+         "\"transforms.r.replacement\""},
+        {"\"transforms\":\"r\",\"transforms.r.type\":"
+         "\"org.apache.kafka.connect.transforms.RegexRouter\",\"transforms.r.regex\":\"(\","
+         "\"transforms.r.replacement\":\"x\"",
+         "\"transforms.r.regex\""},
+        {"\"transforms\":\"r\",\"transforms.r.type\":"
+         "\"org.apache.kafka.connect.transforms.RegexRouter\",\"transforms.r.regex\":\"a\","
+         "\"transforms.r.replacement\":\"x\",\"transforms.r.flags\":\"i\"",
+         "unknown configuration key \"transforms.r.flags\""},
+        {"\"transforms\":\"u\",\"transforms.u.type\":"
+         "\"io.debezium.transforms.ExtractNewRecordState\",\"transforms.u.add.fields\":\"a:b:c\"",
+         "\"transforms.u.add.fields\""},
+        {"\"message.key.columns\":\"public.users\"", "\"message.key.columns\": entry 1"},
+        {"\"message.key.columns\":\"public.a:id;(:id\"",
+         "\"message.key.columns\": entry 2 has an invalid regular expression"},
+        {"\"message.key.columns\":\"public.a: ,\"", "entry 1 names no column"},
+        {"\"value.converter\":\"io.confluent.connect.protobuf.ProtobufConverter\"",
+         "\"value.converter\""},
+        {"\"key.converter\":\"io.confluent.connect.avro.AvroConverter\"",
+         "\"key.converter.schema.registry.url\""},
+        {"\"value.converter\":\"io.confluent.connect.avro.AvroConverter\"",
+         "\"value.converter.schema.registry.url\""},
+    };
+    setenv("DP_TEST_SECRET", "s3cr3t-value-z", 1);
+    char doc[2048];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(doc, sizeof doc, "{" REQ ",%s}", bad[i].extra);
+        CHECK_EQ_INT(load(&s, doc, err, sizeof err), DP_ERR_CONFIG);
+        if (!strstr(err, bad[i].needle)) fprintf(stderr, "case %zu: %s\n", i, err);
+        CHECK(strstr(err, bad[i].needle) != NULL);
+        CHECK(strstr(err, "s3cr3t-value-z") == NULL);
+    }
+    /* the good forms, and the enum values they give */
+    CHECK_EQ_INT(load(&s,
+                      "{" REQ ",\"transforms\":\"u,r\",\"transforms.u.type\":"
+                      "\"io.debezium.transforms.ExtractNewRecordState\",\"transforms.r.type\":"
+                      "\"org.apache.kafka.connect.transforms.RegexRouter\",\"transforms.r.regex\":"
+                      "\"p\\\\.(.*)\",\"transforms.r.replacement\":\"q.$1\","
+                      "\"message.key.columns\":\"public.a:id, k;public.b:x\","
+                      "\"value.converter\":\"io.confluent.connect.avro.AvroConverter\","
+                      "\"value.converter.schema.registry.url\":\"http://r:8081\"}",
+                      err, sizeof err),
+                 DP_OK);
+    CHECK_EQ_INT(s.value_converter, CFG_CONVERTER_AVRO);
+    CHECK_EQ_INT(s.key_converter, CFG_CONVERTER_JSON);
+    cap_transforms_t t;
+    CHECK_EQ_INT(cap_transforms_init(&t, &s, err, sizeof err), DP_OK);
+    CHECK(t.unwrap != NULL);
+    CHECK_EQ_INT(t.nrouters, 1);
+    CHECK_EQ_INT(t.nkeys, 2);
+    char *routed = cap_route(&t, "p.public.users");
+    CHECK_EQ_STR(routed, "q.public.users");
+    free(routed);
+    const cap_key_override_t *ko = cap_key_override(&t, "PUBLIC.A");
+    CHECK(ko != NULL && ko->ncols == 2 && strcmp(ko->cols[1], "k") == 0);
+    CHECK(cap_key_override(&t, "public.c") == NULL);
+    cap_transforms_fini(&t);
+    cfg_free(&capture_config_table, &s);
 }
 
 /* an archive configuration as properties, minimal, plus extra lines */
@@ -215,6 +294,7 @@ static void test_registry_keys(void) {
 int main(void) {
     test_registry_keys();
     test_shared_keys_and_finalize();
+    test_structured_values();
     test_refs_and_validators();
     dp_log_level = DP_LOG_ERROR;
     capture_settings_t s;

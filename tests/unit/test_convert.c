@@ -86,7 +86,7 @@ static const char *enc_row(const tcol_t *tc, int n, int null_all) {
     dbz_options_t opt = enc_opt;
     dbz_table_t t;
     char err[256];
-    if (dbz_table_init(&t, &rel, cat, (size_t)n, &opt, err, sizeof err)) return "ERR";
+    if (dbz_table_init(&t, &rel.u.relation, cat, (size_t)n, &opt, err, sizeof err)) return "ERR";
     {
         const char *vs = dp_buf_cstr(&t.value_schema), *f = strstr(vs, "\"fields\":[{");
         const char *fe = f ? strstr(f, "],\"optional\":true,\"name\":\"p.public.t.Value\"") : NULL;

@@ -1,5 +1,6 @@
 /* test_eos_state - exactly-once capture's transaction state machine:
- * commit, retry, abort (the coordinator's timeout), fence, and every
+ * commit, retry, abort (the coordinator's timeout), fence, a failure
+ * while records go into the transaction, and every
  * transition it must refuse; safe_seq moves only on a commit. */
 #include "capture/eos_state.h"
 #include "testlib.h"
@@ -64,6 +65,24 @@ static void test_fenced(void) {
     CHECK_EQ_INT(eos_sm_safe_seq(&b, 5), 0);
 }
 
+/* the transaction failed while records went into it (librdkafka refuses
+ * the next one): aborted or fatal, final, safe_seq at the last commit */
+static void test_failed_while_open(void) {
+    eos_event_t evs[] = {EOS_EV_ABORTED, EOS_EV_FATAL};
+    for (int i = 0; i < 2; i++) {
+        eos_sm_t m = {0};
+        eos_sm_step(&m, EOS_EV_BEGIN, 0, 0);
+        eos_sm_step(&m, EOS_EV_COMMIT_START, 10, 4);
+        eos_sm_step(&m, EOS_EV_COMMITTED, 20, 0);
+        eos_sm_step(&m, EOS_EV_BEGIN, 30, 0);
+        CHECK_EQ_INT(eos_sm_step(&m, evs[i], 40, 0), 0);
+        CHECK_EQ_INT(m.state, EOS_FAILED);
+        CHECK(!eos_sm_open(&m));
+        CHECK_EQ_INT(eos_sm_safe_seq(&m, 50), 4);
+        CHECK_EQ_INT(eos_sm_step(&m, EOS_EV_COMMIT_START, 50, 9), -1);
+    }
+}
+
 static void test_refused(void) {
     eos_sm_t m = {0};
     /* nothing to commit while idle */
@@ -76,7 +95,7 @@ static void test_refused(void) {
     /* no second begin, no commit result before the commit was asked */
     CHECK_EQ_INT(eos_sm_step(&m, EOS_EV_BEGIN, 0, 0), -1);
     CHECK_EQ_INT(eos_sm_step(&m, EOS_EV_COMMITTED, 0, 0), -1);
-    CHECK_EQ_INT(eos_sm_step(&m, EOS_EV_FATAL, 0, 0), -1);
+    CHECK_EQ_INT(eos_sm_step(&m, EOS_EV_RETRY, 0, 0), -1);
     CHECK_EQ_INT(m.state, EOS_OPEN);
     eos_sm_step(&m, EOS_EV_COMMIT_START, 0, 2);
     CHECK_EQ_INT(eos_sm_step(&m, EOS_EV_BEGIN, 0, 0), -1);
@@ -88,6 +107,7 @@ static void test_refused(void) {
 int main(void) {
     test_commit();
     test_abort_on_timeout();
+    test_failed_while_open();
     test_fenced();
     test_refused();
     return tl_finish("test_eos_state");

@@ -28,6 +28,25 @@ static int parses(const char *s) {
 int main(void) {
     dp_buf_t b;
     dp_buf_init(&b, 1 << 20);
+    /* dp_json_unescape: what dp_json_put_str wrote comes back; an escape
+     * cut short at the end is refused, not read past */
+    static const char *const back[] = {"", "plain", "a\"b\\c", "\x01\n\t\xc3\xa9",
+                                       "\xf0\x9f\x98\x80 \u2028"};
+    for (size_t i = 0; i < sizeof back / sizeof back[0]; i++) {
+        dp_buf_t u;
+        dp_buf_init(&u, 1 << 10);
+        const char *w = esc(&b, back[i], strlen(back[i]));
+        CHECK_EQ_INT(dp_json_unescape(w + 1, strlen(w) - 2, &u), DP_OK);
+        CHECK_EQ_MEM(u.data, u.len, back[i], strlen(back[i]));
+        dp_buf_fini(&u);
+    }
+    static const char *const cut[] = {"abc\\", "\\u12", "x\\u"};
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        dp_buf_t u;
+        dp_buf_init(&u, 1 << 10);
+        CHECK_EQ_INT(dp_json_unescape(cut[i], strlen(cut[i]), &u), DP_ERR_INVALID);
+        dp_buf_fini(&u);
+    }
     CHECK_EQ_STR(esc(&b, "", 0), "\"\"");
     CHECK_EQ_STR(esc(&b, "plain", 5), "\"plain\"");
     CHECK_EQ_STR(esc(&b, "a\"b\\c", 5), "\"a\\\"b\\\\c\"");

@@ -14,28 +14,6 @@ static unsigned char *msgs[MAXMSG];
 static size_t lens[MAXMSG];
 static int nmsgs;
 
-static int hexv(int c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
-
-static void load(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    char line[65536];
-    while (nmsgs < MAXMSG && fgets(line, sizeof line, f)) {
-        char *hex = strchr(line, ' ');
-        if (!hex) continue;
-        hex++;
-        size_t n = strcspn(hex, "\r\n") / 2;
-        msgs[nmsgs] = malloc(n ? n : 1);
-        for (size_t i = 0; i < n; i++)
-            msgs[nmsgs][i] = (unsigned char)(hexv(hex[2 * i]) << 4 | hexv(hex[2 * i + 1]));
-        lens[nmsgs++] = n;
-    }
-    fclose(f);
-}
-
 static int streq(pgo_str_t s, const char *c) {
     return s.len == strlen(c) && !memcmp(s.p, c, s.len);
 }
@@ -44,7 +22,7 @@ static int valeq(const pgo_value_t *v, const char *c) {
 }
 
 int main(void) {
-    load("tests/unit/data/pgoutput/recorded.hex");
+    nmsgs = tl_load_hex("tests/unit/data/pgoutput/recorded.hex", msgs, lens, NULL, MAXMSG);
     CHECK_EQ_INT(nmsgs, 27);
     static pgo_decoder_t dec;
     pgo_msg_t m;
@@ -70,7 +48,7 @@ int main(void) {
     CHECK_EQ_INT(m.u.relation.cols[13].type_oid, 17);
     dbz_options_t opt = {"srv", "ecommerce", 1, 1, 0, 0, 0};
     dbz_table_t t;
-    CHECK_EQ_INT(dbz_table_init(&t, &m, NULL, 0, &opt, err, sizeof err), DP_OK);
+    CHECK_EQ_INT(dbz_table_init(&t, &m.u.relation, NULL, 0, &opt, err, sizeof err), DP_OK);
     CHECK_EQ_INT(t.nkeys, 1);
 
     /* insert with every type */

@@ -263,7 +263,7 @@ static void make_table(const dbz_options_t *opt, dbz_table_t *t) {
     rel.u.relation.ncols = NC;
     rel.u.relation.cols = pc;
     char err[256];
-    CHECK_EQ_INT(dbz_table_init(t, &rel, cat, NC, opt, err, sizeof err), DP_OK);
+    CHECK_EQ_INT(dbz_table_init(t, &rel.u.relation, cat, NC, opt, err, sizeof err), DP_OK);
 }
 
 static void run_mode(dbz_decimal_mode_t dm, dbz_time_mode_t tm, dbz_binary_mode_t bm) {
@@ -480,15 +480,21 @@ static void unwrap_all(void) {
     static const char *const legacy[] = {"unwrap.delete.handling.mode", "rewrite",
                                          "unwrap.drop.tombstones", "false", NULL};
     static const char *const legacy_none[] = {"unwrap.delete.handling.mode", "none", NULL};
-    /* a column, and a whole struct, as added fields: the JSON transform */
-    static const char *const column[] = {"unwrap.add.fields", "before.id,op", NULL};
+    /* columns of before and after as added fields: typed */
+    static const char *const column[] = {"unwrap.delete.tombstone.handling.mode", "rewrite",
+                                         "unwrap.add.fields",
+                                         "before.id,op,after.s2:two,before.t,after.j,before.nosuch,"
+                                         "after.n,before.ia,after.by,after.tstz",
+                                         NULL};
+    /* a whole struct as a header, a column as a header: the JSON transform */
     static const char *const strct[] = {"unwrap.add.headers", "source", NULL};
-    const char *const *typed_sets[] = {NULL, rewrite, tomb, rwt, legacy, legacy_none};
+    static const char *const colhdr[] = {"unwrap.add.headers", "after.id", NULL};
+    const char *const *typed_sets[] = {NULL, rewrite, tomb, rwt, legacy, legacy_none, column};
     for (size_t i = 0; i < sizeof typed_sets / sizeof typed_sets[0]; i++)
         for (int conv = 0; conv < 3; conv++) /* JSON with schemas, without, Avro */
             run_unwrap(typed_sets[i], conv == 2, conv != 1, 1);
-    run_unwrap(column, 0, 1, 0);
     run_unwrap(strct, 1, 1, 0);
+    run_unwrap(colhdr, 0, 1, 0);
 }
 
 /* the archive's two ways of reading an Avro envelope into its row: the
@@ -598,6 +604,57 @@ static void key_change(void) {
     dbz_table_fini(&t);
 }
 
+/* prepare: the plan made when the table is bound holds the transform's
+ * plan and registers nothing (the first record registers its schemas, as
+ * Confluent's serializer does); the records of a prepared plan and of an
+ * empty one are the same bytes */
+static void prepare(void) {
+    static const char *const uw[] = {"unwrap.add.fields", "op,after.id", NULL};
+    for (int unwrap = 0; unwrap < 2; unwrap++) {
+        dbz_options_t opt = {"p", "db", 1, 1, 0, 0, 0};
+        dbz_table_t t;
+        make_table(&opt, &t);
+        int32_t ids = 0;
+        dp_avro_conv_t *kc = dp_avro_conv_new(1, 1 << 20, 16, fake_register, &ids);
+        dp_avro_conv_t *vc = dp_avro_conv_new(0, 1 << 20, 16, fake_register, &ids);
+        dbz_unwrap_t *u = unwrap ? make_unwrap(uw, 1) : NULL;
+        dbz_pipeline_t p;
+        dbz_pipeline_init(&p, &opt, u, kc, vc, 1 << 20);
+        pgo_value_t va[NC];
+        pgo_tuple_t a;
+        tuple(0, va, &a);
+        dbz_event_t ev = {&t,
+                          'c',
+                          NULL,
+                          &a,
+                          {1705314600123456LL, 400, 0x16B3748, 0, "false", NULL},
+                          1705314601000000LL};
+        dbz_plan_t prepared, lazy;
+        dbz_plan_init(&prepared);
+        dbz_plan_init(&lazy);
+        char e[512] = "";
+        CHECK_EQ_INT(dbz_pipeline_prepare(&p, &prepared, &t, e, sizeof e), DP_OK);
+        CHECK_EQ_INT(ids, 0); /* nothing registered */
+        CHECK_EQ_INT(prepared.unwrap.state, unwrap ? DBZ_UNWRAP_PLAN_TYPED : DBZ_UNWRAP_PLAN_NONE);
+        dbz_record_t rec;
+        CHECK_EQ_INT(dbz_pipeline_event(&p, &prepared, "topic.t", &ev, &rec, e, sizeof e), DP_OK);
+        CHECK_EQ_INT(ids, 2); /* the key's schema and the value's, by the first record */
+        dp_buf_t k, v;
+        dp_buf_init(&k, 1 << 20), dp_buf_init(&v, 1 << 20);
+        dp_buf_append(&k, rec.key, rec.klen), dp_buf_append(&v, rec.value, rec.vlen);
+        CHECK_EQ_INT(dbz_pipeline_event(&p, &lazy, "topic.t", &ev, &rec, e, sizeof e), DP_OK);
+        CHECK_EQ_INT(ids, 2); /* the converters' caches */
+        CHECK_EQ_MEM(rec.key, rec.klen, k.data, k.len);
+        CHECK_EQ_MEM(rec.value, rec.vlen, v.data, v.len);
+        dp_buf_fini(&k), dp_buf_fini(&v);
+        dbz_plan_fini(&prepared), dbz_plan_fini(&lazy);
+        dbz_pipeline_fini(&p);
+        if (u) dbz_unwrap_fini(u), free(u);
+        dp_avro_conv_destroy(kc), dp_avro_conv_destroy(vc);
+        dbz_table_fini(&t);
+    }
+}
+
 /* the heartbeat record: Debezium's JSON, and Avro as the transcoder makes
  * it of that JSON */
 static void heartbeat(void) {
@@ -641,6 +698,67 @@ static void heartbeat(void) {
     }
 }
 
+/* the transaction records: JsonConverter's form as test_txmeta checks it
+ * (with and without schemas), and Avro as the transcoder makes it of that
+ * JSON, for BEGIN, an END with collections (escapes in a name, the Java
+ * iteration order) and an END without events */
+static void txmeta(void) {
+    for (int schemas = 0; schemas < 2; schemas++) {
+        dbz_options_t opt = {"p", "db", schemas, schemas, 0, 0, 0};
+        int32_t ids = 0;
+        dp_avro_conv_t *kc = dp_avro_conv_new(1, 1 << 16, 4, fake_register, &ids);
+        dp_avro_conv_t *vc = dp_avro_conv_new(0, 1 << 16, 4, fake_register, &ids);
+        dbz_pipeline_t pj, pa;
+        dbz_pipeline_init(&pj, &opt, NULL, NULL, NULL, 1 << 16);
+        dbz_pipeline_init(&pa, &opt, NULL, kc, vc, 1 << 16);
+        dbz_txmeta_t m;
+        dbz_txmeta_init(&m);
+        dp_buf_t k, v, ko, vo;
+        dp_buf_init(&k, 1 << 16), dp_buf_init(&v, 1 << 16);
+        dp_buf_init(&ko, 1 << 16), dp_buf_init(&vo, 1 << 16);
+        static const char *const tables[] = {"users", "products", "t\"q", "users", "a", "users"};
+        for (int c = 0; c < 3; c++) {
+            int end = c > 0;
+            dbz_txmeta_begin(&m, 4294967295u - (uint32_t)c);
+            dbz_txblock_t b;
+            for (int i = 0; c == 1 && i < 6; i++)
+                CHECK_EQ_INT(dbz_txmeta_event(&m, "public", tables[i], 10 + (uint64_t)i, &b),
+                             DP_OK);
+            dbz_record_t rec;
+            char e[256] = "";
+            uint64_t lsn = UINT64_MAX - (uint64_t)c;
+            int64_t ts = c == 2 ? -1500 : 1795512818623456LL;
+            CHECK_EQ_INT(dbz_txmeta_json_key(&m, &opt, lsn, &k), DP_OK);
+            CHECK_EQ_INT(dbz_txmeta_json_value(&m, &opt, end, lsn, ts, &v), DP_OK);
+            CHECK_EQ_INT(dbz_pipeline_txmeta(&pj, &m, end, lsn, ts, "tx", &rec, e, sizeof e),
+                         DP_OK);
+            CHECK_EQ_MEM(rec.key, rec.klen, k.data, k.len);
+            CHECK_EQ_MEM(rec.value, rec.vlen, v.data, v.len);
+            if (!schemas) continue;
+            CHECK_EQ_INT(dbz_pipeline_txmeta(&pa, &m, end, lsn, ts, "tx", &rec, e, sizeof e),
+                         DP_OK);
+            CHECK_EQ_INT(dp_avro_conv_run(kc, "tx", k.data, k.len, &ko, e, sizeof e), DP_OK);
+            CHECK_EQ_INT(dp_avro_conv_run(vc, "tx", v.data, v.len, &vo, e, sizeof e), DP_OK);
+            CHECK_EQ_MEM(rec.key, rec.klen, ko.data, ko.len);
+            CHECK_EQ_MEM(rec.value, rec.vlen, vo.data, vo.len);
+            CHECK(rec.vlen > 5 + (c == 1 ? 60u : 0u));
+        }
+        /* a record past the bound is an error naming the transaction */
+        dbz_pipeline_t small;
+        dbz_pipeline_init(&small, &opt, NULL, schemas ? kc : NULL, schemas ? vc : NULL, 24);
+        dbz_record_t rec;
+        char e[256] = "";
+        CHECK_EQ_INT(dbz_pipeline_txmeta(&small, &m, 1, 1, 0, "tx", &rec, e, sizeof e),
+                     DP_ERR_NOMEM);
+        CHECK(strstr(e, "END record of transaction 4294967293") != NULL);
+        dbz_pipeline_fini(&small);
+        dp_buf_fini(&k), dp_buf_fini(&v), dp_buf_fini(&ko), dp_buf_fini(&vo);
+        dbz_txmeta_fini(&m);
+        dbz_pipeline_fini(&pj), dbz_pipeline_fini(&pa);
+        dp_avro_conv_destroy(kc), dp_avro_conv_destroy(vc);
+    }
+}
+
 int main(void) {
     dp_log_set_level_name("error"); /* the deprecation warnings of the legacy keys */
     run_mode(DBZ_DECIMAL_PRECISE, DBZ_TIME_ADAPTIVE, DBZ_BINARY_BYTES);
@@ -654,9 +772,11 @@ int main(void) {
     CHECK_EQ_INT(compared, 4 * NR * 5 - 4 * 5);
     unwrap_all();
     heartbeat();
+    txmeta();
     key_change();
+    prepare();
     archive_reads();
-    CHECK_EQ_INT(unwrap_compared, (6 * 3 + 2) * (NR - 1) * 5);
+    CHECK_EQ_INT(unwrap_compared, (7 * 3 + 2) * (NR - 1) * 5);
     CHECK_EQ_INT(unwrap_json_plans, 2);
     return tl_finish("pipeline");
 }

@@ -50,6 +50,13 @@ extern int tl_passed, tl_failed;
         }                                                                                          \
     } while (0)
 
+/* tl_load_hex: the messages of a recording ("<LSN> <hex bytes>" per line,
+ * as tests/tools/record_pgoutput.sh writes them), at most max, each
+ * malloc'd into msgs[i] with its length and LSN (lsns may be NULL); exits
+ * when the file cannot be read. Returns how many. */
+int tl_load_hex(const char *path, unsigned char **msgs, size_t *lens, unsigned long long *lsns,
+                int max);
+
 /* tl_finish: print the closing line and return the process exit code. */
 int tl_finish(const char *suite);
 
