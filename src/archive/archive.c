@@ -58,6 +58,9 @@ void archive_request(int stop, int drain) {
     drain_requested = drain;
 }
 
+static atomic_int seek_faults; /* archive_fail_seeks */
+void archive_fail_seeks(int n) { seek_faults = n; }
+
 static const pqt_column_def_t columns[ARC_NCOLS] = {
     {"event_timestamp", PQT_TIMESTAMP_MILLIS, 1},
     {"operation_type", PQT_STRING, 0},
@@ -93,7 +96,7 @@ typedef struct part {
     int64_t uncommitted; /* offset whose commit failed after its object was uploaded, -1 none */
     int eof; /* consumed up to the end the broker reported (EOF event) */
     int64_t eof_offset; /* that end */
-    int halted; /* paused at last_seen + 1: its record cannot be handled now */
+    int halted; /* paused at last_seen + 1: its record cannot be handled now, or a seek there failed */
     dp_retry_t retry; /* when to read that record again */
     open_file_t *f;
 } part_t;
@@ -207,23 +210,51 @@ static dp_err_t commit_part(archive_t *a, part_t *p, int64_t next) {
     return DP_OK;
 }
 
+/* set_paused: pause or resume fetching one partition */
+static void set_paused(archive_t *a, part_t *p, int pause) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(a->rk, l) : rd_kafka_resume_partitions(a->rk, l);
+    if (e)
+        dp_warn(MOD, "%s \"%s\" [%d]: %s", pause ? "pause" : "resume", p->topic, p->partition,
+                rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* seek_back: read p again from offset (back after a failed upload, or on
+ * past an adopted object that ends beyond the records read) */
 static void seek_back(archive_t *a, part_t *p, int64_t offset) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = offset;
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(a->rk, l, 10000);
-    if (e) {
-        dp_error(MOD, "seek of \"%s\" [%d] to %lld failed: %s", p->topic, p->partition,
-                 (long long)offset, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        stop_requested = 1; /* cannot go on safely; a restart resumes from the commit */
+    char why[256] = "";
+    if (seek_faults > 0 && atomic_fetch_sub(&seek_faults, 1) > 0) {
+        snprintf(why, sizeof why, "failed as the test asked");
+    } else {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(a->rk, l, 10000);
+        if (e) {
+            snprintf(why, sizeof why, "%s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
     }
+    if (!why[0] && l->elems[0].err)
+        snprintf(why, sizeof why, "%s", rd_kafka_err2str(l->elems[0].err));
     rd_kafka_topic_partition_list_destroy(l);
     p->last_seen = offset - 1;
     p->eof = 0;
+    if (!why[0]) return;
+    /* librdkafka reads on from wherever it was: hold the partition like a
+     * record that cannot be handled now (its records are dropped, nothing
+     * past offset is committed) and seek again when the retry is due */
+    long d = dp_retry_failed(&p->retry, dp_mono_ms());
+    dp_warn(MOD,
+            "seek of \"%s\" [%d] to %lld failed: %s (the partition waits, nothing past it is "
+            "committed; trying again in %ld ms)",
+            p->topic, p->partition, (long long)offset, why, d);
+    p->halted = 1;
+    set_paused(a, p, 1);
 }
 
-/* file_close: finish and upload p's file, then commit. On failure the
- * file is dropped and the partition re-read from the file's start. */
 /* breaker_note: log and export a change of the S3 breaker's state */
 static void breaker_note(archive_t *a, dp_breaker_state_t before) {
     dp_breaker_state_t now = dp_breaker_state(&a->breaker);
@@ -294,6 +325,8 @@ static dp_err_t adopt(archive_t *a, part_t *p, open_file_t *f, char *errstr, siz
     return DP_OK;
 }
 
+/* file_close: finish and upload p's file, then commit. On failure the
+ * file is dropped and the partition re-read from the file's start. */
 static dp_err_t file_close(archive_t *a, part_t *p) {
     open_file_t *f = p->f;
     if (!f) return DP_OK;
@@ -415,18 +448,6 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
                          a->s.dlq_topic, rd_kafka_err2str(a->dlq_err));
     a->dlq_count++;
     return DP_OK;
-}
-
-/* set_paused: pause or resume fetching one partition */
-static void set_paused(archive_t *a, part_t *p, int pause) {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
-    rd_kafka_resp_err_t e =
-        pause ? rd_kafka_pause_partitions(a->rk, l) : rd_kafka_resume_partitions(a->rk, l);
-    if (e)
-        dp_warn(MOD, "%s \"%s\" [%d]: %s", pause ? "pause" : "resume", p->topic, p->partition,
-                rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* hold: p stops at m, which cannot be handled now (its dead-letter write

@@ -65,6 +65,10 @@ void archive_request(int stop, int drain);
 /* archive_topic_listed: topic is one of the comma-separated names of the
  * `topics` key (blanks around names ignored); 0 for a NULL list */
 int archive_topic_listed(const char *topics, const char *topic);
+/* archive_fail_seeks: the next n seeks of a partition fail, as one can
+ * while a rebalance moves it (for tests: librdkafka offers no way to make
+ * one fail) */
+void archive_fail_seeks(int n);
 
 /* archive_s3_client: an S3 client for the archive settings s (endpoint,
  * region, bucket, credentials through the usual chain, SSE, part size). */

@@ -9,7 +9,9 @@
  *      the three objects are adopted, not rewritten (create-only uploads
  *      meet them), one new object, offset 35 committed;
  *   3. a foreign object where the next file goes: the archive stops
- *      without committing past it and without replacing it.
+ *      without committing past it and without replacing it;
+ *   4. a partition's seek fails: it waits and seeks again, and the
+ *      objects still cover every offset once.
  * Every wait is bounded. The integration tests run the same on the real
  * stack (test_0002_archive_exactly_once.py). */
 #include <arpa/inet.h>
@@ -102,9 +104,9 @@ static void stop_s3(void) {
     CHECK_EQ_INT(system(cmd), 0);
 }
 
-/* produce: records [from, to) to topic t, JsonConverter envelopes without
+/* produce: records [from, to) to topic, JsonConverter envelopes without
  * schemas, record times one minute apart from 2024-01-15 10:00 UTC */
-static void produce(const char *bs, int from, int to) {
+static void produce(const char *bs, const char *topic, int from, int to) {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "bootstrap.servers", bs, err, sizeof err);
@@ -118,7 +120,7 @@ static void produce(const char *bs, int from, int to) {
                          "\"table\":\"users\",\"txId\":%d,\"lsn\":%d},\"op\":\"c\",\"ts_ms\":"
                          "1705312800000}",
                          i, 500 + i, 1000 + i);
-        CHECK_EQ_INT(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_VALUE(v, (size_t)n),
+        CHECK_EQ_INT(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(v, (size_t)n),
                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                        RD_KAFKA_V_TIMESTAMP(1705312800000LL + 60000LL * i),
                                        RD_KAFKA_V_END),
@@ -128,10 +130,10 @@ static void produce(const char *bs, int from, int to) {
     rd_kafka_destroy(rk);
 }
 
-/* group_offset: the committed offset of t [0] of the archive named name
+/* group_offset: the committed offset of topic [0] of the archive named name
  * (librdkafka's mock cluster takes commits only from group members, so a
  * lost commit is a new name: group connect-<name>, the same objects) */
-static int64_t group_offset(const char *bs, const char *name) {
+static int64_t group_offset(const char *bs, const char *name, const char *topic) {
     char group[64];
     snprintf(group, sizeof group, "connect-%s", name);
     char err[512];
@@ -141,7 +143,7 @@ static int64_t group_offset(const char *bs, const char *name) {
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, "t", 0);
+    rd_kafka_topic_partition_list_add(l, topic, 0);
     CHECK_EQ_INT(rd_kafka_committed(rk, l, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
     int64_t off = l->elems[0].offset;
     rd_kafka_topic_partition_list_destroy(l);
@@ -149,7 +151,7 @@ static int64_t group_offset(const char *bs, const char *name) {
     return off;
 }
 
-/* the objects under cdc/: key, start and end offset from the footer, and
+/* the objects under prefix: key, start and end offset from the footer, and
  * the file's modification time in the server's directory */
 typedef struct obj {
     char key[512];
@@ -169,10 +171,10 @@ static dp_err_t on_key(void *ctx, const char *key, uint64_t size) {
     return DP_OK;
 }
 
-static void list(s3_client_t *s3, listing_t *l) {
+static void list(s3_client_t *s3, const char *prefix, listing_t *l) {
     char err[512];
     memset(l, 0, sizeof *l);
-    CHECK_EQ_INT(s3_list_objects(s3, "cdc/", on_key, l, err, sizeof err), DP_OK);
+    CHECK_EQ_INT(s3_list_objects(s3, prefix, on_key, l, err, sizeof err), DP_OK);
     dp_buf_t b;
     dp_buf_init(&b, 64u << 20);
     for (int i = 0; i < l->n; i++) {
@@ -246,21 +248,21 @@ int main(void) {
     CHECK_EQ_INT(archive_s3_client(&s, 1, &s3, err, sizeof err), DP_OK);
 
     /* 1: three objects, all committed */
-    produce(bs, 0, 30);
+    produce(bs, "t", 0, 30);
     CHECK_EQ_INT(run_archive(&s), 0);
-    CHECK_EQ_INT(group_offset(bs, "arc"), 30);
+    CHECK_EQ_INT(group_offset(bs, "arc", "t"), 30);
     listing_t first, l;
-    list(s3, &first);
+    list(s3, "cdc/", &first);
     CHECK_EQ_INT(first.n, 3);
     check_cover(&first, 30);
 
     /* 2: the commits lost; the objects are adopted, one new */
     CHECK_EQ_INT(cfg_set(&archive_config_table, &s, "name", "arc2", err, sizeof err), DP_OK);
-    CHECK(group_offset(bs, "arc2") < 0);
-    produce(bs, 30, 35);
+    CHECK(group_offset(bs, "arc2", "t") < 0);
+    produce(bs, "t", 30, 35);
     CHECK_EQ_INT(run_archive(&s), 0);
-    CHECK_EQ_INT(group_offset(bs, "arc2"), 35);
-    list(s3, &l);
+    CHECK_EQ_INT(group_offset(bs, "arc2", "t"), 35);
+    list(s3, "cdc/", &l);
     CHECK_EQ_INT(l.n, 4);
     check_cover(&l, 35);
     for (int i = 0; i < first.n; i++) /* not rewritten */
@@ -270,7 +272,7 @@ int main(void) {
                       first.o[i].mtime.tv_nsec == l.o[k].mtime.tv_nsec);
 
     /* 3: a foreign object at the next file's key: stop, commit nothing past */
-    produce(bs, 35, 40);
+    produce(bs, "t", 35, 40);
     char key[512];
     const char *plus = strrchr(l.o[0].key, '+'), *ext = plus ? strchr(plus, '.') : NULL;
     CHECK(ext != NULL); /* <path>/t+0+<offset, 10 digits><extension> */
@@ -281,14 +283,45 @@ int main(void) {
         s3_put_object(s3, key, "not parquet", 11, "application/octet-stream", err, sizeof err),
         DP_OK);
     CHECK_EQ_INT(run_archive(&s), 1);
-    CHECK_EQ_INT(group_offset(bs, "arc2"), 35);
-    list(s3, &l);
+    CHECK_EQ_INT(group_offset(bs, "arc2", "t"), 35);
+    list(s3, "cdc/", &l);
     CHECK_EQ_INT(l.n, 5); /* the four, and the foreign one */
     dp_buf_t b;
     dp_buf_init(&b, 1 << 20);
     CHECK_EQ_INT(s3_get_object(s3, key, &b, err, sizeof err), DP_OK);
     CHECK_EQ_MEM(b.data, b.len, "not parquet", 11);
     dp_buf_fini(&b);
+
+    /* 4: a seek that fails (as one can while a rebalance moves the
+     * partition) waits and is tried again: nothing is lost or rewritten.
+     * Five-record objects of u, then a run writing ten-record files meets
+     * the first one, adopts it and must seek back to offset 5. */
+    CHECK_EQ_INT(rd_kafka_mock_topic_create(mc, "u", 1, 1), 0);
+    produce(bs, "u", 0, 10);
+    const char *kv4[][2] = {
+        {"name", "arc4"}, {"topics", "u"}, {"topics.dir", "sk"}, {"flush.size", "5"}};
+    for (size_t i = 0; i < sizeof kv4 / sizeof kv4[0]; i++)
+        CHECK_EQ_INT(cfg_set(&archive_config_table, &s, kv4[i][0], kv4[i][1], err, sizeof err),
+                     DP_OK);
+    CHECK_EQ_INT(run_archive(&s), 0);
+    CHECK_EQ_INT(group_offset(bs, "arc4", "u"), 10);
+    list(s3, "sk/", &first);
+    CHECK_EQ_INT(first.n, 2);
+    check_cover(&first, 10);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &s, "name", "arc5", err, sizeof err), DP_OK);
+    CHECK_EQ_INT(cfg_set(&archive_config_table, &s, "flush.size", "10", err, sizeof err), DP_OK);
+    archive_fail_seeks(1);
+    CHECK_EQ_INT(run_archive(&s), 0);
+    archive_fail_seeks(0);
+    CHECK_EQ_INT(group_offset(bs, "arc5", "u"), 10);
+    list(s3, "sk/", &l);
+    CHECK_EQ_INT(l.n, 2);
+    check_cover(&l, 10);
+    for (int i = 0; i < first.n; i++) /* not rewritten */
+        for (int k = 0; k < l.n; k++)
+            if (!strcmp(first.o[i].key, l.o[k].key))
+                CHECK(first.o[i].mtime.tv_sec == l.o[k].mtime.tv_sec &&
+                      first.o[i].mtime.tv_nsec == l.o[k].mtime.tv_nsec);
 
     s3_client_destroy(s3);
     cfg_free(&archive_config_table, &s);
