@@ -144,7 +144,12 @@ int kfk_producer_restart_heals(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: return 1;
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    /* a topic a moment old, missing from a lagging broker's metadata: a
+     * new producer looks it up again (a topic really gone fails there) */
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART: return 1;
     default: return 0;
     }
 }

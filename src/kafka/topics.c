@@ -321,16 +321,33 @@ dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char
     if ((err = create(rk, g, topic, timeout_ms, &created, errstr, n))) return err;
     *outcome = created ? KFK_TOPIC_CREATED : KFK_TOPIC_FOUND;
     /* creation is asynchronous in the cluster: wait (bounded) until the
-     * metadata shows the topic with its partitions, so that producing to
-     * it does not meet "unknown topic" */
-    for (int64_t until = dp_mono_ms() + timeout_ms; parts <= 0 && dp_mono_ms() < until;) {
-        char ignored[256];
-        if (kfk_topic_partitions(rk, topic, timeout_ms, &parts, ignored, sizeof ignored) == DP_OK &&
-            parts > 0)
-            break;
-        struct timespec ts = {0, 200000000};
-        nanosleep(&ts, NULL);
-    }
+     * metadata shows the topic steadily, so that producing to it meets
+     * neither "unknown topic" nor a partition count that drops to 0 */
+    kfk_topic_wait_steady(rk, topic, timeout_ms, &parts);
     *partitions = parts;
     return DP_OK;
+}
+
+int kfk_topic_wait_steady(rd_kafka_t *rk, const char *topic, int timeout_ms, int *parts) {
+    int64_t until = dp_mono_ms() + timeout_ms, since = -1;
+    int in_row = 0;
+    *parts = 0;
+    for (;;) {
+        int64_t now = dp_mono_ms();
+        if (now >= until) return 0;
+        int left = (int)(until - now), p = 0;
+        char ignored[256];
+        if (kfk_topic_partitions(rk, topic, left, &p, ignored, sizeof ignored) == DP_OK && p > 0) {
+            if (since < 0) since = now, in_row = 0;
+            in_row++;
+            *parts = p;
+            if (in_row >= 3 && dp_mono_ms() - since >= KFK_TOPIC_STEADY_MS) return 1;
+        } else {
+            since = -1;
+        }
+        left = (int)(until - dp_mono_ms());
+        if (left <= 0) return 0;
+        struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }

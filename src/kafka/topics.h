@@ -71,7 +71,8 @@ typedef enum {
  * broker to auto-create it when rk's allow.auto.create.topics is false);
  * when missing and r->enabled, create it with CreateTopics as its group
  * says, each request bounded by timeout_ms, and wait (as long again)
- * until the metadata shows it. TOPIC_ALREADY_EXISTS is success: another
+ * until the metadata shows it steadily (kfk_topic_wait_steady).
+ * TOPIC_ALREADY_EXISTS is success: another
  * creator won the race. *partitions is the topic's partition count when
  * known (else 0). Errors name the topic and the broker's reason:
  * DP_ERR_NET when trying again later may succeed (a timeout, no
@@ -81,5 +82,16 @@ typedef enum {
 dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char *topic,
                           int timeout_ms, kfk_topic_outcome_t *outcome, int *partitions,
                           char *errstr, size_t errstr_size);
+
+/* kfk_topic_wait_steady: wait, at most timeout_ms, until topic has shown
+ * its partitions in every metadata answer for KFK_TOPIC_STEADY_MS and in
+ * at least three in a row. A topic just created reaches the brokers one
+ * by one, and librdkafka asks any of them: one answer that shows it can
+ * be followed by one from a broker that does not know it yet, and then
+ * librdkafka drops the topic's partitions with the records queued on
+ * them. 1 when steady, *parts its partition count; 0 at the bound, *parts
+ * the last count seen (0 if none). */
+#define KFK_TOPIC_STEADY_MS 1000
+int kfk_topic_wait_steady(rd_kafka_t *rk, const char *topic, int timeout_ms, int *parts);
 
 #endif

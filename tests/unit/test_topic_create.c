@@ -4,10 +4,15 @@
  *    is found with its partitions, a missing one is reported missing
  *    without rules, and a cluster that cannot create topics (the mock
  *    has no CreateTopics, in 2.0.2 nor later) gives an error naming the
- *    topic within the bound.
+ *    topic within the bound;
+ *  - a topic that shows, hides and shows again (as a new topic does while
+ *    the brokers learn it) counts as created only once steadily shown;
+ *  - records refused for an unknown topic or partition restart the
+ *    producer.
  * Creation itself (partitions, replication factor, topic configs, the
  * group that matched) and the broker's refusals are checked on the real
  * brokers of the local stack: tests/integration/test_0023_topic_creation.py. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -98,8 +103,63 @@ static void test_mock_cluster(void) {
     rd_kafka_destroy(rk);
 }
 
+/* a topic just created, as one broker after another learns it: shown,
+ * then hidden (an answer from a broker that does not know it yet), then
+ * shown for good */
+typedef struct flap {
+    rd_kafka_mock_cluster_t *mc;
+    int64_t shown_at; /* when it was shown for good (ms_now) */
+} flap_t;
+
+static void *flapper(void *arg) {
+    flap_t *f = arg;
+    struct timespec ts = {0, 150000000};
+    nanosleep(&ts, NULL);
+    rd_kafka_mock_topic_set_error(f->mc, "cdc.p.flap", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    ts.tv_nsec = 450000000;
+    nanosleep(&ts, NULL);
+    rd_kafka_mock_topic_set_error(f->mc, "cdc.p.flap", RD_KAFKA_RESP_ERR_NO_ERROR);
+    __atomic_store_n(&f->shown_at, ms_now(), __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void test_wait_steady(void) {
+    rd_kafka_t *rk = client(3);
+    if (!rk) return;
+    flap_t f = {rd_kafka_handle_mock_cluster(rk), 0};
+    CHECK_EQ_INT(rd_kafka_mock_topic_create(f.mc, "cdc.p.flap", 6, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
+    pthread_t t;
+    CHECK_EQ_INT(pthread_create(&t, NULL, flapper, &f), 0);
+    int parts = -1;
+    CHECK_EQ_INT(kfk_topic_wait_steady(rk, "cdc.p.flap", 10000, &parts), 1);
+    int64_t done = ms_now(), shown = __atomic_load_n(&f.shown_at, __ATOMIC_SEQ_CST);
+    pthread_join(t, NULL);
+    /* not before it was shown for good, and then only after the steady span */
+    CHECK(shown > 0 && done - shown >= KFK_TOPIC_STEADY_MS - 100);
+    CHECK_EQ_INT(parts, 6);
+    /* never shown: 0 at the bound */
+    rd_kafka_mock_topic_set_error(f.mc, "cdc.p.never", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+    int64_t t0 = ms_now();
+    CHECK_EQ_INT(kfk_topic_wait_steady(rk, "cdc.p.never", 1500, &parts), 0);
+    CHECK_EQ_INT(parts, 0);
+    CHECK(ms_now() - t0 >= 1500);
+    rd_kafka_destroy(rk);
+}
+
+/* a record refused because its topic or partition is not known (yet) is
+ * healed by a new producer, which looks the topic up again */
+static void test_restart_heals(void) {
+    CHECK(kfk_producer_restart_heals(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION));
+    CHECK(kfk_producer_restart_heals(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    CHECK(kfk_producer_restart_heals(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    CHECK(!kfk_producer_restart_heals(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+    CHECK(!kfk_producer_restart_heals(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+}
+
 int main(void) {
     dp_log_level = -1;
     test_mock_cluster();
+    test_wait_steady();
+    test_restart_heals();
     return tl_finish("test_topic_create");
 }
