@@ -255,8 +255,7 @@ def outage(r, servers, sig, seconds, name, meanwhile=None):
     count."""
     r.start()
     try:
-        for server in servers:
-            dpcheck.stack("stop", server, sig)
+        dpcheck.stack("stop", ",".join(servers), sig)
         if meanwhile:
             meanwhile()
         time.sleep(seconds)
