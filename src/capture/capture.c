@@ -71,12 +71,10 @@ static void advance(capture_t *c) {
         cap_acks_advance(&c->acks, capture_eos_safe_seq(c), c->flushed_lsn, c->received_lsn);
 }
 
-/* refused: librdkafka refused a record for topic with e (what the open
- * transaction's failure does not explain: see capture_eos_refused);
- * a producer that hit a fatal error (its idempotence state is broken) is
- * healed by a new one */
-static dp_err_t refused(capture_t *c, const char *topic, rd_kafka_resp_err_t e, char *errstr,
-                        size_t n) {
+dp_err_t capture_refused(capture_t *c, const char *topic, rd_kafka_resp_err_t e, char *errstr,
+                         size_t n) {
+    if ((e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__FATAL) && c->s.exactly_once)
+        return capture_eos_refused(c, topic, errstr, n);
     char why[512] = "";
     if (e == RD_KAFKA_RESP_ERR__FATAL) {
         c->restart = 1;
@@ -127,10 +125,7 @@ dp_err_t capture_produce(capture_t *c, table_entry_t *te, const void *key, size_
         if (!e) break;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs) rd_kafka_headers_destroy(hdrs);
-            if ((e == RD_KAFKA_RESP_ERR__STATE || e == RD_KAFKA_RESP_ERR__FATAL) &&
-                c->s.exactly_once)
-                return capture_eos_refused(c, te->topic, errstr, n);
-            return refused(c, te->topic, e, errstr, n);
+            return capture_refused(c, te->topic, e, errstr, n);
         }
         rd_kafka_poll(c->rk, 50);
         if (stop_requested) {

@@ -286,12 +286,7 @@ static dp_err_t produce_position(capture_t *c, const capture_eos_pos_t *pos, cha
                 RD_KAFKA_V_VALUE(rec.data, rec.len), RD_KAFKA_V_OPAQUE((void *)CAPTURE_NO_TXN),
                 RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(c->rk, 10);
-    if ((pe == RD_KAFKA_RESP_ERR__STATE || pe == RD_KAFKA_RESP_ERR__FATAL) && c->s.exactly_once)
-        return capture_eos_refused(c, c->s.offset_storage_topic, errstr, n);
-    if (pe)
-        return dp_seterr(errstr, n, DP_ERR_KAFKA, "produce the position to \"%s\": %s",
-                         c->s.offset_storage_topic, rd_kafka_err2str(pe));
-    return DP_OK;
+    return pe ? capture_refused(c, c->s.offset_storage_topic, pe, errstr, n) : DP_OK;
 }
 
 dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, size_t n) {

@@ -167,6 +167,13 @@ capture_eos_pos_t capture_eos_position(const capture_t *c);
  * snapshot begins (running 1), or that it is done (running 0; after all
  * its records, and with exactly-once in their Kafka transaction). */
 dp_err_t capture_eos_store_snapshot(capture_t *c, int running, char *errstr, size_t n);
+/* capture_refused: librdkafka refused a record for topic with e. Under
+ * exactly-once, ERR__STATE and ERR__FATAL come from the open
+ * transaction's failure (capture_eos_refused); otherwise a producer that
+ * hit a fatal error (its idempotence state is broken) is healed by a new
+ * one, and anything else is the record's own refusal. */
+dp_err_t capture_refused(capture_t *c, const char *topic, rd_kafka_resp_err_t e, char *errstr,
+                         size_t n);
 /* capture_eos_refused: librdkafka refused a record for topic with
  * ERR__STATE or ERR__FATAL: the open transaction failed under it (a record it could not
  * deliver, a partition the coordinator would not add, an epoch to bump).
