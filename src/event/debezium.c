@@ -1789,11 +1789,12 @@ static int source_field(const dbz_event_t *ev, const dbz_options_t *opt, const c
 
 int dbz_event_field(const dbz_event_t *ev, const dbz_options_t *opt, const char *strct,
                     const char *field, dbz_val_t *v) {
-    memset(v, 0, sizeof *v);
+    v->kind = DBZ_VAL_NULL; /* only what the kind says is read */
     if (!strct) {
         int64_t now = ev->now_us;
         if (!strcmp(field, "op")) {
             v->buf[0] = ev->op;
+            v->buf[1] = 0;
             return val_str(v, v->buf);
         }
         if (!strcmp(field, "ts_ms")) return val_int(v, now / 1000);

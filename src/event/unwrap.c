@@ -765,7 +765,7 @@ static void typed_header(dbz_unwrap_t *u, size_t ref, const dbz_val_t *v) {
  * so is the value) */
 static void added_col(const dbz_event_t *ev, const pgo_tuple_t *row, uint16_t c, dbz_val_t *v) {
     static const pgo_value_t null_value = {PGO_VAL_NULL, NULL, 0};
-    memset(v, 0, sizeof *v);
+    v->kind = DBZ_VAL_NULL; /* only what the kind says is read */
     if (!row) return;
     v->kind = DBZ_VAL_COL;
     v->col = &ev->table->cols[c];
