@@ -14,7 +14,7 @@ JOBS       ?= 2
 DURATION   ?= 0
 RATE       ?= 1000
 
-.PHONY: check-source all setup build test-deploy deploy-check build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode bench-row image clean
+.PHONY: check-source all setup build test-deploy test-node deploy-check build-asan build-fuzz run test test-faults unit integration down docs-check fuzz bench bench-encode bench-row image clean
 
 all: build
 
@@ -81,6 +81,16 @@ test: setup check-source build build-asan docs-check
 test-deploy: setup build
 	@scripts/setup k8s
 	@$(MAKE) --no-print-directory deploy-check
+
+# make test-node: the chart's datapipe containers on a real kubelet over
+# containerd and runc (scripts/node, tests/deploy/test_node.py), as root.
+# Not part of make test: the kubelet's first build takes about 10 minutes.
+test-node: setup build
+	@scripts/setup k8s
+	@scripts/setup node
+	@scripts/image build --binary $(BUILD)/datapipe
+	@status=0; DP_NODE=1 DP_BUILD_DIR=$(BUILD) $(PY) -m pytest -q tests/deploy/test_node.py || status=$$?; \
+	  scripts/node down; exit $$status
 
 deploy-check:
 	@scripts/setup image
