@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/log.h"
 #include "kafka/kafka.h"
 
 #define PREFIX "topic.creation."
@@ -323,7 +324,11 @@ dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char
     /* creation is asynchronous in the cluster: wait (bounded) until the
      * metadata shows the topic steadily, so that producing to it meets
      * neither "unknown topic" nor a partition count that drops to 0 */
-    kfk_topic_wait_steady(rk, topic, timeout_ms, &parts);
+    if (!kfk_topic_wait_steady(rk, topic, timeout_ms, &parts))
+        dp_warn("kafka",
+                "topic \"%s\": not shown steadily by the metadata within %d ms of "
+                "its creation (records may meet an unknown partition; a restart heals that)",
+                topic, timeout_ms);
     *partitions = parts;
     return DP_OK;
 }
@@ -338,12 +343,13 @@ int kfk_topic_wait_steady(rd_kafka_t *rk, const char *topic, int timeout_ms, int
         int left = (int)(until - now), p = 0;
         char ignored[256];
         if (kfk_topic_partitions(rk, topic, left, &p, ignored, sizeof ignored) == DP_OK && p > 0) {
-            if (since < 0) since = now, in_row = 0;
+            if (since < 0 || p != *parts) since = now, in_row = 0; /* a new streak */
             in_row++;
             *parts = p;
             if (in_row >= 3 && dp_mono_ms() - since >= KFK_TOPIC_STEADY_MS) return 1;
         } else {
             since = -1;
+            *parts = 0;
         }
         left = (int)(until - dp_mono_ms());
         if (left <= 0) return 0;

@@ -89,8 +89,9 @@ dp_err_t kfk_topic_ensure(rd_kafka_t *rk, const kfk_topic_rules_t *r, const char
  * by one, and librdkafka asks any of them: one answer that shows it can
  * be followed by one from a broker that does not know it yet, and then
  * librdkafka drops the topic's partitions with the records queued on
- * them. 1 when steady, *parts its partition count; 0 at the bound, *parts
- * the last count seen (0 if none). */
+ * them. A changed partition count starts the span again. 1 when steady,
+ * *parts its partition count; 0 at the bound, *parts what the last answer
+ * showed (0: not there). */
 #define KFK_TOPIC_STEADY_MS 1000
 int kfk_topic_wait_steady(rd_kafka_t *rk, const char *topic, int timeout_ms, int *parts);
 
