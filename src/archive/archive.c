@@ -222,6 +222,15 @@ static void set_paused(archive_t *a, part_t *p, int pause) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* halt: pause p at last_seen + 1 until its retry is due (on_timer resumes
+ * and seeks it there); returns the delay chosen */
+static long halt(archive_t *a, part_t *p) {
+    long d = dp_retry_failed(&p->retry, dp_mono_ms());
+    p->halted = 1;
+    set_paused(a, p, 1);
+    return d;
+}
+
 /* seek_back: read p again from offset (back after a failed upload, or on
  * past an adopted object that ends beyond the records read) */
 static void seek_back(archive_t *a, part_t *p, int64_t offset) {
@@ -246,13 +255,11 @@ static void seek_back(archive_t *a, part_t *p, int64_t offset) {
     /* librdkafka reads on from wherever it was: hold the partition like a
      * record that cannot be handled now (its records are dropped, nothing
      * past offset is committed) and seek again when the retry is due */
-    long d = dp_retry_failed(&p->retry, dp_mono_ms());
+    long d = halt(a, p); /* not inside the log call: a level filter skips its arguments */
     dp_warn(MOD,
             "seek of \"%s\" [%d] to %lld failed: %s (the partition waits, nothing past it is "
             "committed; trying again in %ld ms)",
             p->topic, p->partition, (long long)offset, why, d);
-    p->halted = 1;
-    set_paused(a, p, 1);
 }
 
 /* breaker_note: log and export a change of the S3 breaker's state */
@@ -455,13 +462,11 @@ static dp_err_t to_dlq(archive_t *a, const rd_kafka_message_t *m, const char *cl
  * committed, the other partitions go on, and m is read again after the
  * retry policy's backoff (on_timer). */
 static void hold(archive_t *a, part_t *p, const rd_kafka_message_t *m, const char *why) {
-    long d = dp_retry_failed(&p->retry, dp_mono_ms());
+    long d = halt(a, p);
     dp_error(MOD,
              "record at \"%s\" [%d] offset %lld: %s (the partition waits at it, nothing "
              "past it is committed; trying again in %ld ms)",
              p->topic, p->partition, (long long)m->offset, why, d);
-    p->halted = 1;
-    set_paused(a, p, 1);
 }
 
 /* dead_letter: hand m of p to the dead-letter topic, or hold p at m */
